@@ -1,0 +1,92 @@
+"""raw_inspections: each week's rows exactly as Socrata sent them, in object storage."""
+
+from dataclasses import dataclass
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MetadataValue, Output, asset
+
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
+from chicago_food_assets.core.raw import FIELDS, frame_of_rows, malformed_counts
+from chicago_food_assets.partitions import weekly
+from chicago_food_assets.resources.socrata import SocrataResource
+
+KEY = AssetKey("raw_inspections")
+
+
+@dataclass(frozen=True)
+class MalformedValuesCheck(Check):
+    """Values that will not parse are kept raw; this counts them per field so nobody is surprised downstream."""
+
+    max_share: float = 0.0
+    name: str = "malformed_values"
+    description: str = "share of present values that do not have their field's expected form"
+    severity: str = "warn"
+
+    def evaluate(self, asset: str | AssetKey, frame: pd.DataFrame, size: int) -> object:
+        counts = malformed_counts(frame)
+        total = sum(counts.values())
+        share = total / max(len(frame), 1)
+        return self.result(asset, share <= self.max_share, {"malformed": total, "share": share, **counts})
+
+
+DEFAULT_CHECKS = QualityChecks(
+    KEY,
+    (
+        SizeCheck(min_bytes=1),
+        NoInfinityCheck(columns=("latitude", "longitude")),
+        ShapeCheck(columns=("inspection_id", "inspection_date"), min_rows=0, max_rows=20_000 * 52 * 20),
+        MalformedValuesCheck(),
+    ),
+)
+
+
+def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):  # noqa: ANN201 - a Dagster asset
+    """The asset with the given checks (tests attach impossible ones to see a check fail)."""
+
+    @asset(
+        key=KEY,
+        partitions_def=weekly,
+        backfill_policy=BackfillPolicy.single_run(),
+        io_manager_key="object_io_manager",
+        check_specs=checks.specs,
+        metadata={"partition_expr": "inspection_date"},
+        group_name="ingestion",
+        kinds={"python", "s3"},
+        description="The week's inspections exactly as received from Socrata (strings; nothing cleaned or dropped).",
+    )
+    def raw_inspections(context: AssetExecutionContext, socrata: SocrataResource):  # noqa: ANN202
+        window = context.partition_time_window
+        pull = socrata.fetch_window(window.start.replace(tzinfo=None), window.end.replace(tzinfo=None))
+        frame = frame_of_rows(pull.rows)
+        weeks = len(context.partition_keys)
+        dates = frame["inspection_date"].dropna()
+        yield Output(
+            frame,
+            metadata={
+                "rows": len(frame),
+                "bytes": pull.bytes,
+                "weeks": weeks,
+                "rows_per_week": round(len(frame) / weeks, 1),
+                "min_inspection_date": str(dates.min())[:10] if len(dates) else "none",
+                "max_inspection_date": str(dates.max())[:10] if len(dates) else "none",
+                "distinct_licenses": int(frame["license_"].nunique()),
+                "source": MetadataValue.url(pull.source),
+                "query": f"$where={pull.where}&$order={pull.order}",
+                "requests": pull.requests,
+                "retries": pull.retries,
+                "malformed_values": MetadataValue.json(malformed_counts(frame)),
+                "unexpected_fields": [name for name in frame.columns if name not in FIELDS] or "none",
+                "preview": MetadataValue.md(_preview(frame)),
+            },
+        )
+        yield from checks.evaluate(frame, size=pull.bytes)
+
+    return raw_inspections
+
+
+def _preview(frame: pd.DataFrame, rows: int = 5) -> str:
+    columns = ["inspection_id", "inspection_date", "dba_name", "facility_type", "results"]
+    return frame[columns].head(rows).fillna("").to_markdown(index=False) if len(frame) else "_no inspections this week_"
+
+
+raw_inspections = build_raw_inspections()

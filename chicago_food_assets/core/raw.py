@@ -1,0 +1,58 @@
+"""What a raw Socrata row looks like, and how to count values that will not parse (without changing them)."""
+
+import pandas as pd
+
+FIELDS = (
+    "inspection_id",
+    "dba_name",
+    "aka_name",
+    "license_",
+    "facility_type",
+    "risk",
+    "address",
+    "city",
+    "state",
+    "zip",
+    "inspection_date",
+    "inspection_type",
+    "results",
+    "violations",
+    "latitude",
+    "longitude",
+    "location",
+)
+
+RESULTS = frozenset(
+    {"Pass", "Pass w/ Conditions", "Fail", "Out of Business", "Business Not Located", "No Entry", "Not Ready"}
+)
+RISKS = frozenset({"Risk 1 (High)", "Risk 2 (Medium)", "Risk 3 (Low)", "All"})
+
+# field -> full-match pattern a well-formed value has; absent values are not malformed.
+_PATTERNS = {
+    "inspection_id": r"\d+",
+    "license_": r"\d+",
+    "zip": r"\d{5}(?:-\d{4})?",
+    "inspection_date": r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d+)?)?",
+    "latitude": r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?",
+    "longitude": r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?",
+}
+
+
+def frame_of_rows(rows: list[dict]) -> pd.DataFrame:
+    """Rows as received, as a DataFrame of objects: the known fields first (absent -> missing), extras kept."""
+    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+    extras = [name for name in frame.columns if name not in FIELDS]
+    return frame.reindex(columns=[*FIELDS, *extras]).astype(object)
+
+
+def malformed_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Per field, how many present values do not have the expected form (they stay as they are)."""
+    counts = {}
+    for field, pattern in _PATTERNS.items():
+        if field in frame.columns:
+            values = frame[field].dropna().astype(str)
+            counts[field] = int((~values.str.fullmatch(pattern)).sum())
+    for field, allowed in (("results", RESULTS), ("risk", RISKS)):
+        if field in frame.columns:
+            counts[field] = int((~frame[field].dropna().isin(allowed)).sum())
+    return counts

@@ -1,0 +1,13 @@
+"""The one Definitions of the code location: assets, jobs and the resources of this deployment."""
+
+from dagster import Definitions
+
+from chicago_food_assets import deployment
+from chicago_food_assets.assets.raw import raw_inspections
+from chicago_food_assets.jobs import ingest_job
+
+defs = Definitions(
+    assets=[raw_inspections],
+    jobs=[ingest_job],
+    resources=deployment.resources(),
+)

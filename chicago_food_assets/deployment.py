@@ -1,0 +1,55 @@
+"""Which resources run where, chosen once by CHICAGO_FOOD_DEPLOYMENT: `local` (default, zero set-up) or `prod`.
+
+local: objects in a folder and an embedded PostgreSQL, both under the state folder (CHICAGO_FOOD_STATE_DIR).
+prod:  objects in S3 (CHICAGO_FOOD_S3_BUCKET, CHICAGO_FOOD_S3_PREFIX, AWS_REGION, optional AWS_ENDPOINT_URL for MinIO)
+       and the PostgreSQL at CHICAGO_FOOD_POSTGRES_URL. Secrets come from the environment through dagster.EnvVar.
+Both: Socrata at SOCRATA_DOMAIN / SOCRATA_SCHEME / SOCRATA_DATASET_ID, token SOCRATA_APP_TOKEN (optional).
+"""
+
+import os
+
+from dagster import EnvVar
+from dagster_aws.s3 import S3Resource
+
+from chicago_food_assets.embedded import state_dir
+from chicago_food_assets.resources.postgres import PostgresIOManager, PostgresResource
+from chicago_food_assets.resources.socrata import SocrataResource
+from chicago_food_assets.resources.storage import LocalObjectIOManager, S3ObjectIOManager
+
+DEPLOYMENTS = ("local", "prod")
+
+
+def _optional(name: str) -> EnvVar | None:
+    return EnvVar(name) if os.environ.get(name) else None
+
+
+def socrata() -> SocrataResource:
+    return SocrataResource(
+        domain=os.environ.get("SOCRATA_DOMAIN", "data.cityofchicago.org"),
+        scheme=os.environ.get("SOCRATA_SCHEME", "https"),
+        dataset_id=os.environ.get("SOCRATA_DATASET_ID", "4ijn-s7e5"),
+        app_token=_optional("SOCRATA_APP_TOKEN"),
+    )
+
+
+def resources(deployment: str | None = None) -> dict[str, object]:
+    deployment = deployment or os.environ.get("CHICAGO_FOOD_DEPLOYMENT", "local")
+    if deployment == "local":
+        state = state_dir()
+        postgres = PostgresResource(url=_optional("CHICAGO_FOOD_POSTGRES_URL"), embedded_dir=str(state / "postgres"))
+        objects: object = LocalObjectIOManager(base_dir=str(state / "objects"))
+    elif deployment == "prod":
+        postgres = PostgresResource(url=EnvVar("CHICAGO_FOOD_POSTGRES_URL"))
+        objects = S3ObjectIOManager(
+            s3=S3Resource(region_name=os.environ.get("AWS_REGION", "us-east-1"), endpoint_url=_optional("AWS_ENDPOINT_URL")),
+            bucket=EnvVar("CHICAGO_FOOD_S3_BUCKET"),
+            prefix=os.environ.get("CHICAGO_FOOD_S3_PREFIX", "chicago-food"),
+        )
+    else:
+        raise ValueError(f"CHICAGO_FOOD_DEPLOYMENT must be one of {DEPLOYMENTS}, got {deployment!r}")
+    return {
+        "socrata": socrata(),
+        "postgres": postgres,
+        "object_io_manager": objects,
+        "table_io_manager": PostgresIOManager(postgres=postgres),
+    }

@@ -1,0 +1,12 @@
+"""Jobs: what the README's main command and the schedules run."""
+
+from dagster import AssetSelection, define_asset_job
+
+from chicago_food_assets.partitions import weekly
+
+ingest_job = define_asset_job(
+    "ingest",
+    selection=AssetSelection.assets("raw_inspections"),
+    partitions_def=weekly,
+    description="Pull weeks of inspections from Socrata into object storage.",
+)

@@ -1,0 +1,102 @@
+"""What `./run demo|ui|stop` do once the virtualenv exists: start the embedded parts, then Dagster.
+
+Offline by default: unless SOCRATA_DOMAIN is set, the bundled real sample is replayed by a local SODA server.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+
+from chicago_food_assets.data import SAMPLE_PATH
+from chicago_food_assets.embedded import start_embedded_postgres, state_dir, stop_embedded_postgres, with_database
+from chicago_food_assets.partitions import week_of
+from chicago_food_assets.replay import ReplayServer, read_rows
+
+
+def prepare_environment(stack: ExitStack) -> dict[str, str]:
+    """Environment for Dagster processes: instance storage in PostgreSQL, Socrata replayed unless configured."""
+    env = dict(os.environ)
+    env.setdefault("DAGSTER_HOME", str(Path(__file__).resolve().parent.parent))
+    state = state_dir()
+    env["CHICAGO_FOOD_STATE_DIR"] = str(state)
+    env.setdefault("DAGSTER_ARTIFACTS_DIR", str(state / "dagster"))
+    if not env.get("DAGSTER_POSTGRES_URL"):
+        server = start_embedded_postgres(state / "postgres")
+        env["DAGSTER_POSTGRES_URL"] = with_database(server, "dagster")
+        print(f"embedded PostgreSQL: {with_database(server, 'chicago_food')}")
+    if not env.get("SOCRATA_DOMAIN"):
+        replay = stack.enter_context(ReplayServer(read_rows(SAMPLE_PATH)))
+        env.update(SOCRATA_DOMAIN=replay.domain, SOCRATA_SCHEME="http")
+        print(f"Socrata replay of the bundled sample ({len(replay.state.table.rows)} real rows) at http://{replay.domain}")
+    return env
+
+
+def sample_weeks() -> tuple[str, str]:
+    dates = sorted(row["inspection_date"][:10] for row in read_rows(SAMPLE_PATH))
+    from datetime import date
+
+    return tuple(str(week_of(date.fromisoformat(d))) for d in (dates[0], dates[-1]))  # type: ignore[return-value]
+
+
+def demo(first: str | None, last: str | None) -> int:
+    sample_first, sample_last = sample_weeks()
+    first, last = first or sample_first, last or sample_last
+    with ExitStack() as stack:
+        env = prepare_environment(stack)
+        print(f"materializing raw_inspections for weeks {first}...{last} in one run")
+        command = [
+            sys.executable, "-m", "dagster", "asset", "materialize",
+            "-m", "chicago_food_assets.definitions",
+            "--select", "raw_inspections",
+            "--partition-range", f"{first}...{last}",
+        ]  # fmt: skip
+        code = subprocess.run(command, env=env).returncode
+    state = state_dir()
+    if code == 0:
+        objects = sorted((state / "objects" / "raw_inspections").glob("*.jsonl.gz"))
+        print(
+            f"\ndone: {len(objects)} weekly raw objects in {state / 'objects' / 'raw_inspections'}\n"
+            f"run history and materialization metadata: PostgreSQL database 'dagster' of the embedded server "
+            f"({state / 'postgres'})\n"
+            "open the Dagster UI on it: ./run ui   (then http://127.0.0.1:3000)\n"
+            "stop the embedded PostgreSQL: ./run stop"
+        )
+    return code
+
+
+def ui(host: str, port: int) -> int:
+    with ExitStack() as stack:
+        env = prepare_environment(stack)
+        print(f"Dagster UI: http://{host}:{port}")
+        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)]
+        try:
+            return subprocess.run(command, env=env, cwd=env["DAGSTER_HOME"]).returncode
+        except KeyboardInterrupt:
+            return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="./run")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_demo = commands.add_parser("demo", help="ingest the bundled sample week by week, in one run")
+    run_demo.add_argument("--first", help="first week (a Monday, YYYY-MM-DD); default: the sample's first")
+    run_demo.add_argument("--last", help="last week; default: the sample's last")
+    run_ui = commands.add_parser("ui", help="start the Dagster UI")
+    run_ui.add_argument("--host", default="127.0.0.1")
+    run_ui.add_argument("--port", type=int, default=3000)
+    commands.add_parser("stop", help="stop the embedded PostgreSQL")
+    args = parser.parse_args()
+    if args.command == "demo":
+        return demo(args.first, args.last)
+    if args.command == "ui":
+        return ui(args.host, args.port)
+    stopped = stop_embedded_postgres(state_dir() / "postgres")
+    print("embedded PostgreSQL stopped" if stopped else "no embedded PostgreSQL was running")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

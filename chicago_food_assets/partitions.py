@@ -1,0 +1,17 @@
+"""Weekly partitions keyed by the Monday that starts the week of the inspection date."""
+
+from datetime import date, datetime, timedelta
+
+from dagster import WeeklyPartitionsDefinition
+
+FIRST_WEEK = "2010-01-04"  # a Monday: the first week of the dataset
+
+# day_offset=1: weeks start on Monday (Dagster's default is Sunday).
+weekly = WeeklyPartitionsDefinition(start_date=FIRST_WEEK, day_offset=1)
+
+
+def week_of(day: date | datetime) -> date:
+    """The Monday that starts the week containing `day`."""
+    if isinstance(day, datetime):
+        day = day.date()
+    return day - timedelta(days=day.weekday())

@@ -1,0 +1,153 @@
+"""Object storage for raw pulls and model artifacts: a local folder, or an S3 bucket (any S3-compatible store).
+
+Partitioned DataFrames are stored one object per week (gzip JSON lines, values exactly as received), so a
+single-run backfill over a range writes every week of it and a downstream range read gets one frame back.
+Other values (model artifacts) are pickled. Each object is replaced atomically: a failed write keeps the old one.
+"""
+
+import gzip
+import io
+import json
+import os
+import pickle
+import tempfile
+from abc import abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from dagster import ConfigurableIOManager, InputContext, OutputContext, TimeWindowPartitionsDefinition
+from dagster_aws.s3 import S3Resource
+from pydantic import Field, PrivateAttr
+
+FRAME_SUFFIX = ".jsonl.gz"
+PICKLE_SUFFIX = ".pkl"
+
+
+def frame_to_bytes(frame: pd.DataFrame) -> bytes:
+    text = frame.to_json(orient="records", lines=True, force_ascii=False) if len(frame) else ""
+    payload = {"columns": list(map(str, frame.columns))}
+    return gzip.compress((json.dumps(payload) + "\n" + text).encode(), compresslevel=6, mtime=0)
+
+
+def frame_from_bytes(data: bytes) -> pd.DataFrame:
+    header, _, body = gzip.decompress(data).decode().partition("\n")
+    columns = json.loads(header)["columns"]
+    if not body.strip():
+        return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
+    frame = pd.read_json(io.StringIO(body), lines=True, dtype=False, convert_dates=False, keep_default_dates=False)
+    return frame.reindex(columns=columns).astype(object)
+
+
+def split_by_partition(
+    frame: pd.DataFrame, column: str, partitions_def: TimeWindowPartitionsDefinition, keys: list[str]
+) -> dict[str, pd.DataFrame]:
+    """Rows of `frame` per partition key, by the time in `column`; every key gets a frame, empty or not."""
+    windows = [partitions_def.time_window_for_partition_key(key) for key in keys]
+    starts = np.array([w.start.replace(tzinfo=None) for w in windows], dtype="datetime64[ns]")
+    end = np.datetime64(windows[-1].end.replace(tzinfo=None), "ns")
+    times = pd.to_datetime(frame[column], format="ISO8601", errors="coerce") if len(frame) else pd.Series([], dtype="datetime64[ns]")
+    if times.isna().any():
+        bad = frame.loc[times.isna(), column].head(3).tolist()
+        raise ValueError(f"{int(times.isna().sum())} rows have no readable {column} (e.g. {bad}); cannot place them in a week")
+    values = times.to_numpy(dtype="datetime64[ns]")
+    position = np.searchsorted(starts, values, side="right") - 1
+    outside = (position < 0) | (values >= end)
+    if outside.any():
+        raise ValueError(f"{int(outside.sum())} rows have {column} outside the partitions {keys[0]}..{keys[-1]}")
+    return {key: frame.iloc[np.flatnonzero(position == i)] for i, key in enumerate(keys)}
+
+
+class ObjectIOManager(ConfigurableIOManager):
+    """Shared logic; subclasses say where bytes go."""
+
+    @abstractmethod
+    def _put(self, key: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def _get(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def uri(self, key: str) -> str: ...
+
+    def _key(self, context: OutputContext | InputContext, partition: str | None) -> str:
+        base = "/".join(context.asset_key.path)
+        return f"{base}/{partition}{FRAME_SUFFIX}" if partition is not None else f"{base}{PICKLE_SUFFIX}"
+
+    def handle_output(self, context: OutputContext, obj: object) -> None:
+        if context.has_asset_partitions:
+            if not isinstance(obj, pd.DataFrame):
+                raise TypeError(f"partitioned outputs are stored as DataFrames, got {type(obj).__name__}")
+            column = (context.definition_metadata or {}).get("partition_expr")
+            if column is None:
+                raise ValueError(f"partitioned asset {context.asset_key.to_user_string()} needs `partition_expr` metadata")
+            keys = list(context.asset_partition_keys)
+            parts = split_by_partition(obj, column, context.asset_partitions_def, keys)  # type: ignore[arg-type]
+            blobs = {self._key(context, key): frame_to_bytes(part) for key, part in parts.items()}
+        else:
+            blobs = {self._key(context, None): pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)}
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda item: self._put(*item), blobs.items()))
+        first = next(iter(blobs))
+        context.add_output_metadata(
+            {"objects": len(blobs), "stored_bytes": sum(map(len, blobs.values())), "uri": self.uri(first)}
+        )
+
+    def load_input(self, context: InputContext) -> object:
+        if not context.has_asset_partitions:
+            return pickle.loads(self._get(self._key(context, None)))
+        keys = list(context.asset_partition_keys)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            frames = list(pool.map(lambda key: frame_from_bytes(self._get(self._key(context, key))), keys))
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+class LocalObjectIOManager(ObjectIOManager):
+    """The S3 role on a laptop: objects are files under `base_dir`."""
+
+    base_dir: str = Field(description="folder that plays the bucket")
+
+    def uri(self, key: str) -> str:
+        return (Path(self.base_dir) / key).resolve().as_uri()
+
+    def _put(self, key: str, data: bytes) -> None:
+        path = Path(self.base_dir) / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+            handle.write(data)
+        os.replace(handle.name, path)  # atomic: readers see the old object or the new one
+
+    def _get(self, key: str) -> bytes:
+        path = Path(self.base_dir) / key
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist: materialize that partition first")
+        return path.read_bytes()
+
+
+class S3ObjectIOManager(ObjectIOManager):
+    """Objects in `s3://bucket/prefix/...` through dagster-aws's S3Resource (endpoint URL for MinIO or moto)."""
+
+    s3: S3Resource
+    bucket: str
+    prefix: str = "chicago-food"
+
+    _client: object = PrivateAttr(default=None)
+
+    def _s3(self):  # noqa: ANN202 - boto3 client type is generated
+        if self._client is None:
+            self._client = self.s3.get_client()
+        return self._client
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}/{key}"
+
+    def _put(self, key: str, data: bytes) -> None:
+        self._s3().put_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}", Body=data)
+
+    def _get(self, key: str) -> bytes:
+        client = self._s3()
+        try:
+            return client.get_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")["Body"].read()
+        except client.exceptions.NoSuchKey as error:
+            raise FileNotFoundError(f"{self.uri(key)} does not exist: materialize that partition first") from error
