@@ -111,7 +111,8 @@ class PostgresIOManager(ConfigurableIOManager):
 
     def _table(self, context: OutputContext | InputContext) -> Table:
         path = context.asset_key.path
-        metadata = context.definition_metadata or {}
+        owner = context.upstream_output if isinstance(context, InputContext) else context
+        metadata = (owner.definition_metadata if owner is not None else None) or {}
         if context.has_asset_partitions and "partition_expr" not in metadata:
             raise ValueError(f"partitioned asset {context.asset_key.to_user_string()} needs `partition_expr` metadata")
         return Table(
@@ -186,9 +187,9 @@ def read_query(cursor: "psycopg2.extensions.cursor", select: sql.Composable, typ
     )
     for name, kind in types.items():
         if kind == "date":
-            frame[name] = pd.to_datetime(frame[name], format="%Y-%m-%d")
+            frame[name] = pd.to_datetime(frame[name], format="%Y-%m-%d").astype("datetime64[ns]")
         elif kind == "timestamptz":
-            frame[name] = pd.to_datetime(frame[name], format="ISO8601", utc=True)
+            frame[name] = pd.to_datetime(frame[name], format="ISO8601", utc=True).astype("datetime64[ns, UTC]")
         elif kind == "boolean":
             frame[name] = frame[name].map({"t": True, "f": False}).astype("boolean")
     return frame

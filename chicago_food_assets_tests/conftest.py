@@ -1,0 +1,116 @@
+"""Real parts for the tests: a PostgreSQL server, a moto S3 server over HTTP, the Socrata replay server over HTTP.
+
+PostgreSQL: CHICAGO_FOOD_TEST_POSTGRES_URL when given (`./run test` sets it when a server answers on
+127.0.0.1:5432), else an embedded server started for the session. Each session works in a database of its own.
+"""
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import psycopg2
+import pytest
+import requests
+
+from chicago_food_assets.data import SAMPLE_PATH
+from chicago_food_assets.embedded import with_database
+from chicago_food_assets.replay import ReplayServer, read_rows
+from chicago_food_assets.resources.postgres import PostgresResource
+from chicago_food_assets.resources.socrata import SocrataResource
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    """URL of a PostgreSQL server's maintenance database."""
+    configured = os.environ.get("CHICAGO_FOOD_TEST_POSTGRES_URL")
+    if configured:
+        yield configured
+        return
+    import pgserver
+
+    with tempfile.TemporaryDirectory(prefix="cfa-pg-") as folder:
+        os.chmod(folder, 0o755)
+        server = pgserver.get_server(Path(folder) / "pgdata", cleanup_mode="stop")
+        yield server.get_uri()
+        server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(server_url: str) -> Iterator[str]:
+    """A fresh database for this test session, dropped at the end."""
+    name = f"cfa_test_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    try:
+        yield with_database(server_url, name)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+@pytest.fixture
+def postgres(postgres_url: str) -> PostgresResource:
+    return PostgresResource(url=postgres_url)
+
+
+@pytest.fixture
+def schema(postgres: PostgresResource) -> Iterator[str]:
+    """A schema of its own for one test, so tables never leak between tests."""
+    name = f"t_{uuid.uuid4().hex[:8]}"
+    yield name
+    with postgres.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def sample_rows() -> list[dict]:
+    return read_rows(SAMPLE_PATH)
+
+
+@pytest.fixture(scope="session")
+def replay_server(sample_rows: list[dict]) -> Iterator[ReplayServer]:
+    with ReplayServer(sample_rows, token="test-token") as server:
+        yield server
+
+
+@pytest.fixture
+def replay(replay_server: ReplayServer) -> Iterator[ReplayServer]:
+    """The session's replay server with no faults pending and an empty request log."""
+    requests.delete(f"http://{replay_server.domain}/__replay/faults", timeout=5)
+    yield replay_server
+    requests.delete(f"http://{replay_server.domain}/__replay/faults", timeout=5)
+
+
+@pytest.fixture
+def socrata(replay: ReplayServer) -> SocrataResource:
+    return SocrataResource(
+        domain=replay.domain, scheme="http", app_token="test-token", backoff_seconds=0.05, max_attempts=3, timeout_seconds=5
+    )
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto S3 server over real HTTP on a free port."""
+    from moto.server import ThreadedMotoServer
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    name = f"cfa-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    return name
