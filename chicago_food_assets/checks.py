@@ -63,7 +63,9 @@ class NoInfinityCheck(Check):
         numbers = frame.select_dtypes(include="number")
         extra = {name: pd.to_numeric(frame[name], errors="coerce") for name in self.columns if name in frame.columns}
         numbers = numbers.assign(**extra) if extra else numbers
-        infinite = {name: int(np.isinf(numbers[name].to_numpy(dtype=float, na_value=np.nan)).sum()) for name in numbers.columns}
+        infinite = {
+            name: int(np.isinf(numbers[name].to_numpy(dtype=float, na_value=np.nan)).sum()) for name in numbers.columns
+        }
         bad = {name: count for name, count in infinite.items() if count}
         return self.result(asset, not bad, {"columns_checked": len(infinite), "infinite_values": bad or "none"})
 

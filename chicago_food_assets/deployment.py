@@ -41,7 +41,9 @@ def resources(deployment: str | None = None) -> dict[str, object]:
     elif deployment == "prod":
         postgres = PostgresResource(url=EnvVar("CHICAGO_FOOD_POSTGRES_URL"))
         objects = S3ObjectIOManager(
-            s3=S3Resource(region_name=os.environ.get("AWS_REGION", "us-east-1"), endpoint_url=_optional("AWS_ENDPOINT_URL")),
+            s3=S3Resource(
+                region_name=os.environ.get("AWS_REGION", "us-east-1"), endpoint_url=_optional("AWS_ENDPOINT_URL")
+            ),
             bucket=EnvVar("CHICAGO_FOOD_S3_BUCKET"),
             prefix=os.environ.get("CHICAGO_FOOD_S3_PREFIX", "chicago-food"),
         )

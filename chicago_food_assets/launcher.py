@@ -30,7 +30,9 @@ def prepare_environment(stack: ExitStack) -> dict[str, str]:
     if not env.get("SOCRATA_DOMAIN"):
         replay = stack.enter_context(ReplayServer(read_rows(SAMPLE_PATH)))
         env.update(SOCRATA_DOMAIN=replay.domain, SOCRATA_SCHEME="http")
-        print(f"Socrata replay of the bundled sample ({len(replay.state.table.rows)} real rows) at http://{replay.domain}")
+        print(
+            f"Socrata replay of the bundled sample ({len(replay.state.table.rows)} real rows) at http://{replay.domain}"
+        )
     return env
 
 

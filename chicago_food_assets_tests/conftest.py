@@ -90,7 +90,12 @@ def replay(replay_server: ReplayServer) -> Iterator[ReplayServer]:
 @pytest.fixture
 def socrata(replay: ReplayServer) -> SocrataResource:
     return SocrataResource(
-        domain=replay.domain, scheme="http", app_token="test-token", backoff_seconds=0.05, max_attempts=3, timeout_seconds=5
+        domain=replay.domain,
+        scheme="http",
+        app_token="test-token",
+        backoff_seconds=0.05,
+        max_attempts=3,
+        timeout_seconds=5,
     )
 
 

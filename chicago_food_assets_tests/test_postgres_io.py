@@ -1,5 +1,6 @@
 """The Postgres IO manager: typed round trips, per-week replace in one transaction, range reads, clear failures."""
 
+import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetExecutionContext, AssetIn, AssetKey, BackfillPolicy, asset, materialize
@@ -17,10 +18,11 @@ def frame(week: str, ids: list[int], note: str = "ok") -> pd.DataFrame:
             "inspection_id": pd.array(ids, dtype="Int64"),
             "license": pd.array([1992039 if i % 2 else None for i in ids], dtype="Int64"),
             "week": pd.to_datetime([week] * n),
-            "inspection_date": pd.to_datetime([week] * n) + pd.to_timedelta(list(range(n)), unit="D") % pd.Timedelta(days=7),
+            "inspection_date": pd.to_datetime([week] * n)
+            + pd.to_timedelta(list(range(n)), unit="D") % pd.Timedelta(days=7),
             "latitude": [41.961605669949854 if i % 3 else float("nan") for i in ids],
             "failed": pd.array([bool(i % 2) if i % 5 else None for i in ids], dtype="boolean"),
-            "dba_name": [f'{note}, "quoted"\nline ünï {i}' if i % 4 else None for i in ids],
+            "dba_name": [f'{note}, "quoted"\nline ünï {i}' if i % 4 else np.nan for i in ids],
             "loaded_at": pd.to_datetime(["2026-11-26 04:52:10.123456"] * n, utc=True),
         }
     )
@@ -29,8 +31,13 @@ def frame(week: str, ids: list[int], note: str = "ok") -> pd.DataFrame:
 def table_assets(schema: str, frames: dict[str, pd.DataFrame]):
     """A weekly table asset writing `frames[week]` (concatenated over a range) and two readers of it."""
 
-    @asset(key=AssetKey([schema, "inspections"]), partitions_def=weekly, io_manager_key="tables",
-           metadata={"partition_expr": "week"}, backfill_policy=BackfillPolicy.single_run())
+    @asset(
+        key=AssetKey([schema, "inspections"]),
+        partitions_def=weekly,
+        io_manager_key="tables",
+        metadata={"partition_expr": "week"},
+        backfill_policy=BackfillPolicy.single_run(),
+    )
     def inspections(context: AssetExecutionContext) -> pd.DataFrame:
         return pd.concat([frames[key] for key in context.partition_keys], ignore_index=True)
 
@@ -48,19 +55,27 @@ def table_assets(schema: str, frames: dict[str, pd.DataFrame]):
 def run(postgres, assets, selection=None, **kwargs):
     from dagster import InMemoryIOManager
 
-    memory = InMemoryIOManager()
-    result = materialize(assets, selection=selection, resources={"tables": PostgresIOManager(postgres=postgres), "memory": memory},
-                         raise_on_error=False, **kwargs)
-    return result, memory
+    result = materialize(
+        assets,
+        selection=selection,
+        resources={"tables": PostgresIOManager(postgres=postgres), "memory": InMemoryIOManager()},
+        raise_on_error=False,
+        **kwargs,
+    )
+    return result
 
 
 def read(postgres, schema: str) -> pd.DataFrame:
-    from chicago_food_assets.resources.postgres import read_query
     from psycopg2 import sql
 
+    from chicago_food_assets.resources.postgres import read_query
+
     with postgres.connect() as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s"
-                       " AND table_name = 'inspections' ORDER BY ordinal_position", (schema,))
+        cursor.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s"
+            " AND table_name = 'inspections' ORDER BY ordinal_position",
+            (schema,),
+        )
         types = {n: ("timestamptz" if t.startswith("timestamp") else t) for n, t in cursor.fetchall()}
         query = sql.SQL("SELECT * FROM {}.inspections ORDER BY inspection_id").format(sql.Identifier(schema))
         return read_query(cursor, query, types)
@@ -69,16 +84,24 @@ def read(postgres, schema: str) -> pd.DataFrame:
 def test_a_week_round_trips_with_its_types(postgres, schema):
     written = frame("2013-01-07", [1, 2, 3, 4, 5, 6])
     assets = table_assets(schema, {"2013-01-07": written})
-    result, memory = run(postgres, assets, selection=assets[:2], partition_key="2013-01-07")
+    result = run(postgres, assets, selection=assets[:2], partition_key="2013-01-07")
     assert result.success
     back = result.output_for_node("weekly_reader")
     pd.testing.assert_frame_equal(back.sort_values("inspection_id").reset_index(drop=True), written, check_dtype=True)
     with postgres.connect() as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s"
-                       " ORDER BY ordinal_position", (schema,))
+        cursor.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s"
+            " ORDER BY ordinal_position",
+            (schema,),
+        )
         assert dict(cursor.fetchall()) == {
-            "inspection_id": "bigint", "license": "bigint", "week": "date", "inspection_date": "date",
-            "latitude": "double precision", "failed": "boolean", "dba_name": "text",
+            "inspection_id": "bigint",
+            "license": "bigint",
+            "week": "date",
+            "inspection_date": "date",
+            "latitude": "double precision",
+            "failed": "boolean",
+            "dba_name": "text",
             "loaded_at": "timestamp with time zone",
         }
 
@@ -87,10 +110,10 @@ def test_rewriting_a_week_replaces_it_and_leaves_other_weeks(postgres, schema):
     frames = {"2013-01-07": frame("2013-01-07", [1, 2, 3]), "2013-01-14": frame("2013-01-14", [10, 11])}
     assets = table_assets(schema, frames)
     for key in frames:
-        assert run(postgres, assets[:1], partition_key=key)[0].success
+        assert run(postgres, assets[:1], partition_key=key).success
     frames["2013-01-07"] = frame("2013-01-07", [1, 2, 3, 5], note="again")
     for _ in range(2):  # a re-run of the same week never duplicates
-        assert run(postgres, assets[:1], partition_key="2013-01-07")[0].success
+        assert run(postgres, assets[:1], partition_key="2013-01-07").success
     table = read(postgres, schema)
     assert table["inspection_id"].tolist() == [1, 2, 3, 5, 10, 11]
     assert table.loc[table["inspection_id"] == 5, "dba_name"].item().startswith("again")
@@ -99,7 +122,7 @@ def test_rewriting_a_week_replaces_it_and_leaves_other_weeks(postgres, schema):
 def test_a_range_is_written_in_one_run_and_read_back_in_one_frame(postgres, schema):
     frames = {"2013-01-07": frame("2013-01-07", [1, 2]), "2013-01-14": frame("2013-01-14", [3, 4, 5])}
     inspections, _, everything = table_assets(schema, frames)
-    result, _ = run(postgres, [inspections, everything], tags=RANGE)
+    result = run(postgres, [inspections, everything], tags=RANGE)
     assert result.success
     assert len(result.get_asset_materialization_events()) == 3  # two weeks and the reader
     assert sorted(result.output_for_node("everything_reader")["inspection_id"]) == [1, 2, 3, 4, 5]
@@ -108,11 +131,11 @@ def test_a_range_is_written_in_one_run_and_read_back_in_one_frame(postgres, sche
 def test_a_failure_mid_write_leaves_the_previous_rows(postgres, schema):
     frames = {"2013-01-07": frame("2013-01-07", [1, 2, 3])}
     assets = table_assets(schema, frames)
-    assert run(postgres, assets[:1], partition_key="2013-01-07")[0].success
+    assert run(postgres, assets[:1], partition_key="2013-01-07").success
     broken = frame("2013-01-07", [7, 8, 9])
     broken.loc[2, "dba_name"] = "NUL \x00 byte"  # PostgreSQL refuses it in the middle of the COPY
     frames["2013-01-07"] = broken
-    result, _ = run(postgres, assets[:1], partition_key="2013-01-07")
+    result = run(postgres, assets[:1], partition_key="2013-01-07")
     assert not result.success
     assert read(postgres, schema)["inspection_id"].tolist() == [1, 2, 3]
 
@@ -120,9 +143,9 @@ def test_a_failure_mid_write_leaves_the_previous_rows(postgres, schema):
 def test_rows_outside_the_week_are_refused_before_anything_is_deleted(postgres, schema):
     frames = {"2013-01-07": frame("2013-01-07", [1, 2])}
     assets = table_assets(schema, frames)
-    assert run(postgres, assets[:1], partition_key="2013-01-07")[0].success
+    assert run(postgres, assets[:1], partition_key="2013-01-07").success
     frames["2013-01-07"] = frame("2013-01-14", [5])
-    result, _ = run(postgres, assets[:1], partition_key="2013-01-07")
+    result = run(postgres, assets[:1], partition_key="2013-01-07")
     assert not result.success
     assert "outside [2013-01-07, 2013-01-14)" in str(result.get_step_failure_events()[0].step_failure_data.error)
     assert read(postgres, schema)["inspection_id"].tolist() == [1, 2]
@@ -131,14 +154,14 @@ def test_rows_outside_the_week_are_refused_before_anything_is_deleted(postgres, 
 def test_a_removed_or_retyped_column_is_reported_and_an_added_one_is_added(postgres, schema):
     frames = {"2013-01-07": frame("2013-01-07", [1, 2])}
     assets = table_assets(schema, frames)
-    assert run(postgres, assets[:1], partition_key="2013-01-07")[0].success
+    assert run(postgres, assets[:1], partition_key="2013-01-07").success
     frames["2013-01-07"] = frame("2013-01-07", [1, 2]).drop(columns=["license"]).assign(latitude="41.9")
-    result, _ = run(postgres, assets[:1], partition_key="2013-01-07")
+    result = run(postgres, assets[:1], partition_key="2013-01-07")
     error = str(result.get_step_failure_events()[0].step_failure_data.error)
     assert SchemaChangeError.__name__ in error
     assert "columns missing from the output: ['license']" in error and "latitude: double precision -> text" in error
     frames["2013-01-07"] = frame("2013-01-07", [1, 2]).assign(zip=pd.array([60613, None], dtype="Int32"))
-    result, _ = run(postgres, assets[:1], partition_key="2013-01-07")
+    result = run(postgres, assets[:1], partition_key="2013-01-07")
     assert result.success
     assert result.get_asset_materialization_events()[0].materialization.metadata["columns_added"].value == ["zip"]
     assert read(postgres, schema)["zip"].tolist()[0] == 60613
@@ -146,13 +169,13 @@ def test_a_removed_or_retyped_column_is_reported_and_an_added_one_is_added(postg
 
 def test_reading_a_table_never_written_says_what_to_do(postgres, schema):
     inspections, weekly_reader, _ = table_assets(schema, {})
-    result, _ = run(postgres, [inspections, weekly_reader], selection=[weekly_reader], partition_key="2013-01-07")
+    result = run(postgres, [inspections, weekly_reader], selection=[weekly_reader], partition_key="2013-01-07")
     assert "materialize" in str(result.get_step_failure_events()[0].step_failure_data.error)
 
 
 def test_times_of_day_are_not_truncated_into_dates(postgres, schema):
     bad = frame("2013-01-07", [1]).assign(inspection_date=pd.Timestamp("2013-01-07 10:30"))
-    result, _ = run(postgres, table_assets(schema, {"2013-01-07": bad})[:1], partition_key="2013-01-07")
+    result = run(postgres, table_assets(schema, {"2013-01-07": bad})[:1], partition_key="2013-01-07")
     assert "has times of day" in str(result.get_step_failure_events()[0].step_failure_data.error)
 
 
@@ -160,5 +183,5 @@ def test_times_of_day_are_not_truncated_into_dates(postgres, schema):
 def test_infinities_survive_the_round_trip(postgres, schema, value):
     written = frame("2013-01-07", [1]).assign(latitude=value)
     assets = table_assets(schema, {"2013-01-07": written})
-    result, _ = run(postgres, assets[:2], partition_key="2013-01-07")
+    result = run(postgres, assets[:2], partition_key="2013-01-07")
     assert result.output_for_node("weekly_reader")["latitude"].item() == value

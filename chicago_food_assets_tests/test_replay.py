@@ -27,7 +27,10 @@ def test_where_on_inspection_date_returns_exactly_that_weeks_rows(replay, sample
 def test_limit_and_offset_page_through_the_same_order(replay):
     socrata = client(replay)
     whole = socrata.get("4ijn-s7e5", where=WEEK, order="inspection_id", limit=50000)
-    pages = [socrata.get("4ijn-s7e5", where=WEEK, order="inspection_id", limit=40, offset=o) for o in range(0, len(whole), 40)]
+    pages = [
+        socrata.get("4ijn-s7e5", where=WEEK, order="inspection_id", limit=40, offset=o)
+        for o in range(0, len(whole), 40)
+    ]
     assert [r for page in pages for r in page] == whole
     assert len(socrata.get("4ijn-s7e5", where=WEEK)) == min(1000, len(whole))  # SODA's default page
 
@@ -76,4 +79,7 @@ def test_rows_can_be_appended_and_edited_while_serving(sample_rows):
         answer = requests.post(f"http://{server.domain}/__replay/rows", json=[edited, new], timeout=5).json()
         assert answer == {"added": 1, "replaced": 1}
         rows = client(server).get("4ijn-s7e5", order="inspection_id")
-        assert [(r["inspection_id"], r["results"]) for r in rows] == [(row["inspection_id"], "Fail"), ("999999999", row["results"])]
+        assert [(r["inspection_id"], r["results"]) for r in rows] == [
+            (row["inspection_id"], "Fail"),
+            ("999999999", row["results"]),
+        ]

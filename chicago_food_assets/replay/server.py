@@ -62,12 +62,12 @@ class _Handler(BaseHTTPRequestHandler):
     server: "ReplayServer"
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
 
     # -- data API ------------------------------------------------------------------------------------
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         url = urlsplit(self.path)
         if url.path == "/__replay/requests":
             with self.server.state.lock:
@@ -105,7 +105,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(HTTPStatus.OK, rows)
 
     # -- control API ---------------------------------------------------------------------------------
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"null")
         state = self.server.state
         path = urlsplit(self.path).path
@@ -120,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(HTTPStatus.NOT_FOUND, _error("not_found", f"no such path {path}"))
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         state = self.server.state
         with state.lock:
             state.faults.clear()

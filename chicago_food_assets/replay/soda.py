@@ -81,7 +81,11 @@ class Query:
 
 
 def parse_query(params: dict[str, str]) -> Query:
-    unknown = sorted(k for k in params if k.startswith("$") and k not in {"$where", "$select", "$group", "$order", "$limit", "$offset"})
+    unknown = sorted(
+        k
+        for k in params
+        if k.startswith("$") and k not in {"$where", "$select", "$group", "$order", "$limit", "$offset"}
+    )
     if unknown:
         raise QueryError(f"unsupported parameter(s): {', '.join(unknown)}")
     return Query(
@@ -99,7 +103,9 @@ def _parse_int(params: dict[str, str], name: str, default: int, low: int, high: 
     if raw is None:
         return default
     if not raw.isdigit() or (high is not None and int(raw) > high) or int(raw) < low:
-        raise QueryError(f"{name} must be an integer between {low} and {high if high is not None else 'infinity'}, got {raw!r}")
+        raise QueryError(
+            f"{name} must be an integer between {low} and {high if high is not None else 'infinity'}, got {raw!r}"
+        )
     return int(raw)
 
 
@@ -178,7 +184,9 @@ def run(table: Table, query: Query) -> list[dict]:
         return _aggregate(table, positions, query)
 
     if query.order:
-        frame = pd.DataFrame({f"k{i}": table.column(field).to_numpy()[positions] for i, (field, _) in enumerate(query.order)})
+        frame = pd.DataFrame(
+            {f"k{i}": table.column(field).to_numpy()[positions] for i, (field, _) in enumerate(query.order)}
+        )
         frame["position"] = positions
         frame = frame.sort_values(
             [f"k{i}" for i in range(len(query.order))] + ["position"],
@@ -210,7 +218,9 @@ def _aggregate(table: Table, positions: np.ndarray, query: Query) -> list[dict]:
                 raise QueryError(f"{arg} must appear in $group or be aggregated")
             out[name] = groups.size().index.get_level_values(arg) if groups is not None else []
         elif func == "count":
-            out[name] = (groups["one"].sum() if groups is not None else pd.Series([int(frame["one"].sum())])).astype(str)
+            out[name] = (groups["one"].sum() if groups is not None else pd.Series([int(frame["one"].sum())])).astype(
+                str
+            )
         else:
             keys = frame[f"key:{arg}"]
             if groups is None:
@@ -222,4 +232,6 @@ def _aggregate(table: Table, positions: np.ndarray, query: Query) -> list[dict]:
     result = pd.DataFrame({name: np.asarray(values, dtype=object) for name, values in out.items()})
     rows = result.to_dict("records")
     page = rows[query.offset : query.offset + query.limit]
-    return [{k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and np.isnan(v))} for row in page]
+    return [
+        {k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and np.isnan(v))} for row in page
+    ]

@@ -67,7 +67,11 @@ def postgres_type(series: pd.Series) -> str:
         return {1: "smallint", 2: "smallint", 4: "integer"}.get(dtype.itemsize, "bigint")
     if pd.api.types.is_float_dtype(dtype):
         return "real" if dtype.itemsize == 4 else "double precision"
-    if isinstance(dtype, pd.CategoricalDtype) or pd.api.types.is_string_dtype(dtype) or dtype == object:
+    if (
+        isinstance(dtype, pd.CategoricalDtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or pd.api.types.is_object_dtype(dtype)
+    ):
         return "text"
     raise TypeError(f"column {series.name!r} has dtype {dtype}, which has no PostgreSQL mapping")
 
@@ -159,8 +163,12 @@ class PostgresIOManager(ConfigurableIOManager):
         with self.postgres.connect() as connection, connection.cursor() as cursor:
             types = _columns(cursor, table)
             if not types:
-                raise LookupError(f"table {table} does not exist: materialize {context.asset_key.to_user_string()} first")
-            select = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(map(sql.Identifier, types)), table.identifier)
+                raise LookupError(
+                    f"table {table} does not exist: materialize {context.asset_key.to_user_string()} first"
+                )
+            select = sql.SQL("SELECT {} FROM {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, types)), table.identifier
+            )
             if table.partition_column:
                 window = context.asset_partitions_time_window
                 select = sql.SQL("{} WHERE {} >= {} AND {} < {}").format(
@@ -181,7 +189,10 @@ def read_query(cursor: "psycopg2.extensions.cursor", select: sql.Composable, typ
     buffer.seek(0)
     frame = pd.read_csv(
         buffer,
-        dtype={name: "object" if kind in ("date", "timestamptz", "boolean") else _PANDAS_TYPES.get(kind, "object") for name, kind in types.items()},
+        dtype={
+            name: "object" if kind in ("date", "timestamptz", "boolean") else _PANDAS_TYPES.get(kind, "object")
+            for name, kind in types.items()
+        },
         keep_default_na=False,
         na_values=[NULL],
     )
@@ -225,7 +236,11 @@ def _ensure_table(cursor: "psycopg2.extensions.cursor", table: Table, columns: d
             )
         return []
     missing = [name for name in existing if name not in columns]
-    retyped = [f"{name}: {existing[name]} -> {kind}" for name, kind in columns.items() if name in existing and existing[name] != kind]
+    retyped = [
+        f"{name}: {existing[name]} -> {kind}"
+        for name, kind in columns.items()
+        if name in existing and existing[name] != kind
+    ]
     if missing or retyped:
         raise SchemaChangeError(
             f"the output no longer matches table {table}: "
@@ -242,7 +257,9 @@ def _ensure_table(cursor: "psycopg2.extensions.cursor", table: Table, columns: d
     added = [name for name in columns if name not in existing]
     for name in added:
         cursor.execute(
-            sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(table.identifier, sql.Identifier(name), sql.SQL(columns[name]))
+            sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
+                table.identifier, sql.Identifier(name), sql.SQL(columns[name])
+            )
         )
     return added
 
@@ -269,7 +286,9 @@ def _to_csv(frame: pd.DataFrame) -> io.StringIO:
             out[name] = column.dt.strftime("%Y-%m-%dT%H:%M:%S.%f%z")
         elif pd.api.types.is_datetime64_dtype(column.dtype):
             if (column.dropna() != column.dropna().dt.normalize()).any():
-                raise ValueError(f"column {name!r} is stored as a date but has times of day; make it tz-aware to keep them")
+                raise ValueError(
+                    f"column {name!r} is stored as a date but has times of day; make it tz-aware to keep them"
+                )
             out[name] = column.dt.strftime("%Y-%m-%d")
     buffer = io.StringIO()
     out.to_csv(buffer, index=False, header=False, na_rep=NULL)

@@ -66,8 +66,8 @@ class SocrataResource(ConfigurableResource):
         return self._client
 
     def _count_bytes(self, response: requests.Response, *args: object, **kwargs: object) -> None:
-        if response.ok:
-            self._bytes += len(response.content)
+        if response.ok:  # bytes of the rows: the body without its JSON array brackets
+            self._bytes += max(len(response.content) - 2, 0)
 
     def query(self, **params: str | int) -> tuple[list[dict], int]:
         """One SODA request with retries; returns the rows and how many retries it took."""
@@ -88,7 +88,9 @@ class SocrataResource(ConfigurableResource):
                     f"{self.source} kept failing after {attempt} attempts ({params}); last error: {failure}"
                 ) from failure
             delay = self._delay(attempt, retry_after)
-            log.warning("Socrata request failed (%s); retry %d/%d in %.1fs", failure, attempt, self.max_attempts - 1, delay)
+            log.warning(
+                "Socrata request failed (%s); retry %d/%d in %.1fs", failure, attempt, self.max_attempts - 1, delay
+            )
             time.sleep(delay)
         raise AssertionError("unreachable")
 

@@ -47,10 +47,16 @@ def split_by_partition(
     windows = [partitions_def.time_window_for_partition_key(key) for key in keys]
     starts = np.array([w.start.replace(tzinfo=None) for w in windows], dtype="datetime64[ns]")
     end = np.datetime64(windows[-1].end.replace(tzinfo=None), "ns")
-    times = pd.to_datetime(frame[column], format="ISO8601", errors="coerce") if len(frame) else pd.Series([], dtype="datetime64[ns]")
+    times = (
+        pd.to_datetime(frame[column], format="ISO8601", errors="coerce")
+        if len(frame)
+        else pd.Series([], dtype="datetime64[ns]")
+    )
     if times.isna().any():
         bad = frame.loc[times.isna(), column].head(3).tolist()
-        raise ValueError(f"{int(times.isna().sum())} rows have no readable {column} (e.g. {bad}); cannot place them in a week")
+        raise ValueError(
+            f"{int(times.isna().sum())} rows have no readable {column} (e.g. {bad}); cannot place them in a week"
+        )
     values = times.to_numpy(dtype="datetime64[ns]")
     position = np.searchsorted(starts, values, side="right") - 1
     outside = (position < 0) | (values >= end)
@@ -81,7 +87,9 @@ class ObjectIOManager(ConfigurableIOManager):
                 raise TypeError(f"partitioned outputs are stored as DataFrames, got {type(obj).__name__}")
             column = (context.definition_metadata or {}).get("partition_expr")
             if column is None:
-                raise ValueError(f"partitioned asset {context.asset_key.to_user_string()} needs `partition_expr` metadata")
+                raise ValueError(
+                    f"partitioned asset {context.asset_key.to_user_string()} needs `partition_expr` metadata"
+                )
             keys = list(context.asset_partition_keys)
             parts = split_by_partition(obj, column, context.asset_partitions_def, keys)  # type: ignore[arg-type]
             blobs = {self._key(context, key): frame_to_bytes(part) for key, part in parts.items()}
@@ -134,7 +142,7 @@ class S3ObjectIOManager(ObjectIOManager):
 
     _client: object = PrivateAttr(default=None)
 
-    def _s3(self):  # noqa: ANN202 - boto3 client type is generated
+    def _s3(self):
         if self._client is None:
             self._client = self.s3.get_client()
         return self._client

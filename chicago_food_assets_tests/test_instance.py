@@ -1,0 +1,96 @@
+"""The project's dagster.yaml keeps runs and materialization metadata in PostgreSQL; the demo command works."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import pytest
+from dagster import AssetKey, DagsterInstance, materialize
+
+from chicago_food_assets.assets.raw import raw_inspections
+from chicago_food_assets.embedded import with_database
+from chicago_food_assets.resources.storage import LocalObjectIOManager
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def dagster_url(server_url: str, postgres_url: str):
+    """A database of its own for Dagster's storage."""
+    name = "cfa_dagster_" + os.urandom(4).hex()
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    yield with_database(server_url, name)
+    admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.close()
+
+
+def project_instance(monkeypatch, dagster_url: str, tmp_path) -> DagsterInstance:
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_url)
+    monkeypatch.setenv("DAGSTER_ARTIFACTS_DIR", str(tmp_path / "dagster"))
+    return DagsterInstance.from_config(str(PROJECT))
+
+
+def test_materializations_and_check_results_persist_in_postgres(monkeypatch, dagster_url, tmp_path, socrata):
+    instance = project_instance(monkeypatch, dagster_url, tmp_path)
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    objects = LocalObjectIOManager(base_dir=str(tmp_path / "objects"))
+    result = materialize(
+        [raw_inspections],
+        instance=instance,
+        partition_key="2013-01-14",
+        resources={"socrata": socrata, "object_io_manager": objects},
+    )
+    assert result.success
+    instance.dispose()
+
+    reopened = project_instance(monkeypatch, dagster_url, tmp_path)  # as after a restart
+    event = reopened.get_latest_materialization_event(AssetKey("raw_inspections"))
+    assert event.asset_materialization.partition == "2013-01-14"
+    assert event.asset_materialization.metadata["rows"].value > 100
+    assert reopened.get_run_by_id(result.run_id).is_success
+    assert reopened.get_materialized_partitions(AssetKey("raw_inspections")) == {"2013-01-14"}
+
+
+def test_the_readme_demo_command_ingests_weeks_offline(dagster_url, tmp_path):
+    env = {
+        **os.environ,
+        "DAGSTER_POSTGRES_URL": dagster_url,
+        "CHICAGO_FOOD_STATE_DIR": str(tmp_path / "state"),
+        "DAGSTER_HOME": str(PROJECT),
+    }
+    env.pop("SOCRATA_DOMAIN", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "chicago_food_assets.launcher", "demo", "--first", "2013-01-07", "--last", "2013-01-21"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=PROJECT,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "done: 3 weekly raw objects" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "state" / "objects" / "raw_inspections").iterdir()) == [
+        "2013-01-07.jsonl.gz",
+        "2013-01-14.jsonl.gz",
+        "2013-01-21.jsonl.gz",
+    ]
+
+
+def test_both_deployments_load(monkeypatch, tmp_path):
+    from chicago_food_assets import deployment
+
+    monkeypatch.setenv("CHICAGO_FOOD_STATE_DIR", str(tmp_path))
+    local = deployment.resources("local")
+    assert type(local["object_io_manager"]).__name__ == "LocalObjectIOManager"
+    assert local["postgres"].embedded_dir == str(tmp_path / "postgres")
+    monkeypatch.setenv("CHICAGO_FOOD_S3_BUCKET", "bucket")
+    monkeypatch.setenv("CHICAGO_FOOD_POSTGRES_URL", "postgresql://reader:secret@db.example/food")
+    prod = deployment.resources("prod")
+    assert type(prod["object_io_manager"]).__name__ == "S3ObjectIOManager"
+    assert "secret" not in repr(prod["postgres"])  # the URL stays an EnvVar until the run resolves it
+    with pytest.raises(ValueError, match="must be one of"):
+        deployment.resources("staging")
