@@ -15,6 +15,7 @@ setup(
         "dagster-postgres==0.29.27",
         "dagster-pandas==0.29.27",
         "pandas>=2.2,<3",
+        "pyarrow>=15",  # Arrow-backed strings: cleaning runs its string work in C++
         "numpy>=1.26",
         "sqlalchemy>=2.0,<2.1",
         "psycopg2-binary>=2.9.9",

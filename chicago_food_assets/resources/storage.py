@@ -17,27 +17,37 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from dagster import ConfigurableIOManager, InputContext, OutputContext, TimeWindowPartitionsDefinition
 from dagster_aws.s3 import S3Resource
+from pyarrow import json as pa_json
 from pydantic import Field, PrivateAttr
 
 FRAME_SUFFIX = ".jsonl.gz"
 PICKLE_SUFFIX = ".pkl"
+TEXT = pd.StringDtype("pyarrow")
 
 
 def frame_to_bytes(frame: pd.DataFrame) -> bytes:
+    """gzip JSON lines after a header line naming the columns and which of them hold only strings."""
     text = frame.to_json(orient="records", lines=True, force_ascii=False) if len(frame) else ""
-    payload = {"columns": list(map(str, frame.columns))}
-    return gzip.compress((json.dumps(payload) + "\n" + text).encode(), compresslevel=6, mtime=0)
+    strings = [str(c) for c in frame.columns if pd.api.types.infer_dtype(frame[c], skipna=True) in ("string", "empty")]
+    header = {"columns": list(map(str, frame.columns)), "strings": strings}
+    return gzip.compress((json.dumps(header) + "\n" + text).encode(), compresslevel=6, mtime=0)
 
 
 def frame_from_bytes(data: bytes) -> pd.DataFrame:
-    header, _, body = gzip.decompress(data).decode().partition("\n")
-    columns = json.loads(header)["columns"]
+    """The frame back, parsed by Arrow in C++: string columns come back Arrow-backed (`string[pyarrow]`)."""
+    header_line, _, body = gzip.decompress(data).partition(b"\n")
+    header = json.loads(header_line)
+    columns, strings = header["columns"], set(header.get("strings", []))
     if not body.strip():
-        return pd.DataFrame({name: pd.Series(dtype=object) for name in columns})
-    frame = pd.read_json(io.StringIO(body), lines=True, dtype=False, convert_dates=False, keep_default_dates=False)
-    return frame.reindex(columns=columns).astype(object)
+        return pd.DataFrame({name: pd.Series(dtype=TEXT if name in strings else object) for name in columns})
+    schema = pa.schema([(name, pa.string()) for name in columns if name in strings])
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+    table = pa_json.read_json(io.BytesIO(body), parse_options=options)
+    frame = table.to_pandas(types_mapper={pa.string(): TEXT, pa.large_string(): TEXT}.get)
+    return frame.reindex(columns=columns)
 
 
 def split_by_partition(

@@ -1,0 +1,176 @@
+"""Leakage-free features: only what is known before the inspection date.
+
+For every inspection, the establishment's *earlier* inspections (strictly earlier dates: two inspections on the same
+day never see each other) give counts, fails, days since the last one, the last result and its violation counts, and
+totals over the year before. The inspection's own violations and result are never inputs; `failed` is the target.
+Vectorised: inspections are collapsed to (establishment, day), cumulative sums are shifted by one day-group, and
+windows over the last 365 days come from `searchsorted` on a sorted (establishment, day) key.
+"""
+
+import numpy as np
+import pandas as pd
+
+from chicago_food_assets.core.arrow import integers
+
+IDENTIFIERS = ("inspection_id", "week", "inspection_date", "establishment", "license")
+NUMERIC = (
+    "prior_inspections", "prior_fails", "prior_fail_rate", "days_since_last", "last_failed",
+    "last_critical", "last_serious", "last_minor",
+    "inspections_last_year", "critical_last_year", "serious_last_year", "minor_last_year",
+    "reinspection", "reinspection_after_failed_canvass", "risk", "latitude", "longitude", "month",
+)  # fmt: skip
+CATEGORICAL = ("inspection_kind", "facility_type", "last_result", "zip", "season")
+FEATURES = NUMERIC + CATEGORICAL
+TARGET = "failed"
+COLUMNS = IDENTIFIERS + FEATURES + (TARGET,)
+
+# What features read from the clean table (for the history query): never violations text or the current result.
+HISTORY_COLUMNS = (
+    "inspection_id", "week", "inspection_date", "establishment", "results", "failed", "inspection_kind",
+    "critical_count", "serious_count", "minor_count",
+)  # fmt: skip
+SEASONS = np.array(
+    ["winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer", "fall", "fall", "fall", "winter"]
+)
+_DAY_SPAN = 1_000_000  # > days since 1970 for any inspection date: keys code * span + day are ordered per establishment
+
+
+def build(inspections: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Features for every row of `inspections`; `history` holds the same establishments' earlier clean rows."""
+    frames = [inspections[list(HISTORY_COLUMNS)]]
+    if history is not None and len(history):
+        frames.append(history[list(HISTORY_COLUMNS)])
+    # the current rows come first and keep their positions 0..n-1
+    combined = pd.concat(frames, ignore_index=True).drop_duplicates("inspection_id", keep="first")
+    days, row_day = _day_table(combined)
+    known = _history_by_day(days).iloc[row_day[: len(inspections)]].reset_index(drop=True)
+
+    out = inspections[list(IDENTIFIERS)].reset_index(drop=True)
+    for name in ("prior_inspections", "prior_fails", "inspections_last_year", "days_since_last",
+                 "last_critical", "last_serious", "last_minor", "critical_last_year", "serious_last_year",
+                 "minor_last_year"):  # fmt: skip
+        out[name] = integers(known[name], "Int32")
+    prior = known["prior_inspections"].to_numpy()
+    out["prior_fail_rate"] = np.where(prior > 0, known["prior_fails"].to_numpy() / np.maximum(prior, 1), np.nan)
+    out["last_failed"] = known["last_failed"].to_numpy()
+    reinspection = inspections["reinspection"].to_numpy(dtype=bool)
+    out["reinspection"] = reinspection
+    out["reinspection_after_failed_canvass"] = (
+        reinspection & (known["last_kind"].to_numpy() == "canvass") & known["last_failed"].eq(True).to_numpy()
+    )
+    out["risk"] = inspections["risk"].astype("Int16").to_numpy()
+    out["latitude"] = inspections["latitude"].to_numpy(dtype=float)
+    out["longitude"] = inspections["longitude"].to_numpy(dtype=float)
+    month = inspections["inspection_date"].dt.month.to_numpy()
+    out["month"] = integers(month, "Int16")
+    for name in ("inspection_kind", "facility_type", "zip"):
+        out[name] = inspections[name].to_numpy()
+    out["last_result"] = known["last_result"].to_numpy()
+    out["season"] = SEASONS[month - 1]
+    out[TARGET] = inspections[TARGET].to_numpy(dtype=bool)
+    return out[list(COLUMNS)]
+
+
+def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per (establishment, inspection day), sorted, and for each input row the position of its day.
+
+    The day's last inspection (highest id) gives its result and kind.
+    """
+    code = pd.factorize(rows["establishment"])[0].astype(np.int64)
+    day = rows["inspection_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    order = np.lexsort((rows["inspection_id"].to_numpy(dtype=np.int64), day, code))
+    code, day = code[order], day[order]
+    key = code * _DAY_SPAN + day
+    boundary = np.r_[True, key[1:] != key[:-1]]
+    starts = np.flatnonzero(boundary)
+    ends = np.r_[starts[1:], len(key)] - 1
+    row_day = np.empty(len(order), dtype=np.int64)
+    row_day[order] = np.cumsum(boundary) - 1
+
+    def total(values: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(values[order], starts) if len(starts) else values[:0]
+
+    severities = {
+        name: rows[f"{name}_count"].to_numpy(dtype=float, na_value=np.nan) for name in ("critical", "serious", "minor")
+    }
+    recorded = total((~np.isnan(severities["critical"])).astype(float))
+    days = pd.DataFrame(
+        {
+            "code": code[starts],
+            "day": day[starts],
+            "n": np.diff(np.r_[starts, len(key)]).astype(float),
+            "fails": total(rows["failed"].to_numpy(dtype=float)),
+            "recorded": recorded,
+            **{
+                name: np.where(recorded > 0, total(np.nan_to_num(values)), np.nan)
+                for name, values in severities.items()
+            },
+            "result": rows["results"].to_numpy(dtype=object)[order][ends],
+            "kind": rows["inspection_kind"].to_numpy(dtype=object)[order][ends],
+            "day_failed": rows["failed"].to_numpy(dtype=bool)[order][ends],
+        }
+    )
+    return days, row_day
+
+
+def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
+    """For each (establishment, day): what was known from strictly earlier days."""
+    code, day = days["code"].to_numpy(), days["day"].to_numpy()
+    first = np.r_[True, code[1:] != code[:-1]]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(code)), 0))
+
+    def before(values: np.ndarray) -> np.ndarray:
+        """Sum over the establishment's earlier days: an exclusive cumulative sum restarted per establishment."""
+        cumulative = np.r_[0.0, np.cumsum(values)]
+        return cumulative[np.arange(len(values))] - cumulative[group_start]
+
+    def previous(values: np.ndarray) -> np.ndarray:
+        shifted = np.r_[np.array([None], dtype=object) if values.dtype == object else [np.nan], values[:-1]]
+        return np.where(first, None if values.dtype == object else np.nan, shifted)
+
+    out = pd.DataFrame(index=days.index)
+    out["prior_inspections"] = before(days["n"].to_numpy())
+    out["prior_fails"] = before(days["fails"].to_numpy())
+    out["days_since_last"] = day - previous(day.astype(float))
+    out["last_result"] = previous(days["result"].to_numpy(dtype=object))
+    out["last_kind"] = previous(days["kind"].to_numpy(dtype=object))
+    out["last_failed"] = pd.array(previous(days["day_failed"].to_numpy(dtype=float)), dtype="Float64").astype("boolean")
+    for name in ("critical", "serious", "minor"):
+        out[f"last_{name}"] = previous(days[name].to_numpy(dtype=float))
+
+    # totals over [day - 365, day): exclusive cumulative sums between two positions of the sorted key
+    key = code * _DAY_SPAN + day
+    start = np.searchsorted(key, key - 365, side="left")
+    position = np.arange(len(key))
+
+    def window(values: np.ndarray) -> np.ndarray:
+        cumulative = np.r_[0.0, np.cumsum(values)]
+        return cumulative[position] - cumulative[start]
+
+    out["inspections_last_year"] = window(days["n"].to_numpy(dtype=float))
+    recorded = window((days["recorded"] > 0).to_numpy(dtype=float))
+    for name in ("critical", "serious", "minor"):
+        totals = window(np.nan_to_num(days[name].to_numpy(dtype=float)))
+        out[f"{name}_last_year"] = np.where(recorded > 0, totals, np.nan)
+    return out
+
+
+def verify_no_future(inspections: pd.DataFrame, features: pd.DataFrame, history: pd.DataFrame | None = None,
+                     sample: int = 100, seed: int = 0) -> list[int]:  # fmt: skip
+    """Recompute history features for a sample of rows the slow, obvious way; returns ids where they disagree."""
+    rows = pd.concat([inspections, history], ignore_index=True) if history is not None else inspections
+    by_establishment = dict(tuple(rows.groupby("establishment")[["inspection_date", "failed"]]))
+    picked = features.sample(min(sample, len(features)), random_state=seed)
+    wrong = []
+    for row in picked.itertuples(index=False):  # a check on a sample, not a data path
+        earlier = by_establishment[row.establishment]
+        earlier = earlier[earlier["inspection_date"] < row.inspection_date]
+        days = None if earlier.empty else (row.inspection_date - earlier["inspection_date"].max()).days
+        if (
+            row.prior_inspections != len(earlier)
+            or row.prior_fails != int(earlier["failed"].sum())
+            or (days is None) != pd.isna(row.days_since_last)
+            or (days is not None and days != row.days_since_last)
+        ):
+            wrong.append(int(row.inspection_id))
+    return wrong

@@ -1,0 +1,95 @@
+"""Violations text -> a long table (inspection_id, number, severity, scheme), both numbering schemes, vectorised.
+
+Before 2018-07-01 ("old"): items 1-14 are critical, 15-29 serious, 30-44 and 70 minor.
+From 2018-07-01 ("new"): items 1-63; each citation is priority, priority foundation or core. Inspectors write the
+category into the comments ("... PRIORITY FOUNDATION 7-38-005"); when they did not, items 1-29 (foodborne illness
+risk factors) count as priority and 30-63 (good retail practices) as core.
+For the per-inspection counts the new categories line up with the old words: priority -> critical,
+priority foundation -> serious, core -> minor.
+Items are joined by " | "; rows from 2011-2012 separate them by newlines instead.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chicago_food_assets.core.arrow import arrow
+
+NEW_SCHEME_FROM = pd.Timestamp("2018-07-01")
+SEVERITY_COUNTS = {
+    "critical": "critical",
+    "serious": "serious",
+    "minor": "minor",
+    "priority": "critical",
+    "priority_foundation": "serious",
+    "core": "minor",
+}
+COUNT_COLUMNS = ("critical_count", "serious_count", "minor_count", "violation_count")
+COLUMNS = ("week", "inspection_id", "number", "severity", "scheme")
+
+_NEWLINE_ITEM = r"\n(\s*\d{1,2}\.\s+[A-Z])"  # a newline that starts a numbered item (2011-2012 rows)
+_SEPARATOR = r"\s*\|\s*"
+_NUMBER = r"^\s*(?P<number>\d{1,3})\.\s"
+_TAG = r"(?is)COMMENTS?:.*\b(?P<tag>PRIORITY FOUNDATION|PRIORITY|CORE)\b"  # greedy: the last category named
+
+
+@dataclass
+class Parsed:
+    violations: pd.DataFrame  # long table, one row per cited item
+    counts: pd.DataFrame  # per inspection: critical/serious/minor/violation counts (NA when not recorded)
+    unparsed_items: int
+    unknown_numbers: int
+
+
+def parse(inspections: pd.DataFrame) -> Parsed:
+    """`inspections` has inspection_id, inspection_date, week, violations_recorded and the raw `violations` text."""
+    text = pc.utf8_trim_whitespace(arrow(inspections["violations"]))
+    text = pc.if_else(pc.equal(pc.utf8_upper(text), "NIL"), pa.scalar(None, pa.string()), text)  # recorded, none cited
+    piped = pc.match_substring(text, "|")
+    text = pc.if_else(piped, text, pc.replace_substring_regex(text, _NEWLINE_ITEM, r"|\1"))
+    lists = pc.split_pattern_regex(text, _SEPARATOR)
+    parents = pc.list_parent_indices(lists).to_numpy()
+    items = pc.list_flatten(lists)
+    present = pc.not_equal(pc.utf8_trim_whitespace(items), "").to_numpy(zero_copy_only=False)
+    parents, items = parents[present], items.filter(pa.array(present))
+    number = pc.struct_field(pc.extract_regex(items, _NUMBER), [0])
+    number = pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False)
+    tag = pc.struct_field(pc.extract_regex(items, _TAG), [0]).to_numpy(zero_copy_only=False)
+
+    new = (inspections["inspection_date"].to_numpy() >= NEW_SCHEME_FROM.to_datetime64())[parents]
+    n = np.nan_to_num(number, nan=-1)
+    old_severity = np.select([(n >= 1) & (n <= 14), (n >= 15) & (n <= 29), ((n >= 30) & (n <= 44)) | (n == 70)],
+                             ["critical", "serious", "minor"], "unknown")  # fmt: skip
+    default_new = np.select([(n >= 1) & (n <= 29), (n >= 30) & (n <= 63)], ["priority", "core"], "unknown")
+    tagged = np.where(pd.isna(tag), None, np.char.replace(np.char.lower(tag.astype(str)), " ", "_")).astype(object)
+    new_severity = np.where(pd.isna(tagged) | (default_new == "unknown"), default_new, tagged)
+    violations = pd.DataFrame(
+        {
+            "week": inspections["week"].to_numpy()[parents],
+            "inspection_id": inspections["inspection_id"].to_numpy()[parents],
+            "number": pd.array(number, dtype="Float64").astype("Int16"),
+            "severity": np.where(new, new_severity, old_severity).astype(object),
+            "scheme": np.where(new, "new", "old").astype(object),
+        }
+    )
+    numbered = violations["number"].notna().to_numpy()
+    violations = violations[numbered].reset_index(drop=True)
+    unknown = int((violations["severity"] == "unknown").sum())
+    return Parsed(violations, counts(inspections, violations, parents[numbered]), int((~numbered).sum()), unknown)
+
+
+def counts(inspections: pd.DataFrame, violations: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """Per inspection: counts by (old-language) severity; 0 when recorded with nothing cited, NA when not recorded.
+
+    `rows` gives, for each violation, the position of its inspection in `inspections`.
+    """
+    word = violations["severity"].map(SEVERITY_COUNTS).to_numpy(dtype=object)
+    n = len(inspections)
+    out = {f"{name}_count": np.bincount(rows[word == name], minlength=n) for name in ("critical", "serious", "minor")}
+    out["violation_count"] = np.bincount(rows, minlength=n)
+    table = pd.DataFrame({name: pd.array(values, dtype="Int16") for name, values in out.items()})
+    table[~inspections["violations_recorded"].to_numpy(dtype=bool)] = pd.NA
+    return table
