@@ -3,11 +3,13 @@
 from dagster import Definitions
 
 from chicago_food_assets import deployment
+from chicago_food_assets.assets.clean import cleaning_assets
+from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.raw import raw_inspections
-from chicago_food_assets.jobs import ingest_job
+from chicago_food_assets.jobs import ingest_job, weekly_job
 
 defs = Definitions(
-    assets=[raw_inspections],
-    jobs=[ingest_job],
+    assets=[raw_inspections, cleaning_assets, inspection_features],
+    jobs=[ingest_job, weekly_job],
     resources=deployment.resources(),
 )

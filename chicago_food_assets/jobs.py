@@ -10,3 +10,10 @@ ingest_job = define_asset_job(
     partitions_def=weekly,
     description="Pull weeks of inspections from Socrata into object storage.",
 )
+
+weekly_job = define_asset_job(
+    "weekly",
+    selection=AssetSelection.groups("ingestion", "cleaning", "features"),
+    partitions_def=weekly,
+    description="For a week or a range of weeks: ingest, clean, parse violations, build features.",
+)

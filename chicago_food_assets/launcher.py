@@ -43,30 +43,51 @@ def sample_weeks() -> tuple[str, str]:
     return tuple(str(week_of(date.fromisoformat(d))) for d in (dates[0], dates[-1]))  # type: ignore[return-value]
 
 
-def demo(first: str | None, last: str | None) -> int:
+WEEKLY = "raw_inspections,clean_inspections,inspection_violations,inspection_rejects,inspection_features"
+TABLES = ("clean_inspections", "inspection_violations", "inspection_rejects", "inspection_features")
+
+
+def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
     sample_first, sample_last = sample_weeks()
     first, last = first or sample_first, last or sample_last
     with ExitStack() as stack:
         env = prepare_environment(stack)
-        print(f"materializing raw_inspections for weeks {first}...{last} in one run")
+        print(f"materializing raw -> clean -> features for weeks {first}...{last} as one run (a single-run backfill)")
         command = [
             sys.executable, "-m", "dagster", "asset", "materialize",
             "-m", "chicago_food_assets.definitions",
-            "--select", "raw_inspections",
+            "--select", WEEKLY,
             "--partition-range", f"{first}...{last}",
         ]  # fmt: skip
-        code = subprocess.run(command, env=env).returncode
+        output = subprocess.DEVNULL if quiet else None
+        code = subprocess.run(command, env=env, stdout=output, stderr=output).returncode
+        if code:
+            print(f"the run failed (exit {code}); open it in the Dagster UI: ./run ui")
+            return code
+        tables = table_counts(env)
     state = state_dir()
-    if code == 0:
-        objects = sorted((state / "objects" / "raw_inspections").glob("*.jsonl.gz"))
-        print(
-            f"\ndone: {len(objects)} weekly raw objects in {state / 'objects' / 'raw_inspections'}\n"
-            f"run history and materialization metadata: PostgreSQL database 'dagster' of the embedded server "
-            f"({state / 'postgres'})\n"
-            "open the Dagster UI on it: ./run ui   (then http://127.0.0.1:3000)\n"
-            "stop the embedded PostgreSQL: ./run stop"
-        )
-    return code
+    objects = sorted((state / "objects" / "raw_inspections").glob("*.jsonl.gz"))
+    print(
+        f"\ndone: {len(objects)} weekly raw objects in {state / 'objects' / 'raw_inspections'}\n"
+        + "".join(f"  food.{name}: {rows:,} rows\n" for name, rows in tables.items())
+        + "tables: PostgreSQL schema `food`; run history and metadata: database `dagster`"
+        + (f" (embedded server in {state / 'postgres'})\n" if not env.get("CHICAGO_FOOD_POSTGRES_URL") else "\n")
+        + "open the Dagster UI on it: ./run ui   (then http://127.0.0.1:3000)\n"
+        "stop the embedded PostgreSQL: ./run stop"
+    )
+    return 0
+
+
+def table_counts(env: dict[str, str]) -> dict[str, int]:
+    import psycopg2
+
+    url = env.get("CHICAGO_FOOD_POSTGRES_URL") or with_database(env["DAGSTER_POSTGRES_URL"], "chicago_food")
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        counts = {}
+        for name in TABLES:
+            cursor.execute(f"SELECT count(*) FROM food.{name}")
+            counts[name] = cursor.fetchone()[0]
+    return counts
 
 
 def ui(host: str, port: int) -> int:
@@ -83,16 +104,17 @@ def ui(host: str, port: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="./run")
     commands = parser.add_subparsers(dest="command", required=True)
-    run_demo = commands.add_parser("demo", help="ingest the bundled sample week by week, in one run")
+    run_demo = commands.add_parser("demo", help="the weekly pipeline over the bundled sample, in one run")
     run_demo.add_argument("--first", help="first week (a Monday, YYYY-MM-DD); default: the sample's first")
     run_demo.add_argument("--last", help="last week; default: the sample's last")
+    run_demo.add_argument("--quiet", action="store_true", help="hide Dagster's run logs")
     run_ui = commands.add_parser("ui", help="start the Dagster UI")
     run_ui.add_argument("--host", default="127.0.0.1")
     run_ui.add_argument("--port", type=int, default=3000)
     commands.add_parser("stop", help="stop the embedded PostgreSQL")
     args = parser.parse_args()
     if args.command == "demo":
-        return demo(args.first, args.last)
+        return demo(args.first, args.last, args.quiet)
     if args.command == "ui":
         return ui(args.host, args.port)
     stopped = stop_embedded_postgres(state_dir() / "postgres")

@@ -55,10 +55,13 @@ def test_materializations_and_check_results_persist_in_postgres(monkeypatch, dag
     assert reopened.get_materialized_partitions(AssetKey("raw_inspections")) == {"2013-01-14"}
 
 
-def test_the_readme_demo_command_ingests_weeks_offline(dagster_url, tmp_path):
+def test_the_readme_demo_command_builds_the_weekly_tables_offline(dagster_url, postgres_url, tmp_path):
+    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA IF EXISTS food CASCADE")
     env = {
         **os.environ,
         "DAGSTER_POSTGRES_URL": dagster_url,
+        "CHICAGO_FOOD_POSTGRES_URL": postgres_url,
         "CHICAGO_FOOD_STATE_DIR": str(tmp_path / "state"),
         "DAGSTER_HOME": str(PROJECT),
     }
@@ -73,6 +76,11 @@ def test_the_readme_demo_command_ingests_weeks_offline(dagster_url, tmp_path):
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "done: 3 weekly raw objects" in done.stdout
+    with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), min(week), max(week) FROM food.inspection_features")
+        rows, first, last = cursor.fetchone()
+    assert rows > 500 and (str(first), str(last)) == ("2013-01-07", "2013-01-21")
+    assert f"food.inspection_features: {rows:,} rows" in done.stdout
     assert sorted(p.name for p in (tmp_path / "state" / "objects" / "raw_inspections").iterdir()) == [
         "2013-01-07.jsonl.gz",
         "2013-01-14.jsonl.gz",

@@ -52,13 +52,13 @@ def build(inspections: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.
         out[name] = integers(known[name], "Int32")
     prior = known["prior_inspections"].to_numpy()
     out["prior_fail_rate"] = np.where(prior > 0, known["prior_fails"].to_numpy() / np.maximum(prior, 1), np.nan)
-    out["last_failed"] = known["last_failed"].to_numpy()
+    out["last_failed"] = known["last_failed"].array
     reinspection = inspections["reinspection"].to_numpy(dtype=bool)
     out["reinspection"] = reinspection
     out["reinspection_after_failed_canvass"] = (
         reinspection & (known["last_kind"].to_numpy() == "canvass") & known["last_failed"].eq(True).to_numpy()
     )
-    out["risk"] = inspections["risk"].astype("Int16").to_numpy()
+    out["risk"] = inspections["risk"].astype("Int16").array
     out["latitude"] = inspections["latitude"].to_numpy(dtype=float)
     out["longitude"] = inspections["longitude"].to_numpy(dtype=float)
     month = inspections["inspection_date"].dt.month.to_numpy()
@@ -81,14 +81,14 @@ def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     order = np.lexsort((rows["inspection_id"].to_numpy(dtype=np.int64), day, code))
     code, day = code[order], day[order]
     key = code * _DAY_SPAN + day
-    boundary = np.r_[True, key[1:] != key[:-1]]
+    boundary = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, dtype=bool)
     starts = np.flatnonzero(boundary)
-    ends = np.r_[starts[1:], len(key)] - 1
+    ends = np.r_[starts[1:], len(key)][: len(starts)] - 1
     row_day = np.empty(len(order), dtype=np.int64)
     row_day[order] = np.cumsum(boundary) - 1
 
     def total(values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(values[order], starts) if len(starts) else values[:0]
+        return np.add.reduceat(values[order], starts) if len(starts) else values[:0].astype(float)
 
     severities = {
         name: rows[f"{name}_count"].to_numpy(dtype=float, na_value=np.nan) for name in ("critical", "serious", "minor")
@@ -116,7 +116,7 @@ def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
     """For each (establishment, day): what was known from strictly earlier days."""
     code, day = days["code"].to_numpy(), days["day"].to_numpy()
-    first = np.r_[True, code[1:] != code[:-1]]
+    first = np.r_[True, code[1:] != code[:-1]] if len(code) else np.zeros(0, dtype=bool)
     group_start = np.maximum.accumulate(np.where(first, np.arange(len(code)), 0))
 
     def before(values: np.ndarray) -> np.ndarray:

@@ -33,6 +33,7 @@ COLUMNS = ("week", "inspection_id", "number", "severity", "scheme")
 _NEWLINE_ITEM = r"\n(\s*\d{1,2}\.\s+[A-Z])"  # a newline that starts a numbered item (2011-2012 rows)
 _SEPARATOR = r"\s*\|\s*"
 _NUMBER = r"^\s*(?P<number>\d{1,3})\.\s"
+_CATEGORIES = {"PRIORITY FOUNDATION": "priority_foundation", "PRIORITY": "priority", "CORE": "core"}
 _TAG = r"(?is)COMMENTS?:.*\b(?P<tag>PRIORITY FOUNDATION|PRIORITY|CORE)\b"  # greedy: the last category named
 
 
@@ -57,14 +58,14 @@ def parse(inspections: pd.DataFrame) -> Parsed:
     parents, items = parents[present], items.filter(pa.array(present))
     number = pc.struct_field(pc.extract_regex(items, _NUMBER), [0])
     number = pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False)
-    tag = pc.struct_field(pc.extract_regex(items, _TAG), [0]).to_numpy(zero_copy_only=False)
+    tag = pc.utf8_upper(pc.struct_field(pc.extract_regex(items, _TAG), [0]))
+    tagged = pd.Series(tag.to_numpy(zero_copy_only=False), dtype=object).map(_CATEGORIES).to_numpy(dtype=object)
 
     new = (inspections["inspection_date"].to_numpy() >= NEW_SCHEME_FROM.to_datetime64())[parents]
     n = np.nan_to_num(number, nan=-1)
     old_severity = np.select([(n >= 1) & (n <= 14), (n >= 15) & (n <= 29), ((n >= 30) & (n <= 44)) | (n == 70)],
                              ["critical", "serious", "minor"], "unknown")  # fmt: skip
     default_new = np.select([(n >= 1) & (n <= 29), (n >= 30) & (n <= 63)], ["priority", "core"], "unknown")
-    tagged = np.where(pd.isna(tag), None, np.char.replace(np.char.lower(tag.astype(str)), " ", "_")).astype(object)
     new_severity = np.where(pd.isna(tagged) | (default_new == "unknown"), default_new, tagged)
     violations = pd.DataFrame(
         {

@@ -1,10 +1,10 @@
 """PostgreSQL: the connection resource (configured server or embedded) and the pandas table IO manager."""
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr
 from chicago_food_assets.embedded import start_embedded_postgres, with_database
 
 NULL = r"\N"
+DEFAULT_SCHEMA = "food"
 
 
 class PostgresResource(ConfigurableResource):
@@ -38,6 +39,26 @@ class PostgresResource(ConfigurableResource):
             else:
                 raise ValueError("PostgresResource needs either `url` or `embedded_dir`")
         return self._resolved.replace("postgresql+psycopg2://", "postgresql://")
+
+    def read_earlier(
+        self, table: str, columns: Sequence[str], key: str, values: Sequence[object], column: str, before: date
+    ) -> pd.DataFrame:
+        """Rows of `table` whose `key` is one of `values` and whose `column` is before `before`: one query."""
+        schema, name = table.split(".") if "." in table else (DEFAULT_SCHEMA, table)
+        with self.connect() as connection, connection.cursor() as cursor:
+            types = _columns(cursor, Table(schema, name, None))
+            if not types:
+                raise LookupError(f"table {schema}.{name} does not exist: materialize it first")
+            select = sql.SQL("SELECT {} FROM {}.{} WHERE {} = ANY({}) AND {} < {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.Identifier(schema),
+                sql.Identifier(name),
+                sql.Identifier(key),
+                sql.Literal(list(values)),
+                sql.Identifier(column),
+                sql.Literal(before),
+            )
+            return read_query(cursor, select, {c: types[c] for c in columns})
 
     @contextmanager
     def connect(self) -> Iterator["psycopg2.extensions.connection"]:
@@ -111,7 +132,7 @@ class PostgresIOManager(ConfigurableIOManager):
     """
 
     postgres: PostgresResource
-    schema_name: str = Field(default="food", description="schema for assets without a key prefix")
+    schema_name: str = Field(default=DEFAULT_SCHEMA, description="schema for assets without a key prefix")
 
     def _table(self, context: OutputContext | InputContext) -> Table:
         path = context.asset_key.path

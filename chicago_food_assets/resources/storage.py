@@ -62,12 +62,8 @@ def split_by_partition(
         if len(frame)
         else pd.Series([], dtype="datetime64[ns]")
     )
-    if times.isna().any():
-        bad = frame.loc[times.isna(), column].head(3).tolist()
-        raise ValueError(
-            f"{int(times.isna().sum())} rows have no readable {column} (e.g. {bad}); cannot place them in a week"
-        )
-    values = times.to_numpy(dtype="datetime64[ns]")
+    # a row whose time cannot be read still belongs to the range it was fetched for: keep it in the first partition
+    values = times.fillna(pd.Timestamp(starts[0])).to_numpy(dtype="datetime64[ns]")
     position = np.searchsorted(starts, values, side="right") - 1
     outside = (position < 0) | (values >= end)
     if outside.any():

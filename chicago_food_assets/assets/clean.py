@@ -1,0 +1,153 @@
+"""clean_inspections, inspection_violations, inspection_rejects: the week's raw rows made typed and counted."""
+
+from dataclasses import dataclass
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    AssetOut,
+    BackfillPolicy,
+    MetadataValue,
+    Output,
+    multi_asset,
+)
+
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
+from chicago_food_assets.core import cleaning
+from chicago_food_assets.core.cleaning import clean
+from chicago_food_assets.partitions import weekly
+from chicago_food_assets.types import CleanInspections, InspectionViolations
+
+CLEAN = AssetKey("clean_inspections")
+VIOLATIONS = AssetKey("inspection_violations")
+REJECTS = AssetKey("inspection_rejects")
+
+
+@dataclass(frozen=True)
+class UniqueIdCheck(Check):
+    """No inspection_id twice in what was written."""
+
+    name: str = "unique_inspection_id"
+    description: str = "no inspection_id appears twice"
+    severity: str = "error"
+
+    def evaluate(self, asset: str | AssetKey, frame: pd.DataFrame, size: int) -> AssetCheckResult:
+        repeated = int(frame["inspection_id"].duplicated().sum())
+        return self.result(asset, repeated == 0, {"repeated_ids": repeated})
+
+
+CLEAN_CHECKS = QualityChecks(
+    CLEAN,
+    (
+        SizeCheck(min_bytes=1),
+        NoInfinityCheck(),
+        ShapeCheck(columns=cleaning.COLUMNS, min_rows=0),
+        UniqueIdCheck(),
+    ),
+)
+DROPPED_SHARE = Check("dropped_share", "share of raw rows dropped or rejected in any week stays under a bound", "warn")
+MAX_DROPPED_SHARE = 0.35  # in the bundled sample ~9% of rows are dropped (no license, not an outcome)
+
+
+def dropped_share_by_week(raw: pd.DataFrame, inspections: pd.DataFrame) -> pd.Series:
+    """Per week of the raw rows, the share that did not become clean inspections."""
+    raw_weeks = pd.to_datetime(raw["inspection_date"].astype("string").str.slice(0, 10), errors="coerce")
+    raw_weeks = raw_weeks - pd.to_timedelta(raw_weeks.dt.weekday, unit="D")
+    rows_in = raw_weeks.value_counts()
+    rows_out = inspections["week"].value_counts().reindex(rows_in.index, fill_value=0)
+    return (1 - rows_out / rows_in).sort_index()
+
+
+@multi_asset(
+    outs={
+        "clean_inspections": AssetOut(
+            io_manager_key="table_io_manager",
+            metadata={"partition_expr": "week"},
+            dagster_type=CleanInspections,
+            description="One typed row per inspection with an outcome; violations counted by severity.",
+            kinds={"python", "postgres"},
+        ),
+        "inspection_violations": AssetOut(
+            io_manager_key="table_io_manager",
+            metadata={"partition_expr": "week"},
+            dagster_type=InspectionViolations,
+            description="Cited violation items, long: inspection_id, number, severity, scheme (old before 2018-07-01).",
+            kinds={"python", "postgres"},
+        ),
+        "inspection_rejects": AssetOut(
+            io_manager_key="table_io_manager",
+            metadata={"partition_expr": "week"},
+            description="Raw rows the cleaner could not parse, with the reason and the row as received (JSON).",
+            kinds={"python", "postgres"},
+        ),
+    },
+    ins={"raw_inspections": AssetIn()},
+    partitions_def=weekly,
+    backfill_policy=BackfillPolicy.single_run(),
+    check_specs=[*CLEAN_CHECKS.specs, DROPPED_SHARE.spec(CLEAN)],
+    group_name="cleaning",
+    name="cleaning",
+)
+def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFrame):
+    cleaned = clean(raw_inspections)
+    inspections = cleaned.inspections
+    start = pd.Timestamp(context.partition_time_window.start.replace(tzinfo=None))
+    rejects = cleaned.rejects.assign(week=cleaned.rejects["week"].fillna(start))  # unreadable date: the range's week
+    dropped = {reason: count for reason, count in cleaned.dropped.items() if count}
+    rows_in = len(raw_inspections)
+    yield Output(
+        inspections,
+        "clean_inspections",
+        metadata={
+            "rows_in": rows_in,
+            "rows_out": len(inspections),
+            "rows_dropped": sum(cleaned.dropped.values()),
+            "rows_rejected": len(rejects),
+            "dropped_by_reason": MetadataValue.json(dropped or {"none": 0}),
+            "rejected_by_reason": MetadataValue.json(rejects["reason"].value_counts().to_dict() or {"none": 0}),
+            "repaired_by_reason": MetadataValue.json(cleaned.repaired),
+            "identical_rows_under_other_ids": cleaned.identical_under_other_ids,
+            "fail_rate": float(inspections["failed"].mean()) if len(inspections) else 0.0,
+            "facility_types": MetadataValue.json(inspections["facility_type"].value_counts().head(20).to_dict()),
+            "with_violations_recorded": int(inspections["violations_recorded"].sum()),
+            "outside_chicago": int(inspections["outside_chicago"].sum()),
+            "preview": MetadataValue.md(_preview(inspections)),
+        },
+    )
+    yield Output(
+        cleaned.violations,
+        "inspection_violations",
+        metadata={
+            "rows": len(cleaned.violations),
+            "by_scheme_and_severity": MetadataValue.json(
+                {
+                    f"{scheme}/{severity}": int(n)
+                    for (scheme, severity), n in cleaned.violations.groupby(["scheme", "severity"]).size().items()
+                }
+            ),
+            "unparsed_items": cleaned.unparsed_violation_items,
+            "unknown_numbers": cleaned.unknown_violation_numbers,
+        },
+    )
+    yield Output(rejects, "inspection_rejects", metadata={"rows": len(rejects)})
+    yield from CLEAN_CHECKS.evaluate(inspections)
+    shares = dropped_share_by_week(raw_inspections, inspections)
+    over = shares[shares > MAX_DROPPED_SHARE]
+    yield DROPPED_SHARE.result(
+        CLEAN,
+        over.empty,
+        {
+            "max_share": float(shares.max()) if len(shares) else 0.0,
+            "bound": MAX_DROPPED_SHARE,
+            "weeks_over": [f"{week:%Y-%m-%d}: {share:.0%}" for week, share in over.head(20).items()] or "none",
+        },
+    )
+
+
+def _preview(frame: pd.DataFrame, rows: int = 5) -> str:
+    columns = ["inspection_id", "inspection_date", "establishment", "facility_type", "risk", "results"]
+    head = frame[columns].head(rows).astype(object).where(frame[columns].head(rows).notna(), "")
+    return head.to_markdown(index=False) if len(frame) else "_no inspections this week_"

@@ -1,0 +1,78 @@
+"""inspection_features: what is known about each inspection before it happens, plus its target."""
+
+from dataclasses import dataclass
+
+import pandas as pd
+from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MetadataValue, Output, asset
+
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
+from chicago_food_assets.core import features
+from chicago_food_assets.partitions import weekly
+from chicago_food_assets.resources.postgres import PostgresResource
+from chicago_food_assets.types import InspectionFeatures
+
+KEY = AssetKey("inspection_features")
+
+
+@dataclass(frozen=True)
+class NoFutureCheck(Check):
+    """Recomputes history features for a sample of rows from strictly earlier inspections, the obvious way."""
+
+    sample: int = 200
+    name: str = "no_feature_from_the_future"
+    description: str = "history features of sampled rows equal a recomputation from strictly earlier inspections"
+    severity: str = "error"
+
+
+FEATURE_CHECKS = QualityChecks(
+    KEY, (SizeCheck(min_bytes=1), NoInfinityCheck(), ShapeCheck(columns=features.COLUMNS, min_rows=0))
+)
+NO_FUTURE = NoFutureCheck()
+
+
+@asset(
+    key=KEY,
+    partitions_def=weekly,
+    backfill_policy=BackfillPolicy.single_run(),
+    io_manager_key="table_io_manager",
+    metadata={"partition_expr": "week"},
+    dagster_type=InspectionFeatures,
+    check_specs=[*FEATURE_CHECKS.specs, NO_FUTURE.spec(KEY)],
+    group_name="features",
+    kinds={"python", "postgres"},
+    description="Leakage-free features per inspection (establishment history strictly before its date) and `failed`.",
+)
+def inspection_features(context: AssetExecutionContext, clean_inspections: pd.DataFrame, postgres: PostgresResource):
+    window = context.partition_time_window
+    # Earlier weeks' inspections of the same establishments: one query for the whole range.
+    history = postgres.read_earlier(
+        "clean_inspections",
+        features.HISTORY_COLUMNS,
+        key="establishment",
+        values=clean_inspections["establishment"].dropna().unique().tolist(),
+        column="week",
+        before=window.start.date(),
+    )
+    table = features.build(clean_inspections, history)
+    null_rates = table[list(features.FEATURES)].isna().mean().round(4)
+    yield Output(
+        table,
+        metadata={
+            "rows_in": len(clean_inspections),
+            "rows_out": len(table),
+            "history_rows_read": len(history),
+            "establishments": int(table["establishment"].nunique()),
+            "fail_rate": float(table[features.TARGET].mean()) if len(table) else 0.0,
+            "first_inspections": int((table["prior_inspections"] == 0).sum()),
+            "feature_null_rates": MetadataValue.json(null_rates.to_dict()),
+            "features": MetadataValue.json(
+                {"numeric": list(features.NUMERIC), "categorical": list(features.CATEGORICAL)}
+            ),
+            "target": features.TARGET,
+        },
+    )
+    yield from FEATURE_CHECKS.evaluate(table)
+    wrong = features.verify_no_future(clean_inspections, table, history, sample=NO_FUTURE.sample)
+    yield NO_FUTURE.result(
+        KEY, not wrong, {"rows_checked": min(NO_FUTURE.sample, len(table)), "wrong": wrong[:20] or "none"}
+    )

@@ -1,0 +1,127 @@
+"""Features use only what was known before the inspection date, on real establishments' histories."""
+
+import pandas as pd
+import pytest
+
+from chicago_food_assets.core import features
+from chicago_food_assets.core.cleaning import clean
+from chicago_food_assets.core.raw import frame_of_rows
+
+
+@pytest.fixture(scope="module")
+def clean_sample(sample_rows) -> pd.DataFrame:
+    return clean(frame_of_rows(sample_rows)).inspections
+
+
+@pytest.fixture(scope="module")
+def history_of(sample_rows):
+    """An establishment with several inspections in the sample, its raw rows in date order."""
+    by_license: dict[str, list[dict]] = {}
+    for row in sample_rows:
+        if row.get("license_") and row.get("latitude") and row["results"] in ("Pass", "Fail", "Pass w/ Conditions"):
+            by_license.setdefault(row["license_"], []).append(row)
+    return {
+        license: sorted(rows, key=lambda r: (r["inspection_date"], int(r["inspection_id"])))
+        for license, rows in by_license.items()
+    }
+
+
+def build_from(rows: list[dict]) -> pd.DataFrame:
+    return features.build(clean(frame_of_rows(rows)).inspections).set_index("inspection_id")
+
+
+def test_changing_an_inspections_violations_and_result_changes_only_later_rows(history_of):
+    rows = next(r for r in history_of.values() if len(r) >= 3 and len({x["inspection_date"] for x in r}) == len(r))
+    before = build_from(rows)
+    middle = int(rows[1]["inspection_id"])
+    changed = [dict(r) for r in rows]
+    changed[1]["results"] = "Fail" if rows[1]["results"] != "Fail" else "Pass"
+    changed[1]["violations"] = "1. APPROVED FOOD SOURCES - Comments: CHANGED | 15. UNWRAPPED FOOD - Comments: CHANGED"
+    after = build_from(changed)
+    inputs = list(features.FEATURES)
+    pd.testing.assert_series_equal(before.loc[middle, inputs], after.loc[middle, inputs])  # the row itself: unchanged
+    assert before.loc[middle, features.TARGET] != after.loc[middle, features.TARGET]  # its target moved
+    later = int(rows[2]["inspection_id"])
+    assert before.loc[later, "prior_fails"] != after.loc[later, "prior_fails"]
+    assert after.loc[later, "last_critical"] == 1 and after.loc[later, "last_serious"] == 1
+
+
+def test_a_first_inspection_has_no_history(history_of):
+    rows = next(r for r in history_of.values() if len(r) >= 2)
+    first = build_from(rows).loc[int(rows[0]["inspection_id"])]
+    assert first.prior_inspections == 0 and first.prior_fails == 0
+    assert pd.isna(first.days_since_last) and pd.isna(first.last_result) and pd.isna(first.prior_fail_rate)
+
+
+def test_history_counts_days_and_last_result(history_of):
+    rows = next(r for r in history_of.values() if len(r) >= 3 and len({x["inspection_date"] for x in r}) == len(r))
+    third = build_from(rows).loc[int(rows[2]["inspection_id"])]
+    assert third.prior_inspections == 2
+    assert third.prior_fails == sum(r["results"] == "Fail" for r in rows[:2])
+    assert third.last_result == rows[1]["results"]
+    gap = pd.Timestamp(rows[2]["inspection_date"][:10]) - pd.Timestamp(rows[1]["inspection_date"][:10])
+    assert third.days_since_last == gap.days
+
+
+def test_a_reinspection_after_a_failed_canvass_is_flagged(clean_sample):
+    table = features.build(clean_sample)
+    flagged = table[table["reinspection_after_failed_canvass"]]
+    assert len(flagged) > 100
+    assert (flagged["last_result"] == "Fail").all() and flagged["reinspection"].all()
+    # and the flag is right on a concrete establishment
+    row = flagged.iloc[0]
+    earlier = clean_sample[
+        (clean_sample["establishment"] == row.establishment) & (clean_sample["inspection_date"] < row.inspection_date)
+    ]
+    assert earlier.iloc[-1]["inspection_kind"] == "canvass" and earlier.iloc[-1]["failed"]
+
+
+def test_inspections_on_the_same_day_do_not_see_each_other(history_of):
+    base = next(r for r in history_of.values() if len(r) >= 2)[0]
+    same_day = [
+        {**base, "inspection_id": "900000100", "results": "Fail"},
+        {**base, "inspection_id": "900000101", "results": "Fail"},
+    ]
+    table = build_from(same_day)
+    assert table["prior_inspections"].tolist() == [0, 0] and table["prior_fails"].tolist() == [0, 0]
+
+
+def test_the_last_year_window_excludes_older_inspections(history_of):
+    base = next(r for r in history_of.values() if len(r) >= 1)[0]
+    text = "1. SOURCE - Comments: X | 2. FACILITIES - Comments: Y"  # two critical items (old scheme)
+    rows = [
+        {**base, "inspection_id": "900000200", "inspection_date": "2012-01-02T00:00:00.000", "violations": text},
+        {**base, "inspection_id": "900000201", "inspection_date": "2013-01-07T00:00:00.000", "violations": "NIL"},
+        {**base, "inspection_id": "900000202", "inspection_date": "2013-03-04T00:00:00.000", "violations": "NIL"},
+    ]
+    last = build_from(rows).loc[900000202]
+    assert last.inspections_last_year == 1  # 2012-01-02 is more than 365 days before 2013-03-04
+    assert last.critical_last_year == 0 and last.prior_inspections == 2
+
+
+def test_a_week_built_with_history_from_the_table_equals_the_full_build(clean_sample):
+    everything = features.build(clean_sample).set_index("inspection_id").sort_index()
+    week = clean_sample[clean_sample["week"] == pd.Timestamp("2013-01-14")]
+    history = clean_sample[clean_sample["week"] < pd.Timestamp("2013-01-14")]
+    alone = features.build(week, history).set_index("inspection_id").sort_index()
+    pd.testing.assert_frame_equal(alone, everything.loc[alone.index], check_dtype=True)
+
+
+def test_the_sample_passes_the_no_future_recomputation(clean_sample):
+    table = features.build(clean_sample)
+    assert features.verify_no_future(clean_sample, table, sample=400) == []
+    broken = table.assign(prior_inspections=table["prior_inspections"] + 1)
+    assert len(features.verify_no_future(clean_sample, broken, sample=50)) == 50
+
+
+def test_current_violations_and_results_are_not_features():
+    assert not {"results", "failed", "critical_count", "serious_count", "minor_count", "violation_count"} & set(
+        features.FEATURES
+    )
+    assert features.TARGET == "failed" and features.TARGET not in features.FEATURES
+
+
+def test_an_empty_week_gives_an_empty_typed_table(sample_rows):
+    empty = clean(frame_of_rows([])).inspections
+    table = features.build(empty)
+    assert list(table.columns) == list(features.COLUMNS) and len(table) == 0
