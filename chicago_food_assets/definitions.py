@@ -4,12 +4,14 @@ from dagster import Definitions
 
 from chicago_food_assets import deployment
 from chicago_food_assets.assets.clean import cleaning_assets
+from chicago_food_assets.assets.fairness import fairness_audit
 from chicago_food_assets.assets.features import inspection_features
+from chicago_food_assets.assets.models import selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
-from chicago_food_assets.jobs import ingest_job, weekly_job
+from chicago_food_assets.jobs import ingest_job, training_job, weekly_job
 
 defs = Definitions(
-    assets=[raw_inspections, cleaning_assets, inspection_features],
-    jobs=[ingest_job, weekly_job],
+    assets=[raw_inspections, cleaning_assets, inspection_features, trained_models, selected_model, fairness_audit],
+    jobs=[ingest_job, weekly_job, training_job],
     resources=deployment.resources(),
 )

@@ -17,3 +17,9 @@ weekly_job = define_asset_job(
     partitions_def=weekly,
     description="For a week or a range of weeks: ingest, clean, parse violations, build features.",
 )
+
+training_job = define_asset_job(
+    "training",
+    selection=AssetSelection.groups("models"),
+    description="Train the candidates on every feature week, select one, audit it for fairness.",
+)

@@ -44,7 +44,8 @@ def sample_weeks() -> tuple[str, str]:
 
 
 WEEKLY = "raw_inspections,clean_inspections,inspection_violations,inspection_rejects,inspection_features"
-TABLES = ("clean_inspections", "inspection_violations", "inspection_rejects", "inspection_features")
+MODELS = "trained_models,selected_model,fairness_audit"
+TABLES = ("clean_inspections", "inspection_violations", "inspection_rejects", "inspection_features", "fairness_audit")
 
 
 def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
@@ -53,29 +54,47 @@ def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
     with ExitStack() as stack:
         env = prepare_environment(stack)
         print(f"materializing raw -> clean -> features for weeks {first}...{last} as one run (a single-run backfill)")
-        command = [
-            sys.executable, "-m", "dagster", "asset", "materialize",
-            "-m", "chicago_food_assets.definitions",
-            "--select", WEEKLY,
-            "--partition-range", f"{first}...{last}",
-        ]  # fmt: skip
         output = subprocess.DEVNULL if quiet else None
-        code = subprocess.run(command, env=env, stdout=output, stderr=output).returncode
-        if code:
-            print(f"the run failed (exit {code}); open it in the Dagster UI: ./run ui")
-            return code
+        for step, selection, partitions in (
+            ("weekly assets", WEEKLY, ["--partition-range", f"{first}...{last}"]),
+            ("training, selection and fairness audit", MODELS, []),
+        ):
+            command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "chicago_food_assets.definitions",
+                       "--select", selection, *partitions]  # fmt: skip
+            code = subprocess.run(command, env=env, stdout=output, stderr=output).returncode
+            if code:
+                print(f"the {step} run failed (exit {code}); open it in the Dagster UI: ./run ui")
+                return code
+            print(f"  {step}: done")
         tables = table_counts(env)
     state = state_dir()
     objects = sorted((state / "objects" / "raw_inspections").glob("*.jsonl.gz"))
     print(
         f"\ndone: {len(objects)} weekly raw objects in {state / 'objects' / 'raw_inspections'}\n"
         + "".join(f"  food.{name}: {rows:,} rows\n" for name, rows in tables.items())
+        + model_summary(state)
         + "tables: PostgreSQL schema `food`; run history and metadata: database `dagster`"
         + (f" (embedded server in {state / 'postgres'})\n" if not env.get("CHICAGO_FOOD_POSTGRES_URL") else "\n")
         + "open the Dagster UI on it: ./run ui   (then http://127.0.0.1:3000)\n"
         "stop the embedded PostgreSQL: ./run stop"
     )
     return 0
+
+
+def model_summary(state: Path) -> str:
+    """One line about the selected model, read from its artifact (local object storage)."""
+    import pickle
+
+    path = state / "objects" / "selected_model.pkl"
+    if not path.exists():
+        return ""
+    selected = pickle.loads(path.read_bytes())
+    best = selected.metrics[selected.name]
+    return (
+        f"selected model {selected.version}: holdout {selected.cutoff}..{selected.end} ROC AUC {best['roc_auc']:.3f}, "
+        f"fails found {best['days_earlier']:.1f} days earlier (baseline previous result: "
+        f"AUC {selected.metrics['baseline_previous_result']['roc_auc']:.3f})\n"
+    )
 
 
 def table_counts(env: dict[str, str]) -> dict[str, int]:

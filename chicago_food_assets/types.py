@@ -79,6 +79,8 @@ InspectionFeatures = create_dagster_pandas_dataframe_type(
             )
         ),
         PandasColumn.integer_column("month", min_value=1, max_value=12, non_nullable=True),
+        PandasColumn.boolean_column("reinspection", non_nullable=True),
+        PandasColumn.boolean_column("reinspection_after_failed_canvass", non_nullable=True),
         *[PandasColumn.exists(name) for name in features.CATEGORICAL],
         PandasColumn.boolean_column(features.TARGET, non_nullable=True),
     ],

@@ -125,3 +125,15 @@ def test_an_empty_week_gives_an_empty_typed_table(sample_rows):
     empty = clean(frame_of_rows([])).inspections
     table = features.build(empty)
     assert list(table.columns) == list(features.COLUMNS) and len(table) == 0
+
+
+def test_feature_columns_have_their_types(clean_sample):
+    table = features.build(clean_sample)
+    assert {
+        name: str(table[name].dtype) for name in ("reinspection", "reinspection_after_failed_canvass", "failed")
+    } == {
+        "reinspection": "bool",
+        "reinspection_after_failed_canvass": "bool",
+        "failed": "bool",
+    }
+    assert str(table["last_failed"].dtype) == "boolean" and str(table["prior_inspections"].dtype) == "Int32"

@@ -56,7 +56,9 @@ def build(inspections: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.
     reinspection = inspections["reinspection"].to_numpy(dtype=bool)
     out["reinspection"] = reinspection
     out["reinspection_after_failed_canvass"] = (
-        reinspection & (known["last_kind"].to_numpy() == "canvass") & known["last_failed"].eq(True).to_numpy()
+        reinspection
+        & (known["last_kind"].to_numpy(dtype=object) == "canvass")
+        & known["last_failed"].fillna(False).to_numpy(dtype=bool)
     )
     out["risk"] = inspections["risk"].astype("Int16").array
     out["latitude"] = inspections["latitude"].to_numpy(dtype=float)

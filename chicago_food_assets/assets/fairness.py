@@ -1,0 +1,82 @@
+"""fairness_audit: FPR and FDR of the selected model by facility type (aequitas), against Restaurant."""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetIn,
+    AssetKey,
+    Config,
+    MetadataValue,
+    Output,
+    asset,
+)
+from pydantic import Field
+
+from chicago_food_assets.core import fairness
+from chicago_food_assets.core.training import Selected
+
+KEY = AssetKey("fairness_audit")
+
+
+class AuditConfig(Config):
+    flagged_share: float = Field(
+        default=0.2, gt=0, lt=1, description="operating point: the top share of scores flagged"
+    )
+    min_group_size: int = Field(default=50, ge=1, description="smaller facility types are merged into one group")
+    reference: str = fairness.REFERENCE
+
+
+@asset(
+    key=KEY,
+    ins={"selected_model": AssetIn()},
+    io_manager_key="table_io_manager",
+    check_specs=[
+        AssetCheckSpec(
+            "fair_band", asset=KEY, description="FPR and FDR disparities of sizeable groups lie within [0.8, 1.25]"
+        )
+    ],
+    group_name="models",
+    kinds={"python", "postgres"},
+    description=fairness.__doc__,
+)
+def fairness_audit(config: AuditConfig, selected_model: Selected):
+    holdout = selected_model.holdout
+    threshold = fairness.operating_threshold(holdout["score"].to_numpy(dtype=float), config.flagged_share)
+    table = fairness.audit(holdout, threshold, config.min_group_size, config.reference).assign(
+        model_version=selected_model.version
+    )
+    outside = fairness.outside_band(table, config.min_group_size)
+    yield Output(
+        table,
+        metadata={
+            "model_version": selected_model.version,
+            "why_fpr_and_fdr": "The intervention is punitive: a flag sends an inspector who can fine or close. FPR "
+            "(share of passing places flagged) and FDR (share of flags that pass) measure unwarranted inspections.",
+            "reference_group": config.reference,
+            "operating_threshold": threshold,
+            "flagged_share": config.flagged_share,
+            "holdout_rows": len(holdout),
+            "groups": MetadataValue.md(table.round(3).to_markdown(index=False)),
+        },
+    )
+    yield AssetCheckResult(
+        check_name="fair_band",
+        passed=outside.empty,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "band": str(fairness.FAIR_BAND),
+            "outside": MetadataValue.json(
+                {
+                    row.facility_type: {
+                        "fpr_disparity": round(row.fpr_disparity, 3),
+                        "fdr_disparity": round(row.fdr_disparity, 3),
+                        "group_size": int(row.group_size),
+                    }
+                    for row in outside.itertuples()
+                }
+            )
+            if not outside.empty
+            else "none",
+        },
+    )

@@ -1,0 +1,163 @@
+"""trained_models and selected_model: three candidates judged on a temporal holdout, the best one kept."""
+
+import numpy as np
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    Config,
+    MetadataValue,
+    Output,
+    asset,
+)
+from pydantic import Field
+
+from chicago_food_assets.core import training
+from chicago_food_assets.core.training import Settings, Trained
+
+TRAINED = AssetKey("trained_models")
+SELECTED = AssetKey("selected_model")
+
+
+class TrainingConfig(Config):
+    cutoff: str | None = Field(default=None, description="first holdout week (YYYY-MM-DD); default: the last weeks")
+    holdout_weeks: int = Field(default=12, ge=1)
+    min_week_rows: int = Field(default=50, ge=1, description="a week with fewer feature rows is not a week of data")
+    seed: int = 0
+    top_share: float = Field(default=0.1, gt=0, lt=1, description="the inspectors' list: the top share of scores")
+    knn_sample: int = Field(default=20_000, ge=100, description="KNN is fit on a sample of this many rows")
+    xgboost_trees: int = 300
+    xgboost_depth: int = 4
+    xgboost_learning_rate: float = 0.05
+    knn_neighbors: int = 100
+    logistic_c: float = 0.5
+
+    def settings(self) -> Settings:
+        defaults = Settings()
+        return Settings(
+            cutoff=pd.Timestamp(self.cutoff).date() if self.cutoff else None,
+            holdout_weeks=self.holdout_weeks,
+            min_week_rows=self.min_week_rows,
+            seed=self.seed,
+            top_share=self.top_share,
+            knn_sample=self.knn_sample,
+            xgboost={
+                **defaults.xgboost,
+                "n_estimators": self.xgboost_trees,
+                "max_depth": self.xgboost_depth,
+                "learning_rate": self.xgboost_learning_rate,
+            },
+            knn={**defaults.knn, "n_neighbors": self.knn_neighbors},
+            logistic={**defaults.logistic, "C": self.logistic_c},
+        )
+
+
+@asset(
+    key=TRAINED,
+    ins={"inspection_features": AssetIn()},
+    io_manager_key="object_io_manager",
+    group_name="models",
+    kinds={"xgboost", "scikitlearn", "s3"},
+    description="XGBoost, KNN and logistic pipelines trained before a cutoff and evaluated on the weeks after it.",
+)
+def trained_models(
+    context: AssetExecutionContext, config: TrainingConfig, inspection_features: pd.DataFrame
+) -> Output[Trained]:
+    trained = training.fit(inspection_features, config.settings())
+    table = pd.concat(
+        [pd.DataFrame(trained.metrics).T, pd.DataFrame(trained.baselines).T.rename(index=lambda n: f"baseline_{n}")]
+    )
+    return Output(
+        trained,
+        metadata={
+            "training_window": f"{trained.first_week} to {trained.cutoff} (exclusive)",
+            "holdout_window": f"{trained.cutoff} to {trained.end} (exclusive)",
+            "train_rows": trained.train_rows,
+            "holdout_rows": len(trained.holdout),
+            "fit_seconds": MetadataValue.json({n: round(c.fit_seconds, 2) for n, c in trained.candidates.items()}),
+            "knn_fit_rows": trained.candidates["knn"].fit_rows,
+            "metrics": MetadataValue.md(table.round(4).to_markdown()),
+            **{f"roc_auc_{name}": float(m["roc_auc"]) for name, m in trained.metrics.items()},
+        },
+    )
+
+
+class SelectionConfig(Config):
+    metric: str = Field(default="roc_auc", description="roc_auc, average_precision, accuracy, brier, log_loss, ...")
+    refit: bool = Field(default=False, description="refit the winner on training + holdout weeks after selection")
+    auc_floor: float = Field(default=0.6, description="warn when the selected model's holdout ROC AUC is below")
+
+
+SELECTION_CHECKS = [
+    AssetCheckSpec(
+        "auc_floor", asset=SELECTED, description="holdout ROC AUC of the selected model is at least a floor"
+    ),
+    AssetCheckSpec(
+        "possible_leakage", asset=SELECTED, description="no candidate scores above 0.9 ROC AUC on the holdout"
+    ),
+    AssetCheckSpec(
+        "predictions_in_range",
+        asset=SELECTED,
+        description="holdout predictions are finite and in [0, 1]",
+        blocking=True,
+    ),
+]
+
+
+@asset(
+    key=SELECTED,
+    ins={"trained_models": AssetIn(), "inspection_features": AssetIn()},
+    io_manager_key="object_io_manager",
+    check_specs=SELECTION_CHECKS,
+    group_name="models",
+    kinds={"python", "s3"},
+    description="The candidate with the best holdout metric, with its version, window, features and model card.",
+)
+def selected_model(
+    context: AssetExecutionContext, config: SelectionConfig, trained_models: Trained, inspection_features: pd.DataFrame
+):
+    metrics = trained_models.metrics
+    if config.metric not in next(iter(metrics.values())):
+        raise ValueError(f"unknown metric {config.metric!r}; choose one of {sorted(next(iter(metrics.values())))}")
+    chosen = training.choose(trained_models, inspection_features, config.metric, config.refit)
+    leakage = training.leakage_warnings(metrics)
+    auc = chosen.metrics[chosen.name]["roc_auc"]
+    yield Output(
+        chosen,
+        metadata={
+            "model": chosen.name,
+            "version": chosen.version,
+            "selected_by": config.metric,
+            "refit": "refit on training + holdout weeks" if chosen.refit else "kept as trained (holdout weeks unseen)",
+            "training_window": f"{chosen.first_week} to {(chosen.end if chosen.refit else chosen.cutoff)} (exclusive)",
+            "holdout_roc_auc": auc,
+            "holdout_days_earlier": chosen.metrics[chosen.name]["days_earlier"],
+            "features": MetadataValue.json(list(chosen.features)),
+            "metrics": MetadataValue.json(chosen.metrics),
+            "model_card": MetadataValue.md(training.model_card(chosen, leakage)),
+        },
+    )
+    yield AssetCheckResult(
+        check_name="auc_floor",
+        passed=bool(auc >= config.auc_floor),
+        severity=AssetCheckSeverity.WARN,
+        metadata={"roc_auc": auc, "floor": config.auc_floor},
+    )
+    yield AssetCheckResult(
+        check_name="possible_leakage",
+        passed=not leakage,
+        severity=AssetCheckSeverity.WARN,
+        metadata={"warnings": "; ".join(leakage) if leakage else "none", "limit": training.LEAKAGE_AUC},
+    )
+    scores = chosen.holdout["score"].to_numpy(dtype=float)
+    bad = int((~np.isfinite(scores) | (scores < 0) | (scores > 1)).sum())
+    yield AssetCheckResult(
+        check_name="predictions_in_range",
+        passed=bad == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"outside": bad, "min": float(np.nanmin(scores)), "max": float(np.nanmax(scores))},
+    )

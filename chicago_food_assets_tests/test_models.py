@@ -1,0 +1,129 @@
+"""trained_models -> selected_model -> fairness_audit through Dagster, artifacts in S3 (moto over HTTP)."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from dagster import AssetExecutionContext, InMemoryIOManager, RunConfig, asset, materialize
+from dagster_aws.s3 import S3Resource
+
+from chicago_food_assets.assets.clean import cleaning_assets
+from chicago_food_assets.assets.fairness import fairness_audit
+from chicago_food_assets.assets.features import inspection_features
+from chicago_food_assets.assets.models import SelectionConfig, TrainingConfig, selected_model, trained_models
+from chicago_food_assets.assets.raw import raw_inspections
+from chicago_food_assets.core.training import Selected
+from chicago_food_assets.resources.postgres import PostgresIOManager
+from chicago_food_assets.resources.storage import S3ObjectIOManager
+
+WEEKLY = [raw_inspections, cleaning_assets, inspection_features]
+MODELS = [trained_models, selected_model, fairness_audit]
+QUICK = TrainingConfig(holdout_weeks=4, min_week_rows=20, xgboost_trees=60, knn_sample=2000, knn_neighbors=25)
+
+
+@asset(io_manager_key="memory")
+def rescored(
+    context: AssetExecutionContext, selected_model: Selected, inspection_features: pd.DataFrame
+) -> pd.DataFrame:
+    """Scores the holdout again with the artifact loaded back from S3."""
+    holdout = inspection_features[inspection_features["inspection_id"].isin(selected_model.holdout["inspection_id"])]
+    return holdout.assign(score=selected_model.score(holdout))[["inspection_id", "score"]]
+
+
+@pytest.fixture(scope="module")
+def built(postgres_url, replay_server, s3_endpoint, tmp_path_factory):
+    """A short range of weeks built once for the module; models trained in S3."""
+    from boto3 import client
+
+    from chicago_food_assets.resources.postgres import PostgresResource
+    from chicago_food_assets.resources.socrata import SocrataResource
+
+    bucket = "cfa-models"
+    client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=bucket)
+    postgres = PostgresResource(url=postgres_url)
+    with postgres.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("DROP SCHEMA IF EXISTS food CASCADE")
+    resources = {
+        "socrata": SocrataResource(domain=replay_server.domain, scheme="http", app_token="test-token"),
+        "object_io_manager": S3ObjectIOManager(
+            s3=S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1"), bucket=bucket, prefix="models-test"
+        ),
+        "postgres": postgres,
+        "table_io_manager": PostgresIOManager(postgres=postgres),
+        "memory": InMemoryIOManager(),
+    }
+    tags = {"dagster/asset_partition_range_start": "2013-01-07", "dagster/asset_partition_range_end": "2013-06-24"}
+    assert materialize(WEEKLY, resources=resources, tags=tags).success
+    return resources, bucket
+
+
+def train(resources, selection=None, training=QUICK, selection_config: SelectionConfig | None = None):
+    selection = selection or [*MODELS, rescored]
+    ops = {"trained_models": training, "selected_model": selection_config or SelectionConfig()}
+    config = RunConfig({name: value for name, value in ops.items() if any(a.key.path[-1] == name for a in selection)})
+    result = materialize(
+        [*WEEKLY, *MODELS, rescored], selection=selection, resources=resources, run_config=config, raise_on_error=False
+    )
+    assert result.success, [str(e.event_specific_data.error) for e in result.all_events if e.is_step_failure]
+    return result
+
+
+def test_artifacts_round_trip_through_s3_and_score_the_same(built):
+    resources, bucket = built
+    result = train(resources)
+    s3 = resources["object_io_manager"].s3.get_client()
+    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="models-test/")["Contents"]}
+    assert {"models-test/trained_models.pkl", "models-test/selected_model.pkl"} <= keys
+    stored: Selected = pickle.loads(s3.get_object(Bucket=bucket, Key="models-test/selected_model.pkl")["Body"].read())
+    again = result.output_for_node("rescored").set_index("inspection_id")["score"]
+    np.testing.assert_allclose(
+        again.loc[stored.holdout["inspection_id"]].to_numpy(), stored.holdout["score"].to_numpy(), rtol=1e-6
+    )
+    assert stored.name in ("xgboost", "knn", "logistic") and stored.version.startswith(stored.name)
+
+
+def test_selection_metadata_card_and_checks(built):
+    resources, _ = built
+    result = train(resources)
+    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.path == ["selected_model"])
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert metadata["selected_by"] == "roc_auc" and metadata["refit"].startswith("kept as trained")
+    assert set(metadata["metrics"]) == {"xgboost", "knn", "logistic", "baseline_previous_result", "baseline_fail_rate"}
+    best = max(("xgboost", "knn", "logistic"), key=lambda n: metadata["metrics"][n]["roc_auc"])
+    assert metadata["model"] == best
+    assert "# Model card" in metadata["model_card"] and "days_earlier" in metadata["model_card"]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["predictions_in_range"].passed and checks["possible_leakage"].passed
+    assert checks["auc_floor"].metadata["floor"].value == 0.6
+    assert "fair_band" in checks
+
+
+def test_accuracy_selection_and_refit_are_configurable(built):
+    resources, _ = built
+    result = train(
+        resources, selection=[selected_model], selection_config=SelectionConfig(metric="accuracy", refit=True)
+    )
+    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.path == ["selected_model"])
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert metadata["selected_by"] == "accuracy" and metadata["version"].endswith("-refit")
+    assert metadata["model"] == max(("xgboost", "knn", "logistic"), key=lambda n: metadata["metrics"][n]["accuracy"])
+    assert "refit on training + holdout" in metadata["model_card"]
+
+
+def test_an_impossible_auc_floor_warns_without_failing_the_run(built):
+    resources, _ = built
+    result = train(resources, selection=[selected_model], selection_config=SelectionConfig(auc_floor=0.99))
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "auc_floor")
+    assert not check.passed and check.severity.value == "WARN"
+
+
+def test_the_fairness_table_is_written_for_the_selected_version(built):
+    resources, _ = built
+    train(resources)
+    with resources["postgres"].connect() as connection:
+        table = pd.read_sql("SELECT * FROM food.fairness_audit", connection)
+    assert "Restaurant" in set(table["facility_type"]) and table["reference"].sum() == 1
+    assert table["model_version"].nunique() == 1
+    restaurant = table[table["facility_type"] == "Restaurant"].iloc[0]
+    assert restaurant["fpr_disparity"] == pytest.approx(1.0)
