@@ -67,7 +67,7 @@ def test_the_readme_demo_command_builds_the_weekly_tables_offline(dagster_url, p
     }
     env.pop("SOCRATA_DOMAIN", None)
     done = subprocess.run(
-        [sys.executable, "-m", "chicago_food_assets.launcher", "demo", "--first", "2013-01-07", "--last", "2013-01-21"],
+        [sys.executable, "-m", "chicago_food_assets.launcher", "demo", "--first", "2013-01-07", "--last", "2013-05-06"],
         env=env,
         capture_output=True,
         text=True,
@@ -75,17 +75,16 @@ def test_the_readme_demo_command_builds_the_weekly_tables_offline(dagster_url, p
         cwd=PROJECT,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "done: 3 weekly raw objects" in done.stdout
+    assert "done: 18 weekly raw objects" in done.stdout
     with psycopg2.connect(postgres_url) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT count(*), min(week), max(week) FROM food.inspection_features")
         rows, first, last = cursor.fetchone()
-    assert rows > 500 and (str(first), str(last)) == ("2013-01-07", "2013-01-21")
+    assert rows > 3000 and (str(first), str(last)) == ("2013-01-07", "2013-05-06")
     assert f"food.inspection_features: {rows:,} rows" in done.stdout
-    assert sorted(p.name for p in (tmp_path / "state" / "objects" / "raw_inspections").iterdir()) == [
-        "2013-01-07.jsonl.gz",
-        "2013-01-14.jsonl.gz",
-        "2013-01-21.jsonl.gz",
-    ]
+    assert "selected model " in done.stdout and "ROC AUC" in done.stdout
+    assert (tmp_path / "state" / "objects" / "selected_model.pkl").exists()
+    stored = sorted(p.name for p in (tmp_path / "state" / "objects" / "raw_inspections").iterdir())
+    assert stored[0] == "2013-01-07.jsonl.gz" and stored[-1] == "2013-05-06.jsonl.gz" and len(stored) == 18
 
 
 def test_both_deployments_load(monkeypatch, tmp_path):
