@@ -43,6 +43,7 @@ setup(
             "ruff>=0.6",
             "playwright>=1.45",
             "psutil>=5.9",
+            "openapi-spec-validator>=0.7",
         ]
     },
 )

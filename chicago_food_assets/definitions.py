@@ -8,10 +8,22 @@ from chicago_food_assets.assets.fairness import fairness_audit
 from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.models import selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
-from chicago_food_assets.jobs import ingest_job, training_job, weekly_job
+from chicago_food_assets.assets.scores import current_model, establishment_risk, inspection_scores, score_monitoring
+from chicago_food_assets.jobs import ingest_job, lookup_job, training_job, weekly_job
 
 defs = Definitions(
-    assets=[raw_inspections, cleaning_assets, inspection_features, trained_models, selected_model, fairness_audit],
-    jobs=[ingest_job, weekly_job, training_job],
+    assets=[
+        raw_inspections,
+        cleaning_assets,
+        inspection_features,
+        trained_models,
+        selected_model,
+        fairness_audit,
+        current_model,
+        inspection_scores,
+        score_monitoring,
+        establishment_risk,
+    ],
+    jobs=[ingest_job, weekly_job, training_job, lookup_job],
     resources=deployment.resources(),
 )

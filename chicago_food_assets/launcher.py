@@ -43,9 +43,14 @@ def sample_weeks() -> tuple[str, str]:
     return tuple(str(week_of(date.fromisoformat(d))) for d in (dates[0], dates[-1]))  # type: ignore[return-value]
 
 
-WEEKLY = "raw_inspections,clean_inspections,inspection_violations,inspection_rejects,inspection_features"
-MODELS = "trained_models,selected_model,fairness_audit"
-TABLES = ("clean_inspections", "inspection_violations", "inspection_rejects", "inspection_features", "fairness_audit")
+FEATURES = "raw_inspections,clean_inspections,inspection_violations,inspection_rejects,inspection_features"
+MODELS = "trained_models,selected_model,fairness_audit,current_model"
+SCORES = "inspection_scores,score_monitoring"
+LOOKUPS = "establishment_risk"
+TABLES = (
+    "clean_inspections", "inspection_violations", "inspection_rejects", "inspection_features", "fairness_audit",
+    "current_model", "inspection_scores", "score_monitoring", "establishment_risk",
+)  # fmt: skip
 
 
 def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
@@ -53,11 +58,14 @@ def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
     first, last = first or sample_first, last or sample_last
     with ExitStack() as stack:
         env = prepare_environment(stack)
-        print(f"materializing raw -> clean -> features for weeks {first}...{last} as one run (a single-run backfill)")
+        print(f"weeks {first}...{last}: each weekly stage runs as one single-run backfill")
         output = subprocess.DEVNULL if quiet else None
+        weeks = ["--partition-range", f"{first}...{last}"]
         for step, selection, partitions in (
-            ("weekly assets", WEEKLY, ["--partition-range", f"{first}...{last}"]),
-            ("training, selection and fairness audit", MODELS, []),
+            ("weekly features", FEATURES, weeks),
+            ("training, selection, fairness audit", MODELS, []),
+            ("weekly scores and monitoring", SCORES, weeks),
+            ("latest risk per establishment", LOOKUPS, []),
         ):
             command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "chicago_food_assets.definitions",
                        "--select", selection, *partitions]  # fmt: skip
@@ -76,6 +84,7 @@ def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
         + "tables: PostgreSQL schema `food`; run history and metadata: database `dagster`"
         + (f" (embedded server in {state / 'postgres'})\n" if not env.get("CHICAGO_FOOD_POSTGRES_URL") else "\n")
         + "open the Dagster UI on it: ./run ui   (then http://127.0.0.1:3000)\n"
+        + "serve the score API: ./run api    (then http://127.0.0.1:8000/v1/models/current, docs at /schema)\n"
         "stop the embedded PostgreSQL: ./run stop"
     )
     return 0
@@ -120,6 +129,29 @@ def ui(host: str, port: int) -> int:
             return 0
 
 
+def admin_url() -> str:
+    """The pipeline's database: CHICAGO_FOOD_POSTGRES_URL, else the embedded server's `chicago_food`."""
+    return os.environ.get("CHICAGO_FOOD_POSTGRES_URL") or with_database(
+        start_embedded_postgres(state_dir() / "postgres"), "chicago_food"
+    )
+
+
+def api(host: str, port: int) -> int:
+    """Create the read-only role, then serve the score API as that role."""
+    from service.db import ensure_reader
+
+    reader = os.environ.get("CHICAGO_FOOD_API_DATABASE_URL") or ensure_reader(
+        admin_url(), os.environ.get("CHICAGO_FOOD_READER_PASSWORD")
+    )
+    env = {**os.environ, "CHICAGO_FOOD_API_DATABASE_URL": reader, "CHICAGO_FOOD_API_HOST": host,
+           "CHICAGO_FOOD_API_PORT": str(port)}  # fmt: skip
+    print(f"score API: http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)")
+    try:
+        return subprocess.run([sys.executable, "-m", "service"], env=env).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="./run")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -130,12 +162,17 @@ def main() -> int:
     run_ui = commands.add_parser("ui", help="start the Dagster UI")
     run_ui.add_argument("--host", default="127.0.0.1")
     run_ui.add_argument("--port", type=int, default=3000)
+    run_api = commands.add_parser("api", help="serve the score API (read-only role)")
+    run_api.add_argument("--host", default=os.environ.get("CHICAGO_FOOD_API_HOST", "127.0.0.1"))
+    run_api.add_argument("--port", type=int, default=int(os.environ.get("CHICAGO_FOOD_API_PORT", "8000")))
     commands.add_parser("stop", help="stop the embedded PostgreSQL")
     args = parser.parse_args()
     if args.command == "demo":
         return demo(args.first, args.last, args.quiet)
     if args.command == "ui":
         return ui(args.host, args.port)
+    if args.command == "api":
+        return api(args.host, args.port)
     stopped = stop_embedded_postgres(state_dir() / "postgres")
     print("embedded PostgreSQL stopped" if stopped else "no embedded PostgreSQL was running")
     return 0

@@ -119,3 +119,54 @@ def s3_bucket(s3_endpoint: str) -> str:
     name = f"cfa-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1").create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(scope="session")
+def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> Iterator[dict]:
+    """A database of its own holding what the whole pipeline produces for 25 real weeks (2013-01-07..2013-06-24):
+    weekly tables, models (quick settings), scores, monitoring, lookups. Built once per test session."""
+    from dagster import RunConfig, materialize
+
+    from chicago_food_assets.definitions import defs
+    from chicago_food_assets.resources.postgres import PostgresIOManager
+    from chicago_food_assets.resources.storage import LocalObjectIOManager
+
+    name = f"cfa_pipeline_{uuid.uuid4().hex[:8]}"
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name}")
+    url = with_database(server_url, name)
+    postgres = PostgresResource(url=url)
+    resources = {
+        "socrata": SocrataResource(domain=replay_server.domain, scheme="http", app_token="test-token"),
+        "object_io_manager": LocalObjectIOManager(base_dir=str(tmp_path_factory.mktemp("pipeline-objects"))),
+        "postgres": postgres,
+        "table_io_manager": PostgresIOManager(postgres=postgres),
+    }
+    assets = list(defs.assets)
+    weeks = {"dagster/asset_partition_range_start": "2013-01-07", "dagster/asset_partition_range_end": "2013-06-24"}
+    quick = RunConfig({"trained_models": {"config": {"holdout_weeks": 4, "min_week_rows": 20, "xgboost_trees": 60,
+                                                     "knn_sample": 2000, "knn_neighbors": 25}}})  # fmt: skip
+    by_key = {key.to_user_string(): key for a in assets for key in a.keys}
+    for selection, extra in (
+        (
+            [
+                "raw_inspections",
+                "clean_inspections",
+                "inspection_violations",
+                "inspection_rejects",
+                "inspection_features",
+            ],
+            {"tags": weeks},
+        ),
+        (["trained_models", "selected_model", "fairness_audit", "current_model"], {"run_config": quick}),
+        (["inspection_scores", "score_monitoring"], {"tags": weeks}),
+        (["establishment_risk"], {}),
+    ):
+        result = materialize(assets, selection=[by_key[s] for s in selection], resources=resources, **extra)
+        assert result.success
+    yield {"url": url, "postgres": postgres, "resources": resources}
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    admin.close()

@@ -17,3 +17,30 @@ def request_log(server: ReplayServer) -> list[dict]:
 def rows_between(rows: list[dict], first: str, end: str) -> list[dict]:
     """Rows with first <= inspection date < end (ISO dates)."""
     return [row for row in rows if first <= row["inspection_date"][:10] < end]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_process(command: list[str], env: dict[str, str], port: int, path: str = "/", timeout: float = 60.0):
+    """Start a server process and wait until it answers HTTP on `port`."""
+    import subprocess
+    import time
+
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command} exited: {process.stdout.read().decode()[-2000:]}")
+        try:
+            requests.get(f"http://127.0.0.1:{port}{path}", timeout=1)
+            return process
+        except requests.ConnectionError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"{command} did not answer on port {port} within {timeout} s")

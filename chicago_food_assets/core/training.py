@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from xgboost import XGBClassifier
 
-from chicago_food_assets.core import evaluation, features
+from chicago_food_assets.core import evaluation, features, scoring
 
 LEAKAGE_AUC = 0.9  # without leakage, inspection outcomes are predicted at AUC ~0.63-0.70
 
@@ -238,6 +238,7 @@ class Selected:
     end: date
     train_rows: int
     holdout: pd.DataFrame  # inspection_id, week, inspection_date, facility_type, failed, score (held-out fit)
+    reference: dict = field(default_factory=dict)  # training score distribution (scoring.reference), for drift
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -280,6 +281,11 @@ def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit
     holdout = trained.holdout[["inspection_id", "week", "inspection_date", "facility_type", features.TARGET]].assign(
         score=trained.holdout[f"score_{name}"]
     )
+    learnt = table[(table["week"] >= pd.Timestamp(trained.first_week))
+                   & (table["week"] < pd.Timestamp(trained.end if refit else trained.cutoff))]  # fmt: skip
+    reference = scoring.reference(
+        pipeline.predict_proba(model_frame(learnt, trained.settings))[:, 1], learnt["facility_type"]
+    )
     split = Split(pd.DataFrame(), pd.DataFrame(), trained.cutoff, trained.end)
     return Selected(
         name=name,
@@ -294,6 +300,7 @@ def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit
         end=trained.end,
         train_rows=rows,
         holdout=holdout,
+        reference=reference,
     )
 
 

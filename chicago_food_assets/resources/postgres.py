@@ -113,6 +113,7 @@ class Table:
     schema: str
     name: str
     partition_column: str | None
+    indexes: tuple[str, ...] = ()
 
     @property
     def identifier(self) -> sql.Composed:
@@ -128,7 +129,7 @@ class PostgresIOManager(ConfigurableIOManager):
     Writing a week or a range of weeks deletes that window and COPYs the new rows in one transaction: a re-run never
     duplicates rows and a failed write leaves the previous rows. Reading a week or a range is one query. The table is
     `<schema>.<asset name>`; the schema comes from the asset key prefix, else `schema`. The partition column is the
-    asset's `partition_expr` metadata (a date column).
+    asset's `partition_expr` metadata (a date column); `indexes` metadata lists columns to index for lookups.
     """
 
     postgres: PostgresResource
@@ -144,6 +145,7 @@ class PostgresIOManager(ConfigurableIOManager):
             schema="_".join(path[:-1]) or self.schema_name,
             name=path[-1],
             partition_column=metadata.get("partition_expr") if context.has_asset_partitions else None,
+            indexes=tuple(metadata.get("indexes", ())),
         )
 
     # -- writing -----------------------------------------------------------------------------------------
@@ -154,29 +156,8 @@ class PostgresIOManager(ConfigurableIOManager):
             raise TypeError(f"PostgresIOManager stores DataFrames, got {type(obj).__name__}")
         table = self._table(context)
         window = context.asset_partitions_time_window if table.partition_column else None
-        if window is not None:
-            _check_inside(obj, table.partition_column, window.start, window.end)
-        columns = {str(name): postgres_type(obj[name]) for name in obj.columns}
-        payload = _to_csv(obj)
-        with self.postgres.connect() as connection, connection.cursor() as cursor:
-            added = _ensure_table(cursor, table, columns)
-            if window is not None:
-                cursor.execute(
-                    sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
-                        table.identifier, sql.Identifier(table.partition_column), sql.Identifier(table.partition_column)
-                    ),
-                    (window.start.date(), window.end.date()),
-                )
-            else:
-                cursor.execute(sql.SQL("DELETE FROM {}").format(table.identifier))
-            replaced = cursor.rowcount
-            copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
-                table.identifier, sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Literal(NULL)
-            )
-            cursor.copy_expert(copy.as_string(cursor), payload)
-        context.add_output_metadata(
-            {"table": str(table), "rows_written": len(obj), "rows_replaced": replaced, "columns_added": added}
-        )
+        written = write_table(self.postgres, table, obj, (window.start, window.end) if window is not None else None)
+        context.add_output_metadata({"table": str(table), **written})
 
     # -- reading -----------------------------------------------------------------------------------------
     def load_input(self, context: InputContext) -> pd.DataFrame:
@@ -200,6 +181,43 @@ class PostgresIOManager(ConfigurableIOManager):
                     sql.Literal(window.end.date()),
                 )
             return read_query(cursor, select, types)
+
+
+def write_table(
+    postgres: PostgresResource, table: Table, frame: pd.DataFrame, window: tuple[datetime, datetime] | None
+) -> dict[str, object]:
+    """Replace `window` of the table (or all of it) with `frame`: DELETE and COPY in one transaction."""
+    if window is not None:
+        _check_inside(frame, table.partition_column, *window)
+    columns = {str(name): postgres_type(frame[name]) for name in frame.columns}
+    payload = _to_csv(frame)
+    with postgres.connect() as connection, connection.cursor() as cursor:
+        added = _ensure_table(cursor, table, columns)
+        if window is not None:
+            cursor.execute(
+                sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
+                    table.identifier, sql.Identifier(table.partition_column), sql.Identifier(table.partition_column)
+                ),
+                (window[0].date(), window[1].date()),
+            )
+        else:
+            cursor.execute(sql.SQL("DELETE FROM {}").format(table.identifier))
+        replaced = cursor.rowcount
+        copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
+            table.identifier, sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Literal(NULL)
+        )
+        cursor.copy_expert(copy.as_string(cursor), payload)
+    return {"rows_written": len(frame), "rows_replaced": replaced, "columns_added": added}
+
+
+def read_table(postgres: PostgresResource, schema: str, name: str) -> pd.DataFrame:
+    """A whole table, typed (see read_query)."""
+    with postgres.connect() as connection, connection.cursor() as cursor:
+        types = _columns(cursor, Table(schema, name, None))
+        if not types:
+            raise LookupError(f"table {schema}.{name} does not exist")
+        select = sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+        return read_query(cursor, select, types)
 
 
 def read_query(cursor: "psycopg2.extensions.cursor", select: sql.Composable, types: dict[str, str]) -> pd.DataFrame:
@@ -247,14 +265,7 @@ def _ensure_table(cursor: "psycopg2.extensions.cursor", table: Table, columns: d
                 sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns.items()),
             )
         )
-        if table.partition_column:
-            cursor.execute(
-                sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
-                    sql.Identifier(f"{table.name}_{table.partition_column}_idx"),
-                    table.identifier,
-                    sql.Identifier(table.partition_column),
-                )
-            )
+        _ensure_indexes(cursor, table)
         return []
     missing = [name for name in existing if name not in columns]
     retyped = [
@@ -275,6 +286,7 @@ def _ensure_table(cursor: "psycopg2.extensions.cursor", table: Table, columns: d
             )
             + f". Migrate the table or drop it (DROP TABLE {table}) and re-materialize every partition."
         )
+    _ensure_indexes(cursor, table)  # an index added to the asset's metadata later is created too
     added = [name for name in columns if name not in existing]
     for name in added:
         cursor.execute(
@@ -283,6 +295,15 @@ def _ensure_table(cursor: "psycopg2.extensions.cursor", table: Table, columns: d
             )
         )
     return added
+
+
+def _ensure_indexes(cursor: "psycopg2.extensions.cursor", table: Table) -> None:
+    for column in ((table.partition_column,) if table.partition_column else ()) + table.indexes:
+        cursor.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
+                sql.Identifier(f"{table.name}_{column}_idx"), table.identifier, sql.Identifier(column)
+            )
+        )
 
 
 def _check_inside(frame: pd.DataFrame, column: str | None, start: datetime, end: datetime) -> None:

@@ -1,0 +1,188 @@
+"""inspection_scores, score_monitoring (weekly), establishment_risk and current_model: what the service reads."""
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    AssetKey,
+    BackfillPolicy,
+    MetadataValue,
+    Output,
+    asset,
+)
+
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
+from chicago_food_assets.core import scoring
+from chicago_food_assets.core.training import Selected
+from chicago_food_assets.partitions import weekly
+
+SCORES = AssetKey("inspection_scores")
+MONITORING = AssetKey("score_monitoring")
+MIN_DRIFT_ROWS = 30  # PSI of fewer scores is noise
+
+
+@dataclass(frozen=True)
+class ScoreRangeCheck(Check):
+    name: str = "scores_in_range"
+    description: str = "every score is finite and in [0, 1]"
+    severity: str = "error"
+
+    def evaluate(self, asset: str | AssetKey, frame: pd.DataFrame, size: int) -> AssetCheckResult:
+        values = frame["score"].to_numpy(dtype=float)
+        bad = int((~np.isfinite(values) | (values < 0) | (values > 1)).sum())
+        return self.result(asset, bad == 0, {"outside": bad})
+
+
+SCORE_CHECKS = QualityChecks(
+    SCORES, (SizeCheck(min_bytes=1), NoInfinityCheck(), ShapeCheck(columns=scoring.COLUMNS), ScoreRangeCheck())
+)
+ROWS_MATCH = Check("rows_match_features", "every week has as many scores as feature rows", "error")
+MONITORING_CHECKS = QualityChecks(
+    MONITORING, (SizeCheck(min_bytes=1), NoInfinityCheck(), ShapeCheck(columns=scoring.MONITORING_COLUMNS))
+)
+DRIFT = Check(
+    "drift", f"PSI against training stays under {scoring.PSI_ALERT} for groups of {MIN_DRIFT_ROWS}+ scores", "warn"
+)
+
+
+def window(selected: Selected) -> scoring.Window:
+    return scoring.Window(
+        pd.Timestamp(selected.first_week), pd.Timestamp(selected.cutoff), pd.Timestamp(selected.end), selected.refit
+    )
+
+
+@asset(
+    key=SCORES,
+    ins={"inspection_features": AssetIn(), "selected_model": AssetIn()},
+    partitions_def=weekly,
+    backfill_policy=BackfillPolicy.single_run(),
+    io_manager_key="table_io_manager",
+    metadata={"partition_expr": "week", "indexes": ["inspection_id", "license"]},
+    check_specs=[*SCORE_CHECKS.specs, ROWS_MATCH.spec(SCORES)],
+    group_name="scores",
+    kinds={"python", "postgres"},
+    description="The selected model's probability that each inspection fails, ranked within its week.",
+)
+def inspection_scores(context: AssetExecutionContext, inspection_features: pd.DataFrame, selected_model: Selected):
+    score = selected_model.score(inspection_features) if len(inspection_features) else np.zeros(0)
+    table = scoring.score_table(inspection_features, score, selected_model.version, window(selected_model))
+    periods = table["period"].value_counts().to_dict()
+    yield Output(
+        table,
+        metadata={
+            "rows": len(table),
+            "model_version": selected_model.version,
+            "periods": MetadataValue.json(periods or {"none": 0}),
+            "in_sample_rows": int(periods.get("training", 0)),
+            "mean_score": float(table["score"].mean()) if len(table) else 0.0,
+        },
+    )
+    yield from SCORE_CHECKS.evaluate(table)
+    features_per_week = inspection_features.groupby("week").size()
+    scores_per_week = table.groupby("week").size().reindex(features_per_week.index, fill_value=0)
+    mismatched = features_per_week[features_per_week != scores_per_week]
+    yield ROWS_MATCH.result(
+        SCORES,
+        mismatched.empty,
+        {
+            "weeks_checked": len(features_per_week),
+            "mismatched_weeks": [str(w)[:10] for w in mismatched.index] or "none",
+        },
+    )
+
+
+@asset(
+    key=MONITORING,
+    ins={"inspection_scores": AssetIn(), "selected_model": AssetIn()},
+    partitions_def=weekly,
+    backfill_policy=BackfillPolicy.single_run(),
+    io_manager_key="table_io_manager",
+    metadata={"partition_expr": "week"},
+    check_specs=[*MONITORING_CHECKS.specs, DRIFT.spec(MONITORING)],
+    group_name="scores",
+    kinds={"python", "postgres"},
+    description="Per week and facility type: score distribution against training (histogram on training deciles), "
+    "PSI drift, fail rate.",
+)
+def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataFrame, selected_model: Selected):
+    current = inspection_scores[inspection_scores["model_version"] == selected_model.version]
+    table = scoring.monitoring(current, selected_model.reference, selected_model.version)
+    sizeable = table[table["count"] >= MIN_DRIFT_ROWS]
+    drifting = sizeable[sizeable["psi"] > scoring.PSI_ALERT]
+    yield Output(
+        table,
+        metadata={
+            "rows": len(table),
+            "weeks": int(table["week"].nunique()),
+            "max_psi": float(sizeable["psi"].max()) if len(sizeable) else 0.0,
+            "stale_scores_skipped": len(inspection_scores) - len(current),
+        },
+    )
+    yield from MONITORING_CHECKS.evaluate(table)
+    yield DRIFT.result(
+        MONITORING,
+        drifting.empty,
+        {
+            "alert_line": scoring.PSI_ALERT,
+            "drifting": [
+                f"{w:%Y-%m-%d} {t}: {p:.2f}"
+                for w, t, p in drifting[["week", "facility_type", "psi"]].head(20).itertuples(index=False)
+            ]
+            or "none",
+        },
+    )
+
+
+@asset(
+    ins={"inspection_scores": AssetIn()},
+    io_manager_key="table_io_manager",
+    metadata={"indexes": ["license"]},
+    check_specs=[AssetCheckSpec("one_row_per_establishment", asset="establishment_risk", blocking=True)],
+    group_name="scores",
+    kinds={"python", "postgres"},
+    description="The latest score of each establishment (by license; name and address when the license is 0).",
+)
+def establishment_risk(inspection_scores: pd.DataFrame):
+    table = scoring.latest_by_establishment(inspection_scores)
+    yield Output(table, metadata={"rows": len(table), "licensed": int((table["license"] > 0).sum())})
+    repeated = int(table["establishment"].duplicated().sum())
+    yield AssetCheckResult(
+        check_name="one_row_per_establishment",
+        passed=repeated == 0,
+        severity=AssetCheckSeverity.ERROR,
+        metadata={"repeated": repeated},
+    )
+
+
+@asset(
+    ins={"selected_model": AssetIn()},
+    io_manager_key="table_io_manager",
+    group_name="scores",
+    kinds={"python", "postgres"},
+    description="The selected model's identity and holdout metrics, for the service (which reads only PostgreSQL).",
+)
+def current_model(selected_model: Selected) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "model_version": [selected_model.version],
+            "name": [selected_model.name],
+            "metric": [selected_model.metric],
+            "refit": [selected_model.refit],
+            "first_week": [pd.Timestamp(selected_model.first_week)],
+            "cutoff": [pd.Timestamp(selected_model.cutoff)],
+            "holdout_end": [pd.Timestamp(selected_model.end)],
+            "train_rows": [selected_model.train_rows],
+            "holdout_rows": [len(selected_model.holdout)],
+            "metrics": [json.dumps(selected_model.metrics)],
+            "features": [json.dumps(list(selected_model.features))],
+            "reference": [json.dumps(selected_model.reference)],
+            "published_at": [pd.Timestamp.now(tz="UTC")],
+        }
+    )

@@ -1,0 +1,153 @@
+"""Scores for inspectors and the numbers that say whether they can still be trusted.
+
+`period` marks where a week sits for the model that scored it: `training` (the model learnt from it: an in-sample
+score, not a prediction), `holdout` (judged on it, never learnt from it) or `prediction` (after both).
+Drift is the population stability index (PSI) of a week's scores against the training scores, on the training
+deciles; above 0.2 is the usual "the population has shifted" line.
+"""
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+ALL = "All"
+BINS = 10
+PSI_ALERT = 0.2
+COLUMNS = (
+    "inspection_id",
+    "license",
+    "establishment",
+    "week",
+    "inspection_date",
+    "facility_type",
+    "score",
+    "rank",
+    "model_version",
+    "period",
+    "failed",
+)
+MONITORING_COLUMNS = (
+    "week",
+    "facility_type",
+    "count",
+    "mean",
+    "p10",
+    "p25",
+    "p50",
+    "p75",
+    "p90",
+    "histogram",
+    "reference_count",
+    "reference_mean",
+    "reference_histogram",
+    "psi",
+    "fail_rate",
+    "model_version",
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The weeks a model learnt from and was judged on."""
+
+    first: pd.Timestamp
+    cutoff: pd.Timestamp
+    end: pd.Timestamp
+    refit: bool
+
+    def period(self, weeks: pd.Series) -> np.ndarray:
+        learnt = (weeks >= self.first) & (weeks < (self.end if self.refit else self.cutoff))
+        judged = (weeks >= self.cutoff) & (weeks < self.end) & ~learnt
+        return np.select([learnt.to_numpy(), judged.to_numpy()], ["training", "holdout"], "prediction").astype(object)
+
+
+def score_table(table: pd.DataFrame, score: np.ndarray, version: str, window: Window) -> pd.DataFrame:
+    """One row per inspection with its score and its rank within the week (1 = riskiest)."""
+    out = table[["inspection_id", "license", "establishment", "week", "inspection_date", "facility_type"]].reset_index(
+        drop=True
+    )
+    out["score"] = np.asarray(score, dtype=float)
+    order = out.sort_values(["week", "score", "inspection_id"], ascending=[True, False, True], kind="stable").index
+    rank = np.empty(len(out), dtype=np.int32)
+    rank[order] = out.loc[order].groupby("week").cumcount().to_numpy() + 1
+    out["rank"] = rank
+    out["model_version"] = version
+    out["period"] = window.period(out["week"])
+    out["failed"] = table["failed"].to_numpy(dtype=bool)
+    return out[list(COLUMNS)]
+
+
+def latest_by_establishment(scores: pd.DataFrame) -> pd.DataFrame:
+    """The most recent score of each establishment, and how many of its inspections were scored."""
+    ordered = scores.sort_values(["establishment", "inspection_date", "inspection_id"], kind="stable")
+    latest = ordered.drop_duplicates("establishment", keep="last").copy()
+    latest["inspections_scored"] = ordered.groupby("establishment").size().reindex(latest["establishment"]).to_numpy()
+    return latest.reset_index(drop=True)
+
+
+def reference(score: np.ndarray, facility_type: pd.Series) -> dict:
+    """The training distribution: decile edges of all training scores and each facility type's shares per bin."""
+    score = np.asarray(score, dtype=float)
+    edges = np.unique(np.quantile(score, np.linspace(0, 1, BINS + 1))) if len(score) else np.linspace(0, 1, BINS + 1)
+    edges[0], edges[-1] = 0.0, 1.0
+    groups = {
+        ALL: score,
+        **{name: score[(facility_type == name).to_numpy()] for name in facility_type.dropna().unique()},
+    }
+    return {
+        "edges": edges.tolist(),
+        "groups": {
+            name: {
+                "count": len(values),
+                "mean": float(values.mean()) if len(values) else None,
+                "histogram": histogram(values, edges).tolist(),
+            }
+            for name, values in groups.items()
+        },
+    }
+
+
+def histogram(values: np.ndarray, edges: np.ndarray | list) -> np.ndarray:
+    return np.histogram(np.clip(values, 0.0, 1.0), bins=np.asarray(edges))[0]
+
+
+def psi(counts: np.ndarray, reference_counts: np.ndarray, floor: float = 1e-4) -> float:
+    """Population stability index of two histograms on the same bins."""
+    p = np.maximum(counts / max(counts.sum(), 1), floor)
+    q = np.maximum(reference_counts / max(reference_counts.sum(), 1), floor)
+    return float(np.sum((p - q) * np.log(p / q)))
+
+
+def monitoring(scores: pd.DataFrame, ref: dict, version: str) -> pd.DataFrame:
+    """Per week and facility type (and `All`): the score distribution against training, with PSI."""
+    edges = np.asarray(ref["edges"])
+    rows = []
+    frames = [scores.assign(group=scores["facility_type"]), scores.assign(group=ALL)]
+    for (week, group), part in pd.concat(frames).groupby(["week", "group"], sort=True):
+        values = part["score"].to_numpy(dtype=float)
+        counts = histogram(values, edges)
+        known = ref["groups"].get(group) or ref["groups"][ALL]  # a type training never saw: compare with everyone
+        quantiles = np.quantile(values, [0.1, 0.25, 0.5, 0.75, 0.9])
+        rows.append(
+            {
+                "week": week,
+                "facility_type": group,
+                "count": len(values),
+                "mean": float(values.mean()),
+                **dict(zip(("p10", "p25", "p50", "p75", "p90"), map(float, quantiles), strict=True)),
+                "histogram": json.dumps(counts.tolist()),
+                "reference_count": int(known["count"]),
+                "reference_mean": known["mean"],
+                "reference_histogram": json.dumps(known["histogram"]),
+                "psi": psi(counts, np.asarray(known["histogram"], dtype=float)),
+                "fail_rate": float(part["failed"].mean()),
+                "model_version": version,
+            }
+        )  # one row per (week, facility type): a few hundred per year, not a data path
+    table = pd.DataFrame(rows, columns=list(MONITORING_COLUMNS))
+    table["count"] = table["count"].astype("int64")
+    table["reference_count"] = table["reference_count"].astype("int64")
+    table["reference_mean"] = table["reference_mean"].astype(float)
+    return table

@@ -1,0 +1,205 @@
+"""The score API: the real Litestar app under uvicorn, over a socket, reading pipeline output as the read-only role."""
+
+import os
+import subprocess
+import sys
+import tempfile
+from itertools import pairwise
+from pathlib import Path
+
+import pandas as pd
+import psycopg2
+import pytest
+import requests
+from openapi_spec_validator import validate
+
+from chicago_food_assets.embedded import stop_embedded_postgres, with_database
+from chicago_food_assets.resources.postgres import PostgresResource, Table, read_table, write_table
+from chicago_food_assets_tests.helpers import free_port, start_process
+from service.db import READER, ensure_reader
+
+PROJECT = Path(__file__).resolve().parent.parent
+SERVED = ("inspection_scores", "establishment_risk", "current_model", "fairness_audit")
+
+
+def serve(database_url: str):
+    port = free_port()
+    env = {**os.environ, "CHICAGO_FOOD_API_DATABASE_URL": database_url, "CHICAGO_FOOD_API_PORT": str(port)}
+    process = start_process([sys.executable, "-m", "service"], env, port, "/health")
+    return process, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def api(pipeline):
+    process, base = serve(ensure_reader(pipeline["url"]))
+    yield base
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def scores(pipeline) -> pd.DataFrame:
+    return read_table(pipeline["postgres"], "food", "inspection_scores")
+
+
+def get(base: str, path: str, **params: object) -> requests.Response:
+    return requests.get(base + path, params=params, timeout=10)
+
+
+def test_health_and_ready_name_the_model(api, pipeline):
+    assert get(api, "/health").json() == {"status": "ok"}
+    ready = get(api, "/ready")
+    assert ready.status_code == 200
+    version = read_table(pipeline["postgres"], "food", "current_model")["model_version"].item()
+    assert ready.json() == {"status": "ready", "model_version": version}
+
+
+def test_an_inspections_score_is_the_pipelines(api, scores):
+    row = scores.sort_values("score").iloc[-1]
+    body = get(api, f"/v1/inspections/{row.inspection_id}/score").json()
+    assert body["score"] == pytest.approx(row.score) and body["rank"] == row["rank"]
+    assert body["week"] == str(row.week.date()) and body["period"] == row.period and body["failed"] == bool(row.failed)
+    assert body["model_version"] == row.model_version and body["license"] == row.license
+
+
+def test_an_establishment_has_its_latest_score_and_history(api, scores):
+    license_number, rows = next((k, g) for k, g in scores.groupby("license") if len(g) >= 2 and k > 0)
+    body = get(api, f"/v1/establishments/{license_number}").json()
+    latest = rows.sort_values(["inspection_date", "inspection_id"]).iloc[-1]
+    assert body["current"]["inspection_id"] == latest.inspection_id and body["inspections_scored"] == len(rows)
+    assert [h["inspection_id"] for h in body["history"]] == rows.sort_values(
+        ["inspection_date", "inspection_id"], ascending=False
+    )["inspection_id"].tolist()
+
+
+def test_a_weeks_scores_come_ranked_and_page_by_cursor_without_gaps(api, scores):
+    week = scores[scores["week"] == pd.Timestamp("2013-03-04")]
+    seen, cursor = [], None
+    while True:
+        page = get(api, "/v1/weeks/2013-03-04/scores", limit=37, **({"cursor": cursor} if cursor else {})).json()
+        seen += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [item["rank"] for item in seen] == list(range(1, len(week) + 1))
+    assert sorted(item["inspection_id"] for item in seen) == sorted(week["inspection_id"])
+    assert all(a["score"] >= b["score"] for a, b in pairwise(seen))
+
+
+def test_facility_type_and_min_score_filter(api, scores):
+    week = scores[scores["week"] == pd.Timestamp("2013-03-04")]
+    threshold = float(week["score"].median())
+    items = get(api, "/v1/weeks/2013-03-04/scores", facility_type="Restaurant", min_score=threshold, limit=500).json()[
+        "items"
+    ]
+    expected = week[(week["facility_type"] == "Restaurant") & (week["score"] >= threshold)]
+    assert len(items) == len(expected) > 0
+    assert {i["facility_type"] for i in items} == {"Restaurant"} and min(i["score"] for i in items) >= threshold
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "says"),
+    [
+        ("/v1/weeks/2013-03-05/scores", {}, 400, "must be the Monday"),
+        ("/v1/weeks/03-04-2013/scores", {}, 400, "YYYY-MM-DD"),
+        ("/v1/weeks/2013-03-04/scores", {"limit": 501}, 400, "limit"),
+        ("/v1/weeks/2013-03-04/scores", {"limit": 0}, 400, "limit"),
+        ("/v1/weeks/2013-03-04/scores", {"min_score": 1.5}, 400, "min_score"),
+        ("/v1/weeks/2013-03-04/scores", {"cursor": "not-ours"}, 400, "cursor"),
+        ("/v1/weeks/2016-06-06/scores", {}, 404, "no scores for the week of 2016-06-06"),
+        ("/v1/establishments/abc", {}, 400, "license must be a positive whole number"),
+        ("/v1/establishments/0", {}, 400, "no license"),
+        ("/v1/establishments/1", {}, 404, "no establishment with license 1"),
+        ("/v1/inspections/12x/score", {}, 400, "inspection_id"),
+        ("/v1/inspections/1/score", {}, 404, "no score for inspection 1"),
+    ],
+)
+def test_bad_requests_get_a_4xx_that_says_what_was_wrong(api, path, params, status, says):
+    response = get(api, path, **params)
+    assert response.status_code == status
+    assert says in str(response.json())
+
+
+def test_injection_strings_change_nothing(api, pipeline):
+    before = read_table(pipeline["postgres"], "food", "inspection_scores").shape
+    attempts = [
+        ("/v1/establishments/1;DROP TABLE food.inspection_scores", {}),
+        ("/v1/inspections/1 OR 1=1/score", {}),
+        ("/v1/weeks/2013-03-04'; DELETE FROM food.inspection_scores; --/scores", {}),
+        ("/v1/weeks/2013-03-04/scores", {"facility_type": "Restaurant' OR '1'='1"}),
+        ("/v1/weeks/2013-03-04/scores", {"facility_type": "x'); DROP TABLE food.current_model; --"}),
+    ]
+    for path, params in attempts:
+        response = get(api, path, **params)
+        assert response.status_code in (200, 400, 404)
+        if response.status_code == 200:
+            assert response.json()["items"] == []
+    assert read_table(pipeline["postgres"], "food", "inspection_scores").shape == before
+    assert get(api, "/ready").status_code == 200
+
+
+def test_the_service_role_can_only_read(pipeline):
+    reader = ensure_reader(pipeline["url"])
+    with psycopg2.connect(reader) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, count(*) FROM food.inspection_scores")
+        user, rows = cursor.fetchone()
+        assert user == READER and rows > 0
+        with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+            cursor.execute("DELETE FROM food.inspection_scores")
+
+
+def test_the_current_model_has_its_windows_metrics_and_fairness(api, pipeline):
+    body = get(api, "/v1/models/current").json()
+    stored = read_table(pipeline["postgres"], "food", "current_model").iloc[0]
+    assert body["model_version"] == stored.model_version and body["holdout_from"] == str(stored.cutoff.date())
+    assert set(body["metrics"]) >= {"xgboost", "knn", "logistic", "baseline_fail_rate"}
+    assert "Restaurant" in {g["facility_type"] for g in body["fairness"]}
+    assert body["metrics"][body["name"]]["roc_auc"] > 0.5
+
+
+def test_the_openapi_document_is_valid_and_lists_the_routes(api):
+    document = get(api, "/schema/openapi.json").json()
+    validate(document)
+    assert {
+        "/health",
+        "/ready",
+        "/v1/inspections/{inspection_id}/score",
+        "/v1/establishments/{license}",
+        "/v1/weeks/{week}/scores",
+        "/v1/models/current",
+    } <= set(document["paths"])
+
+
+def test_a_database_outage_gives_503_and_the_service_recovers_by_itself(pipeline):
+    """The database is stopped and restarted under the running service."""
+    with tempfile.TemporaryDirectory(prefix="cfa-outage-") as folder:
+        os.chmod(folder, 0o755)
+        data = Path(folder) / "pg"
+        start = [
+            sys.executable,
+            "-c",
+            f"from chicago_food_assets.embedded import start_embedded_postgres as s; "
+            f"from pathlib import Path; print(s(Path({str(data)!r})))",
+        ]
+        admin = with_database(
+            subprocess.run(start, capture_output=True, text=True, check=True).stdout.strip(), "chicago_food"
+        )
+        target = PostgresResource(url=admin)
+        for name in SERVED:  # the pipeline's output, copied to a server we can stop
+            write_table(target, Table("food", name, None), read_table(pipeline["postgres"], "food", name), None)
+        process, base = serve(ensure_reader(admin))
+        try:
+            license_number = read_table(target, "food", "establishment_risk")["license"].iloc[0]
+            assert get(base, f"/v1/establishments/{license_number}").status_code == 200
+            stop_embedded_postgres(data)
+            assert get(base, "/ready").status_code == 503
+            down = get(base, f"/v1/establishments/{license_number}")
+            assert down.status_code == 503 and "database unavailable" in down.json()["detail"]
+            assert get(base, "/health").status_code == 200  # the process itself is fine
+            subprocess.run(start, capture_output=True, check=True)
+            assert get(base, "/ready").status_code == 200
+            assert get(base, f"/v1/establishments/{license_number}").status_code == 200
+        finally:
+            process.terminate()
+            process.wait(10)
+            stop_embedded_postgres(data)

@@ -1,0 +1,296 @@
+"""The score API: how risky is this establishment, which places first this week, which model said so.
+
+Litestar on uvicorn; reads PostgreSQL as the read-only role; OpenAPI at /schema. Start it with `./run api`
+(or `python -m service`, settings from CHICAGO_FOOD_API_HOST, CHICAGO_FOOD_API_PORT, CHICAGO_FOOD_API_DATABASE_URL).
+"""
+
+import base64
+import binascii
+import json
+import os
+from datetime import date, datetime
+
+import msgspec
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.params import Parameter
+
+from service.db import Database, UnavailableError
+
+MAX_LIMIT = 500
+HISTORY = 100
+
+
+class Score(msgspec.Struct):
+    inspection_id: int
+    license: int
+    establishment: str
+    week: date
+    inspection_date: date
+    facility_type: str
+    score: float
+    rank: int
+    model_version: str
+    period: str  # training (in-sample), holdout, or prediction
+    failed: bool  # the known outcome
+
+
+class Past(msgspec.Struct):
+    inspection_id: int
+    week: date
+    inspection_date: date
+    score: float
+    rank: int
+    period: str
+    failed: bool
+    model_version: str
+
+
+class Establishment(msgspec.Struct):
+    license: int
+    establishment: str
+    facility_type: str
+    current: Score
+    inspections_scored: int
+    history: list[Past]  # newest first, at most 100
+
+
+class WeekScores(msgspec.Struct):
+    week: date
+    items: list[Score]
+    next_cursor: str | None  # pass as `cursor` for the next page; null on the last page
+
+
+class Group(msgspec.Struct):
+    facility_type: str
+    group_size: int
+    fpr: float | None
+    fdr: float | None
+    fpr_disparity: float | None
+    fdr_disparity: float | None
+    fpr_parity: bool
+    fdr_parity: bool
+
+
+class Model(msgspec.Struct):
+    model_version: str
+    name: str
+    selected_by: str
+    refit: bool
+    training_from: date
+    holdout_from: date
+    holdout_to: date  # exclusive
+    train_rows: int
+    holdout_rows: int
+    metrics: dict[str, dict[str, float]]
+    features: list[str]
+    fairness: list[Group]
+    published_at: datetime
+
+
+SCORE_COLUMNS = ", ".join(Score.__struct_fields__)
+
+
+def _score(row: object) -> Score:
+    return Score(**{k: row[k] for k in Score.__struct_fields__})  # type: ignore[index]
+
+
+def _whole(value: str, name: str) -> int:
+    if not value.isdigit() or len(value) > 18:
+        raise ValidationException(f"{name} must be a positive whole number, got {value!r}")
+    return int(value)
+
+
+def _week(value: str) -> date:
+    try:
+        day = date.fromisoformat(value)
+    except ValueError as error:
+        raise ValidationException(f"week must be a date in YYYY-MM-DD form, got {value!r}") from error
+    if day.weekday() != 0:
+        raise ValidationException(f"week must be the Monday that starts the week, got {value} (a {day:%A})")
+    return day
+
+
+def _cursor(value: str | None) -> int:
+    if value is None:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(value.encode()).decode().removeprefix("rank:"))
+    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
+        raise ValidationException(f"cursor {value!r} is not one this API returned") from error
+
+
+def _next_cursor(rank: int) -> str:
+    return base64.urlsafe_b64encode(f"rank:{rank}".encode()).decode()
+
+
+@get("/health", sync_to_thread=False, tags=["operations"])
+def health() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["operations"])
+async def ready(database: Database) -> Response[dict[str, str]]:
+    """The database answers and a model version is published."""
+    try:
+        row = await database.fetchrow("SELECT model_version FROM food.current_model LIMIT 1")
+    except UnavailableError as error:
+        return Response({"status": "unavailable", "reason": str(error)}, status_code=503)
+    if row is None:
+        return Response({"status": "unavailable", "reason": "no model version published yet"}, status_code=503)
+    return Response({"status": "ready", "model_version": row["model_version"]})
+
+
+def _json(document: bytes) -> Response[bytes]:
+    """A JSON document PostgreSQL already built (as UTF-8 bytes): passed through untouched."""
+    return Response(document, media_type=MediaType.JSON)
+
+
+SCORE_OBJECT = "json_build_object(" + ", ".join(f"'{c}', s.{c}" for c in Score.__struct_fields__) + ")"
+
+
+@get(
+    "/v1/inspections/{inspection_id:str}/score",
+    tags=["scores"],
+    responses={200: ResponseSpec(data_container=Score, description="the inspection's score")},
+)
+async def inspection_score(database: Database, inspection_id: str) -> Response[bytes]:
+    """The score of one inspection."""
+    body = await database.document(
+        f"SELECT convert_to({SCORE_OBJECT}::text, 'UTF8') FROM food.inspection_scores s WHERE inspection_id = $1",
+        _whole(inspection_id, "inspection_id"),
+    )
+    if body is None:
+        raise NotFoundException(f"no score for inspection {inspection_id}")
+    return _json(body)
+
+
+ESTABLISHMENT = f"""
+SELECT convert_to(json_build_object(
+    'license', s.license, 'establishment', s.establishment, 'facility_type', s.facility_type,
+    'current', {SCORE_OBJECT}, 'inspections_scored', s.inspections_scored,
+    'history', COALESCE((SELECT json_agg(h) FROM (
+        SELECT p.inspection_id, p.week, p.inspection_date, p.score, p.rank, p.period, p.failed, p.model_version
+        FROM food.inspection_scores p WHERE p.license = s.license
+        ORDER BY p.inspection_date DESC, p.inspection_id DESC LIMIT {HISTORY}) h), '[]'::json)
+)::text, 'UTF8')
+FROM food.establishment_risk s WHERE s.license = $1"""
+
+
+@get(
+    "/v1/establishments/{license:str}",
+    tags=["scores"],
+    responses={200: ResponseSpec(data_container=Establishment, description="current risk and score history")},
+)
+async def establishment(database: Database, license: str) -> Response[bytes]:
+    """An establishment's current risk and its score history (newest first, at most 100), by business license."""
+    number = _whole(license, "license")
+    if number == 0:
+        raise ValidationException("license 0 means 'no license' in the City's data; look those places up by inspection")
+    body = await database.document(ESTABLISHMENT, number)
+    if body is None:
+        raise NotFoundException(f"no establishment with license {number}")
+    return _json(body)
+
+
+@get("/v1/weeks/{week:str}/scores", tags=["scores"])
+async def week_scores(
+    database: Database,
+    week: str,
+    facility_type: str | None = Parameter(default=None, max_length=100, description="only this facility type"),
+    min_score: float = Parameter(default=0.0, ge=0.0, le=1.0, description="only scores at least this"),
+    limit: int = Parameter(default=50, ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}"),
+    cursor: str | None = Parameter(default=None, max_length=64, description="next_cursor of the previous page"),
+) -> WeekScores:
+    """A week's inspections, riskiest first, with cursor paging."""
+    day, after = _week(week), _cursor(cursor)
+    rows = await database.fetch(
+        f"""SELECT {SCORE_COLUMNS} FROM food.inspection_scores
+            WHERE week = $1 AND ($2::text IS NULL OR facility_type = $2) AND score >= $3 AND rank > $4
+            ORDER BY rank LIMIT $5""",
+        day,
+        facility_type,
+        min_score,
+        after,
+        limit + 1,
+    )
+    if (
+        not rows
+        and after == 0
+        and await database.fetchrow("SELECT 1 FROM food.inspection_scores WHERE week = $1 LIMIT 1", day) is None
+    ):
+        raise NotFoundException(f"no scores for the week of {day}")
+    page = rows[:limit]
+    more = len(rows) > limit
+    return WeekScores(
+        week=day, items=[_score(r) for r in page], next_cursor=_next_cursor(page[-1]["rank"]) if more else None
+    )
+
+
+@get("/v1/models/current", tags=["models"])
+async def current_model(database: Database) -> Model:
+    """The model behind the scores: version, windows, holdout metrics, fairness by facility type."""
+    row = await database.fetchrow("SELECT * FROM food.current_model LIMIT 1")
+    if row is None:
+        raise NotFoundException("no model published yet")
+    groups = await database.fetch(
+        """SELECT facility_type, group_size, fpr, fdr, fpr_disparity, fdr_disparity, fpr_parity, fdr_parity
+           FROM food.fairness_audit WHERE model_version = $1 ORDER BY group_size DESC""",
+        row["model_version"],
+    )
+    metrics = {
+        name: {k: v for k, v in values.items() if isinstance(v, float | int)}
+        for name, values in json.loads(row["metrics"]).items()
+    }
+    return Model(
+        model_version=row["model_version"],
+        name=row["name"],
+        selected_by=row["metric"],
+        refit=row["refit"],
+        training_from=row["first_week"],
+        holdout_from=row["cutoff"],
+        holdout_to=row["holdout_end"],
+        train_rows=row["train_rows"],
+        holdout_rows=row["holdout_rows"],
+        metrics=metrics,
+        features=json.loads(row["features"]),
+        fairness=[Group(**dict(g)) for g in groups],
+        published_at=row["published_at"],
+    )
+
+
+def _unavailable(request: Request, error: UnavailableError) -> Response:
+    return Response({"status_code": 503, "detail": str(error)}, status_code=503, media_type=MediaType.JSON)
+
+
+def _http(request: Request, error: HTTPException) -> Response:
+    """4xx and 5xx as JSON that says what was wrong (validation details included)."""
+    body = {"status_code": error.status_code, "detail": error.detail}
+    if error.extra:
+        body["extra"] = error.extra
+    return Response(body, status_code=error.status_code, media_type=MediaType.JSON)
+
+
+def create_app(database_url: str | None = None) -> Litestar:
+    database = Database(
+        database_url or os.environ["CHICAGO_FOOD_API_DATABASE_URL"],
+        max_size=int(os.environ.get("CHICAGO_FOOD_API_POOL_SIZE", "8")),
+    )
+
+    def provide() -> Database:
+        return database
+
+    async def close() -> None:
+        await database.close()
+
+    return Litestar(
+        route_handlers=[health, ready, inspection_score, establishment, week_scores, current_model],
+        dependencies={"database": Provide(provide, use_cache=True, sync_to_thread=False)},
+        exception_handlers={UnavailableError: _unavailable, HTTPException: _http},
+        on_shutdown=[close],
+        openapi_config=OpenAPIConfig(title="Chicago food inspection risk", version="1.0.0", path="/schema"),
+        debug=False,
+    )

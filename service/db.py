@@ -1,0 +1,129 @@
+"""Database access for the service: a lazily created asyncpg pool, read-only queries, and the reader role.
+
+The service connects as `chicago_food_reader`, a role that can only SELECT in schema `food` and whose transactions
+are read-only. Every query is parameterised. A database outage surfaces as `UnavailableError` (HTTP 503); the pool is
+dropped and rebuilt on the next request, so the service recovers by itself when the database returns.
+"""
+
+import asyncio
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import psycopg2
+from psycopg2 import sql
+
+READER = "chicago_food_reader"
+SCHEMA = "food"
+OUTAGE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+)
+
+
+class UnavailableError(RuntimeError):
+    """The database cannot be reached (or is starting up)."""
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Skip asyncpg's reset round trip on release: the read-only role changes no session state."""
+
+
+class Database:
+    def __init__(self, url: str, min_size: int = 2, max_size: int = 16, timeout: float = 5.0) -> None:
+        self.url = url.replace("postgresql+psycopg2://", "postgresql://")
+        self.min_size, self.max_size, self.timeout = min_size, max_size, timeout
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+        # asyncpg's pool queue lets a releasing task take the connection back before woken waiters run, which
+        # starves some requests (p99 in the hundreds of ms at 64 clients); a FIFO semaphore in front keeps it fair.
+        self._turns = asyncio.Semaphore(max_size)
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    try:
+                        # no per-query client timeout (it costs ~10% of a lookup in wait_for); the reader role has
+                        # a server-side statement_timeout instead (ensure_reader)
+                        self._pool = await asyncpg.create_pool(
+                            self.url,
+                            min_size=self.min_size,
+                            max_size=self.max_size,
+                            timeout=self.timeout,
+                            reset=_keep_session,
+                        )
+                    except OUTAGE as error:
+                        raise UnavailableError(f"database unavailable: {error}") from error
+        return self._pool
+
+    async def _run(self, method: str, query: str, *args: object) -> object:
+        try:
+            pool = await self.pool()
+            async with self._turns, pool.acquire() as connection:  # the semaphore bounds waiting to our turn
+                return await getattr(connection, method)(query, *args)
+        except OUTAGE as error:
+            await self._reset()
+            raise UnavailableError(f"database unavailable: {type(error).__name__}") from error
+        except asyncpg.UndefinedTableError as error:
+            raise UnavailableError(f"the pipeline has not published this table yet: {error}") from error
+
+    async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
+        return await self._run("fetch", query, *args)  # type: ignore[return-value]
+
+    async def fetchrow(self, query: str, *args: object) -> asyncpg.Record | None:
+        return await self._run("fetchrow", query, *args)  # type: ignore[return-value]
+
+    async def document(self, query: str, *args: object) -> bytes | None:
+        """The first column of the first row as bytes (a JSON document built by the query), or None."""
+        return await self._run("fetchval", query, *args)  # type: ignore[return-value]
+
+    async def _reset(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.terminate()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+def ensure_reader(admin_url: str, password: str | None = None, role: str = READER) -> str:
+    """Create (or update) the read-only role; returns the service's URL: the admin URL with the reader's login."""
+    with psycopg2.connect(admin_url.replace("postgresql+psycopg2://", "postgresql://")) as connection:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            if password:
+                cursor.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+            cursor.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(role)))
+            cursor.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = '5s'").format(sql.Identifier(role)))
+            cursor.execute("SELECT current_database()")
+            database = cursor.fetchone()[0]
+            statements = (
+                "GRANT CONNECT ON DATABASE {database} TO {role}",
+                "CREATE SCHEMA IF NOT EXISTS {schema}",
+                "GRANT USAGE ON SCHEMA {schema} TO {role}",
+                "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}",
+                # tables the pipeline creates later (as this admin role) are readable too
+                "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {role}",
+            )
+            for statement in statements:
+                cursor.execute(
+                    sql.SQL(statement).format(
+                        database=sql.Identifier(database), role=sql.Identifier(role), schema=sql.Identifier(SCHEMA)
+                    )
+                )
+    return reader_url(admin_url, role, password)
+
+
+def reader_url(admin_url: str, role: str = READER, password: str | None = None) -> str:
+    parts = urlsplit(admin_url.replace("postgresql+psycopg2://", "postgresql://"))
+    host = parts.netloc.rsplit("@", 1)[-1]
+    login = f"{role}:{password}" if password else role
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}"))
