@@ -3,7 +3,7 @@
 Needs scores in PostgreSQL (run ./run demo first). Database: CHICAGO_FOOD_POSTGRES_URL, else the embedded server
 of ./run demo. Starts the API as the read-only role, and the bare app, each on one worker; drives both with
 `wrk -t2 -c64` for `--seconds` each, cycling through real licenses. Prints requests/s, latency percentiles, errors.
-    python benchmarks/api.py [--seconds 20] [--connections 64]
+    python -m benchmarks.api [--seconds 20] [--connections 64]
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
 The input is the bundled sample replicated (ids and licenses made distinct per copy) to about 300,000 rows, loaded
 the way the pipeline loads raw weeks (Arrow-backed strings). Prints rows/s, peak memory, and the ratio.
-    python benchmarks/features.py [--copies 7]
+    python -m benchmarks.features [--copies 7]
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
 The replay server runs in its own process (as Socrata would); the pipeline runs here, in process, against a
 temporary folder. Prints rows/s, time per week and peak memory (RSS) of this process.
-    python benchmarks/ingest.py
+    python -m benchmarks.ingest
 """
 
 import resource

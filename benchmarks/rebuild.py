@@ -3,7 +3,7 @@
 Times the raw ingestion (replay server in its own process) and then the rebuild of clean_inspections,
 inspection_violations and inspection_features over the whole range, as one run each. PostgreSQL: the server at
 CHICAGO_FOOD_POSTGRES_URL when set, else an embedded one in a temporary folder.
-    python benchmarks/rebuild.py
+    python -m benchmarks.rebuild
 """
 
 import os

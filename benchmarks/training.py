@@ -2,7 +2,7 @@
 
 The features come from the bundled sample replicated with distinct ids and licenses (see features.py).
 KNN is fit on a sample of 20,000 rows (Settings.knn_sample): its cost is in prediction, not fitting.
-    python benchmarks/training.py [--copies 8]
+    python -m benchmarks.training [--copies 8]
 """
 
 import argparse

@@ -85,6 +85,7 @@ def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
         + (f" (embedded server in {state / 'postgres'})\n" if not env.get("CHICAGO_FOOD_POSTGRES_URL") else "\n")
         + "open the Dagster UI on it: ./run ui   (then http://127.0.0.1:3000)\n"
         + "serve the score API: ./run api    (then http://127.0.0.1:8000/v1/models/current, docs at /schema)\n"
+        + "open the monitoring dashboard: ./run dashboard   (then http://127.0.0.1:5006/dashboard)\n"
         "stop the embedded PostgreSQL: ./run stop"
     )
     return 0
@@ -152,6 +153,24 @@ def api(host: str, port: int) -> int:
         return 0
 
 
+def dashboard(host: str, port: int) -> int:
+    """Serve the Panel monitoring dashboard as the read-only role."""
+    from service.db import ensure_reader
+
+    reader = os.environ.get("CHICAGO_FOOD_DASHBOARD_DATABASE_URL") or ensure_reader(
+        admin_url(), os.environ.get("CHICAGO_FOOD_READER_PASSWORD")
+    )
+    env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": reader}
+    app = Path(__file__).resolve().parent.parent / "service" / "dashboard.py"
+    print(f"dashboard: http://{host}:{port}/dashboard")
+    command = [sys.executable, "-m", "panel", "serve", str(app), "--address", host, "--port", str(port),
+               f"--allow-websocket-origin={host}:{port}"]  # fmt: skip
+    try:
+        return subprocess.run(command, env=env).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="./run")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -165,6 +184,9 @@ def main() -> int:
     run_api = commands.add_parser("api", help="serve the score API (read-only role)")
     run_api.add_argument("--host", default=os.environ.get("CHICAGO_FOOD_API_HOST", "127.0.0.1"))
     run_api.add_argument("--port", type=int, default=int(os.environ.get("CHICAGO_FOOD_API_PORT", "8000")))
+    run_dashboard = commands.add_parser("dashboard", help="serve the monitoring dashboard (read-only role)")
+    run_dashboard.add_argument("--host", default="127.0.0.1")
+    run_dashboard.add_argument("--port", type=int, default=5006)
     commands.add_parser("stop", help="stop the embedded PostgreSQL")
     args = parser.parse_args()
     if args.command == "demo":
@@ -173,6 +195,8 @@ def main() -> int:
         return ui(args.host, args.port)
     if args.command == "api":
         return api(args.host, args.port)
+    if args.command == "dashboard":
+        return dashboard(args.host, args.port)
     stopped = stop_embedded_postgres(state_dir() / "postgres")
     print("embedded PostgreSQL stopped" if stopped else "no embedded PostgreSQL was running")
     return 0

@@ -38,9 +38,9 @@ def start_process(command: list[str], env: dict[str, str], port: int, path: str 
         if process.poll() is not None:
             raise RuntimeError(f"{command} exited: {process.stdout.read().decode()[-2000:]}")
         try:
-            requests.get(f"http://127.0.0.1:{port}{path}", timeout=1)
+            requests.get(f"http://127.0.0.1:{port}{path}", timeout=10)
             return process
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"{command} did not answer on port {port} within {timeout} s")

@@ -1,0 +1,67 @@
+"""Benchmark: time to the dashboard's first paint in headless Chromium, on what ./run demo built (10 years weekly).
+
+Serves the dashboard as the read-only role and loads it 5 times; prints the time until the model card and until
+the first plot are visible.
+    python -m benchmarks.dashboard
+"""
+
+import os
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+from chicago_food_assets.embedded import start_embedded_postgres, state_dir, with_database
+from chicago_food_assets_tests.helpers import free_port, start_process
+from service.db import ensure_reader
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    admin = os.environ.get("CHICAGO_FOOD_POSTGRES_URL") or with_database(
+        start_embedded_postgres(state_dir() / "postgres"), "chicago_food"
+    )
+    port = free_port()
+    env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": ensure_reader(admin)}
+    command = [
+        sys.executable,
+        "-m",
+        "panel",
+        "serve",
+        str(PROJECT / "service" / "dashboard.py"),
+        "--address",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        f"--allow-websocket-origin=127.0.0.1:{port}",
+    ]
+    server = start_process(command, env, port, "/dashboard")
+    card, plot = [], []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+            for _ in range(5):
+                page = browser.new_page(viewport={"width": 1400, "height": 2600})
+                start = time.perf_counter()
+                page.goto(f"http://127.0.0.1:{port}/dashboard")
+                expect(page.locator("#model-version")).to_be_visible(timeout=60_000)
+                card.append(time.perf_counter() - start)
+                expect(page.locator(".bk-Figure").first).to_be_visible(timeout=60_000)
+                plot.append(time.perf_counter() - start)
+                page.close()
+            browser.close()
+    finally:
+        server.terminate()
+    print(f"model card visible: median {statistics.median(card):.2f} s (min {min(card):.2f}, max {max(card):.2f})")
+    print(
+        f"first plot visible: median {statistics.median(plot):.2f} s (min {min(plot):.2f}, max {max(plot):.2f})"
+        "  (target < 3 s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
