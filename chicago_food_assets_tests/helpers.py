@@ -1,5 +1,8 @@
 """Small helpers the tests share: talking to the replay server, picking real rows."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import requests
 
 from chicago_food_assets.replay import ReplayServer
@@ -27,16 +30,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_process(command: list[str], env: dict[str, str], port: int, path: str = "/", timeout: float = 60.0):
+def start_process(
+    command: list[str], env: dict[str, str], port: int, path: str = "/", timeout: float = 60.0, cwd: object = None
+):
     """Start a server process and wait until it answers HTTP on `port`."""
     import subprocess
     import time
 
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{command} exited: {process.stdout.read().decode()[-2000:]}")
+            raise RuntimeError(f"{command} exited: {process.stderr.read().decode()[-2000:]}")
         try:
             requests.get(f"http://127.0.0.1:{port}{path}", timeout=10)
             return process
@@ -44,3 +49,34 @@ def start_process(command: list[str], env: dict[str, str], port: int, path: str 
             time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"{command} did not answer on port {port} within {timeout} s")
+
+
+@contextmanager
+def new_database(server_url: str) -> Iterator[str]:
+    """A fresh database on the test server, dropped afterwards; yields its URL."""
+    import os
+
+    import psycopg2
+
+    from chicago_food_assets.embedded import with_database
+
+    name = "cfa_db_" + os.urandom(4).hex()
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE DATABASE {name}")
+    try:
+        yield with_database(server_url, name)
+    finally:
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()
+
+
+def project_instance(monkeypatch, dagster_url: str, tmp_path) -> "DagsterInstance":  # noqa: F821
+    """The Dagster instance the project's dagster.yaml describes, storing in `dagster_url`."""
+    from pathlib import Path
+
+    from dagster import DagsterInstance
+
+    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_url)
+    monkeypatch.setenv("DAGSTER_ARTIFACTS_DIR", str(tmp_path / "dagster"))
+    return DagsterInstance.from_config(str(Path(__file__).resolve().parent.parent))

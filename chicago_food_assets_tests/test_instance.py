@@ -7,31 +7,21 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from dagster import AssetKey, DagsterInstance, materialize
+import requests
+from dagster import AssetKey, materialize
 
 from chicago_food_assets.assets.raw import raw_inspections
-from chicago_food_assets.embedded import with_database
 from chicago_food_assets.resources.storage import LocalObjectIOManager
+from chicago_food_assets_tests.helpers import free_port, new_database, project_instance, start_process
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def dagster_url(server_url: str, postgres_url: str):
+def dagster_url(server_url: str):
     """A database of its own for Dagster's storage."""
-    name = "cfa_dagster_" + os.urandom(4).hex()
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    admin.cursor().execute(f"CREATE DATABASE {name}")
-    yield with_database(server_url, name)
-    admin.cursor().execute(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.close()
-
-
-def project_instance(monkeypatch, dagster_url: str, tmp_path) -> DagsterInstance:
-    monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_url)
-    monkeypatch.setenv("DAGSTER_ARTIFACTS_DIR", str(tmp_path / "dagster"))
-    return DagsterInstance.from_config(str(PROJECT))
+    with new_database(server_url) as url:
+        yield url
 
 
 def test_materializations_and_check_results_persist_in_postgres(monkeypatch, dagster_url, tmp_path, socrata):
@@ -64,6 +54,7 @@ def test_the_readme_demo_command_builds_the_weekly_tables_offline(dagster_url, p
         "CHICAGO_FOOD_POSTGRES_URL": postgres_url,
         "CHICAGO_FOOD_STATE_DIR": str(tmp_path / "state"),
         "DAGSTER_HOME": str(PROJECT),
+        "DAGSTER_ARTIFACTS_DIR": str(tmp_path / "state" / "dagster"),
     }
     env.pop("SOCRATA_DOMAIN", None)
     done = subprocess.run(
@@ -83,8 +74,39 @@ def test_the_readme_demo_command_builds_the_weekly_tables_offline(dagster_url, p
     assert f"food.inspection_features: {rows:,} rows" in done.stdout
     assert "selected model " in done.stdout and "ROC AUC" in done.stdout
     assert (tmp_path / "state" / "objects" / "selected_model.pkl").exists()
+    assert "./run api" in done.stdout and "./run dashboard" in done.stdout and "./run ui" in done.stdout
+
+    # the Dagster UI's GraphQL endpoint, on the same instance, knows the asset graph and what the demo built
+    port = free_port()
+    web = start_process(
+        [sys.executable, "-m", "dagster_webserver", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        env,
+        port,
+        "/server_info",
+        timeout=120,
+        cwd=PROJECT,
+    )
+    try:
+        graph = graphql(port, "{ assetNodes { assetKey { path } dependencyKeys { path } } }")["assetNodes"]
+        edges = {node["assetKey"]["path"][-1]: {d["path"][-1] for d in node["dependencyKeys"]} for node in graph}
+        assert edges["clean_inspections"] == {"raw_inspections"} and "selected_model" in edges["inspection_scores"]
+        assert len(edges) == 12
+        for asset in ("raw_inspections", "inspection_features", "inspection_scores", "score_monitoring"):
+            query = f'{{ assetNodeOrError(assetKey: {{path: ["{asset}"]}}) {{ ... on AssetNode {{ partitionStats '
+            stats = graphql(port, query + "{ numMaterialized numFailed numPartitions } } } }")
+            assert stats["assetNodeOrError"]["partitionStats"]["numMaterialized"] == 18
+            assert stats["assetNodeOrError"]["partitionStats"]["numFailed"] == 0
+    finally:
+        web.terminate()
+        web.wait(20)
     stored = sorted(p.name for p in (tmp_path / "state" / "objects" / "raw_inspections").iterdir())
     assert stored[0] == "2013-01-07.jsonl.gz" and stored[-1] == "2013-05-06.jsonl.gz" and len(stored) == 18
+
+
+def graphql(port: int, query: str) -> dict:
+    answer = requests.post(f"http://127.0.0.1:{port}/graphql", json={"query": query}, timeout=60).json()
+    assert "errors" not in answer, answer
+    return answer["data"]
 
 
 def test_both_deployments_load(monkeypatch, tmp_path):

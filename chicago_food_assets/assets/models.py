@@ -10,6 +10,7 @@ from dagster import (
     AssetIn,
     AssetKey,
     Config,
+    Failure,
     MetadataValue,
     Output,
     asset,
@@ -90,6 +91,10 @@ class SelectionConfig(Config):
     metric: str = Field(default="roc_auc", description="roc_auc, average_precision, accuracy, brier, log_loss, ...")
     refit: bool = Field(default=False, description="refit the winner on training + holdout weeks after selection")
     auc_floor: float = Field(default=0.6, description="warn when the selected model's holdout ROC AUC is below")
+    promotion_floor: float = Field(
+        default=0.55,
+        description="promotion rule: below this holdout ROC AUC the new model does not replace the current one",
+    )
 
 
 SELECTION_CHECKS = [
@@ -126,6 +131,20 @@ def selected_model(
     chosen = training.choose(trained_models, inspection_features, config.metric, config.refit)
     leakage = training.leakage_warnings(metrics)
     auc = chosen.metrics[chosen.name]["roc_auc"]
+    # Promotion rule: a retrained model replaces the current one only when its holdout ROC AUC is at least the
+    # promotion floor and not above the leakage line. Otherwise the step fails before anything is written, so the
+    # stored selected_model, and everything scored from it, stays the previous model.
+    if not config.promotion_floor <= auc <= training.LEAKAGE_AUC:
+        raise Failure(
+            description=f"{chosen.name} not promoted: holdout ROC AUC {auc:.3f} is outside "
+            f"[{config.promotion_floor}, {training.LEAKAGE_AUC}] (below the floor, or possible leakage); "
+            "the current model stays",
+            metadata={
+                "roc_auc": auc,
+                "promotion_floor": config.promotion_floor,
+                "leakage": "; ".join(leakage) or "none",
+            },
+        )
     yield Output(
         chosen,
         metadata={

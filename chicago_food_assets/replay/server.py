@@ -102,6 +102,9 @@ class _Handler(BaseHTTPRequestHandler):
         except soda.QueryError as error:
             self._send(HTTPStatus.BAD_REQUEST, _error("query.compiler.malformed", str(error)))
             return
+        except Exception as error:  # a bug here must answer 500, not drop the connection
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, _error("internal", f"{type(error).__name__}: {error}"))
+            return
         self._send(HTTPStatus.OK, rows)
 
     # -- control API ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ _CONDITION = re.compile(
     re.IGNORECASE,
 )
 _SELECT_ITEM = re.compile(
-    r"^\s*(?:(?P<func>count|max|min)\s*\(\s*(?P<arg>\*|[a-z_][a-z0-9_]*)\s*\)|(?P<field>[a-z_][a-z0-9_]*))"
+    r"^\s*(?:(?P<func>count|max|min)\s*\(\s*(?P<arg>\*|:?[a-z_][a-z0-9_]*)\s*\)|(?P<field>:?[a-z_][a-z0-9_]*))"
     r"(?:\s+as\s+(?P<alias>[a-z_][a-z0-9_]*))?\s*$",
     re.IGNORECASE,
 )
@@ -36,32 +36,52 @@ def normalise_date(value: str) -> str:
     return value + _DATE_TEMPLATE[len(value) :] if len(value) < len(_DATE_TEMPLATE) else value
 
 
+UPDATED_AT = ":updated_at"  # Socrata's system field: when the row last changed on the portal
+LOADED_AT = "2025-01-01T00:00:00.000Z"
+
+
 class Table:
     """Rows as received (dicts of strings) plus typed columns for filtering and ordering."""
 
     def __init__(self, rows: list[dict]) -> None:
         self.rows: list[dict] = []
+        self.updated: list[str] = []
         self._index: dict[str, int] = {}
-        self.upsert(rows)
+        self._last = LOADED_AT
+        self.upsert(rows, LOADED_AT)
 
-    def upsert(self, rows: list[dict]) -> tuple[int, int]:
+    def upsert(self, rows: list[dict], when: str | None = None) -> tuple[int, int]:
         """Add new rows and replace rows with the same `inspection_id` (a late edit on the portal)."""
+        stamp = when or self._next_stamp()
         added = replaced = 0
         for row in rows:
             key = str(row.get("inspection_id"))
             if key in self._index:
                 self.rows[self._index[key]] = row
+                self.updated[self._index[key]] = stamp
                 replaced += 1
             else:
                 self._index[key] = len(self.rows)
                 self.rows.append(row)
+                self.updated.append(stamp)
                 added += 1
         self._columns: dict[str, pd.Series] = {}
         return added, replaced
 
+    def _next_stamp(self) -> str:
+        """Now, in Socrata's format, strictly after the previous stamp (two edits in one millisecond stay ordered)."""
+        from datetime import UTC, datetime, timedelta
+
+        now = datetime.now(UTC)
+        last = datetime.strptime(self._last, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        stamp = max(now, last + timedelta(milliseconds=1))
+        self._last = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
+        return self._last
+
     def column(self, field: str) -> pd.Series:
         if field not in self._columns:
-            values = pd.Series([row.get(field) for row in self.rows], dtype=object)
+            source = self.updated if field == UPDATED_AT else [row.get(field) for row in self.rows]
+            values = pd.Series(source, dtype=object)
             if field in NUMERIC_FIELDS:
                 values = pd.to_numeric(values, errors="coerce")
             elif field in DATE_FIELDS:
@@ -141,7 +161,7 @@ def _parse_select(text: str) -> list[tuple[str | None, str, str]]:
             raise QueryError(f"cannot parse {part!r} in $select")
         if match["func"]:
             func, arg = match["func"].lower(), match["arg"]
-            name = match["alias"] or ("count" if func == "count" else f"{func}_{arg}")
+            name = match["alias"] or ("count" if func == "count" else f"{func}_{arg.lstrip(':')}")
             items.append((func, arg, name))
         else:
             items.append((None, match["field"], match["alias"] or match["field"]))
@@ -198,7 +218,14 @@ def run(table: Table, query: Query) -> list[dict]:
     page = positions[query.offset : query.offset + query.limit]
     rows = [table.rows[i] for i in page]
     if query.select is not None:
-        rows = [{name: row[field] for _, field, name in query.select if field in row} for row in rows]
+        rows = [
+            {
+                name: (table.updated[i] if field == UPDATED_AT else table.rows[i][field])
+                for _, field, name in query.select
+                if field == UPDATED_AT or field in table.rows[i]
+            }
+            for i in page
+        ]
     return rows
 
 
@@ -207,7 +234,8 @@ def _aggregate(table: Table, positions: np.ndarray, query: Query) -> list[dict]:
     frame = pd.DataFrame({field: table.column(field).to_numpy()[positions] for field in query.group})
     raw_fields = {arg for func, arg, _ in query.select if func in ("max", "min")}
     for field in raw_fields:
-        frame[f"raw:{field}"] = pd.Series([table.rows[i].get(field) for i in positions], dtype=object)
+        raw = table.updated if field == UPDATED_AT else [row.get(field) for row in table.rows]
+        frame[f"raw:{field}"] = pd.Series([raw[i] for i in positions], dtype=object)
         frame[f"key:{field}"] = table.column(field).to_numpy()[positions]
     frame["one"] = 1
     groups = frame.groupby(query.group, dropna=False, sort=True) if query.group else None
@@ -224,8 +252,8 @@ def _aggregate(table: Table, positions: np.ndarray, query: Query) -> list[dict]:
         else:
             keys = frame[f"key:{arg}"]
             if groups is None:
-                best = keys.idxmax() if func == "max" else keys.idxmin()
-                out[name] = [None if pd.isna(best) else frame.at[best, f"raw:{arg}"]]
+                best = (keys.idxmax() if func == "max" else keys.idxmin()) if keys.notna().any() else None
+                out[name] = [None if best is None else frame.at[best, f"raw:{arg}"]]
             else:
                 best = groups[f"key:{arg}"].idxmax() if func == "max" else groups[f"key:{arg}"].idxmin()
                 out[name] = frame[f"raw:{arg}"].reindex(best.to_numpy()).to_numpy()

@@ -33,6 +33,15 @@ class Pull:
     bytes: int
 
 
+@dataclass(frozen=True)
+class Changes:
+    """Rows changed on the portal since a point in time (`:updated_at`), by inspection date."""
+
+    updated_at: str | None  # the newest change seen: the next cursor
+    rows: int
+    dates: list[str]  # inspection dates (YYYY-MM-DD) of the changed rows
+
+
 class SocrataResource(ConfigurableResource):
     """Reads the food inspections dataset; pages with $limit/$offset, retries 429/5xx/timeouts with backoff."""
 
@@ -124,3 +133,18 @@ class SocrataResource(ConfigurableResource):
             if len(page) < self.page_size:
                 break
         return Pull(rows, where, order, self.source, requests_made, retries, self._bytes)
+
+    def changes_since(self, updated_at: str | None) -> Changes:
+        """Two aggregate queries, however large the dataset: how many rows changed, and on which inspection dates."""
+        where = f":updated_at > '{updated_at}'" if updated_at else None
+        params = {"select": "max(:updated_at) AS updated, count(*) AS n"} | ({"where": where} if where else {})
+        (summary,), _ = self.query(**params)
+        rows = int(summary.get("n", 0))
+        if rows == 0 or where is None:
+            return Changes(summary.get("updated") or updated_at, rows, [])
+        dates, _ = self.query(
+            select="inspection_date, count(*) AS n", where=where, group="inspection_date", limit=self.page_size
+        )
+        return Changes(
+            summary["updated"], rows, sorted({d["inspection_date"][:10] for d in dates if d.get("inspection_date")})
+        )
