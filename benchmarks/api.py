@@ -19,13 +19,8 @@ from pathlib import Path
 import psycopg2
 
 from chicago_food_assets.embedded import start_embedded_postgres, state_dir, with_database
+from chicago_food_assets_tests.helpers import free_port
 from service.db import ensure_reader
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:

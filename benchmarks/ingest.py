@@ -6,14 +6,13 @@ temporary folder. Prints rows/s, time per week and peak memory (RSS) of this pro
 """
 
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
 
 from dagster import materialize
 
+from benchmarks.replay import replay_process
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.launcher import sample_weeks
 from chicago_food_assets.resources.socrata import SocrataResource
@@ -23,12 +22,7 @@ warnings.filterwarnings("ignore")
 
 
 def main() -> None:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "chicago_food_assets.replay", "--port", "0"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        line = server.stdout.readline()  # "replaying N rows of FILE at http://127.0.0.1:PORT/resource/..."
-        domain = line.split("http://")[1].split("/")[0]
+    with replay_process() as domain:
         first, last = sample_weeks()
         with tempfile.TemporaryDirectory() as folder:
             resources = {
@@ -47,8 +41,6 @@ def main() -> None:
         print(f"rows/s               {rows / seconds:8.0f}")
         print(f"time per week        {1000 * seconds / weeks:8.1f} ms")
         print(f"peak RSS (pipeline)  {peak:8.0f} MB  (target < 1536 MB)")
-    finally:
-        server.terminate()
 
 
 if __name__ == "__main__":

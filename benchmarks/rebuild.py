@@ -8,8 +8,6 @@ CHICAGO_FOOD_POSTGRES_URL when set, else an embedded one in a temporary folder.
 
 import os
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -17,6 +15,7 @@ from pathlib import Path
 
 from dagster import materialize
 
+from benchmarks.replay import replay_process
 from chicago_food_assets.assets.clean import cleaning_assets
 from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.raw import raw_inspections
@@ -30,11 +29,7 @@ warnings.filterwarnings("ignore")
 
 
 def main() -> None:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "chicago_food_assets.replay", "--port", "0"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        domain = server.stdout.readline().split("http://")[1].split("/")[0]
+    with replay_process() as domain:
         with tempfile.TemporaryDirectory() as folder:
             os.chmod(folder, 0o755)
             url = os.environ.get("CHICAGO_FOOD_POSTGRES_URL") or with_database(
@@ -76,8 +71,6 @@ def main() -> None:
         print(f"  rows/s                                {rows / timings[0]:7.0f}")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of this process                {peak:7.0f} MB")
-    finally:
-        server.terminate()
 
 
 if __name__ == "__main__":
