@@ -29,8 +29,10 @@ def main() -> None:
     seconds = time.perf_counter() - start
     print(f"feature rows {len(table):,}: train {trained.train_rows:,}, holdout {len(trained.holdout):,}")
     for name, candidate in trained.candidates.items():
-        print(f"  {name:9} fit {candidate.fit_seconds:6.1f} s on {candidate.fit_rows:>7,} rows, "
-              f"holdout ROC AUC {candidate.metrics['roc_auc']:.3f}")  # fmt: skip
+        print(
+            f"  {name:9} fit {candidate.fit_seconds:6.1f} s on {candidate.fit_rows:>7,} rows, "
+            f"holdout ROC AUC {candidate.metrics['roc_auc']:.3f}"
+        )
     print(f"all three, with holdout scoring and metrics: {seconds:.1f} s (target < 120 s)")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -48,9 +48,16 @@ MODELS = "trained_models,selected_model,fairness_audit,current_model"
 SCORES = "inspection_scores,score_monitoring"
 LOOKUPS = "establishment_risk"
 TABLES = (
-    "clean_inspections", "inspection_violations", "inspection_rejects", "inspection_features", "fairness_audit",
-    "current_model", "inspection_scores", "score_monitoring", "establishment_risk",
-)  # fmt: skip
+    "clean_inspections",
+    "inspection_violations",
+    "inspection_rejects",
+    "inspection_features",
+    "fairness_audit",
+    "current_model",
+    "inspection_scores",
+    "score_monitoring",
+    "establishment_risk",
+)
 
 
 def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
@@ -67,8 +74,18 @@ def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
             ("weekly scores and monitoring", SCORES, weeks),
             ("latest risk per establishment", LOOKUPS, []),
         ):
-            command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "chicago_food_assets.definitions",
-                       "--select", selection, *partitions]  # fmt: skip
+            command = [
+                sys.executable,
+                "-m",
+                "dagster",
+                "asset",
+                "materialize",
+                "-m",
+                "chicago_food_assets.definitions",
+                "--select",
+                selection,
+                *partitions,
+            ]
             code = subprocess.run(command, env=env, stdout=output, stderr=output).returncode
             if code:
                 print(f"the {step} run failed (exit {code}); open it in the Dagster UI: ./run ui")
@@ -144,8 +161,12 @@ def api(host: str, port: int) -> int:
     reader = os.environ.get("CHICAGO_FOOD_API_DATABASE_URL") or ensure_reader(
         admin_url(), os.environ.get("CHICAGO_FOOD_READER_PASSWORD")
     )
-    env = {**os.environ, "CHICAGO_FOOD_API_DATABASE_URL": reader, "CHICAGO_FOOD_API_HOST": host,
-           "CHICAGO_FOOD_API_PORT": str(port)}  # fmt: skip
+    env = {
+        **os.environ,
+        "CHICAGO_FOOD_API_DATABASE_URL": reader,
+        "CHICAGO_FOOD_API_HOST": host,
+        "CHICAGO_FOOD_API_PORT": str(port),
+    }
     print(f"score API: http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)")
     try:
         return subprocess.run([sys.executable, "-m", "service"], env=env).returncode
@@ -163,8 +184,18 @@ def dashboard(host: str, port: int) -> int:
     env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": reader}
     app = Path(__file__).resolve().parent.parent / "service" / "dashboard.py"
     print(f"dashboard: http://{host}:{port}/dashboard")
-    command = [sys.executable, "-m", "panel", "serve", str(app), "--address", host, "--port", str(port),
-               f"--allow-websocket-origin={host}:{port}"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "panel",
+        "serve",
+        str(app),
+        "--address",
+        host,
+        "--port",
+        str(port),
+        f"--allow-websocket-origin={host}:{port}",
+    ]
     try:
         return subprocess.run(command, env=env).returncode
     except KeyboardInterrupt:

@@ -146,8 +146,19 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
     }
     assets = list(defs.assets)
     weeks = {"dagster/asset_partition_range_start": "2013-01-07", "dagster/asset_partition_range_end": "2013-06-24"}
-    quick = RunConfig({"trained_models": {"config": {"holdout_weeks": 4, "min_week_rows": 20, "xgboost_trees": 60,
-                                                     "knn_sample": 2000, "knn_neighbors": 25}}})  # fmt: skip
+    quick = RunConfig(
+        {
+            "trained_models": {
+                "config": {
+                    "holdout_weeks": 4,
+                    "min_week_rows": 20,
+                    "xgboost_trees": 60,
+                    "knn_sample": 2000,
+                    "knn_neighbors": 25,
+                }
+            }
+        }
+    )
     by_key = {key.to_user_string(): key for a in assets for key in a.keys}
     for selection, extra in (
         (

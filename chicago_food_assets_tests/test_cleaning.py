@@ -35,9 +35,11 @@ def test_newline_separated_items_from_2011_are_split(by_id):
 def test_new_scheme_reads_the_category_from_the_comments_else_from_the_number(by_id):
     result = cleaned(by_id["2315661"])  # 2019: three "PRIORITY FOUNDATION" citations and an untagged 57
     assert result.violations[["number", "severity", "scheme"]].values.tolist() == [
-        [3, "priority_foundation", "new"], [5, "priority_foundation", "new"],
-        [36, "priority_foundation", "new"], [57, "core", "new"],
-    ]  # fmt: skip
+        [3, "priority_foundation", "new"],
+        [5, "priority_foundation", "new"],
+        [36, "priority_foundation", "new"],
+        [57, "core", "new"],
+    ]
     row = result.inspections.iloc[0]
     assert (row.critical_count, row.serious_count, row.minor_count) == (0, 3, 1)  # PF -> serious, core -> minor
 
@@ -71,7 +73,10 @@ def test_rows_without_license_or_coordinates_and_non_outcomes_are_dropped_and_co
     result = cleaned(by_id["58226"], no_license, no_coordinates, out_of_business)
     assert len(result.inspections) == 1
     assert {k: v for k, v in result.dropped.items() if v} == {
-        "missing_license": 1, "missing_coordinates": 1, "not_an_outcome": 1}  # fmt: skip
+        "missing_license": 1,
+        "missing_coordinates": 1,
+        "not_an_outcome": 1,
+    }
 
 
 def test_duplicate_ids_keep_the_last_and_identical_rows_under_other_ids_are_reported(by_id):
@@ -99,9 +104,12 @@ def test_unparseable_rows_go_to_rejects_with_their_reason(by_id):
     result = cleaned(base, *rows)
     assert len(result.inspections) == 1
     assert result.rejects["reason"].tolist() == [
-        "unreadable_inspection_id", "unknown_result", "unreadable_coordinates", "unreadable_license",
+        "unreadable_inspection_id",
+        "unknown_result",
+        "unreadable_coordinates",
+        "unreadable_license",
         "unreadable_inspection_date",
-    ]  # fmt: skip
+    ]
     assert '"inspection_id":"A-17"' in result.rejects["row"].iloc[0]
 
 
@@ -159,7 +167,9 @@ def test_coordinates_come_from_location_when_the_fields_are_absent_and_swaps_are
     result = cleaned(base, swapped)
     own = base["location"]
     assert result.inspections[["latitude", "longitude"]].values.tolist() == [
-        [float(own["latitude"]), float(own["longitude"])], [41.96, -87.67]]  # fmt: skip
+        [float(own["latitude"]), float(own["longitude"])],
+        [41.96, -87.67],
+    ]
     assert result.repaired["coordinates_from_location"] == 2
     assert not result.inspections["outside_chicago"].any()
 

@@ -127,3 +127,21 @@ def test_the_fairness_table_is_written_for_the_selected_version(built):
     assert table["model_version"].nunique() == 1
     restaurant = table[table["facility_type"] == "Restaurant"].iloc[0]
     assert restaurant["fpr_disparity"] == pytest.approx(1.0)
+
+
+def test_a_model_that_fails_the_promotion_rule_leaves_the_current_one(built):
+    resources, bucket = built
+    train(resources)
+    s3 = resources["object_io_manager"].s3.get_client()
+    before = s3.get_object(Bucket=bucket, Key="models-test/selected_model.pkl")["Body"].read()
+    result = materialize(
+        [*WEEKLY, *MODELS],
+        selection=[selected_model],
+        resources=resources,
+        run_config=RunConfig({"selected_model": SelectionConfig(promotion_floor=0.99)}),
+        raise_on_error=False,
+    )
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    assert "not promoted" in str(failure.step_failure_data.user_failure_data.description)
+    assert s3.get_object(Bucket=bucket, Key="models-test/selected_model.pkl")["Body"].read() == before

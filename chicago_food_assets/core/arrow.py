@@ -17,8 +17,9 @@ def arrow(series: pd.Series) -> pa.ChunkedArray:
 
 def series(array: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
     """An Arrow string array back as a `string[pyarrow]` Series."""
-    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([array]) if isinstance(array, pa.Array) else array),
-                     index=index)  # fmt: skip
+    return pd.Series(
+        pd.arrays.ArrowStringArray(pa.chunked_array([array]) if isinstance(array, pa.Array) else array), index=index
+    )
 
 
 def numbers(values: pd.Series, pattern: str) -> np.ndarray:

@@ -65,11 +65,29 @@ REINSPECTION = r"re[- ]?insp|re[- ]?inpsect|recheck"
 RISKS = {"Risk 1 (High)": 1, "Risk 2 (Medium)": 2, "Risk 3 (Low)": 3, "All": 1}  # "All": every category, so high
 
 COLUMNS = (
-    "inspection_id", "week", "inspection_date", "license", "establishment", "dba_name", "aka_name", "address",
-    "zip", "latitude", "longitude", "outside_chicago", "facility_type", "facility_type_raw", "risk",
-    "inspection_type", "inspection_kind", "reinspection", "results", "failed", "violations_recorded",
+    "inspection_id",
+    "week",
+    "inspection_date",
+    "license",
+    "establishment",
+    "dba_name",
+    "aka_name",
+    "address",
+    "zip",
+    "latitude",
+    "longitude",
+    "outside_chicago",
+    "facility_type",
+    "facility_type_raw",
+    "risk",
+    "inspection_type",
+    "inspection_kind",
+    "reinspection",
+    "results",
+    "failed",
+    "violations_recorded",
     *violations.COUNT_COLUMNS,
-)  # fmt: skip
+)
 REJECT_COLUMNS = ("week", "inspection_id", "reason", "row")
 
 

@@ -14,9 +14,22 @@ REFERENCE = "Restaurant"
 FAIR_BAND = (0.8, 1.25)
 SMALL = "Other (small groups)"
 COLUMNS = (
-    "facility_type", "group_size", "prevalence", "flagged", "tpr", "fpr", "fdr", "fnr", "precision",
-    "fpr_disparity", "fdr_disparity", "fpr_parity", "fdr_parity", "reference", "threshold",
-)  # fmt: skip
+    "facility_type",
+    "group_size",
+    "prevalence",
+    "flagged",
+    "tpr",
+    "fpr",
+    "fdr",
+    "fnr",
+    "precision",
+    "fpr_disparity",
+    "fdr_disparity",
+    "fpr_parity",
+    "fdr_parity",
+    "reference",
+    "threshold",
+)
 
 
 def merge_small_groups(groups: pd.Series, min_size: int, keep: str = REFERENCE) -> pd.Series:

@@ -14,11 +14,25 @@ from chicago_food_assets.core.arrow import integers
 
 IDENTIFIERS = ("inspection_id", "week", "inspection_date", "establishment", "license")
 NUMERIC = (
-    "prior_inspections", "prior_fails", "prior_fail_rate", "days_since_last", "last_failed",
-    "last_critical", "last_serious", "last_minor",
-    "inspections_last_year", "critical_last_year", "serious_last_year", "minor_last_year",
-    "reinspection", "reinspection_after_failed_canvass", "risk", "latitude", "longitude", "month",
-)  # fmt: skip
+    "prior_inspections",
+    "prior_fails",
+    "prior_fail_rate",
+    "days_since_last",
+    "last_failed",
+    "last_critical",
+    "last_serious",
+    "last_minor",
+    "inspections_last_year",
+    "critical_last_year",
+    "serious_last_year",
+    "minor_last_year",
+    "reinspection",
+    "reinspection_after_failed_canvass",
+    "risk",
+    "latitude",
+    "longitude",
+    "month",
+)
 CATEGORICAL = ("inspection_kind", "facility_type", "last_result", "zip", "season")
 FEATURES = NUMERIC + CATEGORICAL
 TARGET = "failed"
@@ -26,9 +40,17 @@ COLUMNS = IDENTIFIERS + FEATURES + (TARGET,)
 
 # What features read from the clean table (for the history query): never violations text or the current result.
 HISTORY_COLUMNS = (
-    "inspection_id", "week", "inspection_date", "establishment", "results", "failed", "inspection_kind",
-    "critical_count", "serious_count", "minor_count",
-)  # fmt: skip
+    "inspection_id",
+    "week",
+    "inspection_date",
+    "establishment",
+    "results",
+    "failed",
+    "inspection_kind",
+    "critical_count",
+    "serious_count",
+    "minor_count",
+)
 SEASONS = np.array(
     ["winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer", "fall", "fall", "fall", "winter"]
 )
@@ -46,9 +68,18 @@ def build(inspections: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.
     known = _history_by_day(days).iloc[row_day[: len(inspections)]].reset_index(drop=True)
 
     out = inspections[list(IDENTIFIERS)].reset_index(drop=True)
-    for name in ("prior_inspections", "prior_fails", "inspections_last_year", "days_since_last",
-                 "last_critical", "last_serious", "last_minor", "critical_last_year", "serious_last_year",
-                 "minor_last_year"):  # fmt: skip
+    for name in (
+        "prior_inspections",
+        "prior_fails",
+        "inspections_last_year",
+        "days_since_last",
+        "last_critical",
+        "last_serious",
+        "last_minor",
+        "critical_last_year",
+        "serious_last_year",
+        "minor_last_year",
+    ):
         out[name] = integers(known[name], "Int32")
     prior = known["prior_inspections"].to_numpy()
     out["prior_fail_rate"] = np.where(prior > 0, known["prior_fails"].to_numpy() / np.maximum(prior, 1), np.nan)
@@ -157,8 +188,13 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def verify_no_future(inspections: pd.DataFrame, features: pd.DataFrame, history: pd.DataFrame | None = None,
-                     sample: int = 100, seed: int = 0) -> list[int]:  # fmt: skip
+def verify_no_future(
+    inspections: pd.DataFrame,
+    features: pd.DataFrame,
+    history: pd.DataFrame | None = None,
+    sample: int = 100,
+    seed: int = 0,
+) -> list[int]:
     """Recompute history features for a sample of rows the slow, obvious way; returns ids where they disagree."""
     rows = pd.concat([inspections, history], ignore_index=True) if history is not None else inspections
     by_establishment = dict(tuple(rows.groupby("establishment")[["inspection_date", "failed"]]))

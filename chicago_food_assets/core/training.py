@@ -281,8 +281,10 @@ def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit
     holdout = trained.holdout[["inspection_id", "week", "inspection_date", "facility_type", features.TARGET]].assign(
         score=trained.holdout[f"score_{name}"]
     )
-    learnt = table[(table["week"] >= pd.Timestamp(trained.first_week))
-                   & (table["week"] < pd.Timestamp(trained.end if refit else trained.cutoff))]  # fmt: skip
+    learnt = table[
+        (table["week"] >= pd.Timestamp(trained.first_week))
+        & (table["week"] < pd.Timestamp(trained.end if refit else trained.cutoff))
+    ]
     reference = scoring.reference(
         pipeline.predict_proba(model_frame(learnt, trained.settings))[:, 1], learnt["facility_type"]
     )

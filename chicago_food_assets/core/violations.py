@@ -63,8 +63,11 @@ def parse(inspections: pd.DataFrame) -> Parsed:
 
     new = (inspections["inspection_date"].to_numpy() >= NEW_SCHEME_FROM.to_datetime64())[parents]
     n = np.nan_to_num(number, nan=-1)
-    old_severity = np.select([(n >= 1) & (n <= 14), (n >= 15) & (n <= 29), ((n >= 30) & (n <= 44)) | (n == 70)],
-                             ["critical", "serious", "minor"], "unknown")  # fmt: skip
+    old_severity = np.select(
+        [(n >= 1) & (n <= 14), (n >= 15) & (n <= 29), ((n >= 30) & (n <= 44)) | (n == 70)],
+        ["critical", "serious", "minor"],
+        "unknown",
+    )
     default_new = np.select([(n >= 1) & (n <= 29), (n >= 30) & (n <= 63)], ["priority", "core"], "unknown")
     new_severity = np.where(pd.isna(tagged) | (default_new == "unknown"), default_new, tagged)
     violations = pd.DataFrame(
