@@ -15,13 +15,6 @@ def arrow(series: pd.Series) -> pa.ChunkedArray:
     return array if isinstance(array, pa.ChunkedArray) else pa.chunked_array([array])
 
 
-def series(array: pa.ChunkedArray | pa.Array, index: pd.Index | None = None) -> pd.Series:
-    """An Arrow string array back as a `string[pyarrow]` Series."""
-    return pd.Series(
-        pd.arrays.ArrowStringArray(pa.chunked_array([array]) if isinstance(array, pa.Array) else array), index=index
-    )
-
-
 def numbers(values: pd.Series, pattern: str) -> np.ndarray:
     """Floats from strings that fully match `pattern`; anything else (including "Infinity") -> NaN."""
     array = pc.utf8_trim_whitespace(arrow(values))

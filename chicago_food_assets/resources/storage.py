@@ -23,9 +23,10 @@ from dagster_aws.s3 import S3Resource
 from pyarrow import json as pa_json
 from pydantic import Field, PrivateAttr
 
+from chicago_food_assets.core.arrow import TEXT
+
 FRAME_SUFFIX = ".jsonl.gz"
 PICKLE_SUFFIX = ".pkl"
-TEXT = pd.StringDtype("pyarrow")
 
 
 def frame_to_bytes(frame: pd.DataFrame) -> bytes:
