@@ -65,19 +65,9 @@ InspectionFeatures = create_dagster_pandas_dataframe_type(
         PandasColumn.integer_column("inspection_id", min_value=1, non_nullable=True, unique=True),
         PandasColumn.datetime_column("week", min_datetime=FIRST_DAY, max_datetime=LAST_DAY, non_nullable=True),
         PandasColumn.string_column("establishment", non_nullable=True),
-        *_counts(("prior_inspections", "prior_fails", "inspections_last_year")),
+        *_counts(features.COUNTS),
         PandasColumn.float_column("prior_fail_rate", min_value=0, max_value=1, ignore_missing_vals=True),
         PandasColumn.integer_column("days_since_last", min_value=1, ignore_missing_vals=True),
-        *_counts(
-            (
-                "last_critical",
-                "last_serious",
-                "last_minor",
-                "critical_last_year",
-                "serious_last_year",
-                "minor_last_year",
-            )
-        ),
         PandasColumn.integer_column("month", min_value=1, max_value=12, non_nullable=True),
         PandasColumn.boolean_column("reinspection", non_nullable=True),
         PandasColumn.boolean_column("reinspection_after_failed_canvass", non_nullable=True),

@@ -52,36 +52,29 @@ DROPPED_SHARE = Check("dropped_share", "share of raw rows dropped or rejected in
 MAX_DROPPED_SHARE = 0.35  # in the bundled sample ~9% of rows are dropped (no license, not an outcome)
 
 
-def dropped_share_by_week(raw: pd.DataFrame, inspections: pd.DataFrame) -> pd.Series:
-    """Per week of the raw rows, the share that did not become clean inspections."""
-    raw_weeks = pd.to_datetime(raw["inspection_date"].astype("string").str.slice(0, 10), errors="coerce")
-    raw_weeks = raw_weeks - pd.to_timedelta(raw_weeks.dt.weekday, unit="D")
-    rows_in = raw_weeks.value_counts()
-    rows_out = inspections["week"].value_counts().reindex(rows_in.index, fill_value=0)
-    return (1 - rows_out / rows_in).sort_index()
+def _table(description: str, dagster_type: object = None) -> AssetOut:
+    """A weekly table written by the Postgres IO manager."""
+    typed = {"dagster_type": dagster_type} if dagster_type is not None else {}
+    return AssetOut(
+        io_manager_key="table_io_manager",
+        metadata={"partition_expr": "week"},
+        description=description,
+        kinds={"python", "postgres"},
+        **typed,
+    )
 
 
 @multi_asset(
     outs={
-        "clean_inspections": AssetOut(
-            io_manager_key="table_io_manager",
-            metadata={"partition_expr": "week"},
-            dagster_type=CleanInspections,
-            description="One typed row per inspection with an outcome; violations counted by severity.",
-            kinds={"python", "postgres"},
+        "clean_inspections": _table(
+            "One typed row per inspection with an outcome; violations counted by severity.", CleanInspections
         ),
-        "inspection_violations": AssetOut(
-            io_manager_key="table_io_manager",
-            metadata={"partition_expr": "week"},
-            dagster_type=InspectionViolations,
-            description="Cited violation items, long: inspection_id, number, severity, scheme (old before 2018-07-01).",
-            kinds={"python", "postgres"},
+        "inspection_violations": _table(
+            "Cited violation items, long: inspection_id, number, severity, scheme (old before 2018-07-01).",
+            InspectionViolations,
         ),
-        "inspection_rejects": AssetOut(
-            io_manager_key="table_io_manager",
-            metadata={"partition_expr": "week"},
-            description="Raw rows the cleaner could not parse, with the reason and the row as received (JSON).",
-            kinds={"python", "postgres"},
+        "inspection_rejects": _table(
+            "Raw rows the cleaner could not parse, with the reason and the row as received (JSON)."
         ),
     },
     ins={"raw_inspections": AssetIn()},
@@ -134,7 +127,7 @@ def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFram
     )
     yield Output(rejects, "inspection_rejects", metadata={"rows": len(rejects)})
     yield from CLEAN_CHECKS.evaluate(inspections)
-    shares = dropped_share_by_week(raw_inspections, inspections)
+    shares = cleaned.dropped_share_by_week()
     over = shares[shares > MAX_DROPPED_SHARE]
     yield DROPPED_SHARE.result(
         CLEAN,

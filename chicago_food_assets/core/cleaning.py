@@ -103,6 +103,12 @@ class Cleaned:
     identical_under_other_ids: int = 0
     unparsed_violation_items: int = 0
     unknown_violation_numbers: int = 0
+    rows_in_by_week: pd.Series = field(default_factory=lambda: pd.Series(dtype="int64"))  # raw rows per week
+
+    def dropped_share_by_week(self) -> pd.Series:
+        """Per week of the raw rows, the share that did not become clean inspections."""
+        rows_out = self.inspections["week"].value_counts().reindex(self.rows_in_by_week.index, fill_value=0)
+        return (1 - rows_out / self.rows_in_by_week).sort_index()
 
 
 _INTEGER = r"^\d+$"
@@ -265,6 +271,7 @@ def clean(raw: pd.DataFrame) -> Cleaned:
         identical,
         parsed.unparsed_items,
         parsed.unknown_numbers,
+        week.value_counts(),
     )
 
 

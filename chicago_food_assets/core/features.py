@@ -33,6 +33,18 @@ NUMERIC = (
     "longitude",
     "month",
 )
+# history features that count inspections or violations (non-negative integers, null when unknown)
+COUNTS = (
+    "prior_inspections",
+    "prior_fails",
+    "inspections_last_year",
+    "last_critical",
+    "last_serious",
+    "last_minor",
+    "critical_last_year",
+    "serious_last_year",
+    "minor_last_year",
+)
 CATEGORICAL = ("inspection_kind", "facility_type", "last_result", "zip", "season")
 FEATURES = NUMERIC + CATEGORICAL
 TARGET = "failed"
@@ -68,18 +80,7 @@ def build(inspections: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.
     known = _history_by_day(days).iloc[row_day[: len(inspections)]].reset_index(drop=True)
 
     out = inspections[list(IDENTIFIERS)].reset_index(drop=True)
-    for name in (
-        "prior_inspections",
-        "prior_fails",
-        "inspections_last_year",
-        "days_since_last",
-        "last_critical",
-        "last_serious",
-        "last_minor",
-        "critical_last_year",
-        "serious_last_year",
-        "minor_last_year",
-    ):
+    for name in (*COUNTS, "days_since_last"):
         out[name] = integers(known[name], "Int32")
     prior = known["prior_inspections"].to_numpy()
     out["prior_fail_rate"] = np.where(prior > 0, known["prior_fails"].to_numpy() / np.maximum(prior, 1), np.nan)
