@@ -18,9 +18,8 @@ from pathlib import Path
 
 import psycopg2
 
-from chicago_food_assets.embedded import start_embedded_postgres, state_dir, with_database
+from chicago_food_assets.launcher import admin_url, reader_url
 from chicago_food_assets_tests.helpers import free_port
-from service.db import ensure_reader
 
 
 def serve(app: str, port: int, env: dict[str, str]) -> subprocess.Popen:
@@ -78,10 +77,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
-    admin = os.environ.get("CHICAGO_FOOD_POSTGRES_URL") or with_database(
-        start_embedded_postgres(state_dir() / "postgres"), "chicago_food"
-    )
-    reader = ensure_reader(admin)
+    admin = admin_url()
+    reader = reader_url("CHICAGO_FOOD_API_DATABASE_URL")
     with psycopg2.connect(admin) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT license FROM food.establishment_risk WHERE license > 0 ORDER BY license LIMIT 2000")
         licenses = [row[0] for row in cursor.fetchall()]

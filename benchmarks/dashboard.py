@@ -8,37 +8,18 @@ the first plot are visible.
 import os
 import shutil
 import statistics
-import sys
 import time
-from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
-from chicago_food_assets.embedded import start_embedded_postgres, state_dir, with_database
+from chicago_food_assets.launcher import dashboard_command, reader_url
 from chicago_food_assets_tests.helpers import free_port, start_process
-from service.db import ensure_reader
-
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
-    admin = os.environ.get("CHICAGO_FOOD_POSTGRES_URL") or with_database(
-        start_embedded_postgres(state_dir() / "postgres"), "chicago_food"
-    )
     port = free_port()
-    env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": ensure_reader(admin)}
-    command = [
-        sys.executable,
-        "-m",
-        "panel",
-        "serve",
-        str(PROJECT / "service" / "dashboard.py"),
-        "--address",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        f"--allow-websocket-origin=127.0.0.1:{port}",
-    ]
+    env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": reader_url("CHICAGO_FOOD_DASHBOARD_DATABASE_URL")}
+    command = dashboard_command("127.0.0.1", port)
     server = start_process(command, env, port, "/dashboard")
     card, plot = [], []
     try:

@@ -136,15 +136,20 @@ def table_counts(env: dict[str, str]) -> dict[str, int]:
     return counts
 
 
+def _run(command: list[str], env: dict[str, str], cwd: str | None = None) -> int:
+    """A long-running server in the foreground; Ctrl-C stops it cleanly."""
+    try:
+        return subprocess.run(command, env=env, cwd=cwd).returncode
+    except KeyboardInterrupt:
+        return 0
+
+
 def ui(host: str, port: int) -> int:
     with ExitStack() as stack:
         env = prepare_environment(stack)
         print(f"Dagster UI: http://{host}:{port}")
         command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)]
-        try:
-            return subprocess.run(command, env=env, cwd=env["DAGSTER_HOME"]).returncode
-        except KeyboardInterrupt:
-            return 0
+        return _run(command, env, cwd=env["DAGSTER_HOME"])
 
 
 def admin_url() -> str:
@@ -154,37 +159,16 @@ def admin_url() -> str:
     )
 
 
-def api(host: str, port: int) -> int:
-    """Create the read-only role, then serve the score API as that role."""
+def reader_url(variable: str) -> str:
+    """The read-only role's URL: `variable` when set, else the role created (or updated) on the pipeline's database."""
     from service.db import ensure_reader
 
-    reader = os.environ.get("CHICAGO_FOOD_API_DATABASE_URL") or ensure_reader(
-        admin_url(), os.environ.get("CHICAGO_FOOD_READER_PASSWORD")
-    )
-    env = {
-        **os.environ,
-        "CHICAGO_FOOD_API_DATABASE_URL": reader,
-        "CHICAGO_FOOD_API_HOST": host,
-        "CHICAGO_FOOD_API_PORT": str(port),
-    }
-    print(f"score API: http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)")
-    try:
-        return subprocess.run([sys.executable, "-m", "service"], env=env).returncode
-    except KeyboardInterrupt:
-        return 0
+    return os.environ.get(variable) or ensure_reader(admin_url(), os.environ.get("CHICAGO_FOOD_READER_PASSWORD"))
 
 
-def dashboard(host: str, port: int) -> int:
-    """Serve the Panel monitoring dashboard as the read-only role."""
-    from service.db import ensure_reader
-
-    reader = os.environ.get("CHICAGO_FOOD_DASHBOARD_DATABASE_URL") or ensure_reader(
-        admin_url(), os.environ.get("CHICAGO_FOOD_READER_PASSWORD")
-    )
-    env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": reader}
+def dashboard_command(host: str, port: int) -> list[str]:
     app = Path(__file__).resolve().parent.parent / "service" / "dashboard.py"
-    print(f"dashboard: http://{host}:{port}/dashboard")
-    command = [
+    return [
         sys.executable,
         "-m",
         "panel",
@@ -196,10 +180,26 @@ def dashboard(host: str, port: int) -> int:
         str(port),
         f"--allow-websocket-origin={host}:{port}",
     ]
-    try:
-        return subprocess.run(command, env=env).returncode
-    except KeyboardInterrupt:
-        return 0
+
+
+def api(host: str, port: int) -> int:
+    """Serve the score API as the read-only role."""
+    reader = reader_url("CHICAGO_FOOD_API_DATABASE_URL")
+    env = {
+        **os.environ,
+        "CHICAGO_FOOD_API_DATABASE_URL": reader,
+        "CHICAGO_FOOD_API_HOST": host,
+        "CHICAGO_FOOD_API_PORT": str(port),
+    }
+    print(f"score API: http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)")
+    return _run([sys.executable, "-m", "service"], env)
+
+
+def dashboard(host: str, port: int) -> int:
+    """Serve the Panel monitoring dashboard as the read-only role."""
+    env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": reader_url("CHICAGO_FOOD_DASHBOARD_DATABASE_URL")}
+    print(f"dashboard: http://{host}:{port}/dashboard")
+    return _run(dashboard_command(host, port), env)
 
 
 def main() -> int:

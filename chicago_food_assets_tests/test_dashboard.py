@@ -5,7 +5,6 @@ Screenshots go to test-artifacts/ (not committed).
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from chicago_food_assets.embedded import with_database
+from chicago_food_assets.launcher import dashboard_command
 from chicago_food_assets.resources.postgres import read_table
 from chicago_food_assets_tests.helpers import free_port, start_process
 from service.db import ensure_reader
@@ -29,19 +29,9 @@ pytestmark = pytest.mark.skipif(
 def serve(database_url: str):
     port = free_port()
     env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": database_url}
-    command = [
-        sys.executable,
-        "-m",
-        "panel",
-        "serve",
-        str(PROJECT / "service" / "dashboard.py"),
-        "--address",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        f"--allow-websocket-origin=127.0.0.1:{port}",
-    ]
-    return start_process(command, env, port, "/dashboard"), f"http://127.0.0.1:{port}/dashboard"
+    return start_process(
+        dashboard_command("127.0.0.1", port), env, port, "/dashboard"
+    ), f"http://127.0.0.1:{port}/dashboard"
 
 
 @pytest.fixture(scope="module")
