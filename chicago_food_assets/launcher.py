@@ -91,7 +91,7 @@ def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
                 print(f"the {step} run failed (exit {code}); open it in the Dagster UI: ./run ui")
                 return code
             print(f"  {step}: done")
-        tables = table_counts(env)
+        tables = table_counts()
     state = state_dir()
     objects = sorted((state / "objects" / "raw_inspections").glob("*.jsonl.gz"))
     print(
@@ -124,11 +124,10 @@ def model_summary(state: Path) -> str:
     )
 
 
-def table_counts(env: dict[str, str]) -> dict[str, int]:
+def table_counts() -> dict[str, int]:
     import psycopg2
 
-    url = env.get("CHICAGO_FOOD_POSTGRES_URL") or with_database(env["DAGSTER_POSTGRES_URL"], "chicago_food")
-    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+    with psycopg2.connect(admin_url()) as connection, connection.cursor() as cursor:
         counts = {}
         for name in TABLES:
             cursor.execute(f"SELECT count(*) FROM food.{name}")
