@@ -1,8 +1,9 @@
 """Which resources run where, chosen once by CHICAGO_FOOD_DEPLOYMENT: `local` (default, zero set-up) or `prod`.
 
-local: objects in a folder and an embedded PostgreSQL, both under the state folder (CHICAGO_FOOD_STATE_DIR).
-prod:  objects in S3 (CHICAGO_FOOD_S3_BUCKET, CHICAGO_FOOD_S3_PREFIX, AWS_REGION, optional AWS_ENDPOINT_URL for MinIO)
-       and the PostgreSQL at CHICAGO_FOOD_POSTGRES_URL. Secrets come from the environment through dagster.EnvVar.
+local: objects in a folder under the state folder (CHICAGO_FOOD_STATE_DIR).
+prod:  objects in S3 (CHICAGO_FOOD_S3_BUCKET, CHICAGO_FOOD_S3_PREFIX, AWS_REGION, optional AWS_ENDPOINT_URL for MinIO).
+Both: tables in the PostgreSQL at CHICAGO_FOOD_POSTGRES_URL (locally the launcher starts the embedded server and
+      sets it: `./run env` prints it). Secrets come from the environment through dagster.EnvVar.
 Both: Socrata at SOCRATA_DOMAIN / SOCRATA_SCHEME / SOCRATA_DATASET_ID, token SOCRATA_APP_TOKEN (optional).
 """
 
@@ -34,12 +35,10 @@ def socrata() -> SocrataResource:
 
 def resources(deployment: str | None = None) -> dict[str, object]:
     deployment = deployment or os.environ.get("CHICAGO_FOOD_DEPLOYMENT", "local")
+    postgres = PostgresResource(url=EnvVar("CHICAGO_FOOD_POSTGRES_URL"))
     if deployment == "local":
-        state = state_dir()
-        postgres = PostgresResource(url=_optional("CHICAGO_FOOD_POSTGRES_URL"), embedded_dir=str(state / "postgres"))
-        objects: object = LocalObjectIOManager(base_dir=str(state / "objects"))
+        objects: object = LocalObjectIOManager(base_dir=str(state_dir() / "objects"))
     elif deployment == "prod":
-        postgres = PostgresResource(url=EnvVar("CHICAGO_FOOD_POSTGRES_URL"))
         objects = S3ObjectIOManager(
             s3=S3Resource(
                 region_name=os.environ.get("AWS_REGION", "us-east-1"), endpoint_url=_optional("AWS_ENDPOINT_URL")

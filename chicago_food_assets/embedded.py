@@ -9,8 +9,8 @@ DATABASES = ("chicago_food", "dagster")
 
 
 def state_dir() -> Path:
-    """Where local deployments keep their data: CHICAGO_FOOD_STATE_DIR, else `.state` in the working folder."""
-    return Path(os.environ.get("CHICAGO_FOOD_STATE_DIR") or Path.cwd() / ".state").resolve()
+    """Where local deployments keep their data: CHICAGO_FOOD_STATE_DIR, else `.state` in the project folder."""
+    return Path(os.environ.get("CHICAGO_FOOD_STATE_DIR") or Path(__file__).resolve().parent.parent / ".state").resolve()
 
 
 def with_database(url: str, database: str) -> str:
@@ -24,11 +24,11 @@ def start_embedded_postgres(directory: Path, databases: tuple[str, ...] = DATABA
 
     The server outlives this process so the UI, the API and the dashboard can share it; `./run stop` stops it.
     """
-    import pgserver  # heavy import, only where the embedded server is used
-
     directory.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pgserver  # heavy import, only where the embedded server is used
+
         server = pgserver.get_server(directory, cleanup_mode=None)
     existing = set(server.psql("SELECT datname FROM pg_database;").split())
     for database in databases:

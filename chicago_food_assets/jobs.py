@@ -1,4 +1,9 @@
-"""Jobs: what the README's main command, the schedules and the sensors run."""
+"""Jobs and the pipeline's stages: what the demo, the schedules, the sensors, the tests and the benchmarks run.
+
+The stages are listed here once; `./run demo` runs them in order, the tests and benchmarks import them.
+"""
+
+from dataclasses import dataclass
 
 from dagster import AssetSelection, define_asset_job
 
@@ -7,6 +12,24 @@ from chicago_food_assets.partitions import weekly
 WEEKLY_FEATURES = AssetSelection.groups("ingestion", "cleaning", "features")
 WEEKLY_SCORES = AssetSelection.assets("inspection_scores", "score_monitoring")
 MODELS = AssetSelection.groups("models") | AssetSelection.assets("current_model")
+LOOKUPS = AssetSelection.assets("establishment_risk")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A step of the pipeline as a user runs it: weekly stages run over a range of weeks in one run."""
+
+    name: str
+    selection: AssetSelection
+    weekly: bool
+
+
+STAGES = (
+    Stage("weekly features", WEEKLY_FEATURES, weekly=True),
+    Stage("training, selection, fairness audit", MODELS, weekly=False),
+    Stage("weekly scores and monitoring", WEEKLY_SCORES, weekly=True),
+    Stage("latest risk per establishment", LOOKUPS, weekly=False),
+)
 
 ingest_job = define_asset_job(
     "ingest",
@@ -30,6 +53,6 @@ training_job = define_asset_job(
 
 lookup_job = define_asset_job(
     "lookups",
-    selection=AssetSelection.assets("establishment_risk"),
+    selection=LOOKUPS,
     description="Rebuild the latest score per establishment for the service.",
 )

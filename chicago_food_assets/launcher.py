@@ -1,142 +1,205 @@
-"""What `./run demo|ui|stop` do once the virtualenv exists: start the embedded parts, then Dagster.
+"""What `./run demo|ui|api|dashboard|dagster|shell|env|stop` do once the virtualenv exists.
 
-Offline by default: unless SOCRATA_DOMAIN is set, the bundled real sample is replayed by a local SODA server.
+Every command runs in `environment.environment()`: the same state folder, embedded PostgreSQL and replay server.
 """
 
 import argparse
+import json
 import os
 import subprocess
 import sys
-from contextlib import ExitStack
+import time
+from datetime import date, datetime
 from pathlib import Path
 
-from chicago_food_assets.data import SAMPLE_PATH
-from chicago_food_assets.embedded import start_embedded_postgres, state_dir, stop_embedded_postgres, with_database
+from chicago_food_assets import environment
+from chicago_food_assets.environment import PROJECT
 from chicago_food_assets.partitions import week_of
-from chicago_food_assets.replay import ReplayServer, read_rows
+
+WORKSPACE = PROJECT / "workspace.yaml"
+BAR = 24
 
 
-def prepare_environment(stack: ExitStack) -> dict[str, str]:
-    """Environment for Dagster processes: instance storage in PostgreSQL, Socrata replayed unless configured."""
-    env = dict(os.environ)
-    env.setdefault("DAGSTER_HOME", str(Path(__file__).resolve().parent.parent))
-    state = state_dir()
-    env["CHICAGO_FOOD_STATE_DIR"] = str(state)
-    env.setdefault("DAGSTER_ARTIFACTS_DIR", str(state / "dagster"))
-    if not env.get("DAGSTER_POSTGRES_URL"):
-        server = start_embedded_postgres(state / "postgres")
-        env["DAGSTER_POSTGRES_URL"] = with_database(server, "dagster")
-        print(f"embedded PostgreSQL: {with_database(server, 'chicago_food')}")
-    if not env.get("SOCRATA_DOMAIN"):
-        replay = stack.enter_context(ReplayServer(read_rows(SAMPLE_PATH)))
-        env.update(SOCRATA_DOMAIN=replay.domain, SOCRATA_SCHEME="http")
-        print(
-            f"Socrata replay of the bundled sample ({len(replay.state.table.rows)} real rows) at http://{replay.domain}"
-        )
-    return env
+def data_weeks(path: Path) -> tuple[str, str]:
+    """The first and last week (Mondays) of the inspection dates in a Socrata-shaped JSON-lines file."""
+    from chicago_food_assets.replay import read_rows
+    from chicago_food_assets.replay.soda import normalise_date
+
+    days = []
+    for row in read_rows(path):
+        try:
+            days.append(date.fromisoformat(normalise_date(str(row.get("inspection_date", "")))[:10]))
+        except ValueError:
+            continue  # an unreadable date is the cleaner's business (a reject), not the demo's range
+    if not days:
+        raise SystemExit(f"{path}: no row has a readable inspection_date")
+    today = date.today()
+    first, last = max(min(days), date(2010, 1, 4)), min(max(days), today)
+    return str(week_of(first)), str(week_of(last))
 
 
-def sample_weeks() -> tuple[str, str]:
-    dates = sorted(row["inspection_date"][:10] for row in read_rows(SAMPLE_PATH))
-    from datetime import date
+def _stage_plan(stage: "Stage") -> tuple[list[str], int, list[str]]:  # noqa: F821
+    """The stage's asset keys, its number of steps and its tables (what the demo's progress line counts)."""
+    from chicago_food_assets.definitions import defs
 
-    return tuple(str(week_of(date.fromisoformat(d))) for d in (dates[0], dates[-1]))  # type: ignore[return-value]
-
-
-FEATURES = "raw_inspections,clean_inspections,inspection_violations,inspection_rejects,inspection_features"
-MODELS = "trained_models,selected_model,fairness_audit,current_model"
-SCORES = "inspection_scores,score_monitoring"
-LOOKUPS = "establishment_risk"
-TABLES = (
-    "clean_inspections",
-    "inspection_violations",
-    "inspection_rejects",
-    "inspection_features",
-    "fairness_audit",
-    "current_model",
-    "inspection_scores",
-    "score_monitoring",
-    "establishment_risk",
-)
+    graph = defs.resolve_asset_graph()
+    keys = sorted(stage.selection.resolve(graph), key=lambda key: key.to_user_string())
+    steps = {defs.resolve_assets_def(key).node_def.name for key in keys}
+    tables = [key.path[-1] for key in keys if graph.get(key).io_manager_key == "table_io_manager"]
+    return [key.to_user_string() for key in keys], len(steps), tables
 
 
-def demo(first: str | None, last: str | None, quiet: bool = False) -> int:
-    sample_first, sample_last = sample_weeks()
-    first, last = first or sample_first, last or sample_last
-    with ExitStack() as stack:
-        env = prepare_environment(stack)
-        print(f"weeks {first}...{last}: each weekly stage runs as one single-run backfill")
-        output = subprocess.DEVNULL if quiet else None
-        weeks = ["--partition-range", f"{first}...{last}"]
-        for step, selection, partitions in (
-            ("weekly features", FEATURES, weeks),
-            ("training, selection, fairness audit", MODELS, []),
-            ("weekly scores and monitoring", SCORES, weeks),
-            ("latest risk per establishment", LOOKUPS, []),
-        ):
-            command = [
-                sys.executable,
-                "-m",
-                "dagster",
-                "asset",
-                "materialize",
-                "-m",
-                "chicago_food_assets.definitions",
-                "--select",
-                selection,
-                *partitions,
-            ]
-            code = subprocess.run(command, env=env, stdout=output, stderr=output).returncode
-            if code:
-                print(f"the {step} run failed (exit {code}); open it in the Dagster UI: ./run ui")
-                return code
-            print(f"  {step}: done")
-        tables = table_counts()
-    state = state_dir()
-    objects = sorted((state / "objects" / "raw_inspections").glob("*.jsonl.gz"))
-    print(
-        f"\ndone: {len(objects)} weekly raw objects in {state / 'objects' / 'raw_inspections'}\n"
-        + "".join(f"  food.{name}: {rows:,} rows\n" for name, rows in tables.items())
-        + model_summary(state)
-        + "tables: PostgreSQL schema `food`; run history and metadata: database `dagster`"
-        + (f" (embedded server in {state / 'postgres'})\n" if not env.get("CHICAGO_FOOD_POSTGRES_URL") else "\n")
-        + "open the Dagster UI on it: ./run ui   (then http://127.0.0.1:3000)\n"
-        + "serve the score API: ./run api    (then http://127.0.0.1:8000/v1/models/current, docs at /schema)\n"
-        + "open the monitoring dashboard: ./run dashboard   (then http://127.0.0.1:5006/dashboard)\n"
-        "stop the embedded PostgreSQL: ./run stop"
-    )
+def _progress(name: str, done: int, steps: int, weeks: int | None, started: float, end: str = "\r") -> None:
+    filled = BAR * done // max(steps, 1)
+    span = f"{weeks} weeks" if weeks else "all weeks"
+    seconds = time.monotonic() - started
+    line = f"  {name:<38} [{'#' * filled}{'.' * (BAR - filled)}] {done}/{steps} steps, {span}, {seconds:5.1f} s"
+    print(line, end=end, file=sys.stderr if end == "\r" else sys.stdout, flush=True)
+
+
+def run_stage(
+    stage: "Stage",  # noqa: F821
+    env: dict[str, str],
+    log: Path,
+    weeks: tuple[str, str] | None,
+    configs: list[Path],
+    verbose: bool,
+) -> int:
+    """One `dagster asset materialize` run of a stage; its log appended to `log` unless verbose."""
+    keys, steps, _ = _stage_plan(stage)
+    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "chicago_food_assets.definitions"]
+    command += ["--select", ",".join(keys)]
+    if weeks:
+        command += ["--partition-range", f"{weeks[0]}...{weeks[1]}"]
+    for config in configs:
+        command += ["-c", str(config)]
+    started = time.monotonic()
+    count = (date.fromisoformat(weeks[1]) - date.fromisoformat(weeks[0])).days // 7 + 1 if weeks else None
+    if verbose:
+        return subprocess.run(command, env=env, cwd=PROJECT).returncode
+    with log.open("a") as out:
+        out.write(f"\n===== {stage.name}: {' '.join(command)}\n")
+        out.flush()
+        offset = log.stat().st_size
+        process = subprocess.Popen(command, env=env, cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT)
+        done = 0
+        while process.poll() is None:
+            time.sleep(0.25)
+            with log.open("rb") as handle:
+                handle.seek(offset)
+                done = handle.read().count(b"STEP_SUCCESS")
+            if sys.stderr.isatty():
+                _progress(stage.name, min(done, steps), steps, count, started)
+    _progress(stage.name, steps if process.returncode == 0 else done, steps, count, started, end="")
+    return process.returncode
+
+
+def demo(
+    data: str | None,
+    first: str | None,
+    last: str | None,
+    train_config: str | None = None,
+    verbose: bool = False,
+) -> int:
+    from chicago_food_assets.jobs import STAGES
+
+    env = environment.environment(data)
+    os.environ.update(env)
+    state = Path(env["CHICAGO_FOOD_STATE_DIR"])
+    source = environment.data_file(state)
+    data_first, data_last = data_weeks(source) if not (first and last) else (first, last)
+    weeks = (first or data_first, last or data_last)
+    logs = state / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log = logs / f"demo-{datetime.now():%Y%m%d-%H%M%S}.log"
+    configs = [state / "executor.yaml"]
+    # One process for all the steps of a run: each step in its own process would pay Python and Dagster imports.
+    configs[0].write_text("execution:\n  config:\n    in_process: {}\n")
+    print(f"weeks {weeks[0]}...{weeks[1]} of {source.name}; each stage is one run")
+    if not verbose:
+        print(f"Dagster's full log: {log}")
+    for stage in STAGES:
+        stage_configs = configs + ([Path(train_config).resolve()] if train_config and not stage.weekly else [])
+        code = run_stage(stage, env, log, weeks if stage.weekly else None, stage_configs, verbose)
+        print(f"  {_rows(stage, weeks if stage.weekly else None)}" if code == 0 else "")
+        if code:
+            print(f"the '{stage.name}' run failed (exit {code}); see {log} or open it in the Dagster UI: ./run ui")
+            return code
+        for warning in _failed_checks():
+            print(f"    warning: {warning}")
+    print(summary(env))
     return 0
 
 
-def model_summary(state: Path) -> str:
-    """One line about the selected model, read from its artifact (local object storage)."""
-    import pickle
-
-    path = state / "objects" / "selected_model.pkl"
-    if not path.exists():
-        return ""
-    selected = pickle.loads(path.read_bytes())
-    best = selected.metrics[selected.name]
-    return (
-        f"selected model {selected.version}: holdout {selected.cutoff}..{selected.end} ROC AUC {best['roc_auc']:.3f}, "
-        f"fails found {best['days_earlier']:.1f} days earlier (baseline previous result: "
-        f"AUC {selected.metrics['baseline_previous_result']['roc_auc']:.3f})\n"
-    )
-
-
-def table_counts() -> dict[str, int]:
+def _rows(stage: "Stage", weeks: tuple[str, str] | None) -> str:  # noqa: F821
+    """Rows now in the stage's tables (within the weeks for a weekly stage)."""
     import psycopg2
 
-    with psycopg2.connect(admin_url()) as connection, connection.cursor() as cursor:
-        counts = {}
-        for name in TABLES:
-            cursor.execute(f"SELECT count(*) FROM food.{name}")
-            counts[name] = cursor.fetchone()[0]
-    return counts
+    _, _, tables = _stage_plan(stage)
+    counts = []
+    with psycopg2.connect(os.environ["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
+        for table in tables:
+            where = " WHERE week BETWEEN %s AND %s" if weeks else ""
+            cursor.execute(f"SELECT count(*) FROM food.{table}{where}", weeks or ())
+            counts.append(f"{table} {cursor.fetchone()[0]:,}")
+    return "rows: " + ", ".join(counts)
 
 
-def _run(command: list[str], env: dict[str, str], cwd: str | None = None) -> int:
-    """A long-running server in the foreground; Ctrl-C stops it cleanly."""
+def _failed_checks() -> list[str]:
+    """Check results of the latest run that did not pass, as one line each."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            return []
+        records = instance.get_records_for_run(runs[0].run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION).records
+        lines = []
+        for record in records:
+            evaluation = record.event_log_entry.dagster_event.event_specific_data
+            if not evaluation.passed:
+                details = ", ".join(
+                    f"{name} {entry.value}"
+                    for name, entry in evaluation.metadata.items()
+                    if isinstance(entry.value, int | float | str) and len(str(entry.value)) < 40
+                )[:160]
+                lines.append(
+                    f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} did not pass "
+                    f"({evaluation.severity.value.lower()}){': ' + details if details else ''}"
+                )
+        return lines
+
+
+def summary(env: dict[str, str]) -> str:
+    """Where everything is, and the published model (read from `food.current_model`, whatever the storage)."""
+    import psycopg2
+
+    with psycopg2.connect(env["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT model_version, name, cutoff, holdout_end, metrics FROM food.current_model LIMIT 1")
+        model = cursor.fetchone()
+    lines = ["", "done."]
+    if model:
+        version, name, start, end, metrics = model
+        metrics = metrics if isinstance(metrics, dict) else json.loads(metrics)
+        chosen = metrics[name]
+        lines.append(
+            f"selected model {version}: holdout {start}..{end} ROC AUC {chosen['roc_auc']:.3f}, fails found "
+            f"{chosen['days_earlier']:.1f} days earlier (baseline previous result: "
+            f"AUC {metrics['baseline_previous_result']['roc_auc']:.3f})"
+        )
+    state = env["CHICAGO_FOOD_STATE_DIR"]
+    lines += [
+        f"tables: PostgreSQL schema `food`; run history and metadata: database `dagster`; all state in {state}",
+        "open the Dagster UI on it: ./run ui   (then http://127.0.0.1:3000)",
+        "serve the score API: ./run api    (then http://127.0.0.1:8000/v1/models/current, docs at /schema)",
+        "open the monitoring dashboard: ./run dashboard   (then http://127.0.0.1:5006/dashboard)",
+        "stop the embedded PostgreSQL and the replay server: ./run stop",
+    ]
+    return "\n".join(lines)
+
+
+def _foreground(command: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
+    """A long-running command in the foreground; Ctrl-C stops it cleanly."""
     try:
         return subprocess.run(command, env=env, cwd=cwd).returncode
     except KeyboardInterrupt:
@@ -144,29 +207,24 @@ def _run(command: list[str], env: dict[str, str], cwd: str | None = None) -> int
 
 
 def ui(host: str, port: int) -> int:
-    with ExitStack() as stack:
-        env = prepare_environment(stack)
-        print(f"Dagster UI: http://{host}:{port}")
-        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", host, "-p", str(port)]
-        return _run(command, env, cwd=env["DAGSTER_HOME"])
-
-
-def admin_url() -> str:
-    """The pipeline's database: CHICAGO_FOOD_POSTGRES_URL, else the embedded server's `chicago_food`."""
-    return os.environ.get("CHICAGO_FOOD_POSTGRES_URL") or with_database(
-        start_embedded_postgres(state_dir() / "postgres"), "chicago_food"
-    )
+    env = environment.environment()
+    print(f"Dagster UI: http://{host}:{port}")
+    command = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE), "-h", host, "-p", str(port)]
+    return _foreground(command, env, cwd=PROJECT)
 
 
 def reader_url(variable: str) -> str:
     """The read-only role's URL: `variable` when set, else the role created (or updated) on the pipeline's database."""
     from service.db import ensure_reader
 
-    return os.environ.get(variable) or ensure_reader(admin_url(), os.environ.get("CHICAGO_FOOD_READER_PASSWORD"))
+    if os.environ.get(variable):
+        return os.environ[variable]
+    admin = environment.environment(quiet=True)["CHICAGO_FOOD_POSTGRES_URL"]
+    return ensure_reader(admin, os.environ.get("CHICAGO_FOOD_READER_PASSWORD"))
 
 
 def dashboard_command(host: str, port: int) -> list[str]:
-    app = Path(__file__).resolve().parent.parent / "service" / "dashboard.py"
+    app = PROJECT / "service" / "dashboard.py"
     return [
         sys.executable,
         "-m",
@@ -191,23 +249,25 @@ def api(host: str, port: int) -> int:
         "CHICAGO_FOOD_API_PORT": str(port),
     }
     print(f"score API: http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)")
-    return _run([sys.executable, "-m", "service"], env)
+    return _foreground([sys.executable, "-m", "service"], env)
 
 
 def dashboard(host: str, port: int) -> int:
     """Serve the Panel monitoring dashboard as the read-only role."""
     env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": reader_url("CHICAGO_FOOD_DASHBOARD_DATABASE_URL")}
     print(f"dashboard: http://{host}:{port}/dashboard")
-    return _run(dashboard_command(host, port), env)
+    return _foreground(dashboard_command(host, port), env)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="./run")
     commands = parser.add_subparsers(dest="command", required=True)
-    run_demo = commands.add_parser("demo", help="the weekly pipeline over the bundled sample, in one run")
-    run_demo.add_argument("--first", help="first week (a Monday, YYYY-MM-DD); default: the sample's first")
-    run_demo.add_argument("--last", help="last week; default: the sample's last")
-    run_demo.add_argument("--quiet", action="store_true", help="hide Dagster's run logs")
+    run_demo = commands.add_parser("demo", help="the whole pipeline over a Socrata-shaped file, offline")
+    run_demo.add_argument("--data", help="JSON-lines file of Socrata rows (.gz or not); default: the bundled sample")
+    run_demo.add_argument("--first", help="first week (a Monday, YYYY-MM-DD); default: the data's first")
+    run_demo.add_argument("--last", help="last week; default: the data's last")
+    run_demo.add_argument("--train-config", help="YAML run config for the training assets (see the README)")
+    run_demo.add_argument("--verbose", action="store_true", help="print Dagster's full log instead of progress")
     run_ui = commands.add_parser("ui", help="start the Dagster UI")
     run_ui.add_argument("--host", default="127.0.0.1")
     run_ui.add_argument("--port", type=int, default=3000)
@@ -217,18 +277,34 @@ def main() -> int:
     run_dashboard = commands.add_parser("dashboard", help="serve the monitoring dashboard (read-only role)")
     run_dashboard.add_argument("--host", default="127.0.0.1")
     run_dashboard.add_argument("--port", type=int, default=5006)
-    commands.add_parser("stop", help="stop the embedded PostgreSQL")
+    run_dagster = commands.add_parser("dagster", help="a dagster command in the project's environment")
+    run_dagster.add_argument("arguments", nargs=argparse.REMAINDER)
+    commands.add_parser("shell", help="a shell in the project's environment")
+    commands.add_parser("env", help='print the environment as `export` lines: eval "$(./run env)"')
+    commands.add_parser("stop", help="stop the embedded PostgreSQL and the replay server")
     args = parser.parse_args()
     if args.command == "demo":
-        return demo(args.first, args.last, args.quiet)
+        return demo(args.data, args.first, args.last, args.train_config, args.verbose)
     if args.command == "ui":
         return ui(args.host, args.port)
     if args.command == "api":
         return api(args.host, args.port)
     if args.command == "dashboard":
         return dashboard(args.host, args.port)
-    stopped = stop_embedded_postgres(state_dir() / "postgres")
-    print("embedded PostgreSQL stopped" if stopped else "no embedded PostgreSQL was running")
+    if args.command == "dagster":
+        env = environment.environment(quiet=True)
+        return _foreground([sys.executable, "-m", "dagster", *args.arguments], env, cwd=PROJECT)
+    if args.command == "shell":
+        env = environment.environment()
+        print("a shell in the project's environment; `exit` leaves it", file=sys.stderr)
+        return _foreground([os.environ.get("SHELL", "/bin/bash")], env)
+    if args.command == "env":
+        print(environment.exports(environment.environment(quiet=True)))
+        return 0
+    from chicago_food_assets.embedded import state_dir
+
+    stopped = environment.stop(Path(os.environ.get("CHICAGO_FOOD_STATE_DIR") or state_dir()))
+    print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     return 0
 
 

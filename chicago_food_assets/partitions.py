@@ -5,9 +5,11 @@ from datetime import date, datetime, timedelta
 from dagster import WeeklyPartitionsDefinition
 
 FIRST_WEEK = "2010-01-04"  # a Monday: the first week of the dataset
+TIMEZONE = "America/Chicago"  # inspection dates are Chicago days; a week ends at Chicago's midnight
 
-# day_offset=1: weeks start on Monday (Dagster's default is Sunday).
-weekly = WeeklyPartitionsDefinition(start_date=FIRST_WEEK, day_offset=1)
+# day_offset=1: weeks start on Monday (Dagster's default is Sunday). The timezone makes schedules built from the
+# partitions fire on Chicago time; partition keys stay the Mondays' dates.
+weekly = WeeklyPartitionsDefinition(start_date=FIRST_WEEK, day_offset=1, timezone=TIMEZONE)
 
 
 def week_of(day: date | datetime) -> date:

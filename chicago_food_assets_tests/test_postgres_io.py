@@ -5,8 +5,25 @@ import pandas as pd
 import pytest
 from dagster import AssetExecutionContext, AssetIn, AssetKey, BackfillPolicy, asset, materialize
 
+from chicago_food_assets.core.contracts import Column, Contract
 from chicago_food_assets.partitions import weekly
-from chicago_food_assets.resources.postgres import PostgresIOManager, SchemaChangeError
+from chicago_food_assets.resources.postgres import PostgresIOManager, SchemaChangeError, Table, read_rows
+from chicago_food_assets.types import table_metadata
+
+INSPECTIONS = Contract(
+    "inspections",
+    "a test table",
+    (
+        Column("inspection_id", "bigint", False),
+        Column("license", "bigint"),
+        Column("week", "date", False),
+        Column("inspection_date", "date", False),
+        Column("latitude", "float"),
+        Column("failed", "boolean"),
+        Column("dba_name", "text"),
+        Column("loaded_at", "instant"),
+    ),
+)
 
 RANGE = {"dagster/asset_partition_range_start": "2013-01-07", "dagster/asset_partition_range_end": "2013-01-14"}
 
@@ -28,14 +45,14 @@ def frame(week: str, ids: list[int], note: str = "ok") -> pd.DataFrame:
     )
 
 
-def table_assets(schema: str, frames: dict[str, pd.DataFrame]):
-    """A weekly table asset writing `frames[week]` (concatenated over a range) and two readers of it."""
+def table_assets(schema: str, frames: dict[str, pd.DataFrame], contract: Contract = INSPECTIONS):
+    """A weekly table asset of `contract` writing `frames[week]` (concatenated over a range) and two readers of it."""
 
     @asset(
         key=AssetKey([schema, "inspections"]),
         partitions_def=weekly,
         io_manager_key="tables",
-        metadata={"partition_expr": "week"},
+        metadata=table_metadata(contract),
         backfill_policy=BackfillPolicy.single_run(),
     )
     def inspections(context: AssetExecutionContext) -> pd.DataFrame:
@@ -65,20 +82,8 @@ def run(postgres, assets, selection=None, **kwargs):
     return result
 
 
-def read(postgres, schema: str) -> pd.DataFrame:
-    from psycopg2 import sql
-
-    from chicago_food_assets.resources.postgres import read_query
-
-    with postgres.connect() as connection, connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s"
-            " AND table_name = 'inspections' ORDER BY ordinal_position",
-            (schema,),
-        )
-        types = {n: ("timestamptz" if t.startswith("timestamp") else t) for n, t in cursor.fetchall()}
-        query = sql.SQL("SELECT * FROM {}.inspections ORDER BY inspection_id").format(sql.Identifier(schema))
-        return read_query(cursor, query, types)
+def read(postgres, schema: str, contract: Contract = INSPECTIONS) -> pd.DataFrame:
+    return read_rows(postgres, Table(schema, contract)).sort_values("inspection_id", ignore_index=True)
 
 
 def test_a_week_round_trips_with_its_types(postgres, schema):
@@ -87,7 +92,8 @@ def test_a_week_round_trips_with_its_types(postgres, schema):
     result = run(postgres, assets, selection=assets[:2], partition_key="2013-01-07")
     assert result.success
     back = result.output_for_node("weekly_reader")
-    pd.testing.assert_frame_equal(back.sort_values("inspection_id").reset_index(drop=True), written, check_dtype=True)
+    expected = INSPECTIONS.conform(written)  # the declared dtypes: Arrow strings, nullable integers and booleans
+    pd.testing.assert_frame_equal(back.sort_values("inspection_id").reset_index(drop=True), expected, check_dtype=True)
     with postgres.connect() as connection, connection.cursor() as cursor:
         cursor.execute(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s"
@@ -153,18 +159,62 @@ def test_rows_outside_the_week_are_refused_before_anything_is_deleted(postgres, 
 
 def test_a_removed_or_retyped_column_is_reported_and_an_added_one_is_added(postgres, schema):
     frames = {"2013-01-07": frame("2013-01-07", [1, 2])}
-    assets = table_assets(schema, frames)
-    assert run(postgres, assets[:1], partition_key="2013-01-07").success
-    frames["2013-01-07"] = frame("2013-01-07", [1, 2]).drop(columns=["license"]).assign(latitude="41.9")
-    result = run(postgres, assets[:1], partition_key="2013-01-07")
+    assert run(postgres, table_assets(schema, frames)[:1], partition_key="2013-01-07").success
+    changed = Contract(
+        "inspections",
+        "",
+        tuple(
+            Column("latitude", "text") if c.name == "latitude" else c
+            for c in INSPECTIONS.columns
+            if c.name != "license"
+        ),
+    )
+    frames["2013-01-07"] = frame("2013-01-07", [1, 2]).drop(columns=["license"])
+    result = run(postgres, table_assets(schema, frames, changed)[:1], partition_key="2013-01-07")
     error = str(result.get_step_failure_events()[0].step_failure_data.error)
     assert SchemaChangeError.__name__ in error
-    assert "columns missing from the output: ['license']" in error and "latitude: double precision -> text" in error
+    assert "columns missing from the contract: ['license']" in error and "latitude: double precision -> text" in error
+    grown = Contract("inspections", "", (*INSPECTIONS.columns, Column("zip", "integer")))
     frames["2013-01-07"] = frame("2013-01-07", [1, 2]).assign(zip=pd.array([60613, None], dtype="Int32"))
-    result = run(postgres, assets[:1], partition_key="2013-01-07")
+    result = run(postgres, table_assets(schema, frames, grown)[:1], partition_key="2013-01-07")
     assert result.success
     assert result.get_asset_materialization_events()[0].materialization.metadata["columns_added"].value == ["zip"]
-    assert read(postgres, schema)["zip"].tolist()[0] == 60613
+    assert read(postgres, schema, grown)["zip"].tolist()[0] == 60613
+
+
+def test_the_declared_types_make_the_table_whatever_the_first_week_holds(postgres, schema):
+    empty = frame("2013-01-07", [])
+    all_null = frame("2013-01-14", [1, 2]).assign(dba_name=None, latitude=None, license=None, failed=None)
+    assets = table_assets(schema, {"2013-01-07": empty, "2013-01-14": all_null})
+    assert run(postgres, assets[:1], partition_key="2013-01-07").success  # the first write has no rows at all
+    assert run(postgres, assets[:1], partition_key="2013-01-14").success
+    with postgres.connect() as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = %s",
+            (schema,),
+        )
+        stored = {name: (kind, nullable) for name, kind, nullable in cursor.fetchall()}
+    assert stored["dba_name"] == ("text", "YES") and stored["latitude"] == ("double precision", "YES")
+    assert stored["inspection_id"] == ("bigint", "NO") and stored["loaded_at"][0] == "timestamp with time zone"
+    assert read(postgres, schema)["dba_name"].isna().all()
+
+
+def test_a_text_that_reads_like_the_null_marker_stays_text(postgres, schema):
+    odd = frame("2013-01-07", [1, 2, 3]).assign(dba_name=["\\N", "", None])
+    assets = table_assets(schema, {"2013-01-07": odd})
+    assert run(postgres, assets[:1], partition_key="2013-01-07").success
+    names = read(postgres, schema)["dba_name"]
+    assert names.tolist()[:2] == ["\\N", ""] and names.isna().tolist() == [False, False, True]
+
+
+def test_a_frame_that_breaks_its_contract_is_refused_before_anything_is_written(postgres, schema):
+    frames = {"2013-01-07": frame("2013-01-07", [1, 2])}
+    assets = table_assets(schema, frames)
+    assert run(postgres, assets[:1], partition_key="2013-01-07").success
+    frames["2013-01-07"] = frame("2013-01-07", [3]).assign(extra=1)
+    result = run(postgres, assets[:1], partition_key="2013-01-07")
+    assert "columns not in the contract: ['extra']" in str(result.get_step_failure_events()[0].step_failure_data.error)
+    assert read(postgres, schema)["inspection_id"].tolist() == [1, 2]
 
 
 def test_reading_a_table_never_written_says_what_to_do(postgres, schema):

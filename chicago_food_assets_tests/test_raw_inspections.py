@@ -31,12 +31,13 @@ def ingest(socrata, objects, assets=(raw_inspections,), **kwargs):
 
 def stored(objects: LocalObjectIOManager, week: str) -> list[dict]:
     path = Path(objects.base_dir, "raw_inspections", f"{week}.jsonl.gz")
-    lines = gzip.decompress(path.read_bytes()).decode().splitlines()[1:]
+    lines = gzip.decompress(path.read_bytes()).decode().splitlines()
     return [json.loads(line) for line in lines]
 
 
 def as_received(row: dict) -> dict:
-    return {k: v for k, v in row.items() if v is not None}
+    """A stored row as the feed sent it: absent values left out, a nested object (location) kept as its JSON."""
+    return {k: json.loads(v) if k == "location" else v for k, v in row.items() if v is not None}
 
 
 @pytest.fixture

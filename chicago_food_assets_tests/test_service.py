@@ -13,6 +13,7 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
+from chicago_food_assets.core.contracts import CONTRACTS
 from chicago_food_assets.embedded import stop_embedded_postgres, with_database
 from chicago_food_assets.resources.postgres import PostgresResource, Table, read_table, write_table
 from chicago_food_assets_tests.helpers import free_port, start_process
@@ -186,7 +187,7 @@ def test_a_database_outage_gives_503_and_the_service_recovers_by_itself(pipeline
         )
         target = PostgresResource(url=admin)
         for name in SERVED:  # the pipeline's output, copied to a server we can stop
-            write_table(target, Table("food", name, None), read_table(pipeline["postgres"], "food", name), None)
+            write_table(target, Table("food", CONTRACTS[name]), read_table(pipeline["postgres"], "food", name), None)
         process, base = serve(ensure_reader(admin))
         try:
             license_number = read_table(target, "food", "establishment_risk")["license"].iloc[0]

@@ -123,3 +123,20 @@ def test_row_order_does_not_change_the_model_or_its_version(table):
     assert training.choose(first, subset).version == training.choose(second, shuffled).version
     fewer = training.fit(subset.iloc[10:], settings)
     assert training.choose(fewer, subset).version != training.choose(first, subset).version
+
+
+def test_a_model_records_its_library_versions_and_refuses_to_score_under_others(table):
+    import dataclasses
+    import pickle
+
+    subset = table[(table["week"] >= pd.Timestamp("2013-01-01")) & (table["week"] < pd.Timestamp("2014-01-01"))]
+    settings = training.Settings(holdout_weeks=4, xgboost=SMALL, knn_sample=500)
+    chosen = training.choose(training.fit(subset, settings), subset)
+    assert chosen.libraries == training.library_versions() and "scikit-learn" in chosen.libraries
+    assert "Trained with**: scikit-learn " in training.model_card(chosen, [])
+    stored = pickle.loads(pickle.dumps(chosen))  # as the object store gives it back
+    assert len(stored.score(subset.head(5))) == 5
+
+    older = dataclasses.replace(stored, libraries={**stored.libraries, "scikit-learn": "1.5.0"})
+    with pytest.raises(training.LibraryMismatchError, match=r"trained with scikit-learn 1\.5\.0 \(installed: 1\."):
+        older.score(subset.head(5))

@@ -11,8 +11,10 @@ from chicago_food_assets.replay import ReplayServer
 from chicago_food_assets.resources.postgres import PostgresIOManager
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.storage import LocalObjectIOManager
-from chicago_food_assets.types import CleanInspections
+from chicago_food_assets.types import TYPES
 from chicago_food_assets_tests.helpers import rows_between
+
+CleanInspections = TYPES["clean_inspections"]
 
 ASSETS = [raw_inspections, cleaning_assets, inspection_features]
 RANGE = {"dagster/asset_partition_range_start": "2013-01-07", "dagster/asset_partition_range_end": "2013-02-04"}

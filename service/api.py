@@ -17,41 +17,48 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.params import Parameter
 
+from chicago_food_assets.core.contracts import INSPECTION_SCORES, Contract
 from service.db import Database, UnavailableError
 
 MAX_LIMIT = 500
 HISTORY = 100
 
 
-class Score(msgspec.Struct):
-    inspection_id: int
-    license: int
-    establishment: str
-    week: date
-    inspection_date: date
-    facility_type: str
-    score: float
-    rank: int
-    model_version: str
-    period: str  # training (in-sample), holdout, or prediction
-    failed: bool  # the known outcome
+PYTHON_TYPES = {
+    "bigint": int,
+    "integer": int,
+    "smallint": int,
+    "float": float,
+    "boolean": bool,
+    "date": date,
+    "instant": datetime,
+    "text": str,
+    "json": str,
+}
 
 
-class Past(msgspec.Struct):
-    inspection_id: int
-    week: date
-    inspection_date: date
-    score: float
-    rank: int
-    period: str
-    failed: bool
-    model_version: str
+def struct(name: str, contract: Contract) -> type[msgspec.Struct]:
+    """A response type with the contract's columns (core/contracts.py), so the API and the table never drift."""
+    fields = [
+        (c.name, PYTHON_TYPES[c.kind] if not c.nullable else PYTHON_TYPES[c.kind] | None) for c in contract.columns
+    ]
+    return msgspec.defstruct(name, fields, module=__name__)
+
+
+# period: training (in-sample), holdout or prediction for the model that scored it; failed: the known outcome
+Score = struct("Score", INSPECTION_SCORES)
+Past = struct(
+    "Past",
+    INSPECTION_SCORES.select(
+        ["inspection_id", "week", "inspection_date", "score", "rank", "period", "failed", "model_version"]
+    ),
+)
 
 
 class Establishment(msgspec.Struct):
     license: int
     establishment: str
-    facility_type: str
+    facility_type: str | None
     current: Score
     inspections_scored: int
     history: list[Past]  # newest first, at most 100
@@ -173,7 +180,7 @@ SELECT convert_to(json_build_object(
     'license', s.license, 'establishment', s.establishment, 'facility_type', s.facility_type,
     'current', {SCORE_OBJECT}, 'inspections_scored', s.inspections_scored,
     'history', COALESCE((SELECT json_agg(h) FROM (
-        SELECT p.inspection_id, p.week, p.inspection_date, p.score, p.rank, p.period, p.failed, p.model_version
+        SELECT {", ".join(f"p.{name}" for name in Past.__struct_fields__)}
         FROM food.inspection_scores p WHERE p.license = s.license
         ORDER BY p.inspection_date DESC, p.inspection_id DESC LIMIT {HISTORY}) h), '[]'::json)
 )::text, 'UTF8')

@@ -16,10 +16,19 @@ import numpy as np
 import pandas as pd
 import panel as pn
 import psycopg2
+import psycopg2.extras
+
+from chicago_food_assets.core.contracts import CURRENT_MODEL, FAIRNESS_AUDIT, SCORE_MONITORING
 
 FAIR_BAND = (0.8, 1.25)
 PSI_ALERT = 0.2
 ALL = "All"
+
+
+MONITORED = SCORE_MONITORING.select(
+    ["week", "facility_type", "count", "mean", "psi", "fail_rate", "histogram", "reference_histogram"]
+).names
+AUDITED = FAIRNESS_AUDIT.select(["facility_type", "group_size", "fpr", "fdr", "fpr_disparity", "fdr_disparity"]).names
 
 
 @dataclass
@@ -32,18 +41,17 @@ class Data:
 def load(url: str) -> Data:
     """Three small queries: a year of weekly monitoring is a few thousand rows."""
     with psycopg2.connect(url, connect_timeout=3) as connection, connection.cursor() as cursor:
-        model = _query(cursor, "SELECT * FROM food.current_model LIMIT 1")
+        psycopg2.extras.register_default_jsonb(connection, loads=str)  # JSON columns as their text, parsed below
+        model = _query(cursor, f"SELECT {', '.join(CURRENT_MODEL.names)} FROM food.current_model LIMIT 1")
         version = model["model_version"].iloc[0] if len(model) else None
         monitoring = _query(
             cursor,
-            "SELECT week, facility_type, count, mean, psi, fail_rate, histogram, reference_histogram "
-            "FROM food.score_monitoring WHERE model_version = %s ORDER BY week",
+            f"SELECT {', '.join(MONITORED)} FROM food.score_monitoring WHERE model_version = %s ORDER BY week",
             (version,),
         )
         fairness = _query(
             cursor,
-            "SELECT facility_type, group_size, fpr, fdr, fpr_disparity, fdr_disparity FROM food.fairness_audit "
-            "WHERE model_version = %s ORDER BY group_size DESC",
+            f"SELECT {', '.join(AUDITED)} FROM food.fairness_audit WHERE model_version = %s ORDER BY group_size DESC",
             (version,),
         )
     monitoring["week"] = pd.to_datetime(monitoring["week"])

@@ -18,8 +18,9 @@ from dagster import (
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
 from chicago_food_assets.core import cleaning
 from chicago_food_assets.core.cleaning import clean
+from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS, INSPECTION_VIOLATIONS, Contract
 from chicago_food_assets.partitions import weekly
-from chicago_food_assets.types import CleanInspections, InspectionViolations
+from chicago_food_assets.types import TYPES, table_metadata
 
 CLEAN = AssetKey("clean_inspections")
 VIOLATIONS = AssetKey("inspection_violations")
@@ -52,31 +53,19 @@ DROPPED_SHARE = Check("dropped_share", "share of raw rows dropped or rejected in
 MAX_DROPPED_SHARE = 0.35  # in the bundled sample ~9% of rows are dropped (no license, not an outcome)
 
 
-def _table(description: str, dagster_type: object = None) -> AssetOut:
-    """A weekly table written by the Postgres IO manager."""
-    typed = {"dagster_type": dagster_type} if dagster_type is not None else {}
+def _table(contract: Contract) -> AssetOut:
+    """A weekly table of a declared contract, written by the Postgres IO manager."""
     return AssetOut(
         io_manager_key="table_io_manager",
-        metadata={"partition_expr": "week"},
-        description=description,
+        metadata=table_metadata(contract),
+        description=contract.description,
         kinds={"python", "postgres"},
-        **typed,
+        dagster_type=TYPES[contract.name],
     )
 
 
 @multi_asset(
-    outs={
-        "clean_inspections": _table(
-            "One typed row per inspection with an outcome; violations counted by severity.", CleanInspections
-        ),
-        "inspection_violations": _table(
-            "Cited violation items, long: inspection_id, number, severity, scheme (old before 2018-07-01).",
-            InspectionViolations,
-        ),
-        "inspection_rejects": _table(
-            "Raw rows the cleaner could not parse, with the reason and the row as received (JSON)."
-        ),
-    },
+    outs={c.name: _table(c) for c in (CLEAN_INSPECTIONS, INSPECTION_VIOLATIONS, INSPECTION_REJECTS)},
     ins={"raw_inspections": AssetIn()},
     partitions_def=weekly,
     backfill_policy=BackfillPolicy.single_run(),
@@ -85,10 +74,10 @@ def _table(description: str, dagster_type: object = None) -> AssetOut:
     name="cleaning",
 )
 def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFrame):
-    cleaned = clean(raw_inspections)
-    inspections = cleaned.inspections
-    start = pd.Timestamp(context.partition_time_window.start.replace(tzinfo=None))
-    rejects = cleaned.rejects.assign(week=cleaned.rejects["week"].fillna(start))  # unreadable date: the range's week
+    window = context.partition_time_window
+    cleaned = clean(raw_inspections, window.start.replace(tzinfo=None), window.end.replace(tzinfo=None))
+    inspections = CLEAN_INSPECTIONS.conform(cleaned.inspections)
+    rejects = INSPECTION_REJECTS.conform(cleaned.rejects)
     dropped = {reason: count for reason, count in cleaned.dropped.items() if count}
     rows_in = len(raw_inspections)
     yield Output(
@@ -111,7 +100,7 @@ def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFram
         },
     )
     yield Output(
-        cleaned.violations,
+        INSPECTION_VIOLATIONS.conform(cleaned.violations),
         "inspection_violations",
         metadata={
             "rows": len(cleaned.violations),

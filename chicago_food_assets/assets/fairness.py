@@ -14,7 +14,9 @@ from dagster import (
 from pydantic import Field
 
 from chicago_food_assets.core import fairness
+from chicago_food_assets.core.contracts import FAIRNESS_AUDIT
 from chicago_food_assets.core.training import Selected
+from chicago_food_assets.types import TYPES, table_metadata
 
 KEY = AssetKey("fairness_audit")
 
@@ -31,6 +33,8 @@ class AuditConfig(Config):
     key=KEY,
     ins={"selected_model": AssetIn()},
     io_manager_key="table_io_manager",
+    metadata=table_metadata(FAIRNESS_AUDIT),
+    dagster_type=TYPES[FAIRNESS_AUDIT.name],
     check_specs=[
         AssetCheckSpec(
             "fair_band", asset=KEY, description="FPR and FDR disparities of sizeable groups lie within [0.8, 1.25]"
@@ -43,8 +47,10 @@ class AuditConfig(Config):
 def fairness_audit(config: AuditConfig, selected_model: Selected):
     holdout = selected_model.holdout
     threshold = fairness.operating_threshold(holdout["score"].to_numpy(dtype=float), config.flagged_share)
-    table = fairness.audit(holdout, threshold, config.min_group_size, config.reference).assign(
-        model_version=selected_model.version
+    table = FAIRNESS_AUDIT.conform(
+        fairness.audit(holdout, threshold, config.min_group_size, config.reference).assign(
+            model_version=selected_model.version
+        )
     )
     outside = fairness.outside_band(table, config.min_group_size)
     yield Output(

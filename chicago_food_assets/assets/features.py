@@ -7,9 +7,10 @@ from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MetadataVal
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
 from chicago_food_assets.core import features
+from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES
 from chicago_food_assets.partitions import weekly
 from chicago_food_assets.resources.postgres import PostgresResource
-from chicago_food_assets.types import InspectionFeatures
+from chicago_food_assets.types import TYPES, table_metadata
 
 KEY = AssetKey("inspection_features")
 
@@ -35,25 +36,24 @@ NO_FUTURE = NoFutureCheck()
     partitions_def=weekly,
     backfill_policy=BackfillPolicy.single_run(),
     io_manager_key="table_io_manager",
-    metadata={"partition_expr": "week"},
-    dagster_type=InspectionFeatures,
+    metadata=table_metadata(INSPECTION_FEATURES),
+    dagster_type=TYPES[INSPECTION_FEATURES.name],
     check_specs=[*FEATURE_CHECKS.specs, NO_FUTURE.spec(KEY)],
     group_name="features",
     kinds={"python", "postgres"},
-    description="Leakage-free features per inspection (establishment history strictly before its date) and `failed`.",
+    description=INSPECTION_FEATURES.description,
 )
 def inspection_features(context: AssetExecutionContext, clean_inspections: pd.DataFrame, postgres: PostgresResource):
     window = context.partition_time_window
     # Earlier weeks' inspections of the same establishments: one query for the whole range.
     history = postgres.read_earlier(
-        "clean_inspections",
+        CLEAN_INSPECTIONS,
         features.HISTORY_COLUMNS,
         key="establishment",
         values=clean_inspections["establishment"].dropna().unique().tolist(),
-        column="week",
         before=window.start.date(),
     )
-    table = features.build(clean_inspections, history)
+    table = INSPECTION_FEATURES.conform(features.build(clean_inspections, history))
     null_rates = table[list(features.FEATURES)].isna().mean().round(4)
     yield Output(
         table,

@@ -1,14 +1,16 @@
 """raw_inspections: each week's rows exactly as Socrata sent them, in object storage."""
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MetadataValue, Output, asset
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
 from chicago_food_assets.core.raw import FIELDS, frame_of_rows, malformed_counts
-from chicago_food_assets.partitions import weekly
-from chicago_food_assets.resources.socrata import SocrataResource
+from chicago_food_assets.partitions import TIMEZONE, weekly
+from chicago_food_assets.resources.socrata import SocrataResource, combined
 
 KEY = AssetKey("raw_inspections")
 
@@ -56,7 +58,16 @@ def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):
     )
     def raw_inspections(context: AssetExecutionContext, socrata: SocrataResource):
         window = context.partition_time_window
-        pull = socrata.fetch_window(window.start.replace(tzinfo=None), window.end.replace(tzinfo=None))
+        start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+        pulls = [socrata.fetch_window(start, end)]
+        # Rows dated before the first week or in the future belong to no week: the edge weeks fetch them too,
+        # so they are stored and then rejected with their reason instead of never being seen.
+        if context.partition_keys[0] == weekly.get_first_partition_key():
+            pulls.append(socrata.fetch_where(f"inspection_date < '{start:%Y-%m-%dT%H:%M:%S}'"))
+        if context.partition_keys[-1] == weekly.get_last_partition_key():
+            tomorrow = (datetime.now(ZoneInfo(TIMEZONE)) + timedelta(days=1)).date()
+            pulls.append(socrata.fetch_where(f"inspection_date >= '{tomorrow:%Y-%m-%d}T00:00:00'"))
+        pull = combined(pulls)
         frame = frame_of_rows(pull.rows)
         weeks = len(context.partition_keys)
         dates = frame["inspection_date"].dropna()

@@ -1,6 +1,5 @@
 """inspection_scores, score_monitoring (weekly), establishment_risk and current_model: what the service reads."""
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +19,16 @@ from dagster import (
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
 from chicago_food_assets.core import scoring
+from chicago_food_assets.core.contracts import (
+    CURRENT_MODEL,
+    ESTABLISHMENT_RISK,
+    INSPECTION_SCORES,
+    SCORE_MONITORING,
+    json_text,
+)
 from chicago_food_assets.core.training import Selected
 from chicago_food_assets.partitions import weekly
+from chicago_food_assets.types import TYPES, table_metadata
 
 SCORES = AssetKey("inspection_scores")
 MONITORING = AssetKey("score_monitoring")
@@ -64,7 +71,8 @@ def window(selected: Selected) -> scoring.Window:
     partitions_def=weekly,
     backfill_policy=BackfillPolicy.single_run(),
     io_manager_key="table_io_manager",
-    metadata={"partition_expr": "week", "indexes": ["inspection_id", "license"]},
+    metadata=table_metadata(INSPECTION_SCORES),
+    dagster_type=TYPES[INSPECTION_SCORES.name],
     check_specs=[*SCORE_CHECKS.specs, ROWS_MATCH.spec(SCORES)],
     group_name="scores",
     kinds={"python", "postgres"},
@@ -72,7 +80,9 @@ def window(selected: Selected) -> scoring.Window:
 )
 def inspection_scores(context: AssetExecutionContext, inspection_features: pd.DataFrame, selected_model: Selected):
     score = selected_model.score(inspection_features) if len(inspection_features) else np.zeros(0)
-    table = scoring.score_table(inspection_features, score, selected_model.version, window(selected_model))
+    table = INSPECTION_SCORES.conform(
+        scoring.score_table(inspection_features, score, selected_model.version, window(selected_model))
+    )
     periods = table["period"].value_counts().to_dict()
     yield Output(
         table,
@@ -104,7 +114,8 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
     partitions_def=weekly,
     backfill_policy=BackfillPolicy.single_run(),
     io_manager_key="table_io_manager",
-    metadata={"partition_expr": "week"},
+    metadata=table_metadata(SCORE_MONITORING),
+    dagster_type=TYPES[SCORE_MONITORING.name],
     check_specs=[*MONITORING_CHECKS.specs, DRIFT.spec(MONITORING)],
     group_name="scores",
     kinds={"python", "postgres"},
@@ -113,7 +124,7 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
 )
 def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataFrame, selected_model: Selected):
     current = inspection_scores[inspection_scores["model_version"] == selected_model.version]
-    table = scoring.monitoring(current, selected_model.reference, selected_model.version)
+    table = SCORE_MONITORING.conform(scoring.monitoring(current, selected_model.reference, selected_model.version))
     sizeable = table[table["count"] >= MIN_DRIFT_ROWS]
     drifting = sizeable[sizeable["psi"] > scoring.PSI_ALERT]
     yield Output(
@@ -143,14 +154,15 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
 @asset(
     ins={"inspection_scores": AssetIn()},
     io_manager_key="table_io_manager",
-    metadata={"indexes": ["license"]},
+    metadata=table_metadata(ESTABLISHMENT_RISK),
+    dagster_type=TYPES[ESTABLISHMENT_RISK.name],
     check_specs=[AssetCheckSpec("one_row_per_establishment", asset="establishment_risk", blocking=True)],
     group_name="scores",
     kinds={"python", "postgres"},
     description="The latest score of each establishment (by license; name and address when the license is 0).",
 )
 def establishment_risk(inspection_scores: pd.DataFrame):
-    table = scoring.latest_by_establishment(inspection_scores)
+    table = ESTABLISHMENT_RISK.conform(scoring.latest_by_establishment(inspection_scores))
     yield Output(table, metadata={"rows": len(table), "licensed": int((table["license"] > 0).sum())})
     repeated = int(table["establishment"].duplicated().sum())
     yield AssetCheckResult(
@@ -164,25 +176,30 @@ def establishment_risk(inspection_scores: pd.DataFrame):
 @asset(
     ins={"selected_model": AssetIn()},
     io_manager_key="table_io_manager",
+    metadata=table_metadata(CURRENT_MODEL),
+    dagster_type=TYPES[CURRENT_MODEL.name],
     group_name="scores",
     kinds={"python", "postgres"},
     description="The selected model's identity and holdout metrics, for the service (which reads only PostgreSQL).",
 )
 def current_model(selected_model: Selected) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "model_version": [selected_model.version],
-            "name": [selected_model.name],
-            "metric": [selected_model.metric],
-            "refit": [selected_model.refit],
-            "first_week": [pd.Timestamp(selected_model.first_week)],
-            "cutoff": [pd.Timestamp(selected_model.cutoff)],
-            "holdout_end": [pd.Timestamp(selected_model.end)],
-            "train_rows": [selected_model.train_rows],
-            "holdout_rows": [len(selected_model.holdout)],
-            "metrics": [json.dumps(selected_model.metrics)],
-            "features": [json.dumps(list(selected_model.features))],
-            "reference": [json.dumps(selected_model.reference)],
-            "published_at": [pd.Timestamp.now(tz="UTC")],
-        }
+    return CURRENT_MODEL.conform(
+        pd.DataFrame(
+            {
+                "model_version": [selected_model.version],
+                "name": [selected_model.name],
+                "metric": [selected_model.metric],
+                "refit": [selected_model.refit],
+                "first_week": [pd.Timestamp(selected_model.first_week)],
+                "cutoff": [pd.Timestamp(selected_model.cutoff)],
+                "holdout_end": [pd.Timestamp(selected_model.end)],
+                "train_rows": [selected_model.train_rows],
+                "holdout_rows": [len(selected_model.holdout)],
+                "metrics": [json_text(selected_model.metrics)],
+                "features": [json_text(list(selected_model.features))],
+                "reference": [json_text(selected_model.reference)],
+                "libraries": [json_text(selected_model.libraries)],
+                "published_at": [pd.Timestamp.now(tz="UTC")],
+            }
+        )
     )

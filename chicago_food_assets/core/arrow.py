@@ -29,3 +29,20 @@ def integers(values: np.ndarray | pd.Series, dtype: str = "Int64") -> pd.arrays.
     missing = np.isnan(floats)
     numpy_dtype = {"Int16": np.int16, "Int32": np.int32, "Int64": np.int64}[dtype]
     return pd.arrays.IntegerArray(np.where(missing, 0, floats).astype(numpy_dtype), missing)
+
+
+INT64_MAX = "9223372036854775807"
+
+
+def whole_numbers(values: pd.Series) -> pd.arrays.IntegerArray:
+    """Exact int64 from strings of ASCII digits (no float on the way, so ids above 2**53 stay distinct).
+
+    Anything else (signs, decimals, other digits, more than int64 holds) is missing: the caller rejects it.
+    """
+    array = pc.utf8_trim_whitespace(arrow(values))
+    digits = pc.match_substring_regex(array, r"^[0-9]{1,19}$")
+    length = pc.utf8_length(array)
+    fits = pc.or_(pc.less(length, 19), pc.less_equal(array, INT64_MAX))  # 19 digits: compare as text
+    readable = pc.fill_null(pc.and_(digits, fits), False)
+    parsed = pc.cast(pc.if_else(readable, array, pa.scalar(None, pa.string())), pa.int64())
+    return pd.array(parsed.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), dtype="Int64")

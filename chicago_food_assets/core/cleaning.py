@@ -6,6 +6,7 @@ fillna(0) turned names into numbers). Rows that cannot be parsed at all go to th
 Every dropped, rejected or repaired row is counted by reason.
 """
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -13,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from chicago_food_assets.core import violations
-from chicago_food_assets.core.arrow import TEXT, integers, numbers
+from chicago_food_assets.core.arrow import TEXT, numbers, whole_numbers
+from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS
 from chicago_food_assets.core.establishments import establishment_key
 
 NOT_OUTCOMES = frozenset({"Out of Business", "Business Not Located", "No Entry", "Not Ready"})
@@ -63,32 +65,10 @@ INSPECTION_KINDS: tuple[tuple[str, str], ...] = (
 )
 REINSPECTION = r"re[- ]?insp|re[- ]?inpsect|recheck"
 RISKS = {"Risk 1 (High)": 1, "Risk 2 (Medium)": 2, "Risk 3 (Low)": 3, "All": 1}  # "All": every category, so high
+FIRST_DAY = "2010-01-04"  # the first day of the first weekly partition
 
-COLUMNS = (
-    "inspection_id",
-    "week",
-    "inspection_date",
-    "license",
-    "establishment",
-    "dba_name",
-    "aka_name",
-    "address",
-    "zip",
-    "latitude",
-    "longitude",
-    "outside_chicago",
-    "facility_type",
-    "facility_type_raw",
-    "risk",
-    "inspection_type",
-    "inspection_kind",
-    "reinspection",
-    "results",
-    "failed",
-    "violations_recorded",
-    *violations.COUNT_COLUMNS,
-)
-REJECT_COLUMNS = ("week", "inspection_id", "reason", "row")
+COLUMNS = CLEAN_INSPECTIONS.names
+REJECT_COLUMNS = INSPECTION_REJECTS.names
 
 
 @dataclass
@@ -148,10 +128,30 @@ def _classify(values: pd.Series, rules: tuple[tuple[str, str], ...], default: st
     return per_distinct(values, label)
 
 
-def clean(raw: pd.DataFrame) -> Cleaned:
-    """Clean a batch of raw rows (all strings, as received)."""
+@dataclass
+class Parsed:
+    """The fields of a batch of raw rows, read: what each rule below decides on."""
+
+    frame: pd.DataFrame
+    raw_date: pd.Series
+    inspection_date: pd.Series
+    week: pd.Series
+    raw_id: pd.Series
+    inspection_id: pd.Series
+    raw_license: pd.Series
+    license: pd.Series
+    results: pd.Series
+    latitude: pd.Series
+    longitude: pd.Series
+    from_location: pd.Series
+
+    def field(self, name: str) -> pd.Series:
+        frame = self.frame
+        return text(frame[name]) if name in frame.columns else pd.Series(pd.NA, index=frame.index, dtype=TEXT)
+
+
+def parse(raw: pd.DataFrame) -> Parsed:
     frame = raw.reset_index(drop=True)
-    n = len(frame)
 
     def field(name: str) -> pd.Series:
         return text(frame[name]) if name in frame.columns else pd.Series(pd.NA, index=frame.index, dtype=TEXT)
@@ -163,92 +163,171 @@ def clean(raw: pd.DataFrame) -> Cleaned:
     inspection_date = pd.Series(days[codes], index=frame.index)  # code -1 (missing) takes the trailing NaT
     week = inspection_date - pd.to_timedelta(inspection_date.dt.weekday, unit="D")
     raw_id, raw_license = field("inspection_id"), field("license_")
-    inspection_id = pd.Series(integers(numbers(raw_id, _INTEGER)), index=frame.index)
-    license_number = pd.Series(integers(numbers(raw_license, _INTEGER)), index=frame.index)
-    results = field("results")
     latitude, longitude, from_location = _coordinates(
-        field("latitude"), field("longitude"), frame["location"] if "location" in frame.columns else None
+        field("latitude"), field("longitude"), field("location") if "location" in frame.columns else None
     )
-    recorded = frame["violations"].notna() if "violations" in frame.columns else pd.Series(False, index=frame.index)
+    return Parsed(
+        frame,
+        raw_date,
+        inspection_date,
+        week,
+        raw_id,
+        pd.Series(whole_numbers(raw_id), index=frame.index),
+        raw_license,
+        pd.Series(whole_numbers(raw_license), index=frame.index),
+        field("results"),
+        latitude,
+        longitude,
+        from_location,
+    )
 
-    # -- rejects: rows that cannot be parsed at all --------------------------------------------------------
-    reasons = np.full(n, None, dtype=object)
-    unreadable_coordinates = (field("latitude").notna() & latitude.isna()) | (
-        field("longitude").notna() & longitude.isna()
+
+def reject_reasons(parsed: Parsed, start: pd.Timestamp | None, end: pd.Timestamp | None) -> np.ndarray:
+    """Per row, why it cannot be cleaned at all (None: it can). The first reason that applies is kept."""
+    n = len(parsed.frame)
+    latitude, longitude = parsed.latitude, parsed.longitude
+    unreadable_coordinates = (parsed.field("latitude").notna() & latitude.isna()) | (
+        parsed.field("longitude").notna() & longitude.isna()
     )
+    nul = pd.Series(False, index=parsed.frame.index)
+    for name in parsed.frame.columns:  # PostgreSQL text cannot hold NUL: such a row cannot be stored cleaned
+        nul |= parsed.frame[name].astype(TEXT).str.contains("\x00", regex=False).fillna(False).astype(bool)
+    date = parsed.inspection_date
+    reasons = np.full(n, None, dtype=object)
     for reason, mask in (
-        ("unreadable_inspection_id", inspection_id.isna()),
-        ("unreadable_inspection_date", raw_date.notna() & inspection_date.isna()),
-        ("unreadable_license", raw_license.notna() & license_number.isna()),
-        ("unknown_result", results.notna() & ~results.isin(OUTCOMES | NOT_OUTCOMES)),
+        ("unreadable_inspection_id", parsed.inspection_id.isna()),
+        ("unreadable_inspection_date", parsed.raw_date.notna() & date.isna()),
+        ("inspection_date_before_the_partitions", date < pd.Timestamp(FIRST_DAY)),
+        ("inspection_date_in_the_future", date > pd.Timestamp.now().normalize() + pd.Timedelta(days=1)),
+        ("inspection_date_outside_the_window", (date < start) if start is not None else None),
+        ("inspection_date_outside_the_window", (date >= end) if end is not None else None),
+        ("unreadable_license", parsed.raw_license.notna() & parsed.license.isna()),
+        ("unknown_result", parsed.results.notna() & ~parsed.results.isin(OUTCOMES | NOT_OUTCOMES)),
         ("unreadable_coordinates", unreadable_coordinates),
+        ("coordinates_out_of_range", (latitude.abs() > 90) | (longitude.abs() > 180)),
+        ("nul_character", nul),
     ):
+        if mask is None:
+            continue
         hit = mask.fillna(False).to_numpy(dtype=bool) & pd.isna(reasons)
         reasons[hit] = reason
-    rejected = ~pd.isna(reasons)
-    rejects = pd.DataFrame(
-        {
-            "week": week[rejected],
-            "inspection_id": raw_id[rejected].astype(object),
-            "reason": reasons[rejected],
-            "row": frame[rejected].apply(lambda row: row.dropna().to_json(), axis=1) if rejected.any() else [],
-        },  # rejects are rare: serialising them row by row is not a data path
-        columns=list(REJECT_COLUMNS),
-    ).reset_index(drop=True)
+    return reasons
 
-    # -- drops by rule ----------------------------------------------------------------------------------------
+
+def reject_table(
+    parsed: Parsed, reasons: np.ndarray, start: pd.Timestamp | None, end: pd.Timestamp | None
+) -> pd.DataFrame:
+    """The rejected rows as received (JSON), with the reason; a row without a week inside the window takes the
+    window's first week, so every row fetched for a window is stored in it."""
+    rejected = ~pd.isna(reasons)
+    week = parsed.week[rejected]
+    if start is not None:
+        outside = week.isna() | (week < start) | ((week >= end) if end is not None else False)
+        week = week.where(~outside, start)
+    rows = (
+        parsed.frame[rejected].apply(lambda row: _json_row(row.dropna().to_dict()), axis=1)
+        if rejected.any()
+        else pd.Series([], dtype=object)
+    )  # rejects are rare: serialising them row by row is not a data path
+    return pd.DataFrame(
+        {
+            "week": week.to_numpy(),
+            "inspection_id": parsed.raw_id[rejected].to_numpy(),
+            "reason": reasons[rejected],
+            "row": rows.to_numpy(),
+        },
+        columns=list(REJECT_COLUMNS),
+    )
+
+
+def _json_row(row: dict) -> str:
+    """JSON that PostgreSQL's jsonb accepts: a NUL character (never allowed there) is written as the text `\\u0000`."""
+    return json.dumps(row, ensure_ascii=False).replace("\\u0000", "\\\\u0000")
+
+
+def drop_rules(parsed: Parsed, keep: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+    """Rows the seed's rules drop (counted by reason), then one row per inspection_id (the last received wins)."""
     dropped: dict[str, int] = {}
-    keep = ~rejected
     for reason, mask in (
-        ("missing_inspection_date", raw_date.isna()),
-        ("missing_license", raw_license.isna()),
-        ("missing_coordinates", latitude.isna() | longitude.isna()),
-        ("missing_result", results.isna()),
-        ("not_an_outcome", results.isin(NOT_OUTCOMES)),
+        ("missing_inspection_date", parsed.raw_date.isna()),
+        ("missing_license", parsed.raw_license.isna()),
+        ("missing_coordinates", parsed.latitude.isna() | parsed.longitude.isna()),
+        ("missing_result", parsed.results.isna()),
+        ("not_an_outcome", parsed.results.isin(NOT_OUTCOMES)),
     ):
         hit = keep & mask.fillna(False).to_numpy(dtype=bool)
         dropped[reason] = int(hit.sum())
-        keep &= ~hit
-
-    risk_text = field("risk")
-    # de-duplicate (the same inspection_id twice keeps the last received: a later portal edit) and order by date
-    # and id; every column is then taken once, at the end
+        keep = keep & ~hit
+    # the same inspection_id twice keeps the last received (a later portal edit); then order by date and id
     candidates = np.flatnonzero(keep)
-    ids = inspection_id.to_numpy(dtype=float, na_value=np.nan)[candidates]
+    ids = parsed.inspection_id.to_numpy(dtype="int64", na_value=0)[candidates]
     last = ~pd.Series(ids).duplicated(keep="last").to_numpy()
     dropped["duplicate_inspection_id"] = int((~last).sum())
     candidates, ids = candidates[last], ids[last]
-    rows = candidates[np.lexsort((ids, inspection_date.to_numpy()[candidates]))]
+    return candidates[np.lexsort((ids, parsed.inspection_date.to_numpy()[candidates]))], dropped
 
-    risk_text = field("risk")
+
+def clean(raw: pd.DataFrame, start: object = None, end: object = None) -> Cleaned:
+    """Clean a batch of raw rows (all text, as received) fetched for the window [start, end), when given.
+
+    Every row received ends as exactly one of: a clean inspection, a drop counted by reason, a reject with its
+    reason. A row dated outside the window (before 2010, or in the future) is a reject of the window's first week.
+    """
+    parsed = parse(raw)
+    start = pd.Timestamp(start) if start is not None else None
+    end = pd.Timestamp(end) if end is not None else None
+    reasons = reject_reasons(parsed, start, end)
+    rejects = reject_table(parsed, reasons, start, end)
+    rows, dropped = drop_rules(parsed, pd.isna(reasons))
+    field, risk_text = parsed.field, parsed.field("risk")
     columns = {
-        "inspection_id": inspection_id,
-        "week": week,
-        "inspection_date": inspection_date,
-        "license": license_number,
+        "inspection_id": parsed.inspection_id,
+        "week": parsed.week,
+        "inspection_date": parsed.inspection_date,
+        "license": parsed.license,
         "dba_name": field("dba_name"),
         "aka_name": field("aka_name"),
         "address": field("address"),
         "zip": field("zip"),
-        "latitude": latitude,
-        "longitude": longitude,
+        "latitude": parsed.latitude,
+        "longitude": parsed.longitude,
         "facility_type_raw": field("facility_type"),
         "risk": risk_text.map(RISKS).astype("Int16"),
         "inspection_type": field("inspection_type"),
-        "results": results,
-        "violations_recorded": recorded,
-        "violations": frame["violations"] if "violations" in frame.columns else pd.Series(None, index=frame.index),
+        "results": parsed.results,
+        "violations_recorded": parsed.frame["violations"].notna()
+        if "violations" in parsed.frame.columns
+        else pd.Series(False, index=parsed.frame.index),
+        "violations": field("violations")
+        if "violations" in parsed.frame.columns
+        else pd.Series(None, index=parsed.frame.index),
     }
     kept = pd.DataFrame({name: values.iloc[rows].reset_index(drop=True) for name, values in columns.items()})
+    repaired = {
+        "coordinates_from_location": int(parsed.from_location.to_numpy()[rows].sum()),
+        "risk_all_as_high": int(risk_text.iloc[rows].eq("All").sum()),
+    }
+    inspections, identical, parsed_violations = derive(kept, repaired)
+    return Cleaned(
+        inspections,
+        parsed_violations.violations,
+        rejects,
+        dropped,
+        repaired,
+        identical,
+        parsed_violations.unparsed_items,
+        parsed_violations.unknown_numbers,
+        parsed.week.value_counts(),
+    )
+
+
+def derive(kept: pd.DataFrame, repaired: dict[str, int]) -> tuple[pd.DataFrame, int, "violations.Parsed"]:
+    """The derived columns of kept rows: canonical names, kinds, flags, the establishment, violation counts."""
     kept["address"] = kept["address"].str.replace(r" {2,}", " ", regex=True)
     kept["zip"] = kept["zip"].str.slice(0, 5)
     # identical rows under other ids: compare every field, but only where license and date already coincide
     twins = kept[kept.duplicated(subset=["license", "inspection_date"], keep=False).to_numpy()]
     identical = int(twins.duplicated(subset=[c for c in kept.columns if c != "inspection_id"]).sum())
-    repaired = {
-        "coordinates_from_location": int(from_location.to_numpy()[rows].sum()),
-        "risk_all_as_high": int(risk_text.iloc[rows].eq("All").sum()),
-    }
     kept["outside_chicago"] = ~(
         kept["latitude"].between(*CHICAGO["latitude"]) & kept["longitude"].between(*CHICAGO["longitude"])
     )
@@ -261,18 +340,16 @@ def clean(raw: pd.DataFrame) -> Cleaned:
     kept["failed"] = kept["results"].eq("Fail").fillna(False).astype(bool)
     kept["establishment"] = establishment_key(kept["license"], kept["dba_name"], kept["address"])
     parsed = violations.parse(kept)
-    inspections = pd.concat([kept, parsed.counts], axis=1)[list(COLUMNS)]
-    return Cleaned(
-        inspections,
-        parsed.violations,
-        rejects,
-        dropped,
-        repaired,
-        identical,
-        parsed.unparsed_items,
-        parsed.unknown_numbers,
-        week.value_counts(),
-    )
+    return pd.concat([kept, parsed.counts], axis=1)[list(COLUMNS)], identical, parsed
+
+
+def _object(value: str) -> dict:
+    """A JSON object sent as a field (the raw store keeps it as text); anything else is no object."""
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _coordinates(
@@ -286,7 +363,7 @@ def _coordinates(
         use = (location.notna() & latitude.isna() & longitude.isna()).to_numpy(dtype=bool)
         if use.any():  # rare: only rows whose own coordinates are absent
             found = location[use]
-            pairs = pd.DataFrame([v if isinstance(v, dict) else {} for v in found], index=found.index)
+            pairs = pd.DataFrame([_object(v) for v in found], index=found.index)
             a = pd.Series(
                 numbers(text(pairs.get("latitude", pd.Series(pd.NA, index=found.index))), _DECIMAL), index=found.index
             )

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from chicago_food_assets.core.arrow import integers
+from chicago_food_assets.core.contracts import INSPECTION_FEATURES
 
 IDENTIFIERS = ("inspection_id", "week", "inspection_date", "establishment", "license")
 NUMERIC = (
@@ -48,7 +49,8 @@ COUNTS = (
 CATEGORICAL = ("inspection_kind", "facility_type", "last_result", "zip", "season")
 FEATURES = NUMERIC + CATEGORICAL
 TARGET = "failed"
-COLUMNS = IDENTIFIERS + FEATURES + (TARGET,)
+COLUMNS = INSPECTION_FEATURES.names
+assert set(COLUMNS) == {*IDENTIFIERS, *FEATURES, TARGET}, "the contract and the feature lists name the same columns"
 
 # What features read from the clean table (for the history query): never violations text or the current result.
 HISTORY_COLUMNS = (

@@ -1,6 +1,10 @@
 """What a raw Socrata row looks like, and how to count values that will not parse (without changing them)."""
 
+import json
+
 import pandas as pd
+
+from chicago_food_assets.core.arrow import TEXT
 
 FIELDS = (
     "inspection_id",
@@ -38,11 +42,27 @@ _PATTERNS = {
 }
 
 
+def as_text(value: object) -> object:
+    """A received JSON value as text: strings unchanged, numbers and constants as written, objects as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, allow_nan=True)  # 41.9 -> "41.9", inf -> "Infinity"
+
+
 def frame_of_rows(rows: list[dict]) -> pd.DataFrame:
-    """Rows as received, as a DataFrame of objects: the known fields first (absent -> missing), extras kept."""
+    """Rows as received, every value text (Arrow strings): the known fields first (absent -> missing), extras kept.
+
+    The feed sends strings; a JSON number, `Infinity`, `NaN` or a nested object is kept as the text it was sent
+    as, so a stored week always reads back with the same types and the cleaner decides what the value means.
+    """
     frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
     extras = [name for name in frame.columns if name not in FIELDS]
-    return frame.reindex(columns=[*FIELDS, *extras]).astype(object)
+    frame = frame.reindex(columns=[*FIELDS, *extras])
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty"):  # rare: only odd columns
+            frame[name] = column.map(as_text, na_action="ignore")
+    return frame.astype(TEXT)
 
 
 def malformed_counts(frame: pd.DataFrame) -> dict[str, int]:

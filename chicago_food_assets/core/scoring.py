@@ -12,40 +12,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCORE_MONITORING
+
 ALL = "All"
 BINS = 10
 PSI_ALERT = 0.2
-COLUMNS = (
-    "inspection_id",
-    "license",
-    "establishment",
-    "week",
-    "inspection_date",
-    "facility_type",
-    "score",
-    "rank",
-    "model_version",
-    "period",
-    "failed",
-)
-MONITORING_COLUMNS = (
-    "week",
-    "facility_type",
-    "count",
-    "mean",
-    "p10",
-    "p25",
-    "p50",
-    "p75",
-    "p90",
-    "histogram",
-    "reference_count",
-    "reference_mean",
-    "reference_histogram",
-    "psi",
-    "fail_rate",
-    "model_version",
-)
+COLUMNS = INSPECTION_SCORES.names
+MONITORING_COLUMNS = SCORE_MONITORING.names
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,36 @@ from xgboost import XGBClassifier
 from chicago_food_assets.core import evaluation, features, scoring
 
 LEAKAGE_AUC = 0.9  # without leakage, inspection outcomes are predicted at AUC ~0.63-0.70
+# A pickled model is only as good as the libraries that read it back: the card records these, scoring compares them.
+LIBRARIES = ("scikit-learn", "xgboost-cpu", "numpy", "pandas")
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+class LibraryMismatchError(RuntimeError):
+    """The model was trained under other library versions than the ones installed."""
+
+
+def check_libraries(trained_with: dict[str, str]) -> None:
+    """Refuse to score with a model pickled under other versions: its answers could silently differ."""
+    current = library_versions()
+    differ = {name: (was, current.get(name)) for name, was in trained_with.items() if current.get(name) != was}
+    if differ:
+        listed = ", ".join(f"{name} {was} (installed: {now})" for name, (was, now) in differ.items())
+        raise LibraryMismatchError(
+            f"the model was trained with {listed}. Install the locked versions (./run setup installs uv.lock) "
+            "or retrain it under the installed ones (materialize the `training` job)."
+        )
 
 
 @dataclass(frozen=True)
@@ -239,12 +269,14 @@ class Selected:
     train_rows: int
     holdout: pd.DataFrame  # inspection_id, week, inspection_date, facility_type, failed, score (held-out fit)
     reference: dict = field(default_factory=dict)  # training score distribution (scoring.reference), for drift
+    libraries: dict = field(default_factory=library_versions)  # versions it was trained (and pickled) with
 
     @property
     def features(self) -> tuple[str, ...]:
         return self.settings.numeric + self.settings.categorical
 
     def score(self, table: pd.DataFrame) -> np.ndarray:
+        check_libraries(self.libraries)
         return self.pipeline.predict_proba(model_frame(table, self.settings))[:, 1]
 
 
@@ -340,7 +372,10 @@ def model_card(selected: Selected, leakage: list[str]) -> str:
         f"- **Features** ({len(selected.features)}): only what is known before the inspection date: "
         + ", ".join(selected.features)
         + "\n- **Target**: the inspection fails (`results == 'Fail'`)\n"
-        + f"- **Leakage warnings**: {'; '.join(leakage) if leakage else 'none (every holdout AUC <= 0.9)'}\n\n"
+        + f"- **Leakage warnings**: {'; '.join(leakage) if leakage else 'none (every holdout AUC <= 0.9)'}\n"
+        + "- **Trained with**: "
+        + ", ".join(f"{name} {version}" for name, version in selected.libraries.items())
+        + " (scoring refuses other versions)\n\n"
         + "## Holdout metrics (baselines: the previous result; the training fail rate)\n\n"
         + header
         + rows

@@ -9,56 +9,45 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 import psycopg2
-from dagster import ConfigurableIOManager, ConfigurableResource, InputContext, OutputContext
+import pyarrow as pa
+import pyarrow.compute as pc
+from dagster import (
+    ConfigurableIOManager,
+    ConfigurableResource,
+    InputContext,
+    OutputContext,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
+)
 from psycopg2 import sql
-from pydantic import Field, PrivateAttr
+from pyarrow import csv as pa_csv
+from pydantic import Field
 
-from chicago_food_assets.embedded import start_embedded_postgres, with_database
+from chicago_food_assets.core.arrow import TEXT
+from chicago_food_assets.core.contracts import CONTRACTS, Column, Contract
 
 NULL = r"\N"
 DEFAULT_SCHEMA = "food"
 
 
 class PostgresResource(ConfigurableResource):
-    """A PostgreSQL database: `url` when given (production), else the embedded server in `embedded_dir`."""
+    """A PostgreSQL database by URL. Servers are started by whoever runs Dagster (the launcher), never by a run."""
 
-    url: str | None = Field(default=None, description="postgresql://user:password@host:port/database")
-    embedded_dir: str | None = Field(default=None, description="data folder of the embedded server")
-    database: str = Field(default="chicago_food", description="database on the embedded server")
-
-    _resolved: str | None = PrivateAttr(default=None)
+    url: str = Field(description="postgresql://user:password@host:port/database")
 
     def dsn(self) -> str:
-        if self._resolved is None:
-            if self.url:
-                self._resolved = self.url
-            elif self.embedded_dir:
-                from pathlib import Path
-
-                self._resolved = with_database(start_embedded_postgres(Path(self.embedded_dir)), self.database)
-            else:
-                raise ValueError("PostgresResource needs either `url` or `embedded_dir`")
-        return self._resolved.replace("postgresql+psycopg2://", "postgresql://")
+        return self.url.replace("postgresql+psycopg2://", "postgresql://")
 
     def read_earlier(
-        self, table: str, columns: Sequence[str], key: str, values: Sequence[object], column: str, before: date
+        self, contract: Contract, columns: Sequence[str], key: str, values: Sequence[object], before: date
     ) -> pd.DataFrame:
-        """Rows of `table` whose `key` is one of `values` and whose `column` is before `before`: one query."""
-        schema, name = table.split(".") if "." in table else (DEFAULT_SCHEMA, table)
-        with self.connect() as connection, connection.cursor() as cursor:
-            types = _columns(cursor, Table(schema, name, None))
-            if not types:
-                raise LookupError(f"table {schema}.{name} does not exist: materialize it first")
-            select = sql.SQL("SELECT {} FROM {}.{} WHERE {} = ANY({}) AND {} < {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, columns)),
-                sql.Identifier(schema),
-                sql.Identifier(name),
-                sql.Identifier(key),
-                sql.Literal(list(values)),
-                sql.Identifier(column),
-                sql.Literal(before),
-            )
-            return read_query(cursor, select, {c: types[c] for c in columns})
+        """Rows of a weekly table whose `key` is one of `values` and whose week is before `before`: one query."""
+        table = Table(DEFAULT_SCHEMA, contract.select(columns))
+        condition = sql.SQL("{} = ANY({}) AND {} < {}").format(
+            sql.Identifier(key), sql.Literal(list(values)), sql.Identifier(contract.partition), sql.Literal(before)
+        )
+        return read_rows(self, table, condition)
 
     @contextmanager
     def connect(self) -> Iterator["psycopg2.extensions.connection"]:
@@ -72,48 +61,46 @@ class PostgresResource(ConfigurableResource):
 
 
 class SchemaChangeError(RuntimeError):
-    """The output's columns no longer match the table; says which columns differ and how to proceed."""
+    """The declared contract no longer matches the stored table; says which columns differ and how to proceed."""
 
 
-# pandas dtype kind -> PostgreSQL type; explicit so dates stay dates and integers stay integers.
-def postgres_type(series: pd.Series) -> str:
-    dtype = series.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        return "timestamptz"
-    if pd.api.types.is_datetime64_dtype(dtype):
-        return "date"  # naive datetimes are calendar dates (the data has day resolution); checked on write
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(dtype):
-        return {1: "smallint", 2: "smallint", 4: "integer"}.get(dtype.itemsize, "bigint")
-    if pd.api.types.is_float_dtype(dtype):
-        return "real" if dtype.itemsize == 4 else "double precision"
-    if (
-        isinstance(dtype, pd.CategoricalDtype)
-        or pd.api.types.is_string_dtype(dtype)
-        or pd.api.types.is_object_dtype(dtype)
-    ):
-        return "text"
-    raise TypeError(f"column {series.name!r} has dtype {dtype}, which has no PostgreSQL mapping")
+def column_schema(contract: Contract) -> TableSchema:
+    """The contract as Dagster's standard `dagster/column_schema` (column type = the contract's kind)."""
+    return TableSchema(
+        columns=[
+            TableColumn(c.name, c.kind, c.description or None, TableColumnConstraints(nullable=c.nullable))
+            for c in contract.columns
+        ]
+    )
 
 
-_PANDAS_TYPES = {
-    "boolean": "boolean",
-    "smallint": "Int16",
-    "integer": "Int32",
-    "bigint": "Int64",
-    "real": "float32",
-    "double precision": "float64",
-    "text": "object",
-}
+def contract_of(name: str, metadata: dict) -> Contract:
+    """The contract an asset declares in its definition metadata (`dagster/column_schema`, `partition_expr`)."""
+    schema = metadata.get("dagster/column_schema")
+    if schema is None:
+        raise ValueError(f"table asset {name} declares no `dagster/column_schema`: tables are typed by declaration")
+    schema = getattr(schema, "schema", schema)  # a TableSchemaMetadataValue or the TableSchema itself
+    return Contract(
+        name,
+        "",
+        tuple(Column(c.name, c.type, c.constraints.nullable) for c in schema.columns),
+        metadata.get("partition_expr"),
+        tuple(metadata.get("indexes", ())),
+    )
 
 
 @dataclass(frozen=True)
 class Table:
     schema: str
-    name: str
-    partition_column: str | None
-    indexes: tuple[str, ...] = ()
+    contract: Contract
+
+    @property
+    def name(self) -> str:
+        return self.contract.name
+
+    @property
+    def partition_column(self) -> str | None:
+        return self.contract.partition
 
     @property
     def identifier(self) -> sql.Composed:
@@ -124,12 +111,13 @@ class Table:
 
 
 class PostgresIOManager(ConfigurableIOManager):
-    """Stores DataFrames as PostgreSQL tables, one table per asset, partition-aware.
+    """Stores DataFrames as PostgreSQL tables of their declared contract, one table per asset, partition-aware.
 
-    Writing a week or a range of weeks deletes that window and COPYs the new rows in one transaction: a re-run never
-    duplicates rows and a failed write leaves the previous rows. Reading a week or a range is one query. The table is
-    `<schema>.<asset name>`; the schema comes from the asset key prefix, else `schema`. The partition column is the
-    asset's `partition_expr` metadata (a date column); `indexes` metadata lists columns to index for lookups.
+    The table's columns and types come from the asset's `dagster/column_schema` (built from its contract in
+    core/contracts.py), never from the data. Writing a week or a range deletes that window and COPYs the new rows
+    in one transaction: a re-run never duplicates rows and a failed write leaves the previous rows. Reading a week
+    or a range is one query. The table is `<schema>.<asset name>`; the schema comes from the asset key prefix,
+    else `schema`. The partition column is the asset's `partition_expr`; `indexes` lists columns to index.
     """
 
     postgres: PostgresResource
@@ -141,14 +129,8 @@ class PostgresIOManager(ConfigurableIOManager):
         metadata = (owner.definition_metadata if owner is not None else None) or {}
         if context.has_asset_partitions and "partition_expr" not in metadata:
             raise ValueError(f"partitioned asset {context.asset_key.to_user_string()} needs `partition_expr` metadata")
-        return Table(
-            schema="_".join(path[:-1]) or self.schema_name,
-            name=path[-1],
-            partition_column=metadata.get("partition_expr") if context.has_asset_partitions else None,
-            indexes=tuple(metadata.get("indexes", ())),
-        )
+        return Table("_".join(path[:-1]) or self.schema_name, contract_of(path[-1], metadata))
 
-    # -- writing -----------------------------------------------------------------------------------------
     def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
         if obj is None:
             return
@@ -159,40 +141,30 @@ class PostgresIOManager(ConfigurableIOManager):
         written = write_table(self.postgres, table, obj, (window.start, window.end) if window is not None else None)
         context.add_output_metadata({"table": str(table), **written})
 
-    # -- reading -----------------------------------------------------------------------------------------
     def load_input(self, context: InputContext) -> pd.DataFrame:
         table = self._table(context)
-        with self.postgres.connect() as connection, connection.cursor() as cursor:
-            types = _columns(cursor, table)
-            if not types:
-                raise LookupError(
-                    f"table {table} does not exist: materialize {context.asset_key.to_user_string()} first"
-                )
-            select = sql.SQL("SELECT {} FROM {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, types)), table.identifier
+        condition = None
+        if table.partition_column and context.has_asset_partitions:
+            window = context.asset_partitions_time_window
+            condition = sql.SQL("{} >= {} AND {} < {}").format(
+                sql.Identifier(table.partition_column),
+                sql.Literal(window.start.date()),
+                sql.Identifier(table.partition_column),
+                sql.Literal(window.end.date()),
             )
-            if table.partition_column:
-                window = context.asset_partitions_time_window
-                select = sql.SQL("{} WHERE {} >= {} AND {} < {}").format(
-                    select,
-                    sql.Identifier(table.partition_column),
-                    sql.Literal(window.start.date()),
-                    sql.Identifier(table.partition_column),
-                    sql.Literal(window.end.date()),
-                )
-            return read_query(cursor, select, types)
+        return read_rows(self.postgres, table, condition, hint=context.asset_key.to_user_string())
 
 
 def write_table(
     postgres: PostgresResource, table: Table, frame: pd.DataFrame, window: tuple[datetime, datetime] | None
 ) -> dict[str, object]:
     """Replace `window` of the table (or all of it) with `frame`: DELETE and COPY in one transaction."""
+    frame = table.contract.conform(frame)
     if window is not None:
         _check_inside(frame, table.partition_column, *window)
-    columns = {str(name): postgres_type(frame[name]) for name in frame.columns}
-    payload = _to_csv(frame)
+    payload = to_csv(frame, table.contract)
     with postgres.connect() as connection, connection.cursor() as cursor:
-        added = _ensure_table(cursor, table, columns)
+        added = _ensure_table(cursor, table)
         if window is not None:
             cursor.execute(
                 sql.SQL("DELETE FROM {} WHERE {} >= %s AND {} < %s").format(
@@ -204,45 +176,73 @@ def write_table(
             cursor.execute(sql.SQL("DELETE FROM {}").format(table.identifier))
         replaced = cursor.rowcount
         copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
-            table.identifier, sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Literal(NULL)
+            table.identifier, sql.SQL(", ").join(map(sql.Identifier, table.contract.names)), sql.Literal(NULL)
         )
         cursor.copy_expert(copy.as_string(cursor), payload)
-    return {"rows_written": len(frame), "rows_replaced": replaced, "columns_added": added}
+    return {"dagster/row_count": len(frame), "rows_replaced": replaced, "columns_added": added}
 
 
 def read_table(postgres: PostgresResource, schema: str, name: str) -> pd.DataFrame:
-    """A whole table, typed (see read_query)."""
+    """A whole table of a declared contract (core/contracts.py), typed."""
+    return read_rows(postgres, Table(schema, CONTRACTS[name]))
+
+
+def read_rows(
+    postgres: PostgresResource, table: Table, condition: sql.Composable | None = None, hint: str | None = None
+) -> pd.DataFrame:
+    """The contract's columns of the rows matching `condition`, in one COPY, typed by the contract."""
+    select = sql.SQL("SELECT {} FROM {}").format(
+        sql.SQL(", ").join(map(sql.Identifier, table.contract.names)), table.identifier
+    )
+    if condition is not None:
+        select = sql.SQL("{} WHERE {}").format(select, condition)
     with postgres.connect() as connection, connection.cursor() as cursor:
-        types = _columns(cursor, Table(schema, name, None))
-        if not types:
-            raise LookupError(f"table {schema}.{name} does not exist")
-        select = sql.SQL("SELECT * FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
-        return read_query(cursor, select, types)
+        if not _columns(cursor, table):
+            raise LookupError(f"table {table} does not exist: materialize {hint or table.name} first")
+        return read_query(cursor, select, table.contract)
 
 
-def read_query(cursor: "psycopg2.extensions.cursor", select: sql.Composable, types: dict[str, str]) -> pd.DataFrame:
-    """One COPY of a query into a typed DataFrame (`types`: column -> PostgreSQL type)."""
-    buffer = io.StringIO()
-    copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL {})").format(select, sql.Literal(NULL))
+def read_query(cursor: "psycopg2.extensions.cursor", select: sql.Composable, contract: Contract) -> pd.DataFrame:
+    """One COPY of a query into a frame of the contract's dtypes.
+
+    Non-null values are quoted and NULL is the unquoted marker, so a text that reads `\\N` stays a text; Arrow's
+    CSV reader keeps that distinction (pandas' does not) and parses the columns in C++.
+    """
+    buffer = io.BytesIO()
+    copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL {}, FORCE_QUOTE *)").format(
+        select, sql.Literal(NULL)
+    )
     cursor.copy_expert(copy.as_string(cursor), buffer)
     buffer.seek(0)
-    frame = pd.read_csv(
+    types = {c.name: pa.string() for c in contract.columns}
+    table = pa_csv.read_csv(
         buffer,
-        dtype={
-            name: "object" if kind in ("date", "timestamptz", "boolean") else _PANDAS_TYPES.get(kind, "object")
-            for name, kind in types.items()
-        },
-        keep_default_na=False,
-        na_values=[NULL],
+        read_options=pa_csv.ReadOptions(use_threads=True),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types, null_values=[NULL], strings_can_be_null=True, quoted_strings_can_be_null=False
+        ),
     )
-    for name, kind in types.items():
-        if kind == "date":
-            frame[name] = pd.to_datetime(frame[name], format="%Y-%m-%d").astype("datetime64[ns]")
-        elif kind == "timestamptz":
-            frame[name] = pd.to_datetime(frame[name], format="ISO8601", utc=True).astype("datetime64[ns, UTC]")
-        elif kind == "boolean":
-            frame[name] = frame[name].map({"t": True, "f": False}).astype("boolean")
-    return frame
+    columns = {}
+    for column in contract.columns:
+        values = table.column(column.name)
+        if column.kind in ("bigint", "integer", "smallint"):
+            columns[column.name] = pd.Series(pc.cast(values, pa.int64()).to_pandas(types_mapper=_nullable.get))
+        elif column.kind == "float":
+            columns[column.name] = pd.Series(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False))
+        elif column.kind == "boolean":
+            flags = pc.equal(values, "t")
+            columns[column.name] = pd.Series(flags.to_pandas(types_mapper=_nullable.get))
+        elif column.kind == "date":
+            columns[column.name] = pd.Series(pc.strptime(values, "%Y-%m-%d", "s").to_numpy(zero_copy_only=False))
+        elif column.kind == "instant":
+            columns[column.name] = pd.to_datetime(pd.Series(values.to_pandas()), format="ISO8601", utc=True)
+        else:
+            columns[column.name] = pd.Series(values.to_pandas(types_mapper={pa.string(): TEXT}.get))
+    return contract.conform(pd.DataFrame(columns))
+
+
+_nullable = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
 
 def _columns(cursor: "psycopg2.extensions.cursor", table: Table) -> dict[str, str]:
@@ -254,51 +254,80 @@ def _columns(cursor: "psycopg2.extensions.cursor", table: Table) -> dict[str, st
     return {name: "timestamptz" if kind == "timestamp with time zone" else kind for name, kind in cursor.fetchall()}
 
 
-def _ensure_table(cursor: "psycopg2.extensions.cursor", table: Table, columns: dict[str, str]) -> list[str]:
-    """Create the table on first write; add new columns; refuse removed or retyped ones. Returns added columns."""
+def _lock(cursor: "psycopg2.extensions.cursor", table: Table) -> None:
+    """Writers of one table take turns (a transaction-level advisory lock), so DDL never deadlocks a DELETE."""
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (str(table),))
+
+
+def _ensure_table(cursor: "psycopg2.extensions.cursor", table: Table) -> list[str]:
+    """Create the table of the contract on first write; add declared columns; refuse removed or retyped ones.
+
+    A retyped column that holds no value yet (say `row` of a rejects table that has never had a reject) is
+    migrated in place; an unpartitioned table is replaced whole on every write, so it is recreated.
+    Returns the added columns.
+    """
+    _lock(cursor, table)
+    declared = table.contract.postgres_types
     existing = _columns(cursor, table)
+    if existing and table.partition_column is None and existing != declared:
+        cursor.execute(sql.SQL("DROP TABLE {}").format(table.identifier))
+        existing = {}
     if not existing:
         cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(table.schema)))
         cursor.execute(
-            sql.SQL("CREATE TABLE IF NOT EXISTS {} ({})").format(
+            sql.SQL("CREATE TABLE {} ({})").format(
                 table.identifier,
-                sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in columns.items()),
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}{}").format(
+                        sql.Identifier(c.name), sql.SQL(c.postgres), sql.SQL("" if c.nullable else " NOT NULL")
+                    )
+                    for c in table.contract.columns
+                ),
             )
         )
         _ensure_indexes(cursor, table)
         return []
-    missing = [name for name in existing if name not in columns]
-    retyped = [
-        f"{name}: {existing[name]} -> {kind}"
-        for name, kind in columns.items()
-        if name in existing and existing[name] != kind
-    ]
+    missing = [name for name in existing if name not in declared]
+    retyped = {name: kind for name, kind in declared.items() if name in existing and existing[name] != kind}
+    for name, kind in list(retyped.items()):
+        cursor.execute(sql.SQL("SELECT count({}) FROM {}").format(sql.Identifier(name), table.identifier))
+        if cursor.fetchone()[0] == 0:
+            cursor.execute(
+                sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE {} USING NULL").format(
+                    table.identifier, sql.Identifier(name), sql.SQL(kind)
+                )
+            )
+            del retyped[name]
     if missing or retyped:
         raise SchemaChangeError(
-            f"the output no longer matches table {table}: "
+            f"the declared contract no longer matches table {table}: "
             + "; ".join(
                 part
                 for part in (
-                    f"columns missing from the output: {missing}" if missing else "",
-                    f"columns with a new type: {retyped}" if retyped else "",
+                    f"columns missing from the contract: {missing}" if missing else "",
+                    "columns with a new type: " + str([f"{n}: {existing[n]} -> {k}" for n, k in retyped.items()])
+                    if retyped
+                    else "",
                 )
                 if part
             )
             + f". Migrate the table or drop it (DROP TABLE {table}) and re-materialize every partition."
         )
-    _ensure_indexes(cursor, table)  # an index added to the asset's metadata later is created too
-    added = [name for name in columns if name not in existing]
+    added = [name for name in declared if name not in existing]
     for name in added:
         cursor.execute(
             sql.SQL("ALTER TABLE {} ADD COLUMN {} {}").format(
-                table.identifier, sql.Identifier(name), sql.SQL(columns[name])
+                table.identifier, sql.Identifier(name), sql.SQL(declared[name])
             )
         )
+    if added:
+        _ensure_indexes(cursor, table)
     return added
 
 
 def _ensure_indexes(cursor: "psycopg2.extensions.cursor", table: Table) -> None:
-    for column in ((table.partition_column,) if table.partition_column else ()) + table.indexes:
+    columns = ((table.partition_column,) if table.partition_column else ()) + table.contract.indexes
+    for column in dict.fromkeys(columns):
         cursor.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ({})").format(
                 sql.Identifier(f"{table.name}_{column}_idx"), table.identifier, sql.Identifier(column)
@@ -308,8 +337,6 @@ def _ensure_indexes(cursor: "psycopg2.extensions.cursor", table: Table) -> None:
 
 def _check_inside(frame: pd.DataFrame, column: str | None, start: datetime, end: datetime) -> None:
     """Rows outside the window being written would survive the next re-run's DELETE: refuse them."""
-    if column not in frame.columns:
-        raise KeyError(f"partition column {column!r} is missing from the output")
     values = frame[column]
     if values.isna().any():
         raise ValueError(f"{int(values.isna().sum())} rows have no {column}")
@@ -319,20 +346,38 @@ def _check_inside(frame: pd.DataFrame, column: str | None, start: datetime, end:
         raise ValueError(f"{int(outside.sum())} rows have {column} outside [{start:%Y-%m-%d}, {end:%Y-%m-%d})")
 
 
-def _to_csv(frame: pd.DataFrame) -> io.StringIO:
-    """CSV for COPY: NULL as \\N, dates as YYYY-MM-DD (refusing times), instants in ISO 8601 with offset."""
-    out = frame.copy(deep=False)
-    for name in out.columns:
-        column = out[name]
-        if isinstance(column.dtype, pd.DatetimeTZDtype):
-            out[name] = column.dt.strftime("%Y-%m-%dT%H:%M:%S.%f%z")
-        elif pd.api.types.is_datetime64_dtype(column.dtype):
-            if (column.dropna() != column.dropna().dt.normalize()).any():
+def to_csv(frame: pd.DataFrame, contract: Contract) -> io.BytesIO:
+    """CSV for COPY, built by Arrow: every value quoted, NULL the unquoted marker (so the text `\\N` stays text).
+
+    Dates are YYYY-MM-DD (times of day are refused, not truncated), instants ISO 8601 with offset, floats in their
+    shortest round-trip form (`inf`, `-inf` and `nan` are PostgreSQL's spellings too).
+    """
+    fields = []
+    for column in contract.columns:
+        values = frame[column.name]
+        if column.kind == "date":
+            days = values.dropna()
+            if (days != days.dt.normalize()).any():
                 raise ValueError(
-                    f"column {name!r} is stored as a date but has times of day; make it tz-aware to keep them"
+                    f"column {column.name!r} is stored as a date but has times of day; declare it an instant"
                 )
-            out[name] = column.dt.strftime("%Y-%m-%d")
-    buffer = io.StringIO()
-    out.to_csv(buffer, index=False, header=False, na_rep=NULL)
-    buffer.seek(0)
-    return buffer
+            text = pa.array(values.dt.strftime("%Y-%m-%d"), type=pa.string(), from_pandas=True)
+        elif column.kind == "instant":
+            text = pa.array(values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f%z"), type=pa.string(), from_pandas=True)
+        elif column.kind == "boolean":
+            flags = pa.array(values.astype("boolean"), type=pa.bool_(), from_pandas=True)
+            text = pc.if_else(flags, "t", "f")
+        elif column.kind in ("text", "json"):
+            text = pa.array(values.astype(TEXT), type=pa.string(), from_pandas=True)
+        else:
+            text = pc.cast(pa.array(values, from_pandas=True), pa.string())
+        quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+        fields.append(pc.fill_null(quoted, NULL))
+    if not len(frame):
+        return io.BytesIO(b"")
+    lines = pc.binary_join_element_wise(*fields, pa.scalar(""), ",")  # every field, then a trailing comma
+    lines = pc.utf8_replace_slice(lines, -1, 2**31 - 1, "\n")  # ... replaced by the end of line
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    return io.BytesIO(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])

@@ -33,6 +33,19 @@ class Pull:
     bytes: int
 
 
+def combined(pulls: list[Pull]) -> Pull:
+    """Several pulls of one asset (the window, and rows dated outside every partition) as one."""
+    return Pull(
+        [row for pull in pulls for row in pull.rows],
+        " OR ".join(f"({pull.where})" for pull in pulls),
+        pulls[0].order,
+        pulls[0].source,
+        sum(pull.requests for pull in pulls),
+        sum(pull.retries for pull in pulls),
+        sum(pull.bytes for pull in pulls),
+    )
+
+
 @dataclass(frozen=True)
 class Changes:
     """Rows changed on the portal since a point in time (`:updated_at`), by inspection date."""
@@ -120,7 +133,12 @@ class SocrataResource(ConfigurableResource):
 
     def fetch_window(self, start: datetime, end: datetime) -> Pull:
         """Every row with start <= inspection_date < end, ordered by inspection_id, paged."""
-        where = f"inspection_date >= '{start:%Y-%m-%dT%H:%M:%S}' AND inspection_date < '{end:%Y-%m-%dT%H:%M:%S}'"
+        return self.fetch_where(
+            f"inspection_date >= '{start:%Y-%m-%dT%H:%M:%S}' AND inspection_date < '{end:%Y-%m-%dT%H:%M:%S}'"
+        )
+
+    def fetch_where(self, where: str) -> Pull:
+        """Every row matching a SoQL condition, ordered by inspection_id, paged."""
         order = "inspection_id"
         rows: list[dict] = []
         requests_made = retries = 0

@@ -1,13 +1,12 @@
 """Object storage for raw pulls and model artifacts: a local folder, or an S3 bucket (any S3-compatible store).
 
-Partitioned DataFrames are stored one object per week (gzip JSON lines, values exactly as received), so a
+Partitioned DataFrames are stored one object per week (plain gzip JSON lines, values as received), so a
 single-run backfill over a range writes every week of it and a downstream range read gets one frame back.
 Other values (model artifacts) are pickled. Each object is replaced atomically: a failed write keeps the old one.
 """
 
 import gzip
 import io
-import json
 import os
 import pickle
 import tempfile
@@ -24,31 +23,31 @@ from pyarrow import json as pa_json
 from pydantic import Field, PrivateAttr
 
 from chicago_food_assets.core.arrow import TEXT
+from chicago_food_assets.core.raw import FIELDS
 
 FRAME_SUFFIX = ".jsonl.gz"
 PICKLE_SUFFIX = ".pkl"
 
 
 def frame_to_bytes(frame: pd.DataFrame) -> bytes:
-    """gzip JSON lines after a header line naming the columns and which of them hold only strings."""
-    text = frame.to_json(orient="records", lines=True, force_ascii=False) if len(frame) else ""
-    strings = [str(c) for c in frame.columns if pd.api.types.infer_dtype(frame[c], skipna=True) in ("string", "empty")]
-    header = {"columns": list(map(str, frame.columns)), "strings": strings}
-    return gzip.compress((json.dumps(header) + "\n" + text).encode(), compresslevel=6, mtime=0)
+    """gzip JSON lines, one object per row, absent values left out: a file any JSON-lines tool reads."""
+    if not len(frame):
+        return gzip.compress(b"", mtime=0)
+    records = frame.to_json(orient="records", lines=True, force_ascii=False)
+    return gzip.compress(records.encode(), compresslevel=6, mtime=0)
 
 
 def frame_from_bytes(data: bytes) -> pd.DataFrame:
-    """The frame back, parsed by Arrow in C++: string columns come back Arrow-backed (`string[pyarrow]`)."""
-    header_line, _, body = gzip.decompress(data).partition(b"\n")
-    header = json.loads(header_line)
-    columns, strings = header["columns"], set(header.get("strings", []))
+    """The frame back, parsed by Arrow in C++ with every value a string (`string[pyarrow]`), the raw fields first."""
+    body = gzip.decompress(data)
     if not body.strip():
-        return pd.DataFrame({name: pd.Series(dtype=TEXT if name in strings else object) for name in columns})
-    schema = pa.schema([(name, pa.string()) for name in columns if name in strings])
+        return pd.DataFrame({name: pd.Series(dtype=TEXT) for name in FIELDS})
+    schema = pa.schema([(name, pa.string()) for name in FIELDS])
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     table = pa_json.read_json(io.BytesIO(body), parse_options=options)
-    frame = table.to_pandas(types_mapper={pa.string(): TEXT, pa.large_string(): TEXT}.get)
-    return frame.reindex(columns=columns)
+    table = table.cast(pa.schema([(name, pa.string()) for name in table.column_names]))  # extras: all text too
+    frame = table.to_pandas(types_mapper={pa.string(): TEXT}.get)
+    return frame.reindex(columns=[*FIELDS, *(c for c in frame.columns if c not in FIELDS)])
 
 
 def split_by_partition(
@@ -63,12 +62,11 @@ def split_by_partition(
         if len(frame)
         else pd.Series([], dtype="datetime64[ns]")
     )
-    # a row whose time cannot be read still belongs to the range it was fetched for: keep it in the first partition
+    # a row whose time cannot be read, or lies outside the range, still belongs to the range it was fetched for:
+    # it is kept in the first partition (before or unreadable) or the last (after), where cleaning rejects it
     values = times.fillna(pd.Timestamp(starts[0])).to_numpy(dtype="datetime64[ns]")
     position = np.searchsorted(starts, values, side="right") - 1
-    outside = (position < 0) | (values >= end)
-    if outside.any():
-        raise ValueError(f"{int(outside.sum())} rows have {column} outside the partitions {keys[0]}..{keys[-1]}")
+    position = np.clip(np.where(values >= end, len(keys) - 1, position), 0, len(keys) - 1)
     return {key: frame.iloc[np.flatnonzero(position == i)] for i, key in enumerate(keys)}
 
 

@@ -1,0 +1,156 @@
+"""The one environment every local command runs in: `./run ui`, `./run demo`, `./run dagster ...`, `./run shell`.
+
+All state lives under one folder (CHICAGO_FOOD_STATE_DIR, default `.state`): the embedded PostgreSQL, the object
+store, Dagster's home and artifacts, the replay server's record and the logs. Servers are started here, by the
+launcher, never inside a run: the resources only read URLs from the environment.
+
+Offline by default: unless SOCRATA_DOMAIN is set, a local SODA server replays a data file (the bundled sample,
+or the file the last `./run demo --data FILE` used) in a process of its own that outlives the command, so a shell
+given `eval "$(./run env)"` reaches the same server. `./run stop` stops it and the embedded PostgreSQL.
+"""
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from chicago_food_assets.data import SAMPLE_PATH
+from chicago_food_assets.embedded import start_embedded_postgres, state_dir, stop_embedded_postgres, with_database
+
+PROJECT = Path(__file__).resolve().parent.parent
+# What this module may set; `./run env` prints exactly these.
+VARIABLES = (
+    "CHICAGO_FOOD_STATE_DIR",
+    "DAGSTER_HOME",
+    "DAGSTER_ARTIFACTS_DIR",
+    "DAGSTER_POSTGRES_URL",
+    "CHICAGO_FOOD_POSTGRES_URL",
+    "SOCRATA_DOMAIN",
+    "SOCRATA_SCHEME",
+)
+
+
+def _record(state: Path) -> Path:
+    return state / "replay.json"
+
+
+def data_file(state: Path, data: str | Path | None = None) -> Path:
+    """The file this state folder is built from: `data` when given (and remembered), else the remembered one."""
+    source = state / "source.json"
+    if data is not None:
+        path = Path(data).resolve()
+        if not path.is_file():
+            raise SystemExit(f"no such data file: {data}")
+        state.mkdir(parents=True, exist_ok=True)
+        source.write_text(json.dumps({"data": str(path)}))
+        return path
+    if source.exists():
+        return Path(json.loads(source.read_text())["data"])
+    return SAMPLE_PATH
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def start_replay(state: Path, data: Path, timeout: float = 60.0) -> str:
+    """The replay server's host:port for `data`, reusing the running one when it serves that file."""
+    record = _record(state)
+    if record.exists():
+        running = json.loads(record.read_text())
+        if running["data"] == str(data) and _alive(running["pid"]):
+            return running["domain"]
+        stop_replay(state)
+    state.mkdir(parents=True, exist_ok=True)
+    log = (state / "replay.log").open("w")
+    command = [sys.executable, "-m", "chicago_food_assets.replay", "--data", str(data), "--port", "0"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
+    line = process.stdout.readline() if process.stdout else ""  # "replaying N rows of FILE at http://HOST:PORT/..."
+    if "http://" not in line:
+        process.kill()
+        raise SystemExit(f"the replay server did not start; see {state / 'replay.log'}")
+    domain = line.split("http://", 1)[1].split("/", 1)[0]
+    record.write_text(json.dumps({"pid": process.pid, "domain": domain, "data": str(data), "rows": line.split()[1]}))
+    return domain
+
+
+def stop_replay(state: Path) -> bool:
+    record = _record(state)
+    if not record.exists():
+        return False
+    pid = json.loads(record.read_text())["pid"]
+    record.unlink()
+    if not _alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
+
+
+def dagster_home(state: Path) -> Path:
+    """Dagster's home under the state folder, holding a link to the project's dagster.yaml."""
+    home = state / "dagster-home"
+    home.mkdir(parents=True, exist_ok=True)
+    link = home / "dagster.yaml"
+    if not link.exists():
+        link.symlink_to(PROJECT / "dagster.yaml")
+    return home
+
+
+def environment(data: str | Path | None = None, quiet: bool = False) -> dict[str, str]:
+    """os.environ plus what Dagster and the resources need; variables already set are kept as given."""
+    env = dict(os.environ)
+    state = Path(env.get("CHICAGO_FOOD_STATE_DIR") or state_dir()).resolve()
+    env["CHICAGO_FOOD_STATE_DIR"] = str(state)
+    env.setdefault("DAGSTER_HOME", str(dagster_home(state)))
+    env.setdefault("DAGSTER_ARTIFACTS_DIR", str(state / "dagster"))
+    if not env.get("DAGSTER_POSTGRES_URL") or not env.get("CHICAGO_FOOD_POSTGRES_URL"):
+        server = start_embedded_postgres(state / "postgres")
+        env.setdefault("DAGSTER_POSTGRES_URL", with_database(server, "dagster"))
+        env.setdefault("CHICAGO_FOOD_POSTGRES_URL", with_database(server, "chicago_food"))
+    if not env.get("SOCRATA_DOMAIN"):
+        env.update(SOCRATA_DOMAIN=start_replay(state, data_file(state, data)), SOCRATA_SCHEME="http")
+    elif data is not None:
+        raise SystemExit("--data replays a file locally; unset SOCRATA_DOMAIN to use it")
+    if not quiet:
+        print(describe(env), file=sys.stderr)
+    return env
+
+
+def describe(env: dict[str, str]) -> str:
+    """One line per part, for the user (no passwords: the embedded server has none)."""
+    state = Path(env["CHICAGO_FOOD_STATE_DIR"])
+    lines = [f"state folder: {state}"]
+    record = _record(state)
+    if record.exists() and json.loads(record.read_text())["domain"] == env["SOCRATA_DOMAIN"]:
+        replay = json.loads(record.read_text())
+        lines.append(f"Socrata replay of {replay['data']} ({replay['rows']} rows) at http://{replay['domain']}")
+    else:
+        lines.append(f"Socrata: {env.get('SOCRATA_SCHEME', 'https')}://{env['SOCRATA_DOMAIN']}")
+    return "\n".join(lines)
+
+
+def exports(env: dict[str, str]) -> str:
+    """`export NAME=value` lines a POSIX shell can eval, the project's virtualenv first on the PATH."""
+    lines = [f"export {name}={shlex.quote(env[name])}" for name in VARIABLES if env.get(name)]
+    return "\n".join([*lines, f'export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"'])
+
+
+def stop(state: Path) -> list[str]:
+    """Stop what the launcher started in `state`; names what was stopped."""
+    stopped = []
+    if stop_replay(state):
+        stopped.append("replay server")
+    if stop_embedded_postgres(state / "postgres"):
+        stopped.append("embedded PostgreSQL")
+    return stopped

@@ -1,0 +1,230 @@
+"""A new user's first hour: every command the README shows, pasted into a shell on a fresh state folder.
+
+The commands are read from the README's ```bash blocks, so a README edit that breaks one fails here. Servers
+(`./run ui|api|dashboard`) are started, asked a question and stopped. The only edits to a pasted line: `./run test`
+is not run (it is this suite) and the example's `.state-tiny` folder becomes a temporary one.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+import requests
+
+from chicago_food_assets.environment import PROJECT
+
+SERVERS = {  # command -> (port, path that answers 200 once it is up)
+    "./run ui": (3000, "/server_info"),
+    "./run api": (8000, "/health"),
+    "./run dashboard": (5006, "/dashboard"),
+}
+
+
+def readme_blocks() -> list[list[str]]:
+    """The README's bash blocks as lists of commands (comments, continuation comments and blank lines dropped)."""
+    text = (PROJECT / "README.md").read_text()
+    blocks = []
+    for body in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        commands = []
+        for line in body.splitlines():
+            if not line.strip() or line.startswith((" ", "#")):
+                continue
+            commands.append(re.sub(r"\s+#\s.*$", "", line).strip())
+        blocks.append(commands)
+    return blocks
+
+
+def user_environment(state: Path) -> dict[str, str]:
+    """A shell as a new user has it: nothing of ours set but the state folder under test."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("CHICAGO_FOOD_", "DAGSTER_", "SOCRATA_", "AWS_"))
+    }
+    env["CHICAGO_FOOD_STATE_DIR"] = str(state)
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(PROJECT)))
+    return env
+
+
+@pytest.fixture
+def state() -> Iterator[Path]:
+    """A fresh state folder the embedded server's system user can enter (pytest's tmp_path is 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="cfa-state-"))
+    folder.chmod(0o755)
+    yield folder / "state"
+    subprocess.run(["./run", "stop"], cwd=PROJECT, env=user_environment(folder / "state"), capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def bash(script: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def serve(command: str, env: dict[str, str]) -> subprocess.Popen:
+    port, path = SERVERS[command]
+    process = subprocess.Popen(
+        ["bash", "-c", f"exec {command}"],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read().decode()[-3000:]
+        try:
+            if requests.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code == 200:
+                return process
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError(f"{command} did not answer on port {port}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def graphql(query: str) -> dict:
+    answer = requests.post("http://127.0.0.1:3000/graphql", json={"query": query}, timeout=60).json()
+    assert "errors" not in answer, answer
+    return answer["data"]
+
+
+def test_every_readme_command_works_as_pasted(state):
+    blocks = readme_blocks()
+    commands = [command for block in blocks for command in block]
+    assert commands[:2] == ["./run demo", "./run test"], "the two commands come first"
+    handled = {"./run demo", "./run test", *SERVERS}
+    env = user_environment(state)
+
+    demo = bash("./run demo", env)
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "selected model " in demo.stdout and "ROC AUC" in demo.stdout and "done." in demo.stdout
+    assert len(demo.stdout.splitlines()) < 40, "the demo is quiet by default: one line per stage"
+    log = Path(re.search(r"Dagster's full log: (\S+)", demo.stdout).group(1))
+    assert log.is_relative_to(state) and "STEP_SUCCESS" in log.read_text()
+
+    servers = [command for command in commands if command in SERVERS]
+    assert sorted(servers) == sorted(SERVERS)
+    ui = serve("./run ui", env)
+    try:  # the UI's GraphQL sees the asset graph and every week the demo built
+        nodes = graphql("{ assetNodes { assetKey { path } } }")["assetNodes"]
+        assert len(nodes) == 12
+        stats = graphql(
+            '{ assetNodeOrError(assetKey: {path: ["inspection_features"]}) '
+            "{ ... on AssetNode { partitionStats { numMaterialized numFailed } } } }"
+        )["assetNodeOrError"]["partitionStats"]
+        assert stats["numMaterialized"] == 540 and stats["numFailed"] == 0
+    finally:
+        stop(ui)
+    api = serve("./run api", env)
+    try:
+        assert requests.get("http://127.0.0.1:8000/v1/models/current", timeout=10).json()["model_version"]
+    finally:
+        stop(api)
+    dashboard = serve("./run dashboard", env)
+    stop(dashboard)
+
+    for block in blocks[2:]:
+        if any(command in SERVERS for command in block):
+            continue
+        script = "\n".join(command.replace(".state-tiny", str(state.parent / "tiny")) for command in block)
+        done = bash(script, env)
+        assert done.returncode == 0, f"{script}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        handled.update(block)
+    assert set(commands) <= handled
+
+
+def test_the_environment_is_one_for_every_tool(state):
+    env = user_environment(state)
+    exported = bash("./run env", env)
+    assert exported.returncode == 0, exported.stderr
+    names = dict(re.findall(r"^export (\w+)=(.*)$", exported.stdout, flags=re.M))
+    assert {"DAGSTER_HOME", "DAGSTER_POSTGRES_URL", "CHICAGO_FOOD_POSTGRES_URL", "SOCRATA_DOMAIN"} <= set(names)
+    assert names["DAGSTER_HOME"].startswith(str(state)), "Dagster's home is under the state folder"
+    # the same replay server and database for the next command: nothing restarts
+    again = dict(re.findall(r"^export (\w+)=(.*)$", bash("./run env", env).stdout, flags=re.M))
+    assert again == names
+    domain = names["SOCRATA_DOMAIN"]
+    assert requests.get(f"http://{domain}/resource/4ijn-s7e5.json?$limit=1", timeout=10).status_code == 200
+    inside = bash('eval "$(./run env)"; python -c "import os; print(os.environ[\'SOCRATA_DOMAIN\'])"', env)
+    assert inside.stdout.strip() == domain
+    with psycopg2.connect(names["CHICAGO_FOOD_POSTGRES_URL"].strip("'")) as connection:
+        assert connection.server_version >= 160000  # the embedded PostgreSQL 16
+
+    stopped = bash("./run stop", env)
+    assert "replay server" in stopped.stdout and "embedded PostgreSQL" in stopped.stdout
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://{domain}/resource/4ijn-s7e5.json?$limit=1", timeout=5)
+
+
+def test_two_demos_on_other_data_run_side_by_side_with_a_training_config(state, tmp_path):
+    plain = tmp_path / "rows.jsonl"  # not gzip: both are accepted
+    subprocess.run(f"zcat {PROJECT}/examples/tiny_inspections.jsonl.gz > {plain}", shell=True, check=True)
+    config = tmp_path / "training.yaml"
+    config.write_text(
+        "ops:\n  trained_models:\n    config:\n      holdout_weeks: 3\n      min_week_rows: 20\n"
+        "      xgboost_trees: 50\n      knn_sample: 500\n"
+    )
+    runs = []
+    for name, (first, last) in {"a": ("2012-11-05", "2013-02-04"), "b": ("2012-11-12", "2013-03-25")}.items():
+        env = user_environment(state.parent / name)
+        command = f"./run demo --data {plain} --first {first} --last {last} --train-config {config}"
+        runs.append(
+            (
+                name,
+                env,
+                subprocess.Popen(
+                    ["bash", "-c", command],
+                    cwd=PROJECT,
+                    env=env,
+                    text=True,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                ),
+            )
+        )
+    for name, _, process in runs:
+        out, err = process.communicate(timeout=600)
+        assert process.returncode == 0, f"demo {name}:\n{out[-3000:]}\n{err[-3000:]}"
+    try:
+        for name, env, _ in runs:
+            url = dict(re.findall(r"^export (\w+)='?([^'\n]*)'?$", bash("./run env", env).stdout, flags=re.M))[
+                "CHICAGO_FOOD_POSTGRES_URL"
+            ]
+            with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+                cursor.execute("SELECT min(week), max(week) FROM food.inspection_features")
+                first, last = (str(day) for day in cursor.fetchone())
+                cursor.execute("SELECT cutoff, holdout_end FROM food.current_model")
+                cutoff, end = cursor.fetchone()
+            expected = {"a": ("2012-11-05", "2013-02-04"), "b": ("2012-11-12", "2013-03-25")}[name]
+            assert first >= expected[0] and last <= expected[1]
+            assert (end - cutoff).days == 21, "the training config's holdout_weeks: 3 was applied"
+            source = json.loads((state.parent / name / "source.json").read_text())["data"]
+            assert source == str(plain), "the state folder remembers its data file"
+    finally:
+        for _, env, _ in runs:
+            bash("./run stop", env)
