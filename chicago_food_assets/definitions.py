@@ -10,7 +10,7 @@ from chicago_food_assets.assets.models import selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.assets.scores import current_model, establishment_risk, inspection_scores, score_monitoring
 from chicago_food_assets.jobs import ingest_job, lookup_job, training_job, weekly_job
-from chicago_food_assets.schedules import monthly_retraining, weekly_refresh
+from chicago_food_assets.schedules import monthly_retraining, weekly_schedule
 from chicago_food_assets.sensors import lookups_follow_scores, socrata_changes
 
 defs = Definitions(
@@ -27,7 +27,7 @@ defs = Definitions(
         establishment_risk,
     ],
     jobs=[ingest_job, weekly_job, training_job, lookup_job],
-    schedules=[weekly_refresh, monthly_retraining],
+    schedules=[weekly_schedule, monthly_retraining],
     sensors=[socrata_changes, lookups_follow_scores],
     resources=deployment.resources(),
 )

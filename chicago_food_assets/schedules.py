@@ -4,8 +4,8 @@ from dagster import DefaultScheduleStatus, ScheduleDefinition, build_schedule_fr
 
 from chicago_food_assets.jobs import training_job, weekly_job
 
-# Monday 06:00 (Chicago): the week that just ended, raw -> clean -> features -> scores -> monitoring.
-weekly_refresh = build_schedule_from_partitioned_job(
+# Monday 06:00 in Chicago (the partitions' timezone): the week that just ended, end to end.
+weekly_schedule = build_schedule_from_partitioned_job(
     weekly_job,
     hour_of_day=6,
     minute_of_hour=0,

@@ -17,13 +17,9 @@ def _pandas_column(column: Column) -> PandasColumn:
     low, high = -float("inf") if low is None else low, float("inf") if high is None else high
     required = {"non_nullable": not column.nullable, "ignore_missing_vals": column.nullable}
     if column.kind in ("bigint", "integer", "smallint"):
-        return PandasColumn.integer_column(
-            column.name, min_value=low, max_value=high, unique=column.unique, **required
-        )
+        return PandasColumn.integer_column(column.name, min_value=low, max_value=high, unique=column.unique, **required)
     if column.kind == "float":
-        return PandasColumn.float_column(
-            column.name, min_value=low, max_value=high, **required
-        )
+        return PandasColumn.float_column(column.name, min_value=low, max_value=high, **required)
     if column.kind in ("date", "instant"):
         return PandasColumn.datetime_column(column.name, tz="UTC" if column.kind == "instant" else None, **required)
     if column.kind == "boolean":

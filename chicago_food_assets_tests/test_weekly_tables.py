@@ -52,13 +52,18 @@ def metadata(result, asset: str) -> dict:
 def test_a_range_fills_the_tables_and_a_rerun_leaves_them_identical(resources, postgres, sample_rows):
     first = run(resources, tags=RANGE)
     expected = rows_between(sample_rows, "2013-01-07", "2013-02-11")
-    clean_meta = metadata(first, "clean_inspections")
-    assert clean_meta["rows_in"] == len(expected)
-    assert clean_meta["rows_out"] + clean_meta["rows_dropped"] + clean_meta["rows_rejected"] == len(expected)
+    clean_meta = metadata(first, "clean_inspections")  # a range run: totals named as the range's, weeks apart
+    assert clean_meta["range_rows_in"] == len(expected) and "rows_in" not in clean_meta
+    assert clean_meta["range_rows_out"] + clean_meta["range_rows_dropped"] + clean_meta["range_rows_rejected"] == len(
+        expected
+    )
+    for week, end in (("2013-01-07", "2013-01-14"), ("2013-02-04", "2013-02-11")):
+        line = next(line for line in clean_meta["by_week"].splitlines() if line.startswith(f"| {week} "))
+        assert int(line.split("|")[2]) == len(rows_between(sample_rows, week, end))
     before = {
         name: table(postgres, name) for name in ("clean_inspections", "inspection_violations", "inspection_features")
     }
-    assert len(before["inspection_features"]) == clean_meta["rows_out"] > 800
+    assert len(before["inspection_features"]) == clean_meta["range_rows_out"] > 800
     assert before["clean_inspections"]["inspection_id"].is_unique
     assert set(before["inspection_violations"]["severity"]) <= {"critical", "serious", "minor"}  # 2013: old scheme
 

@@ -55,11 +55,12 @@ def inspection_features(context: AssetExecutionContext, clean_inspections: pd.Da
     )
     table = INSPECTION_FEATURES.conform(features.build(clean_inspections, history))
     null_rates = table[list(features.FEATURES)].isna().mean().round(4)
+    scope = "range_" if len(context.partition_keys) > 1 else ""  # a range run shows these on every week's page
     yield Output(
         table,
         metadata={
-            "rows_in": len(clean_inspections),
-            "rows_out": len(table),
+            f"{scope}rows_in": len(clean_inspections),
+            f"{scope}rows_out": len(table),
             "history_rows_read": len(history),
             "establishments": int(table["establishment"].nunique()),
             "fail_rate": float(table[features.TARGET].mean()) if len(table) else 0.0,

@@ -42,6 +42,15 @@ _PATTERNS = {
 }
 
 
+def parse_rows(body: str | bytes) -> list[dict]:
+    """A SODA answer parsed with every number and constant kept as the text it was sent as.
+
+    `41.90` stays "41.90", an id beyond 2**53 keeps its digits, and JSON's `NaN`/`Infinity` (not valid JSON, but
+    Python's parser accepts them) stay "NaN"/"Infinity" instead of becoming floats that pandas reads as missing.
+    """
+    return json.loads(body, parse_float=str, parse_int=str, parse_constant=str)
+
+
 def as_text(value: object) -> object:
     """A received JSON value as text: strings unchanged, numbers and constants as written, objects as JSON."""
     if value is None or isinstance(value, str):
@@ -55,7 +64,7 @@ def frame_of_rows(rows: list[dict]) -> pd.DataFrame:
     The feed sends strings; a JSON number, `Infinity`, `NaN` or a nested object is kept as the text it was sent
     as, so a stored week always reads back with the same types and the cleaner decides what the value means.
     """
-    frame = pd.DataFrame.from_records(rows) if rows else pd.DataFrame()
+    frame = pd.DataFrame.from_records(rows, index=range(len(rows))) if rows else pd.DataFrame()  # {} is a row too
     extras = [name for name in frame.columns if name not in FIELDS]
     frame = frame.reindex(columns=[*FIELDS, *extras])
     for name in frame.columns:

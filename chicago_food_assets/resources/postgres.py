@@ -139,6 +139,10 @@ class PostgresIOManager(ConfigurableIOManager):
         table = self._table(context)
         window = context.asset_partitions_time_window if table.partition_column else None
         written = write_table(self.postgres, table, obj, (window.start, window.end) if window is not None else None)
+        if context.has_asset_partitions and len(context.asset_partition_keys) > 1:
+            # Dagster gives every week of a range run the same output metadata: name the totals as the range's
+            rows = written.pop("dagster/row_count")
+            written = {"range_weeks": len(context.asset_partition_keys), "range_rows_written": rows, **written}
         context.add_output_metadata({"table": str(table), **written})
 
     def load_input(self, context: InputContext) -> pd.DataFrame:

@@ -11,6 +11,8 @@ from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 from sodapy import Socrata
 
+from chicago_food_assets.core.raw import parse_rows
+
 log = logging.getLogger(__name__)
 
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -55,6 +57,11 @@ class Changes:
     dates: list[str]  # inspection dates (YYYY-MM-DD) of the changed rows
 
 
+def _keep_values_as_sent(response: requests.Response, *args: object, **kwargs: object) -> None:
+    """sodapy parses bodies with `response.json()`: make that parse keep numbers and constants as their text."""
+    response.json = lambda **_: parse_rows(response.content)  # type: ignore[method-assign]
+
+
 class SocrataResource(ConfigurableResource):
     """Reads the food inspections dataset; pages with $limit/$offset, retries 429/5xx/timeouts with backoff."""
 
@@ -83,7 +90,7 @@ class SocrataResource(ConfigurableResource):
                 client = Socrata(self.domain, self.app_token, session_adapter=adapter, timeout=self.timeout_seconds)
             finally:
                 logging.getLogger().disabled = previous
-            client.session.hooks["response"].append(self._count_bytes)
+            client.session.hooks["response"].extend([self._count_bytes, _keep_values_as_sent])
             self._client = client
         return self._client
 
