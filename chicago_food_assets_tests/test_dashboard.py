@@ -4,7 +4,6 @@ Screenshots go to test-artifacts/ (not committed).
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -15,15 +14,12 @@ from playwright.sync_api import expect
 from chicago_food_assets.embedded import with_database
 from chicago_food_assets.launcher import dashboard_command
 from chicago_food_assets.resources.postgres import read_table
+from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
 from chicago_food_assets_tests.helpers import free_port, start_process
 from service.db import ensure_reader
 
 PROJECT = Path(__file__).resolve().parent.parent
-ARTIFACTS = PROJECT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (./run test installs it)"
-)
+pytestmark = needs_chromium
 
 
 def serve(database_url: str):
@@ -32,28 +28,6 @@ def serve(database_url: str):
     return start_process(
         dashboard_command("127.0.0.1", port), env, port, "/dashboard"
     ), f"http://127.0.0.1:{port}/dashboard"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-sync",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

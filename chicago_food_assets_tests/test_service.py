@@ -16,6 +16,7 @@ from openapi_spec_validator import validate
 from chicago_food_assets.core.contracts import CONTRACTS
 from chicago_food_assets.embedded import stop_embedded_postgres, with_database
 from chicago_food_assets.resources.postgres import PostgresResource, Table, read_table, write_table
+from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
 from chicago_food_assets_tests.helpers import free_port, start_process
 from service.db import READER, ensure_reader
 
@@ -204,3 +205,16 @@ def test_a_database_outage_gives_503_and_the_service_recovers_by_itself(pipeline
             process.terminate()
             process.wait(10)
             stop_embedded_postgres(data)
+
+
+@needs_chromium
+def test_the_api_docs_render_offline_in_a_browser(api, browser):
+    page = browser.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{api}/schema")
+    page.locator(".swagger-ui .info .title").filter(has_text="Chicago food inspection risk").wait_for(timeout=20_000)
+    page.locator(".opblock-summary-path", has_text="/v1/establishments/{license}").wait_for(timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "api-docs.png"), full_page=True)
+    assert requested and all(url.startswith(api) for url in requested), [u for u in requested if not u.startswith(api)]
+    page.close()

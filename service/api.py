@@ -9,17 +9,32 @@ import binascii
 import json
 import os
 from datetime import date, datetime
+from pathlib import Path
 
 import msgspec
+import swagger_ui
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import Parameter
+from litestar.static_files import create_static_files_router
 
 from chicago_food_assets.core.contracts import INSPECTION_SCORES, Contract
 from service.db import Database, UnavailableError
 
+# The docs page's scripts and styles come from an installed package (Swagger UI 5, which renders OpenAPI 3.1),
+# never from a CDN: /schema works offline.
+DOCS_STATIC = Path(swagger_ui.__file__).parent / "static"
+DOCS_FILES = create_static_files_router(path="/schema/static", directories=[DOCS_STATIC], include_in_schema=False)
+DOCS = SwaggerRenderPlugin(
+    path="/",
+    js_url="/schema/static/swagger-ui-bundle.js",
+    css_url="/schema/static/swagger-ui.css",
+    standalone_preset_js_url="/schema/static/swagger-ui-standalone-preset.js",
+    favicon="<link rel='icon' type='image/png' href='/schema/static/favicon-32x32.png'>",
+)
 MAX_LIMIT = 500
 HISTORY = 100
 
@@ -294,10 +309,12 @@ def create_app(database_url: str | None = None) -> Litestar:
         await database.close()
 
     return Litestar(
-        route_handlers=[health, ready, inspection_score, establishment, week_scores, current_model],
+        route_handlers=[health, ready, inspection_score, establishment, week_scores, current_model, DOCS_FILES],
         dependencies={"database": Provide(provide, use_cache=True, sync_to_thread=False)},
         exception_handlers={UnavailableError: _unavailable, HTTPException: _http},
         on_shutdown=[close],
-        openapi_config=OpenAPIConfig(title="Chicago food inspection risk", version="1.0.0", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Chicago food inspection risk", version="1.0.0", path="/schema", render_plugins=[DOCS]
+        ),
         debug=False,
     )
