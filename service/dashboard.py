@@ -2,8 +2,9 @@
 
 Start it with `./run dashboard`, or `panel serve service/dashboard.py --address 127.0.0.1 --port 5006
 --allow-websocket-origin=127.0.0.1:5006` with CHICAGO_FOOD_DASHBOARD_DATABASE_URL set to the read-only role's URL.
-Reads score_monitoring, fairness_audit and current_model; says so plainly when they are empty or the database
-is down.
+Reads score_monitoring, fairness_audit, current_model and the week's riskiest inspection_scores; says so plainly
+when they are empty or the database is down. Charts are drawn as SVG, so their text is real text (the browser test
+measures that no two labels overlap).
 """
 
 import json
@@ -18,17 +19,18 @@ import panel as pn
 import psycopg2
 import psycopg2.extras
 
-from chicago_food_assets.core.contracts import CURRENT_MODEL, FAIRNESS_AUDIT, SCORE_MONITORING
-
-FAIR_BAND = (0.8, 1.25)
-PSI_ALERT = 0.2
-ALL = "All"
-
+from chicago_food_assets.core.contracts import CURRENT_MODEL, FAIRNESS_AUDIT, INSPECTION_SCORES, SCORE_MONITORING
+from chicago_food_assets.core.fairness import FAIR_BAND
+from chicago_food_assets.core.scoring import ALL, MIN_DRIFT_ROWS, PSI_ALERT
 
 MONITORED = SCORE_MONITORING.select(
     ["week", "facility_type", "count", "mean", "psi", "fail_rate", "histogram", "reference_histogram"]
 ).names
 AUDITED = FAIRNESS_AUDIT.select(["facility_type", "group_size", "fpr", "fdr", "fpr_disparity", "fdr_disparity"]).names
+RISKIEST = INSPECTION_SCORES.select(["week", "rank", "inspection_id", "establishment", "facility_type", "score"]).names
+TOP = 10  # riskiest places listed per week
+PRESELECTED = 4  # facility types chosen at first paint: the largest
+WIDTH = 900
 
 
 @dataclass
@@ -36,10 +38,11 @@ class Data:
     monitoring: pd.DataFrame
     fairness: pd.DataFrame
     model: pd.Series | None
+    riskiest: pd.DataFrame
 
 
 def load(url: str) -> Data:
-    """Three small queries: a year of weekly monitoring is a few thousand rows."""
+    """Four small queries: a year of weekly monitoring is a few thousand rows."""
     with psycopg2.connect(url, connect_timeout=3) as connection, connection.cursor() as cursor:
         psycopg2.extras.register_default_jsonb(connection, loads=str)  # JSON columns as their text, parsed below
         model = _query(cursor, f"SELECT {', '.join(CURRENT_MODEL.names)} FROM food.current_model LIMIT 1")
@@ -54,10 +57,16 @@ def load(url: str) -> Data:
             f"SELECT {', '.join(AUDITED)} FROM food.fairness_audit WHERE model_version = %s ORDER BY group_size DESC",
             (version,),
         )
+        riskiest = _query(
+            cursor,
+            f"SELECT {', '.join(RISKIEST)} FROM food.inspection_scores WHERE model_version = %s AND rank <= %s",
+            (version, TOP),
+        )
     monitoring["week"] = pd.to_datetime(monitoring["week"])
+    riskiest["week"] = pd.to_datetime(riskiest["week"])
     for name in ("first_week", "cutoff", "holdout_end"):
         model[name] = pd.to_datetime(model[name])
-    return Data(monitoring, fairness, model.iloc[0] if len(model) else None)
+    return Data(monitoring, fairness, model.iloc[0] if len(model) else None, riskiest)
 
 
 def _query(cursor: "psycopg2.extensions.cursor", statement: str, params: tuple = ()) -> pd.DataFrame:
@@ -65,63 +74,115 @@ def _query(cursor: "psycopg2.extensions.cursor", statement: str, params: tuple =
     return pd.DataFrame(cursor.fetchall(), columns=[column.name for column in cursor.description])
 
 
+# -- what the charts and numbers show: plain pandas, tested without a browser --------------------------------------
+def between(rows: pd.DataFrame, first: object, last: object) -> pd.DataFrame:
+    low, high = pd.Timestamp(min(first, last)), pd.Timestamp(max(first, last))
+    return rows[(rows["week"] >= low) & (rows["week"] <= high)]
+
+
+def headline(rows: pd.DataFrame, types: list[str]) -> dict[str, object]:
+    """The chosen weeks' numbers: scores, mean score, fail rate, and the largest drift of a group big enough to
+    mean something (the drift check's minimum), with where it happened."""
+    part = rows[rows["facility_type"].isin(types)]
+    count = int(part["count"].sum())
+    if not count:
+        return {"scores": 0}
+    sizeable = part[part["count"] >= MIN_DRIFT_ROWS].dropna(subset=["psi"])
+    worst = sizeable.loc[sizeable["psi"].idxmax()] if len(sizeable) else None
+    return {
+        "scores": count,
+        "mean_score": float((part["mean"] * part["count"]).sum() / count),
+        "fail_rate": float((part["fail_rate"] * part["count"]).sum() / count),
+        "drift": None if worst is None else (float(worst["psi"]), worst["facility_type"], worst["week"]),
+    }
+
+
+def with_gaps(rows: pd.DataFrame, column: str, groups: list[str]) -> pd.DataFrame:
+    """One value per week and group, NaN where a week has no data, so a line breaks instead of bridging years."""
+    if rows.empty:
+        return pd.DataFrame(columns=["week", *groups])
+    weeks = pd.date_range(rows["week"].min(), rows["week"].max(), freq="W-MON")
+    wide = rows.pivot_table(index="week", columns="facility_type", values=column, aggfunc="first")
+    wide = wide.reindex(index=weeks, columns=groups).rename_axis("week").reset_index()
+    wide.columns.name = None  # otherwise the legend is titled "facility_type"
+    return wide
+
+
+def distribution_frame(rows: pd.DataFrame, name: str) -> pd.DataFrame:
+    part = rows[rows["facility_type"] == name]
+    chosen = np.sum([json.loads(h) for h in part["histogram"]], axis=0).astype(float)
+    training = np.asarray(json.loads(part["reference_histogram"].iloc[0]), dtype=float)
+    bins = [f"{i + 1}" for i in range(len(chosen))]
+    return pd.DataFrame(
+        {
+            "decile of training scores": bins * 2,
+            "share": np.r_[chosen / max(chosen.sum(), 1), training / max(training.sum(), 1)],
+            "scores": ["chosen weeks"] * len(bins) + ["training"] * len(bins),
+        }
+    )
+
+
+# -- charts ---------------------------------------------------------------------------------------------------------
+def _svg(plot: object, element: object) -> None:
+    """Draw as SVG: text stays text (searchable, measurable, crisp)."""
+    plot.state.output_backend = "svg"
+
+
+def _style(element: hv.Element, **options: object) -> hv.Element:
+    fontsize = {"title": 12, "labels": 10, "xticks": 9, "yticks": 9, "legend": 9}
+    return element.opts(hooks=[_svg], fontsize=fontsize, shared_axes=False, **options)
+
+
 def distribution(rows: pd.DataFrame, types: list[str]) -> hv.Layout:
     """Chosen weeks' score histogram against training's, per facility type (shares on the training deciles)."""
     plots = []
     for name in types:
-        part = rows[rows["facility_type"] == name]
-        if part.empty:
+        if rows[rows["facility_type"] == name].empty:
             continue
-        chosen = np.sum([json.loads(h) for h in part["histogram"]], axis=0).astype(float)
-        training = np.asarray(json.loads(part["reference_histogram"].iloc[0]), dtype=float)
-        bins = [f"d{i + 1}" for i in range(len(chosen))]
-        frame = pd.DataFrame(
-            {
-                "decile of training scores": bins * 2,
-                "share": np.r_[chosen / max(chosen.sum(), 1), training / max(training.sum(), 1)],
-                "scores": ["chosen weeks"] * len(bins) + ["training"] * len(bins),
-            }
+        frame = distribution_frame(rows, name)
+        bars = frame.hvplot.bar(
+            x="decile of training scores", y="share", by="scores", title=name, height=260, width=445, rot=0
         )
+        headroom = float(frame["share"].max()) * 1.5  # the legend sits above the tallest bar
         plots.append(
-            frame.hvplot.bar(
-                x="decile of training scores",
-                y="share",
-                by="scores",
-                title=name,
-                height=260,
-                width=420,
-                legend="top_right",
-                rot=0,
-                ylim=(0, None),
-            )
+            _style(bars, multi_level=False, show_legend=True, legend_position="top_right", ylim=(0, headroom))
         )
-    return hv.Layout(plots).cols(2) if plots else hv.Layout([hv.Text(0, 0, "no scores")])
+    return hv.Layout(plots).cols(2)
 
 
 def drift(rows: pd.DataFrame, types: list[str]) -> hv.Overlay:
-    part = rows[rows["facility_type"].isin(types)]
-    lines = part.hvplot.line(
+    sizeable = rows[rows["count"] >= MIN_DRIFT_ROWS]
+    wide = with_gaps(sizeable, "psi", types)
+    lines = wide.hvplot.line(
         x="week",
-        y="psi",
-        by="facility_type",
-        title="Drift: PSI against training per facility type",
-        height=300,
-        width=860,
+        y=types,
+        title=f"Drift: PSI against training (groups of {MIN_DRIFT_ROWS}+ scores)",
         ylabel="PSI",
+        legend="top_right",
+        ylim=(0, max(float(wide[types].max().max()), PSI_ALERT) * 1.6),
+        height=300,
+        width=WIDTH,
     )
-    return lines * hv.HLine(PSI_ALERT).opts(color="red", line_dash="dashed")
+    line = hv.HLine(PSI_ALERT).opts(color="red", line_dash="dashed")
+    return _style(lines * line, show_legend=True)
 
 
 def calibration(rows: pd.DataFrame) -> hv.Overlay:
-    part = rows[rows["facility_type"] == ALL].rename(columns={"mean": "mean score", "fail_rate": "fail rate"})
-    return part.hvplot.line(
+    part = rows[rows["facility_type"] == ALL]
+    means = with_gaps(part, "mean", [ALL]).rename(columns={ALL: "mean score"})
+    wide = means.assign(**{"fail rate": with_gaps(part, "fail_rate", [ALL])[ALL]})
+    lines = wide.hvplot.line(
         x="week",
         y=["mean score", "fail rate"],
         title="Fail rate against mean score (all types)",
-        height=300,
-        width=860,
+        group_label="all facility types",
+        ylim=(0, float(wide[["mean score", "fail rate"]].max().max()) * 1.4),
         ylabel="share",
+        legend="top_right",
+        height=300,
+        width=WIDTH,
     )
+    return _style(lines, show_legend=True)
 
 
 def fairness_plot(table: pd.DataFrame) -> hv.Overlay:
@@ -130,31 +191,37 @@ def fairness_plot(table: pd.DataFrame) -> hv.Overlay:
         value_vars=["fpr_disparity", "fdr_disparity"],
         var_name="metric",
         value_name="disparity",
-    )
-    bars = long.hvplot.bar(
-        x="facility_type",
-        y="disparity",
+    ).replace({"fpr_disparity": "FPR disparity", "fdr_disparity": "FDR disparity"})
+    dots = long.hvplot.scatter(
+        x="disparity",
+        y="facility_type",
         by="metric",
-        rot=30,
-        height=320,
-        width=860,
-        title="FPR and FDR disparity against Restaurant (fair band 0.8-1.25)",
+        title="Disparity against Restaurant (green: the fair band 0.8-1.25)",
+        size=90,
+        legend="bottom_left",  # disparities under 0.5 are rare: the corner is usually empty
+        xlabel="disparity (1 = as Restaurant)",
+        ylabel="facility type",
+        height=140 + 36 * table["facility_type"].nunique(),
+        width=WIDTH,
+        xlim=(0, max(2.0, float(long["disparity"].max() or 0) * 1.1)),
     )
-    return bars * hv.HSpan(*FAIR_BAND).opts(color="green", alpha=0.15)
+    band = hv.VSpan(*FAIR_BAND).opts(color="green", alpha=0.15)
+    return _style(band * dots, show_legend=True)
 
 
-def summary(rows: pd.DataFrame, types: list[str], first: pd.Timestamp, last: pd.Timestamp) -> str:
-    part = rows[rows["facility_type"].isin(types)]
-    if part.empty:
+# -- text -----------------------------------------------------------------------------------------------------------
+def summary(numbers: dict[str, object], first: pd.Timestamp, last: pd.Timestamp) -> str:
+    if not numbers["scores"]:
         return f"**No scores** for the chosen facility types between {first:%Y-%m-%d} and {last:%Y-%m-%d}."
-    count = int(part["count"].sum())
-    mean = float((part["mean"] * part["count"]).sum() / count)
-    fails = float((part["fail_rate"] * part["count"]).sum() / count)
-    worst = part.loc[part["psi"].idxmax()]
+    drift_text = (
+        f"largest drift PSI **{numbers['drift'][0]:.2f}** ({numbers['drift'][1]}, week of "
+        f"{numbers['drift'][2]:%Y-%m-%d})"
+        if numbers["drift"]
+        else f"no group of {MIN_DRIFT_ROWS}+ scores to judge drift on"
+    )
     return (
-        f"Weeks **{first:%Y-%m-%d}** to **{last:%Y-%m-%d}**, {len(types)} facility types: "
-        f"<span id='scores'>{count:,}</span> scores, mean score {mean:.3f}, fail rate {fails:.3f}; "
-        f"largest drift PSI {worst['psi']:.2f} ({worst['facility_type']}, week of {worst['week']:%Y-%m-%d})."
+        f"Weeks **{first:%Y-%m-%d}** to **{last:%Y-%m-%d}**: <span id='scores'>{numbers['scores']:,}</span> scores, "
+        f"mean score **{numbers['mean_score']:.3f}**, fail rate **{numbers['fail_rate']:.3f}**; {drift_text}."
     )
 
 
@@ -177,27 +244,25 @@ def notice(text: str, kind: str = "warning") -> pn.pane.Alert:
     return pn.pane.Alert(text, alert_type=kind, css_classes=["notice"])
 
 
-def build(url: str) -> pn.viewable.Viewable:
+def page(main: list, sidebar: list | None = None) -> pn.template.BootstrapTemplate:
+    template = pn.template.BootstrapTemplate(
+        title="Inspection risk monitoring", sidebar=sidebar or [], main=main, sidebar_width=300
+    )
+    return template
+
+
+def build(url: str) -> pn.template.BootstrapTemplate:
     try:
         data = load(url)
-    except (psycopg2.OperationalError, psycopg2.errors.UndefinedTable) as error:
-        reason = (
-            "the pipeline has not published its tables yet"
-            if isinstance(error, psycopg2.errors.UndefinedTable)
-            else "the database is not reachable"
-        )
-        return pn.Column(
-            "# Inspection risk monitoring",
-            notice(
-                f"No data to show: {reason}. Reload this page once it is back. ({str(error).strip().splitlines()[0]})",
-                "danger",
-            ),
-        )
+    except (psycopg2.OperationalError, psycopg2.errors.UndefinedTable, psycopg2.errors.UndefinedColumn) as error:
+        reason = {
+            psycopg2.errors.UndefinedTable: "the pipeline has not published its tables yet",
+            psycopg2.errors.UndefinedColumn: "the published tables predate this version: run the pipeline again",
+        }.get(type(error), "the database is not reachable")
+        first_line = str(error).strip().splitlines()[0]
+        return page([notice(f"No data to show: {reason}. Reload this page once it is back. ({first_line})", "danger")])
     if data.model is None or data.monitoring.empty:
-        return pn.Column(
-            "# Inspection risk monitoring",
-            notice("No scores yet: the monitoring table is empty. Run the pipeline (`./run demo`), then reload."),
-        )
+        return page([notice("No scores yet: the monitoring table is empty. Run the pipeline (`./run demo`), reload.")])
 
     weeks = sorted(data.monitoring["week"].dt.date.unique())
     types = (
@@ -207,33 +272,64 @@ def build(url: str) -> pn.viewable.Viewable:
         .sort_values(ascending=False)
         .index.tolist()
     )
-    first = pn.widgets.Select(name="First week", options=weeks, value=weeks[max(len(weeks) - 12, 0)], width=160)
-    last = pn.widgets.Select(name="Last week", options=weeks, value=weeks[-1], width=160)
-    chosen = pn.widgets.CheckBoxGroup(name="Facility types", options=types, value=types[:3], inline=True)
+    fit = {"sizing_mode": "stretch_width"}
+    first = pn.widgets.Select(name="First week", options=weeks, value=weeks[max(len(weeks) - 12, 0)], **fit)
+    last = pn.widgets.Select(name="Last week", options=weeks, value=weeks[-1], **fit)
+    chosen = pn.widgets.MultiChoice(
+        name="Facility types (type to search)", options=types, value=types[:PRESELECTED], solid=False, **fit
+    )
 
-    def window(first_week: object, last_week: object) -> pd.DataFrame:
+    def numbers(first_week: object, last_week: object, facility_types: list[str]) -> str:
         low, high = pd.Timestamp(min(first_week, last_week)), pd.Timestamp(max(first_week, last_week))
-        return data.monitoring[(data.monitoring["week"] >= low) & (data.monitoring["week"] <= high)]
+        return summary(headline(between(data.monitoring, low, high), facility_types), low, high)
 
-    def text(first_week: object, last_week: object, facility_types: list[str]) -> str:
-        low, high = pd.Timestamp(min(first_week, last_week)), pd.Timestamp(max(first_week, last_week))
-        return summary(window(first_week, last_week), facility_types, low, high)
+    def distributions(first_week: object, last_week: object, facility_types: list[str]) -> object:
+        if not facility_types:
+            return notice("Choose at least one facility type in the sidebar.")
+        return pn.pane.HoloViews(distribution(between(data.monitoring, first_week, last_week), facility_types))
 
-    return pn.Column(
-        "# Inspection risk monitoring",
-        pn.pane.Markdown(model_card(data.model)),
-        pn.Row(first, last),
-        chosen,
-        pn.pane.Markdown(pn.bind(text, first, last, chosen), css_classes=["summary"]),
-        pn.pane.HoloViews(pn.bind(lambda a, b, t: distribution(window(a, b), t), first, last, chosen)),
-        pn.pane.HoloViews(pn.bind(lambda t: drift(data.monitoring, t), chosen)),
-        pn.pane.HoloViews(calibration(data.monitoring)),
-        pn.pane.HoloViews(fairness_plot(data.fairness))
-        if not data.fairness.empty
-        else notice("No fairness audit for this model."),
+    def drifts(facility_types: list[str]) -> object:
+        if not facility_types:
+            return notice("Choose at least one facility type to see its drift.")
+        return pn.pane.HoloViews(drift(data.monitoring, facility_types))
+
+    def riskiest(last_week: object) -> object:
+        week = data.riskiest[data.riskiest["week"] == pd.Timestamp(last_week)].sort_values("rank")
+        if week.empty:
+            return notice(f"No scores in the week of {last_week}.")
+        table = week.drop(columns=["week"]).assign(score=week["score"].round(3))
+        return pn.widgets.Tabulator(
+            table,
+            show_index=False,
+            disabled=True,
+            width=WIDTH,
+            name="riskiest",
+            formatters={"inspection_id": {"type": "plaintext"}},
+        )
+
+    return page(
+        sidebar=[first, last, chosen],
+        main=[
+            pn.Row(
+                pn.pane.Markdown(model_card(data.model), width=520),
+                pn.pane.Markdown(pn.bind(numbers, first, last, chosen), css_classes=["summary"], width=360),
+            ),
+            "## Score distribution against training",
+            pn.panel(pn.bind(distributions, first, last, chosen)),
+            "## Drift over time",
+            pn.panel(pn.bind(drifts, chosen)),
+            "## Calibration over time",
+            pn.pane.HoloViews(calibration(data.monitoring)),
+            "## Fairness of the current model",
+            pn.pane.HoloViews(fairness_plot(data.fairness))
+            if not data.fairness.empty
+            else notice("No fairness audit for this model."),
+            pn.pane.Markdown(pn.bind(lambda w: f"## Riskiest places in the week of {w}", last)),
+            pn.panel(pn.bind(riskiest, last)),
+        ],
     )
 
 
 if __name__.startswith("bokeh"):  # under `panel serve`
-    pn.extension(sizing_mode="fixed")
+    pn.extension("tabulator")
     build(os.environ["CHICAGO_FOOD_DASHBOARD_DATABASE_URL"]).servable(title="Inspection risk monitoring")

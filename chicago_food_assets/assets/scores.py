@@ -32,7 +32,6 @@ from chicago_food_assets.types import TYPES, table_metadata
 
 SCORES = AssetKey("inspection_scores")
 MONITORING = AssetKey("score_monitoring")
-MIN_DRIFT_ROWS = 30  # PSI of fewer scores is noise
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,9 @@ MONITORING_CHECKS = QualityChecks(
     MONITORING, (SizeCheck(min_bytes=1), NoInfinityCheck(), ShapeCheck(columns=scoring.MONITORING_COLUMNS))
 )
 DRIFT = Check(
-    "drift", f"PSI against training stays under {scoring.PSI_ALERT} for groups of {MIN_DRIFT_ROWS}+ scores", "warn"
+    "drift",
+    f"PSI against training stays under {scoring.PSI_ALERT} for groups of {scoring.MIN_DRIFT_ROWS}+ scores",
+    "warn",
 )
 
 
@@ -125,7 +126,7 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
 def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataFrame, selected_model: Selected):
     current = inspection_scores[inspection_scores["model_version"] == selected_model.version]
     table = SCORE_MONITORING.conform(scoring.monitoring(current, selected_model.reference, selected_model.version))
-    sizeable = table[table["count"] >= MIN_DRIFT_ROWS]
+    sizeable = table[table["count"] >= scoring.MIN_DRIFT_ROWS]
     drifting = sizeable[sizeable["psi"] > scoring.PSI_ALERT]
     yield Output(
         table,

@@ -17,6 +17,7 @@ from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCORE_MONITORI
 ALL = "All"
 BINS = 10
 PSI_ALERT = 0.2
+MIN_DRIFT_ROWS = 30  # PSI of fewer scores is noise: the drift check and the dashboard ignore smaller groups
 COLUMNS = INSPECTION_SCORES.names
 MONITORING_COLUMNS = SCORE_MONITORING.names
 
