@@ -144,9 +144,7 @@ def distribution(rows: pd.DataFrame, types: list[str]) -> hv.Layout:
             x="decile of training scores", y="share", by="scores", title=name, height=260, width=445, rot=0
         )
         headroom = float(frame["share"].max()) * 1.5  # the legend sits above the tallest bar
-        plots.append(
-            _style(bars, multi_level=False, show_legend=True, legend_position="top_right", ylim=(0, headroom))
-        )
+        plots.append(_style(bars, multi_level=False, show_legend=True, legend_position="top_right", ylim=(0, headroom)))
     return hv.Layout(plots).cols(2)
 
 
