@@ -6,6 +6,7 @@ under `/__replay/` to inject faults (status codes, slow answers), append or edit
 
 import gzip
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterable
@@ -29,12 +30,22 @@ def read_rows(path: str | Path) -> list[dict]:
 
 @dataclass
 class Fault:
-    """Answer the next `times` data requests (-1: all of them) with `status` after `delay` seconds."""
+    """What the next `times` data requests (-1: all of them) meet, after `delay` seconds.
+
+    `status`: answered with that status. `cut`: the real answer, its body cut after that many bytes (the connection
+    closes mid-body). `cut_headers`: the connection closes in the middle of the headers. `empty`: a 200 with no body.
+    `rows`: these rows are added or edited first (the portal changing during a pull), then the request is answered.
+    A fault with none of these only delays (or, with delay 0, lets a request through untouched).
+    """
 
     status: int | None = None
     delay: float = 0.0
     times: int = 1
     retry_after: int | None = None
+    cut: int | None = None
+    cut_headers: bool = False
+    empty: bool = False
+    rows: list[dict] | None = None
 
 
 @dataclass
@@ -87,6 +98,19 @@ class _Handler(BaseHTTPRequestHandler):
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 self._send(fault.status, _error("injected", f"injected fault {fault.status}"), headers)
                 return
+            if fault.cut_headers:
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: applic")
+                self.close_connection = True
+                return
+            if fault.empty:
+                self.send_response(HTTPStatus.OK)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            if fault.rows:
+                with state.lock:
+                    state.table.upsert(fault.rows)
         dataset = url.path.removeprefix("/resource/").removesuffix(".json")
         if dataset != state.dataset_id:
             self._send(HTTPStatus.NOT_FOUND, _error("dataset.missing", f"Cannot find view with id {dataset}"))
@@ -105,7 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as error:  # a bug here must answer 500, not drop the connection
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, _error("internal", f"{type(error).__name__}: {error}"))
             return
-        self._send(HTTPStatus.OK, rows)
+        self._send(HTTPStatus.OK, rows, cut=fault.cut if fault is not None else None)
 
     # -- control API ---------------------------------------------------------------------------------
     def do_POST(self) -> None:
@@ -130,7 +154,9 @@ class _Handler(BaseHTTPRequestHandler):
             state.requests.clear()
         self._send(HTTPStatus.OK, {"reset": True})
 
-    def _send(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, payload: object, headers: dict[str, str] | None = None, cut: int | None = None
+    ) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -138,6 +164,12 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
+        if cut is not None:  # a response cut mid-body: the promised length never arrives
+            self.wfile.write(body[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         self.wfile.write(body)
 
 

@@ -1,7 +1,7 @@
 """The Socrata (SODA) API behind our own resource, so retries, paging and errors are ours, not sodapy's."""
 
+import contextvars
 import logging
-import random
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -9,7 +9,10 @@ from datetime import datetime
 import requests
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
+from requests.adapters import HTTPAdapter
 from sodapy import Socrata
+from urllib3.exceptions import MaxRetryError
+from urllib3.util import Retry
 
 from chicago_food_assets.core.raw import parse_rows
 
@@ -57,13 +60,56 @@ class Changes:
     dates: list[str]  # inspection dates (YYYY-MM-DD) of the changed rows
 
 
+class EmptyAnswerError(RuntimeError):
+    """A 200 with no body where rows were expected (sodapy then hands back the Response itself)."""
+
+
+@dataclass
+class Traffic:
+    """What one query (or a pull of several) took: requests, retries, bytes of rows received."""
+
+    requests: int = 0
+    retries: int = 0
+    bytes: int = 0
+
+    @property
+    def attempts(self) -> int:
+        return self.requests
+
+    def add(self, other: "Traffic") -> None:
+        self.requests += other.requests
+        self.retries += other.retries
+        self.bytes += other.bytes
+
+
+_TRAFFIC: contextvars.ContextVar[Traffic] = contextvars.ContextVar("socrata_traffic")
+
+
+def _measure(response: requests.Response, *args: object, **kwargs: object) -> None:
+    """Counts this call's requests, the retries urllib3 made below them, and the bytes of rows received."""
+    traffic = _TRAFFIC.get(None)
+    if traffic is None:
+        return
+    history = getattr(getattr(response.raw, "retries", None), "history", ()) or ()
+    traffic.requests += 1 + len(history)
+    traffic.retries += len(history)
+    if response.ok:  # bytes of the rows: the body without its JSON array brackets
+        traffic.bytes += max(len(response.content) - 2, 0)
+
+
 def _keep_values_as_sent(response: requests.Response, *args: object, **kwargs: object) -> None:
     """sodapy parses bodies with `response.json()`: make that parse keep numbers and constants as their text."""
     response.json = lambda **_: parse_rows(response.content)  # type: ignore[method-assign]
 
 
 class SocrataResource(ConfigurableResource):
-    """Reads the food inspections dataset; pages with $limit/$offset, retries 429/5xx/timeouts with backoff."""
+    """Reads the food inspections dataset through sodapy, paging by key and retrying every transient failure.
+
+    Retries: a requests `HTTPAdapter` with urllib3's `Retry` (exponential backoff with jitter, `Retry-After`
+    honoured, 408/429/5xx, connection errors and timeouts) does them below sodapy; what happens after the headers
+    arrived (a body cut mid-stream, an empty body) is retried here with the same policy. Paging: `inspection_id`
+    greater than the last one received, ordered by it, so a portal edit during the pull cannot skip or repeat a row.
+    """
 
     domain: str = Field(default="data.cityofchicago.org", description="host[:port] of the Socrata portal")
     scheme: str = Field(default="https", description="https, or http for the local replay server")
@@ -76,58 +122,70 @@ class SocrataResource(ConfigurableResource):
     max_backoff_seconds: float = 60.0
 
     _client: Socrata | None = PrivateAttr(default=None)
-    _bytes: int = PrivateAttr(default=0)
 
     @property
     def source(self) -> str:
         return f"{self.scheme}://{self.domain}/resource/{self.dataset_id}.json"
 
+    def retry_policy(self) -> Retry:
+        return Retry(
+            total=self.max_attempts - 1,
+            status_forcelist=RETRIED_STATUSES,
+            allowed_methods={"GET"},
+            backoff_factor=self.backoff_seconds,
+            backoff_max=self.max_backoff_seconds,
+            backoff_jitter=self.backoff_seconds / 2,
+            respect_retry_after_header=True,
+            raise_on_status=False,  # the last answer goes back to sodapy, which raises it with its body
+        )
+
     def _socrata(self) -> Socrata:
         if self._client is None:
-            adapter = {"prefix": f"{self.scheme}://", "adapter": requests.adapters.HTTPAdapter()}
-            logging.getLogger().disabled, previous = True, logging.getLogger().disabled  # sodapy warns on no token
-            try:
-                client = Socrata(self.domain, self.app_token, session_adapter=adapter, timeout=self.timeout_seconds)
-            finally:
-                logging.getLogger().disabled = previous
-            client.session.hooks["response"].extend([self._count_bytes, _keep_values_as_sent])
+            adapter = HTTPAdapter(max_retries=self.retry_policy())
+            client = Socrata(
+                self.domain,
+                self.app_token,
+                session_adapter={"prefix": f"{self.scheme}://", "adapter": adapter},
+                timeout=self.timeout_seconds,
+            )
+            client.session.hooks["response"].extend([_measure, _keep_values_as_sent])
             self._client = client
         return self._client
 
-    def _count_bytes(self, response: requests.Response, *args: object, **kwargs: object) -> None:
-        if response.ok:  # bytes of the rows: the body without its JSON array brackets
-            self._bytes += max(len(response.content) - 2, 0)
-
-    def query(self, **params: str | int) -> tuple[list[dict], int]:
-        """One SODA request with retries; returns the rows and how many retries it took."""
+    def query(self, **params: str | int) -> tuple[list[dict], Traffic]:
+        """One SODA request, retried through every transient failure; the rows and what it took."""
         client = self._socrata()
-        for attempt in range(1, self.max_attempts + 1):
-            try:
-                return client.get(self.dataset_id, **params), attempt - 1
-            except requests.exceptions.HTTPError as error:
-                status = error.response.status_code if error.response is not None else None
-                if status not in RETRIED_STATUSES:
-                    raise SocrataError(self._explain(status, error)) from error
-                failure: Exception = error
-                retry_after = error.response.headers.get("Retry-After") if error.response is not None else None
-            except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as error:
-                failure, retry_after = error, None
-            if attempt == self.max_attempts:
-                raise SocrataError(
-                    f"{self.source} kept failing after {attempt} attempts ({params}); last error: {failure}"
-                ) from failure
-            delay = self._delay(attempt, retry_after)
-            log.warning(
-                "Socrata request failed (%s); retry %d/%d in %.1fs", failure, attempt, self.max_attempts - 1, delay
-            )
-            time.sleep(delay)
-        raise AssertionError("unreachable")
+        policy, traffic = self.retry_policy(), Traffic()
+        token = _TRAFFIC.set(traffic)
+        try:
+            while True:
+                try:
+                    answer = client.get(self.dataset_id, **params)
+                    if isinstance(answer, list):
+                        return answer, traffic
+                    failure: Exception = EmptyAnswerError(f"an empty body where rows were expected ({params})")
+                except requests.exceptions.HTTPError as error:
+                    status = error.response.status_code if error.response is not None else None
+                    if status not in RETRIED_STATUSES:
+                        raise SocrataError(self._explain(status, error)) from error
+                    raise SocrataError(self._exhausted(traffic.attempts, params, error)) from error
+                except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+                    raise SocrataError(self._exhausted(self.max_attempts, params, error)) from error
+                except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as error:
+                    failure = error  # the body was cut after the headers: urllib3 had already handed it over
+                try:
+                    policy = policy.increment(method="GET", url=self.source, error=OSError(str(failure)))
+                except MaxRetryError as error:
+                    raise SocrataError(self._exhausted(traffic.attempts, params, failure)) from error
+                traffic.retries += 1
+                delay = policy.get_backoff_time()
+                log.warning("Socrata answer unusable (%s); retry in %.1fs", failure, delay)
+                time.sleep(delay)
+        finally:
+            _TRAFFIC.reset(token)
 
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        if retry_after is not None and retry_after.isdigit():
-            return min(float(retry_after), self.max_backoff_seconds)
-        exponential = self.backoff_seconds * 2 ** (attempt - 1)
-        return min(exponential * (0.5 + random.random() / 2), self.max_backoff_seconds)
+    def _exhausted(self, attempts: int, params: dict, error: Exception) -> str:
+        return f"{self.source} kept failing after {attempts} attempts ({params}); last error: {error}"
 
     def _explain(self, status: int | None, error: Exception) -> str:
         hint = {
@@ -145,19 +203,32 @@ class SocrataResource(ConfigurableResource):
         )
 
     def fetch_where(self, where: str) -> Pull:
-        """Every row matching a SoQL condition, ordered by inspection_id, paged."""
+        """Every row matching a SoQL condition, paged by key: `inspection_id >= last`, ordered by it.
+
+        `>=` and not `>`: rows sharing the last id of a page (the feed has a few) are fetched again and the ones
+        already received skipped, so none is lost at a page boundary.
+        """
         order = "inspection_id"
         rows: list[dict] = []
-        requests_made = retries = 0
-        self._bytes = 0
+        total = Traffic()
+        last: str | None = None
+        seen_at_last = 0  # rows received with inspection_id == last
         while True:
-            page, page_retries = self.query(where=where, order=order, limit=self.page_size, offset=len(rows))
-            requests_made += 1
-            retries += page_retries
-            rows.extend(page)
+            condition = where if last is None else f"{where} AND inspection_id >= {last}"  # `where`: ANDs only
+            page, traffic = self.query(where=condition, order=order, limit=self.page_size)
+            total.add(traffic)
+            fresh = page[seen_at_last:] if last is not None else page
+            rows.extend(fresh)
             if len(page) < self.page_size:
-                break
-        return Pull(rows, where, order, self.source, requests_made, retries, self._bytes)
+                return Pull(rows, where, order, self.source, total.requests, total.retries, total.bytes)
+            newest = str(page[-1].get("inspection_id", ""))
+            if not (newest.isascii() and newest.isdigit()):
+                raise SocrataError(f"cannot page past inspection_id {newest!r}: the key is not a whole number")
+            same = sum(1 for row in page if str(row.get("inspection_id")) == newest)
+            if same == len(page):
+                raise SocrataError(f"more than {self.page_size} rows share inspection_id {newest}: raise page_size")
+            seen_at_last = same
+            last = newest
 
     def changes_since(self, updated_at: str | None) -> Changes:
         """Two aggregate queries, however large the dataset: how many rows changed, and on which inspection dates."""
