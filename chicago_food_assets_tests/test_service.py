@@ -1,12 +1,18 @@
 """The score API: the real Litestar app under uvicorn, over a socket, reading pipeline output as the read-only role."""
 
+import asyncio
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from itertools import pairwise
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import asyncpg
 import pandas as pd
 import psycopg2
 import pytest
@@ -17,8 +23,8 @@ from chicago_food_assets.core.contracts import CONTRACTS
 from chicago_food_assets.embedded import stop_embedded_postgres, with_database
 from chicago_food_assets.resources.postgres import PostgresResource, Table, read_table, write_table
 from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
-from chicago_food_assets_tests.helpers import free_port, start_process
-from service.db import READER, ensure_reader
+from chicago_food_assets_tests.helpers import free_port, new_database, start_process
+from service.db import READER, Database, ensure_reader
 
 PROJECT = Path(__file__).resolve().parent.parent
 SERVED = ("inspection_scores", "establishment_risk", "current_model", "fairness_audit")
@@ -109,7 +115,15 @@ def test_facility_type_and_min_score_filter(api, scores):
         ("/v1/weeks/2013-03-04/scores", {"min_score": 1.5}, 400, "min_score"),
         ("/v1/weeks/2013-03-04/scores", {"cursor": "not-ours"}, 400, "cursor"),
         ("/v1/weeks/2016-06-06/scores", {}, 404, "no scores for the week of 2016-06-06"),
-        ("/v1/establishments/abc", {}, 400, "license must be a positive whole number"),
+        ("/v1/establishments/abc", {}, 400, "license must be a whole number"),
+        ("/v1/establishments/\u00b2", {}, 400, "license must be a whole number"),  # a digit to isdigit, not to int
+        ("/v1/establishments/9223372036854775808", {}, 400, "at most 19 digits"),
+        ("/v1/establishments/9223372036854775807", {}, 404, "no establishment"),
+        ("/v1/inspections/\u2460/score", {}, 400, "inspection_id must be a whole number"),
+        ("/v1/weeks/2013-03-04/scores", {"facility_type": "\x00"}, 400, "NUL"),
+        ("/v1/weeks/2013-03-04/scores", {"facility_type": "x" * 101}, 400, "facility_type"),
+        ("/v1/weeks/2013-03-04/scores", {"cursor": "cmFuazoyMTQ3NDgzNjQ4"}, 400, "cursor"),  # rank:2147483648
+        ("/v1/weeks/2013-03-04/scores", {"cursor": "cmFuazotNQ=="}, 400, "cursor"),  # rank:-5, well formed
         ("/v1/establishments/0", {}, 400, "no license"),
         ("/v1/establishments/1", {}, 404, "no establishment with license 1"),
         ("/v1/inspections/12x/score", {}, 400, "inspection_id"),
@@ -140,14 +154,44 @@ def test_injection_strings_change_nothing(api, pipeline):
     assert get(api, "/ready").status_code == 200
 
 
-def test_the_service_role_can_only_read(pipeline):
-    reader = ensure_reader(pipeline["url"])
-    with psycopg2.connect(reader) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT current_user, count(*) FROM food.inspection_scores")
-        user, rows = cursor.fetchone()
-        assert user == READER and rows > 0
-        with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
-            cursor.execute("DELETE FROM food.inspection_scores")
+def test_the_service_role_can_only_read(pipeline, server_url):
+    with new_database(server_url) as private:  # plays Dagster's database on the same server
+        private_name = urlsplit(private).path.lstrip("/")
+        reader = ensure_reader(pipeline["url"], private=(private_name,))
+        connection = psycopg2.connect(reader)
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_user, count(*) FROM food.inspection_scores")
+            user, rows = cursor.fetchone()
+            assert user == READER and rows > 0
+            with pytest.raises(psycopg2.errors.ReadOnlySqlTransaction):
+                cursor.execute("DELETE FROM food.inspection_scores")
+            cursor.execute("SET default_transaction_read_only = off")  # out of read-only: privileges still refuse
+            with pytest.raises(psycopg2.errors.InsufficientPrivilege):
+                cursor.execute("DELETE FROM food.inspection_scores")
+            # a role may reset its own defaults: harmless, the service sets them on every connection it opens
+            cursor.execute(f"ALTER ROLE {READER} SET default_transaction_read_only = off")
+            cursor.execute(f"ALTER ROLE {READER} RESET statement_timeout")
+        connection.close()
+        settings = asyncio.run(session_settings(reader))
+        assert settings == {"default_transaction_read_only": "on", "statement_timeout": "5s"}
+        with pytest.raises(psycopg2.OperationalError, match="permission denied"):
+            psycopg2.connect(with_database(reader, private_name)).close()
+        ensure_reader(pipeline["url"])  # the defaults back for the other tests
+
+
+async def session_settings(url: str) -> dict[str, str]:
+    """What a connection of the service's pool runs with, and whether it may write."""
+    database = Database(url)
+    try:
+        row = await database.fetchrow(
+            "SELECT current_setting('default_transaction_read_only') AS ro, current_setting('statement_timeout') AS t"
+        )
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+            await database.fetchrow("CREATE TEMP TABLE t (x int)")
+        return {"default_transaction_read_only": row["ro"], "statement_timeout": row["t"]}
+    finally:
+        await database.close()
 
 
 def test_the_current_model_has_its_windows_metrics_and_fairness(api, pipeline):
@@ -196,11 +240,36 @@ def test_a_database_outage_gives_503_and_the_service_recovers_by_itself(pipeline
             stop_embedded_postgres(data)
             assert get(base, "/ready").status_code == 503
             down = get(base, f"/v1/establishments/{license_number}")
-            assert down.status_code == 503 and "database unavailable" in down.json()["detail"]
+            assert down.status_code == 503 and down.json() == {"status_code": 503, "detail": "database unavailable"}
+            assert down.headers["Retry-After"] == "5"
             assert get(base, "/health").status_code == 200  # the process itself is fine
             subprocess.run(start, capture_output=True, check=True)
             assert get(base, "/ready").status_code == 200
             assert get(base, f"/v1/establishments/{license_number}").status_code == 200
+            # restarts under load: requests running when the pool is torn down get 503, never 500
+            statuses: list[int] = []
+            stop_flag = threading.Event()
+
+            def poll() -> None:
+                with requests.Session() as session:
+                    while not stop_flag.is_set():
+                        statuses.append(
+                            session.get(f"{base}/v1/establishments/{license_number}", timeout=10).status_code
+                        )
+
+            pollers = [threading.Thread(target=poll) for _ in range(4)]
+            for poller in pollers:
+                poller.start()
+            for _ in range(3):
+                time.sleep(0.5)
+                stop_embedded_postgres(data)
+                time.sleep(0.3)
+                subprocess.run(start, capture_output=True, check=True)
+            time.sleep(1)
+            stop_flag.set()
+            for poller in pollers:
+                poller.join()
+            assert set(statuses) <= {200, 503} and statuses.count(503) > 0 and statuses[-1] == 200
         finally:
             process.terminate()
             process.wait(10)
@@ -218,3 +287,33 @@ def test_the_api_docs_render_offline_in_a_browser(api, browser):
     page.screenshot(path=str(ARTIFACTS / "api-docs.png"), full_page=True)
     assert requested and all(url.startswith(api) for url in requested), [u for u in requested if not u.startswith(api)]
     page.close()
+
+
+def test_schemathesis_finds_no_server_error_over_the_openapi_schema(api, tmp_path):
+    """Property-based requests generated from the service's own OpenAPI document: every answer is below 500."""
+    done = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{api}/schema/openapi.json",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "150",
+            "--generation-allow-x00",
+            "true",
+            "--generation-database",
+            "none",
+            "--no-color",
+            "--report",
+            "junit",
+            "--report-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    generated = int(re.search(r"(\d+) generated", done.stdout).group(1))
+    assert generated > 500 and " 0 passed" not in done.stdout

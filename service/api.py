@@ -6,8 +6,13 @@ Litestar on uvicorn; reads PostgreSQL as the read-only role; OpenAPI at /schema.
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
+import logging
 import os
+import secrets
+import uuid
 from datetime import date, datetime
 from pathlib import Path
 
@@ -119,10 +124,21 @@ def _score(row: object) -> Score:
     return Score(**{k: row[k] for k in Score.__struct_fields__})  # type: ignore[index]
 
 
+BIGINT = 2**63 - 1
+
+
 def _whole(value: str, name: str) -> int:
-    if not value.isdigit() or len(value) > 18:
-        raise ValidationException(f"{name} must be a positive whole number, got {value!r}")
+    """ASCII digits within PostgreSQL's bigint (`str.isdigit` alone accepts `²` and `①`, which `int` refuses)."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > BIGINT:
+        raise ValidationException(f"{name} must be a whole number of at most 19 digits, got {value[:40]!r}")
     return int(value)
+
+
+def _text(value: str | None, name: str) -> str | None:
+    """A text parameter PostgreSQL can hold: no NUL character."""
+    if value is not None and "\x00" in value:
+        raise ValidationException(f"{name} must not contain a NUL character")
+    return value
 
 
 def _week(value: str) -> date:
@@ -135,17 +151,33 @@ def _week(value: str) -> date:
     return day
 
 
-def _cursor(value: str | None) -> int:
+MAX_RANK = 2**31 - 1  # rank is a PostgreSQL integer
+# Cursors are signed, so only ranks this API handed out come back. Set CHICAGO_FOOD_API_CURSOR_KEY to the same value
+# on every replica; without it each process signs with a key of its own (a cursor then lives as long as it does).
+CURSOR_KEY = os.environ.get("CHICAGO_FOOD_API_CURSOR_KEY", "").encode() or secrets.token_bytes(32)
+
+
+def _signature(week: date, rank: int) -> str:
+    digest = hmac.new(CURSOR_KEY, f"{week}:{rank}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:12]).decode()
+
+
+def _cursor(value: str | None, week: date) -> int:
+    """The rank after which the next page starts: from a cursor this API signed for this week, range-checked."""
     if value is None:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(value.encode()).decode().removeprefix("rank:"))
+        rank_text, signature = base64.urlsafe_b64decode(value.encode()).decode().split(".", 1)
+        rank = int(rank_text) if rank_text.isascii() and rank_text.isdigit() and len(rank_text) <= 10 else -1
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise ValidationException(f"cursor {value!r} is not one this API returned") from error
+        raise ValidationException("cursor is not one this API returned") from error
+    if not 0 < rank <= MAX_RANK or not hmac.compare_digest(signature, _signature(week, rank)):
+        raise ValidationException("cursor is not one this API returned for this week")
+    return rank
 
 
-def _next_cursor(rank: int) -> str:
-    return base64.urlsafe_b64encode(f"rank:{rank}".encode()).decode()
+def _next_cursor(week: date, rank: int) -> str:
+    return base64.urlsafe_b64encode(f"{rank}.{_signature(week, rank)}".encode()).decode()
 
 
 @get("/health", sync_to_thread=False, tags=["operations"])
@@ -160,7 +192,7 @@ async def ready(database: Database) -> Response[dict[str, str]]:
     try:
         row = await database.fetchrow("SELECT model_version FROM food.current_model LIMIT 1")
     except UnavailableError as error:
-        return Response({"status": "unavailable", "reason": str(error)}, status_code=503)
+        return Response({"status": "unavailable", "reason": error.public}, status_code=503, headers=RETRY_AFTER)
     if row is None:
         return Response({"status": "unavailable", "reason": "no model version published yet"}, status_code=503)
     return Response({"status": "ready", "model_version": row["model_version"]})
@@ -228,7 +260,8 @@ async def week_scores(
     cursor: str | None = Parameter(default=None, max_length=64, description="next_cursor of the previous page"),
 ) -> WeekScores:
     """A week's inspections, riskiest first, with cursor paging."""
-    day, after = _week(week), _cursor(cursor)
+    day = _week(week)
+    after, facility_type = _cursor(cursor, day), _text(facility_type, "facility_type")
     rows = await database.fetch(
         f"""SELECT {SCORE_COLUMNS} FROM food.inspection_scores
             WHERE week = $1 AND ($2::text IS NULL OR facility_type = $2) AND score >= $3 AND rank > $4
@@ -248,7 +281,7 @@ async def week_scores(
     page = rows[:limit]
     more = len(rows) > limit
     return WeekScores(
-        week=day, items=[_score(r) for r in page], next_cursor=_next_cursor(page[-1]["rank"]) if more else None
+        week=day, items=[_score(r) for r in page], next_cursor=_next_cursor(day, page[-1]["rank"]) if more else None
     )
 
 
@@ -284,8 +317,23 @@ async def current_model(database: Database) -> Model:
     )
 
 
+RETRY_AFTER = {"Retry-After": "5"}
+log = logging.getLogger("service")
+
+
 def _unavailable(request: Request, error: UnavailableError) -> Response:
-    return Response({"status_code": 503, "detail": str(error)}, status_code=503, media_type=MediaType.JSON)
+    """503 with Retry-After; the body says only what a client may know, the log says the rest."""
+    log.warning("503 for %s %s: %s", request.method, request.url.path, error)
+    body = {"status_code": 503, "detail": error.public}
+    return Response(body, status_code=503, media_type=MediaType.JSON, headers=RETRY_AFTER)
+
+
+def _unexpected(request: Request, error: Exception) -> Response:
+    """A bug answers 500 with an id to quote; the traceback goes to the log under that id."""
+    request_id = uuid.uuid4().hex[:12]
+    log.error("500 %s for %s %s", request_id, request.method, request.url.path, exc_info=error)
+    body = {"status_code": 500, "detail": "internal error", "request_id": request_id}
+    return Response(body, status_code=500, media_type=MediaType.JSON)
 
 
 def _http(request: Request, error: HTTPException) -> Response:
@@ -311,7 +359,7 @@ def create_app(database_url: str | None = None) -> Litestar:
     return Litestar(
         route_handlers=[health, ready, inspection_score, establishment, week_scores, current_model, DOCS_FILES],
         dependencies={"database": Provide(provide, use_cache=True, sync_to_thread=False)},
-        exception_handlers={UnavailableError: _unavailable, HTTPException: _http},
+        exception_handlers={UnavailableError: _unavailable, HTTPException: _http, Exception: _unexpected},
         on_shutdown=[close],
         openapi_config=OpenAPIConfig(
             title="Chicago food inspection risk", version="1.0.0", path="/schema", render_plugins=[DOCS]

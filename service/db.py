@@ -19,12 +19,23 @@ OUTAGE = (
     asyncio.TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # "cannot switch to state": a pool terminated under a running request
     asyncpg.CannotConnectNowError,
+    asyncpg.OperatorInterventionError,  # the server shutting down or restarting under a query
 )
+# Every connection the service opens is read-only with a statement timeout, whatever the role's defaults say
+# (a role may change its own defaults: they are not a boundary).
+SESSION = {
+    "default_transaction_read_only": "on",
+    "statement_timeout": "5000",
+    "idle_in_transaction_session_timeout": "10000",
+}
 
 
 class UnavailableError(RuntimeError):
-    """The database cannot be reached (or is starting up)."""
+    """The database cannot be reached (or is starting up); `public` is what a client is told."""
+
+    public = "database unavailable"
 
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
@@ -54,6 +65,7 @@ class Database:
                             max_size=self.max_size,
                             timeout=self.timeout,
                             reset=_keep_session,
+                            server_settings=SESSION,
                         )
                     except OUTAGE as error:
                         raise UnavailableError(f"database unavailable: {error}") from error
@@ -67,8 +79,10 @@ class Database:
         except OUTAGE as error:
             await self._reset()
             raise UnavailableError(f"database unavailable: {type(error).__name__}") from error
-        except asyncpg.UndefinedTableError as error:
-            raise UnavailableError(f"the pipeline has not published this table yet: {error}") from error
+        except (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError) as error:
+            raise UnavailableError(
+                f"the pipeline has not published this table (as this version reads it): {error}"
+            ) from error
 
     async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
         return await self._run("fetch", query, *args)  # type: ignore[return-value]
@@ -91,8 +105,14 @@ class Database:
             self._pool = None
 
 
-def ensure_reader(admin_url: str, password: str | None = None, role: str = READER) -> str:
-    """Create (or update) the read-only role; returns the service's URL: the admin URL with the reader's login."""
+def ensure_reader(
+    admin_url: str, password: str | None = None, role: str = READER, private: tuple[str, ...] = ("dagster",)
+) -> str:
+    """Create (or update) the read-only role; returns the service's URL: the admin URL with the reader's login.
+
+    `private` databases of the same server (Dagster's storage) are closed to every role but their owner and
+    the admin: PostgreSQL lets any role connect to any database unless CONNECT is revoked from PUBLIC.
+    """
     with psycopg2.connect(admin_url.replace("postgresql+psycopg2://", "postgresql://")) as connection:
         connection.autocommit = True
         with connection.cursor() as cursor:
@@ -119,6 +139,13 @@ def ensure_reader(admin_url: str, password: str | None = None, role: str = READE
                         database=sql.Identifier(database), role=sql.Identifier(role), schema=sql.Identifier(SCHEMA)
                     )
                 )
+            cursor.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", (list(private),))
+            for (name,) in cursor.fetchall():
+                for statement in (
+                    "REVOKE CONNECT ON DATABASE {db} FROM PUBLIC",
+                    "GRANT CONNECT ON DATABASE {db} TO CURRENT_USER",
+                ):
+                    cursor.execute(sql.SQL(statement).format(db=sql.Identifier(name)))
     return reader_url(admin_url, role, password)
 
 
