@@ -1,9 +1,15 @@
-"""Sensors: refresh exactly the weeks whose rows changed on the portal, and keep the lookups in step.
+"""Sensors: refresh exactly the weeks whose rows changed on the portal, until each has been refreshed, and keep
+the lookups in step.
 
-The Socrata sensor polls two aggregate queries on `:updated_at` (Socrata's last-change stamp), so new rows,
-late-arriving rows for old weeks and corrections of existing rows all show up, at the cost of two small requests.
-Its cursor is JSON: the newest `:updated_at` seen, and weeks that changed but are not partitions yet (the current
-week, until it ends). Contiguous changed weeks become one single-run backfill of the weekly job.
+The Socrata sensor polls `:updated_at` (Socrata's last-change stamp): one aggregate query says whether anything
+changed, then the changed rows' ids and dates are paged. New rows, late rows for old weeks and corrections all show
+up. A correction that moves an inspection to another week refreshes both weeks: its new one, and the one it is
+stored under (looked up in `clean_inspections`), so no stale copy stays behind.
+
+Its cursor is JSON: the newest `:updated_at` seen; weeks that changed but are not partitions yet (the current week,
+until it ends); the runs it launched and their weeks; and the weeks it still owes. A week is owed until a run of
+it succeeds: a failed or crashed run puts its weeks back, re-requested on the next ticks up to MAX_ATTEMPTS times,
+then kept as given up (listed on every tick) until a later change or a manual run.
 """
 
 import json
@@ -13,6 +19,7 @@ from dagster import (
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -20,11 +27,16 @@ from dagster import (
     sensor,
 )
 
+from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS
 from chicago_food_assets.jobs import lookup_job, weekly_job
 from chicago_food_assets.partitions import week_of, weekly
+from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataError, SocrataResource
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
+RUN_KEY = "dagster/run_key"
+MAX_ATTEMPTS = 3  # runs of one week before the sensor gives up on it (a person then looks at why)
+FINISHED_BADLY = {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
 
 def runs_for(weeks: list[str]) -> list[tuple[str, str]]:
@@ -38,13 +50,39 @@ def runs_for(weeks: list[str]) -> list[tuple[str, str]]:
     return [(first, last) for first, last in ranges]
 
 
+def weeks_between(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [str(date.fromordinal(day)) for day in range(start.toordinal(), end.toordinal() + 1, 7)]
+
+
+def settle(context: SensorEvaluationContext, state: dict) -> None:
+    """Runs launched earlier: a success pays its weeks; a failure or crash makes them owed again."""
+    for run_key, weeks in list(state["launched"].items()):
+        runs = context.instance.get_runs(filters=RunsFilter(tags={RUN_KEY: run_key}), limit=1)
+        if not runs or not runs[0].is_finished:
+            continue  # queued, running, or not launched by the daemon yet
+        del state["launched"][run_key]
+        for week in weeks:
+            if runs[0].status in FINISHED_BADLY:
+                state["owed"][week] = state["owed"].get(week, 0) + 1
+            else:
+                state["owed"].pop(week, None)
+
+
 @sensor(job=weekly_job, minimum_interval_seconds=300, description=__doc__, default_status=DefaultSensorStatus.RUNNING)
-def socrata_changes(context: SensorEvaluationContext, socrata: SocrataResource) -> SensorResult | SkipReason:
-    state = json.loads(context.cursor) if context.cursor else {"updated_at": None, "pending": []}
+def socrata_changes(
+    context: SensorEvaluationContext, socrata: SocrataResource, postgres: PostgresResource
+) -> SensorResult | SkipReason:
+    state = {"updated_at": None, "pending": [], "launched": {}, "owed": {}}
+    state.update(json.loads(context.cursor) if context.cursor else {})
+    settle(context, state)
     try:
         changes = socrata.changes_since(state["updated_at"])
-    except SocrataError as error:  # an outage: try again next tick, cursor untouched
-        return SkipReason(f"Socrata unavailable, will retry on the next tick: {error}")
+    except SocrataError as error:  # an outage: try again next tick; what was settled is kept
+        return SensorResult(
+            skip_reason=SkipReason(f"Socrata unavailable, will retry on the next tick: {error}"),
+            cursor=json.dumps(state),
+        )
     if state["updated_at"] is None:
         state["updated_at"] = changes.updated_at
         return SensorResult(
@@ -53,23 +91,39 @@ def socrata_changes(context: SensorEvaluationContext, socrata: SocrataResource) 
             ),
             cursor=json.dumps(state),
         )
-    changed = sorted({str(week_of(date.fromisoformat(d))) for d in changes.dates} | set(state["pending"]))
+    changed = {str(week_of(date.fromisoformat(d))) for d in changes.dates}
+    ids = [int(i) for i, _ in changes.changed if i.isascii() and i.isdigit() and len(i) <= 18]
+    moved_from = {str(w) for _, w in postgres.stored_weeks(CLEAN_INSPECTIONS, ids)} - changed
     existing = set(weekly.get_partition_keys())
-    ready = [w for w in changed if w in existing]
-    pending = [w for w in changed if w not in existing and w >= weekly.get_first_partition_key()]
-    state = {"updated_at": changes.updated_at or state["updated_at"], "pending": pending}
+    wanted = changed | moved_from | set(state["pending"])
+    in_flight = {week for weeks in state["launched"].values() for week in weeks}
+    due = {week for week, attempts in state["owed"].items() if attempts < MAX_ATTEMPTS and week not in in_flight}
+    ready = sorted((wanted & existing) | due)
+    state["pending"] = sorted(w for w in wanted if w not in existing and w >= weekly.get_first_partition_key())
+    state["updated_at"] = changes.updated_at or state["updated_at"]
+    given_up = sorted(w for w, attempts in state["owed"].items() if attempts >= MAX_ATTEMPTS)
     if not ready:
-        reason = (
-            f"{changes.rows} rows changed, only in weeks that are not complete yet: {pending}"
-            if pending
-            else (f"no rows changed since :updated_at {state['updated_at']}")
-        )
-        return SensorResult(skip_reason=SkipReason(reason), cursor=json.dumps(state))
-    requests = [
-        RunRequest(run_key=f"{state['updated_at']}:{first}:{last}", tags={RANGE_START: first, RANGE_END: last})
-        for first, last in runs_for(ready)
-    ]
-    context.log.info(f"{changes.rows} rows changed: refreshing weeks {ready}")
+        reasons = [f"{changes.rows} rows changed since the last tick" if changes.rows else "no rows changed"]
+        if state["pending"]:
+            reasons.append(f"weeks not complete yet: {state['pending']}")
+        if given_up:
+            reasons.append(f"given up after {MAX_ATTEMPTS} failed runs, owed until run by hand: {given_up}")
+        return SensorResult(skip_reason=SkipReason("; ".join(reasons)), cursor=json.dumps(state))
+    requests = []
+    # ranges holding a week a row moved away from go first, so its stale copy is gone before the new one lands
+    for first, last in sorted(runs_for(ready), key=lambda r: not moved_from & set(weeks_between(*r))):
+        weeks = weeks_between(first, last)
+        attempt = max(state["owed"].get(w, 0) for w in weeks)
+        run_key = f"{state['updated_at']}:{first}:{last}:{attempt}"
+        state["launched"][run_key] = weeks
+        for week in weeks:
+            state["owed"].setdefault(week, 0)
+        requests.append(RunRequest(run_key=run_key, tags={RANGE_START: first, RANGE_END: last}))
+    context.log.info(
+        f"{changes.rows} rows changed; refreshing weeks {ready}"
+        + (f" (moved away from {sorted(moved_from)})" if moved_from else "")
+        + (f"; given up: {given_up}" if given_up else "")
+    )
     return SensorResult(run_requests=requests, cursor=json.dumps(state))
 
 

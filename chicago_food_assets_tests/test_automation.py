@@ -11,7 +11,7 @@ from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
 
 from chicago_food_assets.definitions import defs
 from chicago_food_assets.replay import ReplayServer
-from chicago_food_assets.resources.postgres import read_table
+from chicago_food_assets.resources.postgres import PostgresResource, read_table
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.sensors import RANGE_END, RANGE_START, runs_for, socrata_changes
 from chicago_food_assets_tests.helpers import inject, new_database, project_instance, rows_between
@@ -32,11 +32,22 @@ def keys(*names: str) -> list[AssetKey]:
     return [AssetKey(name) for name in names]
 
 
-def tick(server: ReplayServer, cursor: str | None):
+def tick(server: ReplayServer, cursor: str | None, postgres=None, instance=None):
     """One sensor evaluation, as the daemon runs it: run requests, skip message and the new cursor."""
     socrata = SocrataResource(domain=server.domain, scheme="http", max_attempts=2, backoff_seconds=0.01)
-    context = build_sensor_context(cursor=cursor, instance=DagsterInstance.ephemeral(), resources={"socrata": socrata})
+    resources = {"socrata": socrata, "postgres": postgres or PostgresResource(url=EMPTY["url"])}
+    context = build_sensor_context(cursor=cursor, instance=instance or DagsterInstance.ephemeral(), resources=resources)
     return socrata_changes.evaluate_tick(context)
+
+
+EMPTY: dict[str, str] = {}  # a database without tables: nothing is stored anywhere yet
+
+
+@pytest.fixture(autouse=True)
+def empty_database(server_url):
+    with new_database(server_url) as url:
+        EMPTY["url"] = url
+        yield
 
 
 def upsert(server: ReplayServer, rows: list[dict]) -> None:
@@ -172,3 +183,110 @@ def test_schedules_and_jobs_are_defined_for_every_stage():
         key.to_user_string() for key in repository.get_job("weekly").asset_layer.asset_graph.get_all_asset_keys()
     }
     assert set(WEEKLY) <= weekly_assets
+
+
+def run_requested(request, resources: dict, portal: ReplayServer, instance=None):
+    """What the daemon does with a run request: the weekly job over its weeks, tagged with its run key."""
+    socrata = SocrataResource(domain=portal.domain, scheme="http", max_attempts=2, backoff_seconds=0.01)
+    return materialize(
+        list(defs.assets),
+        selection=keys(*WEEKLY),
+        resources={**resources, "socrata": socrata},
+        tags={**request.tags, "dagster/run_key": request.run_key},
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
+def test_an_inspection_moved_to_another_week_leaves_no_stale_copy(pipeline, sample_rows):
+    rows = rows_between(sample_rows, "2013-01-07", "2013-06-24")
+    target = rows_between(sample_rows, "2013-01-14", "2013-01-21")[5]
+    moved = {**target, "inspection_date": "2013-03-05T00:00:00.000"}  # the portal edits its date
+    with ReplayServer(rows) as portal:
+        cursor = tick(portal, None, pipeline["postgres"]).cursor
+        upsert(portal, [moved])
+        result = tick(portal, cursor, pipeline["postgres"])
+        ranges = [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in result.run_requests]
+        assert ranges == [("2013-01-14", "2013-01-14"), ("2013-03-04", "2013-03-04")]  # the old week first
+        for request in result.run_requests:
+            assert run_requested(request, pipeline["resources"], portal).success
+        try:
+            for name in ("clean_inspections", "inspection_features", "inspection_scores"):
+                table = read_table(pipeline["postgres"], "food", name)
+                copies = table[table["inspection_id"] == int(target["inspection_id"])]
+                assert copies["week"].astype(str).tolist() == ["2013-03-04"], name
+        finally:  # the session's pipeline goes back to the bundled rows
+            upsert(portal, [target])
+            for request in tick(portal, result.cursor, pipeline["postgres"]).run_requests:
+                assert run_requested(request, pipeline["resources"], portal).success
+
+
+def test_a_stale_copy_in_another_week_fails_a_check_loudly(pipeline, sample_rows):
+    rows = rows_between(sample_rows, "2013-01-07", "2013-06-24")
+    target = rows_between(sample_rows, "2013-01-14", "2013-01-21")[5]
+    with ReplayServer([*rows, {**target, "inspection_date": "2013-03-05T00:00:00.000"}]) as portal:
+        socrata = SocrataResource(domain=portal.domain, scheme="http")
+        result = materialize(
+            list(defs.assets),
+            selection=keys("raw_inspections", "clean_inspections", "inspection_violations", "inspection_rejects"),
+            resources={**pipeline["resources"], "socrata": socrata},
+            partition_key="2013-03-04",  # only the new week: the old one still holds the id
+            raise_on_error=False,
+        )
+        checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+        assert not checks["one_week_per_inspection"].passed
+        assert checks["one_week_per_inspection"].metadata["ids_in_another_week"].value == 1
+        restore = materialize(
+            list(defs.assets),
+            selection=keys("raw_inspections", "clean_inspections", "inspection_violations", "inspection_rejects"),
+            resources=pipeline["resources"],
+            partition_key="2013-03-04",
+        )
+        assert restore.success
+
+
+def test_a_week_whose_run_failed_stays_owed_until_a_run_of_it_succeeds(pipeline, sample_rows):
+    instance = DagsterInstance.ephemeral()
+    week = rows_between(sample_rows, "2013-02-04", "2013-02-11")
+    with ReplayServer(rows_between(sample_rows, "2013-01-07", "2013-06-24")) as portal:
+        cursor = tick(portal, None, pipeline["postgres"], instance).cursor
+        upsert(portal, [{**week[0], "results": "Fail" if week[0]["results"] != "Fail" else "Pass"}])
+        first = tick(portal, cursor, pipeline["postgres"], instance)
+        [request] = first.run_requests
+        inject(portal, status=500, times=-1)  # the portal breaks while the run pulls
+        assert not run_requested(request, pipeline["resources"], portal, instance).success
+        requests.delete(f"http://{portal.domain}/__replay/faults", timeout=5)  # the fault clears
+
+        second = tick(portal, first.cursor, pipeline["postgres"], instance)  # nothing new changed: still owed
+        assert [(r.tags[RANGE_START], r.run_key.endswith(":1")) for r in second.run_requests] == [("2013-02-04", True)]
+        assert json.loads(second.cursor)["owed"] == {"2013-02-04": 1}
+        assert run_requested(second.run_requests[0], pipeline["resources"], portal, instance).success
+
+        third = tick(portal, second.cursor, pipeline["postgres"], instance)
+        assert not third.run_requests and json.loads(third.cursor)["owed"] == {}
+        clean = read_table(pipeline["postgres"], "food", "clean_inspections")
+        assert clean["inspection_id"].is_unique
+        upsert(portal, [week[0]])  # back to the bundled row for the other tests
+        for request in tick(portal, third.cursor, pipeline["postgres"], instance).run_requests:
+            assert run_requested(request, pipeline["resources"], portal, instance).success
+
+
+def test_the_sensor_gives_up_on_a_week_after_three_failed_runs_and_says_so(pipeline, sample_rows):
+    instance = DagsterInstance.ephemeral()
+    week = rows_between(sample_rows, "2013-02-11", "2013-02-18")
+    with ReplayServer(rows_between(sample_rows, "2013-01-07", "2013-06-24")) as portal:
+        cursor = tick(portal, None, pipeline["postgres"], instance).cursor
+        upsert(portal, [{**week[0], "inspection_id": "990000010"}])
+        inject(portal, status=500, times=-1)
+        result = None
+        for attempt in range(4):
+            requests.delete(f"http://{portal.domain}/__replay/faults", timeout=5)
+            result = tick(portal, cursor, pipeline["postgres"], instance)
+            cursor = result.cursor
+            if attempt == 3:
+                break
+            inject(portal, status=500, times=-1)
+            [request] = result.run_requests
+            assert not run_requested(request, pipeline["resources"], portal, instance).success
+        assert not result.run_requests
+        assert "given up after 3 failed runs" in result.skip_message and "2013-02-11" in result.skip_message

@@ -20,6 +20,7 @@ from chicago_food_assets.core import cleaning
 from chicago_food_assets.core.cleaning import clean
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS, INSPECTION_VIOLATIONS, Contract
 from chicago_food_assets.partitions import weekly
+from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.types import TYPES, table_metadata
 
 CLEAN = AssetKey("clean_inspections")
@@ -50,6 +51,11 @@ CLEAN_CHECKS = QualityChecks(
     ),
 )
 DROPPED_SHARE = Check("dropped_share", "share of raw rows dropped or rejected in any week stays under a bound", "warn")
+ONE_WEEK = Check(
+    "one_week_per_inspection",
+    "no inspection_id written here is also stored under another week (a moved inspection's stale copy)",
+    "error",
+)
 MAX_DROPPED_SHARE = 0.35  # in the bundled sample ~9% of rows are dropped (no license, not an outcome)
 
 
@@ -69,11 +75,11 @@ def _table(contract: Contract) -> AssetOut:
     ins={"raw_inspections": AssetIn()},
     partitions_def=weekly,
     backfill_policy=BackfillPolicy.single_run(),
-    check_specs=[*CLEAN_CHECKS.specs, DROPPED_SHARE.spec(CLEAN)],
+    check_specs=[*CLEAN_CHECKS.specs, DROPPED_SHARE.spec(CLEAN), ONE_WEEK.spec(CLEAN)],
     group_name="cleaning",
     name="cleaning",
 )
-def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFrame):
+def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFrame, postgres: PostgresResource):
     window = context.partition_time_window
     cleaned = clean(raw_inspections, window.start.replace(tzinfo=None), window.end.replace(tzinfo=None))
     inspections = CLEAN_INSPECTIONS.conform(cleaned.inspections)
@@ -122,6 +128,18 @@ def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFram
     )
     yield Output(rejects, "inspection_rejects", metadata={"rows": len(rejects)})
     yield from CLEAN_CHECKS.evaluate(inspections)
+    stored = postgres.stored_weeks(CLEAN_INSPECTIONS, inspections["inspection_id"].dropna().astype(int).tolist())
+    start, end = window.start.date(), window.end.date()
+    elsewhere = {i: str(w) for i, w in stored if not start <= w < end}
+    yield ONE_WEEK.result(
+        CLEAN,
+        not elsewhere,
+        {
+            "ids_in_another_week": len(elsewhere),
+            "examples": MetadataValue.json(dict(list(elsewhere.items())[:20]) or {"none": 0}),
+            "remedy": "refresh the other weeks (the Socrata sensor does when it sees the move)",
+        },
+    )
     shares = cleaned.dropped_share_by_week()
     over = shares[shares > MAX_DROPPED_SHARE]
     yield DROPPED_SHARE.result(

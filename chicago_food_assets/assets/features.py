@@ -53,6 +53,9 @@ def inspection_features(context: AssetExecutionContext, clean_inspections: pd.Da
         values=clean_inspections["establishment"].dropna().unique().tolist(),
         before=window.start.date(),
     )
+    # an inspection whose date the portal moved into this range may still sit in its old week until that week is
+    # refreshed: its stale copy is not its own history
+    history = history[~history["inspection_id"].isin(clean_inspections["inspection_id"])]
     table = INSPECTION_FEATURES.conform(features.build(clean_inspections, history))
     null_rates = table[list(features.FEATURES)].isna().mean().round(4)
     scope = "range_" if len(context.partition_keys) > 1 else ""  # a range run shows these on every week's page

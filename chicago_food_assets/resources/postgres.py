@@ -49,6 +49,16 @@ class PostgresResource(ConfigurableResource):
         )
         return read_rows(self, table, condition)
 
+    def stored_weeks(self, contract: Contract, ids: Sequence[int]) -> list[tuple[int, date]]:
+        """(inspection_id, week) of every stored copy of these ids in a weekly table (none when it is new)."""
+        table = Table(DEFAULT_SCHEMA, contract.select(["inspection_id", contract.partition]))
+        condition = sql.SQL("inspection_id = ANY({})").format(sql.Literal(list(ids)))
+        try:
+            rows = read_rows(self, table, condition)
+        except LookupError:
+            return []
+        return list(zip(rows["inspection_id"].astype(int), rows[contract.partition].dt.date, strict=True))
+
     @contextmanager
     def connect(self) -> Iterator["psycopg2.extensions.connection"]:
         """A connection in UTC whose transaction commits on success and rolls back on any error."""

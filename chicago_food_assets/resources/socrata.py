@@ -57,7 +57,11 @@ class Changes:
 
     updated_at: str | None  # the newest change seen: the next cursor
     rows: int
-    dates: list[str]  # inspection dates (YYYY-MM-DD) of the changed rows
+    changed: list[tuple[str, str]]  # (inspection_id, inspection date YYYY-MM-DD) of each changed row
+
+    @property
+    def dates(self) -> list[str]:
+        return sorted({day for _, day in self.changed if day})
 
 
 class EmptyAnswerError(RuntimeError):
@@ -202,7 +206,7 @@ class SocrataResource(ConfigurableResource):
             f"inspection_date >= '{start:%Y-%m-%dT%H:%M:%S}' AND inspection_date < '{end:%Y-%m-%dT%H:%M:%S}'"
         )
 
-    def fetch_where(self, where: str) -> Pull:
+    def fetch_where(self, where: str, select: str | None = None) -> Pull:
         """Every row matching a SoQL condition, paged by key: `inspection_id >= last`, ordered by it.
 
         `>=` and not `>`: rows sharing the last id of a page (the feed has a few) are fetched again and the ones
@@ -215,7 +219,8 @@ class SocrataResource(ConfigurableResource):
         seen_at_last = 0  # rows received with inspection_id == last
         while True:
             condition = where if last is None else f"{where} AND inspection_id >= {last}"  # `where`: ANDs only
-            page, traffic = self.query(where=condition, order=order, limit=self.page_size)
+            fields = {"select": select} if select else {}
+            page, traffic = self.query(where=condition, order=order, limit=self.page_size, **fields)
             total.add(traffic)
             fresh = page[seen_at_last:] if last is not None else page
             rows.extend(fresh)
@@ -231,16 +236,16 @@ class SocrataResource(ConfigurableResource):
             last = newest
 
     def changes_since(self, updated_at: str | None) -> Changes:
-        """Two aggregate queries, however large the dataset: how many rows changed, and on which inspection dates."""
+        """Rows changed on the portal since `updated_at` (Socrata's `:updated_at`): how many, and for each its id
+        and (new) inspection date. One aggregate query, then the changed rows' keys paged like any pull."""
         where = f":updated_at > '{updated_at}'" if updated_at else None
         params = {"select": "max(:updated_at) AS updated, count(*) AS n"} | ({"where": where} if where else {})
         (summary,), _ = self.query(**params)
         rows = int(summary.get("n", 0))
         if rows == 0 or where is None:
             return Changes(summary.get("updated") or updated_at, rows, [])
-        dates, _ = self.query(
-            select="inspection_date, count(*) AS n", where=where, group="inspection_date", limit=self.page_size
+        pull = self.fetch_where(where, select="inspection_id, inspection_date")
+        changed = sorted(
+            {(str(row.get("inspection_id")), str(row.get("inspection_date", ""))[:10]) for row in pull.rows}
         )
-        return Changes(
-            summary["updated"], rows, sorted({d["inspection_date"][:10] for d in dates if d.get("inspection_date")})
-        )
+        return Changes(summary["updated"], rows, changed)
