@@ -94,6 +94,7 @@ def test_the_sensor_asks_for_exactly_the_weeks_whose_rows_changed(portal, sample
     assert "no rows changed" in again.skip_message and not again.run_requests
 
 
+@pytest.mark.faults
 def test_a_socrata_outage_skips_and_keeps_the_cursor(portal):
     cursor = tick(portal, None).cursor
     inject(portal, status=500, times=-1)
@@ -198,6 +199,7 @@ def run_requested(request, resources: dict, portal: ReplayServer, instance=None)
     )
 
 
+@pytest.mark.faults
 def test_an_inspection_moved_to_another_week_leaves_no_stale_copy(pipeline, sample_rows):
     rows = rows_between(sample_rows, "2013-01-07", "2013-06-24")
     target = rows_between(sample_rows, "2013-01-14", "2013-01-21")[5]
@@ -221,6 +223,7 @@ def test_an_inspection_moved_to_another_week_leaves_no_stale_copy(pipeline, samp
                 assert run_requested(request, pipeline["resources"], portal).success
 
 
+@pytest.mark.faults
 def test_a_stale_copy_in_another_week_fails_a_check_loudly(pipeline, sample_rows):
     rows = rows_between(sample_rows, "2013-01-07", "2013-06-24")
     target = rows_between(sample_rows, "2013-01-14", "2013-01-21")[5]
@@ -245,6 +248,7 @@ def test_a_stale_copy_in_another_week_fails_a_check_loudly(pipeline, sample_rows
         assert restore.success
 
 
+@pytest.mark.faults
 def test_a_week_whose_run_failed_stays_owed_until_a_run_of_it_succeeds(pipeline, sample_rows):
     instance = DagsterInstance.ephemeral()
     week = rows_between(sample_rows, "2013-02-04", "2013-02-11")
@@ -271,6 +275,7 @@ def test_a_week_whose_run_failed_stays_owed_until_a_run_of_it_succeeds(pipeline,
             assert run_requested(request, pipeline["resources"], portal, instance).success
 
 
+@pytest.mark.faults
 def test_the_sensor_gives_up_on_a_week_after_three_failed_runs_and_says_so(pipeline, sample_rows):
     instance = DagsterInstance.ephemeral()
     week = rows_between(sample_rows, "2013-02-11", "2013-02-18")

@@ -4,6 +4,7 @@ and every row received is accounted for: cleaned, dropped and counted, or reject
 import json
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -55,6 +56,7 @@ ROW = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.faults
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(ROW, min_size=0, max_size=150))  # ~7,500 rows over the examples
 def test_every_generated_row_is_cleaned_dropped_or_rejected_and_nothing_raises(rows):
@@ -74,6 +76,7 @@ def test_every_generated_row_is_cleaned_dropped_or_rejected_and_nothing_raises(r
     assert len(table) == len(clean_table)
 
 
+@pytest.mark.faults
 def test_values_are_never_lost_on_the_way_in():
     base = {
         "inspection_date": "2013-01-08T00:00:00.000",

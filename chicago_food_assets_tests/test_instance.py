@@ -1,13 +1,21 @@
 """The project's dagster.yaml keeps runs and materialization metadata in PostgreSQL; the demo command works."""
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
-from dagster import AssetKey, materialize
+from dagster import AssetKey, DagsterInstance, DagsterRunStatus, materialize
 
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.resources.storage import LocalObjectIOManager
-from chicago_food_assets_tests.helpers import new_database, project_instance
+from chicago_food_assets.run_launcher import LocalRunLauncher
+from chicago_food_assets_tests.helpers import inject, new_database, project_instance
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -55,3 +63,81 @@ def test_both_deployments_load(monkeypatch, tmp_path):
     assert "secret" not in repr(prod["postgres"])  # the URL stays an EnvVar until the run resolves it
     with pytest.raises(ValueError, match="must be one of"):
         deployment.resources("staging")
+
+
+def wait(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(1)
+    raise AssertionError(f"{what} within {seconds} s")
+
+
+@pytest.mark.faults
+def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_url, tmp_path, replay, monkeypatch):
+    """The project's dagster.yaml with one run slot and a 5 s monitoring poll (the only two changes), the daemon
+    running: a run whose worker is killed is marked failed within seconds and the queued run behind it starts."""
+    home = tmp_path / "home"
+    home.mkdir()
+    config = (PROJECT / "dagster.yaml").read_text()
+    assert "max_concurrent_runs: 2" in config and "poll_interval_seconds: 30" in config
+    config = config.replace("max_concurrent_runs: 2", "max_concurrent_runs: 1")
+    (home / "dagster.yaml").write_text(config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 5"))
+    with new_database(server_url) as dagster_url, new_database(server_url) as tables_url:
+        settings = {
+            "DAGSTER_HOME": str(home),
+            "DAGSTER_POSTGRES_URL": dagster_url,
+            "DAGSTER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+            "CHICAGO_FOOD_POSTGRES_URL": tables_url,
+            "CHICAGO_FOOD_STATE_DIR": str(tmp_path / "state"),
+            "SOCRATA_DOMAIN": replay.domain,
+            "SOCRATA_SCHEME": "http",
+            "SOCRATA_APP_TOKEN": "test-token",
+        }
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "dagster._daemon", "run", "-w", "workspace.yaml"],
+            cwd=PROJECT,
+            stdout=(tmp_path / "daemon.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        instance = DagsterInstance.get()
+        try:
+            inject(replay, delay=300, times=1)  # the first run hangs in its Socrata pull
+            hung, waiting = launch("2013-01-07"), launch("2013-01-14")
+            assert isinstance(instance.run_launcher, LocalRunLauncher)
+            pid = wait(lambda: instance.run_launcher.worker_pid(instance.get_run_by_id(hung)), 120, "the run started")
+            assert instance.get_run_by_id(waiting).status == DagsterRunStatus.QUEUED  # one slot, held by the hung run
+            # the whole code server goes (so nothing is left to notice), then the run worker: only the daemon's run
+            # monitoring, through the launcher's health check, can tell the run is gone
+            code_server = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            os.kill(code_server, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+            wait(lambda: instance.get_run_by_id(hung).status == DagsterRunStatus.FAILURE, 60, "the killed run failed")
+            messages = " ".join(event.message or "" for event in instance.all_logs(hung))
+            assert f"the run worker (pid {pid}) is gone" in messages  # found by our launcher's health check
+            wait(lambda: instance.get_run_by_id(waiting).status == DagsterRunStatus.SUCCESS, 120, "the next run ran")
+        finally:
+            instance.dispose()
+            os.killpg(daemon.pid, signal.SIGKILL)  # the daemon and the code server it started
+            daemon.wait(30)
+
+
+def launch(week: str) -> str:
+    """`dagster job launch` of the ingest job for one week: queued on the instance, started by the daemon."""
+    tags = json.dumps({"dagster/asset_partition_range_start": week, "dagster/asset_partition_range_end": week})
+    run_id = str(uuid.uuid4())
+    command = ["job", "launch", "-w", "workspace.yaml", "-j", "ingest", "--tags", tags, "--run-id", run_id]
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", *command],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return run_id

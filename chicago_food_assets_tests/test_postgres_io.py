@@ -134,6 +134,7 @@ def test_a_range_is_written_in_one_run_and_read_back_in_one_frame(postgres, sche
     assert sorted(result.output_for_node("everything_reader")["inspection_id"]) == [1, 2, 3, 4, 5]
 
 
+@pytest.mark.faults
 def test_a_failure_mid_write_leaves_the_previous_rows(postgres, schema):
     frames = {"2013-01-07": frame("2013-01-07", [1, 2, 3])}
     assets = table_assets(schema, frames)
@@ -237,6 +238,7 @@ def test_infinities_survive_the_round_trip(postgres, schema, value):
     assert result.output_for_node("weekly_reader")["latitude"].item() == value
 
 
+@pytest.mark.faults
 def test_two_writers_of_the_same_weeks_take_turns_without_deadlock(postgres, schema):
     """Two runs released together on the same week, 50 times: no deadlock, no duplicate, the last write wins whole."""
     import threading

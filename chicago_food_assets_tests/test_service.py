@@ -105,6 +105,7 @@ def test_facility_type_and_min_score_filter(api, scores):
     assert {i["facility_type"] for i in items} == {"Restaurant"} and min(i["score"] for i in items) >= threshold
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(
     ("path", "params", "status", "says"),
     [
@@ -136,6 +137,7 @@ def test_bad_requests_get_a_4xx_that_says_what_was_wrong(api, path, params, stat
     assert says in str(response.json())
 
 
+@pytest.mark.faults
 def test_injection_strings_change_nothing(api, pipeline):
     before = read_table(pipeline["postgres"], "food", "inspection_scores").shape
     attempts = [
@@ -154,6 +156,7 @@ def test_injection_strings_change_nothing(api, pipeline):
     assert get(api, "/ready").status_code == 200
 
 
+@pytest.mark.faults
 def test_the_service_role_can_only_read(pipeline, server_url):
     with new_database(server_url) as private:  # plays Dagster's database on the same server
         private_name = urlsplit(private).path.lstrip("/")
@@ -216,6 +219,7 @@ def test_the_openapi_document_is_valid_and_lists_the_routes(api):
     } <= set(document["paths"])
 
 
+@pytest.mark.faults
 def test_a_database_outage_gives_503_and_the_service_recovers_by_itself(pipeline):
     """The database is stopped and restarted under the running service."""
     with tempfile.TemporaryDirectory(prefix="cfa-outage-") as folder:
@@ -289,6 +293,7 @@ def test_the_api_docs_render_offline_in_a_browser(api, browser):
     page.close()
 
 
+@pytest.mark.faults
 def test_schemathesis_finds_no_server_error_over_the_openapi_schema(api, tmp_path):
     """Property-based requests generated from the service's own OpenAPI document: every answer is below 500."""
     done = subprocess.run(

@@ -23,6 +23,7 @@ def test_a_window_is_paged_in_inspection_id_order_and_loses_nothing(socrata, rep
     assert all(r["token"] == "test-token" for r in request_log(replay))
 
 
+@pytest.mark.faults
 def test_429_then_success_is_retried(socrata, replay):
     inject(replay, status=429, times=2)
     pull = socrata.fetch_window(START, END)
@@ -30,12 +31,14 @@ def test_429_then_success_is_retried(socrata, replay):
     assert len(request_log(replay)) == 3
 
 
+@pytest.mark.faults
 def test_a_slow_answer_times_out_and_is_retried(socrata, replay):
     inject(replay, delay=1.5, times=1)
     pull = socrata.model_copy(update={"timeout_seconds": 0.5}).fetch_window(START, END)
     assert pull.retries == 1 and len(pull.rows) > 300
 
 
+@pytest.mark.faults
 def test_a_persistent_500_fails_with_a_clear_error_after_every_attempt(socrata, replay):
     inject(replay, status=500, times=-1)
     with pytest.raises(SocrataError, match=r"kept failing after 3 attempts.*500 Server Error"):
@@ -55,6 +58,7 @@ def test_a_bad_token_fails_at_once_and_says_so(socrata, replay):
     assert len(request_log(replay)) == 1
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize(
     "fault",
     [{"cut": 2000}, {"cut_headers": True}, {"empty": True}, {"status": 503}, {"delay": 1.5}],
@@ -67,6 +71,7 @@ def test_every_transient_failure_is_retried_and_counted(socrata, replay, sample_
     assert pull.retries == 2 and pull.requests >= 3
 
 
+@pytest.mark.faults
 def test_a_portal_edit_during_the_pull_neither_skips_nor_repeats_a_row(socrata, replay, sample_rows):
     expected = rows_between(sample_rows, "2013-01-07", "2013-01-21")
     first_page = sorted(expected, key=lambda r: int(r["inspection_id"]))[:100]
