@@ -30,4 +30,5 @@ defs = Definitions(
     schedules=[weekly_schedule, monthly_retraining],
     sensors=[socrata_changes, lookups_follow_scores],
     resources=deployment.resources(),
+    executor=deployment.executor(),
 )

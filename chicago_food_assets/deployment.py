@@ -9,7 +9,7 @@ Both: Socrata at SOCRATA_DOMAIN / SOCRATA_SCHEME / SOCRATA_DATASET_ID, token SOC
 
 import os
 
-from dagster import EnvVar
+from dagster import EnvVar, ExecutorDefinition, in_process_executor, multiprocess_executor
 from dagster_aws.s3 import S3Resource
 
 from chicago_food_assets.embedded import state_dir
@@ -31,6 +31,13 @@ def socrata() -> SocrataResource:
         dataset_id=os.environ.get("SOCRATA_DATASET_ID", "4ijn-s7e5"),
         app_token=_optional("SOCRATA_APP_TOKEN"),
     )
+
+
+def executor(deployment: str | None = None) -> ExecutorDefinition:
+    """Locally every step runs inside the run's own process: no step process to pay Python and Dagster imports
+    for, and none left behind writing to a dead pipe when a run is killed. In production, steps in processes."""
+    deployment = deployment or os.environ.get("CHICAGO_FOOD_DEPLOYMENT", "local")
+    return in_process_executor if deployment == "local" else multiprocess_executor
 
 
 def resources(deployment: str | None = None) -> dict[str, object]:

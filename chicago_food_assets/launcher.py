@@ -112,14 +112,11 @@ def demo(
     logs = state / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log = logs / f"demo-{datetime.now():%Y%m%d-%H%M%S}.log"
-    configs = [state / "executor.yaml"]
-    # One process for all the steps of a run: each step in its own process would pay Python and Dagster imports.
-    configs[0].write_text("execution:\n  config:\n    in_process: {}\n")
     print(f"weeks {weeks[0]}...{weeks[1]} of {source.name}; each stage is one run")
     if not verbose:
         print(f"Dagster's full log: {log}")
     for stage in STAGES:
-        stage_configs = configs + ([Path(train_config).resolve()] if train_config and not stage.weekly else [])
+        stage_configs = [Path(train_config).resolve()] if train_config and not stage.weekly else []
         code = run_stage(stage, env, log, weeks if stage.weekly else None, stage_configs, verbose)
         print(f"  {_rows(stage, weeks if stage.weekly else None)}" if code == 0 else "")
         if code:
