@@ -78,7 +78,8 @@ def wait(condition, seconds: float, what: str):
 @pytest.mark.faults
 def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_url, tmp_path, replay, monkeypatch):
     """The project's dagster.yaml with one run slot and a 5 s monitoring poll (the only two changes), the daemon
-    running: a run whose worker is killed is marked failed within seconds and the queued run behind it starts."""
+    running: a run whose worker and code server are killed is marked failed within seconds by run monitoring, its
+    slot is freed, and the queued run behind it runs once the daemon (and with it the code server) is back."""
     home = tmp_path / "home"
     home.mkdir()
     config = (PROJECT / "dagster.yaml").read_text()
@@ -98,16 +99,11 @@ def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_ur
         }
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
-        daemon = subprocess.Popen(
-            [sys.executable, "-m", "dagster._daemon", "run", "-w", "workspace.yaml"],
-            cwd=PROJECT,
-            stdout=(tmp_path / "daemon.log").open("w"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        daemon = start_daemon(tmp_path / "daemon.log")
         instance = DagsterInstance.get()
         try:
-            inject(replay, delay=300, times=1)  # the first run hangs in its Socrata pull
+            # the first run hangs in its Socrata pull (the daemon's own sensor polls the same server: not it)
+            inject(replay, delay=300, times=1, match="inspection_date >=")
             hung, waiting = launch("2013-01-07"), launch("2013-01-14")
             assert isinstance(instance.run_launcher, LocalRunLauncher)
             pid = wait(lambda: instance.run_launcher.worker_pid(instance.get_run_by_id(hung)), 120, "the run started")
@@ -120,11 +116,27 @@ def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_ur
             wait(lambda: instance.get_run_by_id(hung).status == DagsterRunStatus.FAILURE, 60, "the killed run failed")
             messages = " ".join(event.message or "" for event in instance.all_logs(hung))
             assert f"the run worker (pid {pid}) is gone" in messages  # found by our launcher's health check
+            assert instance.get_run_by_id(waiting).status == DagsterRunStatus.QUEUED  # waits for its code server
+            # whoever supervises the daemon restarts it with its code server: the queued run then runs
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(30)
+            daemon = start_daemon(tmp_path / "daemon-restarted.log")
             wait(lambda: instance.get_run_by_id(waiting).status == DagsterRunStatus.SUCCESS, 120, "the next run ran")
         finally:
             instance.dispose()
             os.killpg(daemon.pid, signal.SIGKILL)  # the daemon and the code server it started
             daemon.wait(30)
+
+
+def start_daemon(log: Path) -> subprocess.Popen:
+    """`dagster-daemon run` on the project's workspace, in a process group of its own (with its code server)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dagster._daemon", "run", "-w", "workspace.yaml"],
+        cwd=PROJECT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def launch(week: str) -> str:

@@ -19,6 +19,7 @@ USED_WITHOUT_IMPORT = {
     "flask-cors": "moto's ThreadedMotoServer",
     "pytest-timeout": "the `timeout` setting in pyproject.toml",
     "ruff": "the linter and formatter",
+    "schemathesis": "its CLI runs against the API in test_service.py",
 }
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
 from chicago_food_assets.replay import soda
 
@@ -35,6 +35,7 @@ class Fault:
     `status`: answered with that status. `cut`: the real answer, its body cut after that many bytes (the connection
     closes mid-body). `cut_headers`: the connection closes in the middle of the headers. `empty`: a 200 with no body.
     `rows`: these rows are added or edited first (the portal changing during a pull), then the request is answered.
+    `match`: only requests whose decoded query string contains this text (say, a pull and not a sensor's poll).
     A fault with none of these only delays (or, with delay 0, lets a request through untouched).
     """
 
@@ -46,6 +47,7 @@ class Fault:
     cut_headers: bool = False
     empty: bool = False
     rows: list[dict] | None = None
+    match: str | None = None  # only requests whose query string contains this text meet the fault
 
 
 @dataclass
@@ -57,9 +59,9 @@ class ReplayState:
     requests: list[dict] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def next_fault(self) -> Fault | None:
+    def next_fault(self, query: str = "") -> Fault | None:
         with self.lock:
-            if not self.faults:
+            if not self.faults or (self.faults[0].match is not None and self.faults[0].match not in query):
                 return None
             fault = self.faults[0]
             if fault.times > 0:
@@ -91,7 +93,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         with state.lock:
             state.requests.append({"path": url.path, "params": params, "token": self.headers.get("X-App-Token")})
-        fault = state.next_fault()
+        fault = state.next_fault(unquote_plus(url.query))
         if fault is not None:
             time.sleep(fault.delay)
             if fault.status is not None:
