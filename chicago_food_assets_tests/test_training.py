@@ -30,8 +30,9 @@ def table(cleaned) -> pd.DataFrame:
 
 def test_the_default_holdout_is_the_last_weeks_with_data_and_training_is_strictly_before(table):
     split = training.temporal_split(table, training.Settings())
-    assert str(split.cutoff) == "2019-06-24" and str(split.end) == "2019-09-16"  # the sample's last dense weeks
-    assert split.train["week"].max() < pd.Timestamp(split.cutoff) <= split.holdout["week"].min()
+    window = split.window
+    assert str(window.cutoff) == "2019-06-24" and str(window.end) == "2019-09-16"  # the sample's last dense weeks
+    assert split.train["week"].max() < pd.Timestamp(window.cutoff) <= split.holdout["week"].min()
     assert split.holdout["week"].nunique() == 12
     custom = training.temporal_split(
         table, training.Settings(cutoff=pd.Timestamp("2014-06-02").date(), holdout_weeks=4)

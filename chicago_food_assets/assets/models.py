@@ -24,21 +24,26 @@ TRAINED = AssetKey("trained_models")
 SELECTED = AssetKey("selected_model")
 
 
+DEFAULT = Settings()  # the defaults live in core (training.Settings); the run config only exposes them
+
+
 class TrainingConfig(Config):
     cutoff: str | None = Field(default=None, description="first holdout week (YYYY-MM-DD); default: the last weeks")
-    holdout_weeks: int = Field(default=12, ge=1)
-    min_week_rows: int = Field(default=50, ge=1, description="a week with fewer feature rows is not a week of data")
-    seed: int = 0
-    top_share: float = Field(default=0.1, gt=0, lt=1, description="the inspectors' list: the top share of scores")
-    knn_sample: int = Field(default=20_000, ge=100, description="KNN is fit on a sample of this many rows")
-    xgboost_trees: int = 300
-    xgboost_depth: int = 4
-    xgboost_learning_rate: float = 0.05
-    knn_neighbors: int = 100
-    logistic_c: float = 0.5
+    holdout_weeks: int = Field(default=DEFAULT.holdout_weeks, ge=1)
+    min_week_rows: int = Field(
+        default=DEFAULT.min_week_rows, ge=1, description="a week with fewer feature rows is not a week of data"
+    )
+    seed: int = DEFAULT.seed
+    top_share: float = Field(default=DEFAULT.top_share, gt=0, lt=1, description="the inspectors' list: top share")
+    knn_sample: int = Field(default=DEFAULT.knn_sample, ge=100, description="KNN is fit on a sample of this many rows")
+    xgboost_trees: int = DEFAULT.xgboost["n_estimators"]
+    xgboost_depth: int = DEFAULT.xgboost["max_depth"]
+    xgboost_learning_rate: float = DEFAULT.xgboost["learning_rate"]
+    knn_neighbors: int = DEFAULT.knn["n_neighbors"]
+    logistic_c: float = DEFAULT.logistic["C"]
 
     def settings(self) -> Settings:
-        defaults = Settings()
+        defaults = DEFAULT
         return Settings(
             cutoff=pd.Timestamp(self.cutoff).date() if self.cutoff else None,
             holdout_weeks=self.holdout_weeks,
@@ -75,8 +80,7 @@ def trained_models(
     return Output(
         trained,
         metadata={
-            "training_window": f"{trained.first_week} to {trained.cutoff} (exclusive)",
-            "holdout_window": f"{trained.cutoff} to {trained.end} (exclusive)",
+            "window": trained.window.describe(),
             "train_rows": trained.train_rows,
             "holdout_rows": len(trained.holdout),
             "fit_seconds": MetadataValue.json({n: round(c.fit_seconds, 2) for n, c in trained.candidates.items()}),
@@ -151,8 +155,7 @@ def selected_model(
             "model": chosen.name,
             "version": chosen.version,
             "selected_by": config.metric,
-            "refit": "refit on training + holdout weeks" if chosen.refit else "kept as trained (holdout weeks unseen)",
-            "training_window": f"{chosen.first_week} to {(chosen.end if chosen.refit else chosen.cutoff)} (exclusive)",
+            "window": chosen.window.describe(),
             "holdout_roc_auc": auc,
             "holdout_days_earlier": chosen.metrics[chosen.name]["days_earlier"],
             "features": MetadataValue.json(list(chosen.features)),

@@ -60,12 +60,6 @@ DRIFT = Check(
 )
 
 
-def window(selected: Selected) -> scoring.Window:
-    return scoring.Window(
-        pd.Timestamp(selected.first_week), pd.Timestamp(selected.cutoff), pd.Timestamp(selected.end), selected.refit
-    )
-
-
 @asset(
     key=SCORES,
     ins={"inspection_features": AssetIn(), "selected_model": AssetIn()},
@@ -82,7 +76,7 @@ def window(selected: Selected) -> scoring.Window:
 def inspection_scores(context: AssetExecutionContext, inspection_features: pd.DataFrame, selected_model: Selected):
     score = selected_model.score(inspection_features) if len(inspection_features) else np.zeros(0)
     table = INSPECTION_SCORES.conform(
-        scoring.score_table(inspection_features, score, selected_model.version, window(selected_model))
+        scoring.score_table(inspection_features, score, selected_model.version, selected_model.window)
     )
     periods = table["period"].value_counts().to_dict()
     yield Output(
@@ -125,7 +119,9 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
 )
 def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataFrame, selected_model: Selected):
     current = inspection_scores[inspection_scores["model_version"] == selected_model.version]
-    table = SCORE_MONITORING.conform(scoring.monitoring(current, selected_model.reference, selected_model.version))
+    table = SCORE_MONITORING.conform(
+        scoring.monitoring(current, selected_model.training_scores, selected_model.version)
+    )
     sizeable = table[table["count"] >= scoring.MIN_DRIFT_ROWS]
     drifting = sizeable[sizeable["psi"] > scoring.PSI_ALERT]
     yield Output(
@@ -190,15 +186,15 @@ def current_model(selected_model: Selected) -> pd.DataFrame:
                 "model_version": [selected_model.version],
                 "name": [selected_model.name],
                 "metric": [selected_model.metric],
-                "refit": [selected_model.refit],
-                "first_week": [pd.Timestamp(selected_model.first_week)],
-                "cutoff": [pd.Timestamp(selected_model.cutoff)],
-                "holdout_end": [pd.Timestamp(selected_model.end)],
+                "refit": [selected_model.window.refit],
+                "first_week": [pd.Timestamp(selected_model.window.first)],
+                "cutoff": [pd.Timestamp(selected_model.window.cutoff)],
+                "holdout_end": [pd.Timestamp(selected_model.window.end)],
                 "train_rows": [selected_model.train_rows],
                 "holdout_rows": [len(selected_model.holdout)],
                 "metrics": [json_text(selected_model.metrics)],
                 "features": [json_text(list(selected_model.features))],
-                "reference": [json_text(selected_model.reference)],
+                "training_scores": [json_text(selected_model.training_scores)],
                 "libraries": [json_text(selected_model.libraries)],
                 "published_at": [pd.Timestamp.now(tz="UTC")],
             }

@@ -319,7 +319,7 @@ CURRENT_MODEL = contract(
     C("holdout_rows", "bigint", False),
     C("metrics", "json", False),
     C("features", "json", False),
-    C("reference", "json", False),
+    C("training_scores", "json", False, "the training score distribution, for drift"),
     C("libraries", "json", False),
     C("published_at", "instant", False),
     partition=None,

@@ -7,12 +7,12 @@ deciles; above 0.2 is the usual "the population has shifted" line.
 """
 
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCORE_MONITORING
+from chicago_food_assets.core.window import ModelWindow
 
 ALL = "All"
 BINS = 10
@@ -22,22 +22,7 @@ COLUMNS = INSPECTION_SCORES.names
 MONITORING_COLUMNS = SCORE_MONITORING.names
 
 
-@dataclass(frozen=True)
-class Window:
-    """The weeks a model learnt from and was judged on."""
-
-    first: pd.Timestamp
-    cutoff: pd.Timestamp
-    end: pd.Timestamp
-    refit: bool
-
-    def period(self, weeks: pd.Series) -> np.ndarray:
-        learnt = (weeks >= self.first) & (weeks < (self.end if self.refit else self.cutoff))
-        judged = (weeks >= self.cutoff) & (weeks < self.end) & ~learnt
-        return np.select([learnt.to_numpy(), judged.to_numpy()], ["training", "holdout"], "prediction").astype(object)
-
-
-def score_table(table: pd.DataFrame, score: np.ndarray, version: str, window: Window) -> pd.DataFrame:
+def score_table(table: pd.DataFrame, score: np.ndarray, version: str, window: ModelWindow) -> pd.DataFrame:
     """One row per inspection with its score and its rank within the week (1 = riskiest)."""
     out = table[["inspection_id", "license", "establishment", "week", "inspection_date", "facility_type"]].reset_index(
         drop=True
@@ -61,7 +46,7 @@ def latest_by_establishment(scores: pd.DataFrame) -> pd.DataFrame:
     return latest.reset_index(drop=True)
 
 
-def reference(score: np.ndarray, facility_type: pd.Series) -> dict:
+def distribution(score: np.ndarray, facility_type: pd.Series) -> dict:
     """The training distribution: decile edges of all training scores and each facility type's shares per bin."""
     score = np.asarray(score, dtype=float)
     edges = np.unique(np.quantile(score, np.linspace(0, 1, BINS + 1))) if len(score) else np.linspace(0, 1, BINS + 1)
@@ -94,15 +79,16 @@ def psi(counts: np.ndarray, reference_counts: np.ndarray, floor: float = 1e-4) -
     return float(np.sum((p - q) * np.log(p / q)))
 
 
-def monitoring(scores: pd.DataFrame, ref: dict, version: str) -> pd.DataFrame:
-    """Per week and facility type (and `All`): the score distribution against training, with PSI."""
-    edges = np.asarray(ref["edges"])
+def monitoring(scores: pd.DataFrame, training_scores: dict, version: str) -> pd.DataFrame:
+    """Per week and facility type (and `All`): the score distribution against training (`distribution`), PSI."""
+    edges = np.asarray(training_scores["edges"])
     rows = []
     frames = [scores.assign(group=scores["facility_type"]), scores.assign(group=ALL)]
     for (week, group), part in pd.concat(frames).groupby(["week", "group"], sort=True):
         values = part["score"].to_numpy(dtype=float)
         counts = histogram(values, edges)
-        known = ref["groups"].get(group) or ref["groups"][ALL]  # a type training never saw: compare with everyone
+        groups = training_scores["groups"]
+        known = groups.get(group) or groups[ALL]  # a type training never saw: compare with everyone
         quantiles = np.quantile(values, [0.1, 0.25, 0.5, 0.75, 0.9])
         rows.append(
             {

@@ -22,6 +22,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from xgboost import XGBClassifier
 
 from chicago_food_assets.core import evaluation, features, scoring
+from chicago_food_assets.core.window import ModelWindow
 
 LEAKAGE_AUC = 0.9  # without leakage, inspection outcomes are predicted at AUC ~0.63-0.70
 # A pickled model is only as good as the libraries that read it back: the card records these, scoring compares them.
@@ -84,8 +85,7 @@ class Settings:
 class Split:
     train: pd.DataFrame
     holdout: pd.DataFrame
-    cutoff: date
-    end: date
+    window: ModelWindow
 
 
 @dataclass
@@ -95,6 +95,7 @@ class Candidate:
     fit_seconds: float
     fit_rows: int
     metrics: dict = field(default_factory=dict)
+    holdout_score: np.ndarray = field(default_factory=lambda: np.zeros(0))  # predicted once, reused
 
 
 def temporal_split(table: pd.DataFrame, settings: Settings) -> Split:
@@ -116,7 +117,8 @@ def temporal_split(table: pd.DataFrame, settings: Settings) -> Split:
     holdout = table[(table["week"] >= cutoff) & (table["week"] < end)].sort_values(["inspection_date", "inspection_id"])
     if train.empty or holdout.empty or train[features.TARGET].nunique() < 2:
         raise ValueError(f"cutoff {cutoff:%Y-%m-%d} leaves {len(train)} training and {len(holdout)} holdout rows")
-    return Split(train.reset_index(drop=True), holdout.reset_index(drop=True), cutoff.date(), end.date())
+    window = ModelWindow(train["week"].min().date(), cutoff.date(), end.date())
+    return Split(train.reset_index(drop=True), holdout.reset_index(drop=True), window)
 
 
 def model_frame(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -144,7 +146,7 @@ def _preprocess(settings: Settings, scale: bool) -> ColumnTransformer:
     )
 
 
-def candidates(settings: Settings, positive_share: float) -> dict[str, Pipeline]:
+def candidates(settings: Settings) -> dict[str, Pipeline]:
     return {
         "xgboost": Pipeline(
             [
@@ -179,7 +181,7 @@ def train(split: Split, settings: Settings) -> dict[str, Candidate]:
     x_holdout, y_holdout = model_frame(split.holdout, settings), split.holdout[features.TARGET].to_numpy(dtype=int)
     dates = split.holdout["inspection_date"].to_numpy()
     fitted = {}
-    for name, pipeline in candidates(settings, float(y_train.mean())).items():
+    for name, pipeline in candidates(settings).items():
         rows = np.arange(len(x_train))
         if name == "knn" and len(rows) > settings.knn_sample:
             rows = np.random.default_rng(settings.seed).choice(rows, settings.knn_sample, replace=False)
@@ -187,9 +189,8 @@ def train(split: Split, settings: Settings) -> dict[str, Candidate]:
         pipeline.fit(x_train.iloc[rows], y_train[rows])
         seconds = time.perf_counter() - start
         score = pipeline.predict_proba(x_holdout)[:, 1]
-        fitted[name] = Candidate(
-            name, pipeline, seconds, len(rows), evaluation.evaluate(y_holdout, score, dates, settings.top_share)
-        )
+        metrics = evaluation.evaluate(y_holdout, score, dates, settings.top_share)
+        fitted[name] = Candidate(name, pipeline, seconds, len(rows), metrics, score)
     return fitted
 
 
@@ -223,14 +224,12 @@ def fingerprint(table: pd.DataFrame) -> str:
     return hashlib.sha256(np.sort(rows).tobytes()).hexdigest()[:16]
 
 
-def version(name: str, split: Split, settings: Settings, data: str) -> str:
+def version(name: str, window: ModelWindow, settings: Settings, data: str) -> str:
     """A stable id: the same model trained on the same inspections, window and settings gets the same version."""
-    identity = json.dumps(
-        {"name": name, "cutoff": str(split.cutoff), "end": str(split.end), "data": data, "settings": asdict(settings)},
-        sort_keys=True,
-        default=str,
-    )
-    return f"{name}-{split.cutoff:%Y%m%d}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+    fields = {"name": name, "cutoff": str(window.cutoff), "end": str(window.end), "data": data}
+    identity = json.dumps({**fields, "settings": asdict(settings)}, sort_keys=True, default=str)
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
+    return f"{name}-{window.cutoff:%Y%m%d}-{digest}" + ("-refit" if window.refit else "")
 
 
 @dataclass
@@ -240,9 +239,7 @@ class Trained:
     candidates: dict[str, Candidate]
     baselines: dict[str, dict]
     settings: Settings
-    first_week: date
-    cutoff: date
-    end: date
+    window: ModelWindow
     train_rows: int
     holdout: pd.DataFrame  # inspection_id, week, inspection_date, facility_type, failed and one score column per model
     data: str = ""  # fingerprint of the training inspections
@@ -260,15 +257,12 @@ class Selected:
     version: str
     pipeline: Pipeline
     metric: str
-    refit: bool
     metrics: dict[str, dict]  # every candidate's and baseline's holdout metrics
     settings: Settings
-    first_week: date
-    cutoff: date
-    end: date
+    window: ModelWindow
     train_rows: int
     holdout: pd.DataFrame  # inspection_id, week, inspection_date, facility_type, failed, score (held-out fit)
-    reference: dict = field(default_factory=dict)  # training score distribution (scoring.reference), for drift
+    training_scores: dict = field(default_factory=dict)  # the training score distribution (for drift)
     libraries: dict = field(default_factory=library_versions)  # versions it was trained (and pickled) with
 
     @property
@@ -280,20 +274,20 @@ class Selected:
         return self.pipeline.predict_proba(model_frame(table, self.settings))[:, 1]
 
 
+HOLDOUT_COLUMNS = ["inspection_id", "week", "inspection_date", "facility_type", features.TARGET]
+
+
 def fit(table: pd.DataFrame, settings: Settings) -> Trained:
     split = temporal_split(table, settings)
     fitted = train(split, settings)
-    x_holdout = model_frame(split.holdout, settings)
-    holdout = split.holdout[["inspection_id", "week", "inspection_date", "facility_type", features.TARGET]].copy()
-    for name, candidate in fitted.items():
-        holdout[f"score_{name}"] = candidate.pipeline.predict_proba(x_holdout)[:, 1]
+    holdout = split.holdout[HOLDOUT_COLUMNS].assign(
+        **{f"score_{name}": candidate.holdout_score for name, candidate in fitted.items()}
+    )
     return Trained(
         fitted,
         baseline_metrics(split, settings),
         settings,
-        split.train["week"].min().date(),
-        split.cutoff,
-        split.end,
+        split.window,
         len(split.train),
         holdout.reset_index(drop=True),
         fingerprint(split.train),
@@ -304,37 +298,28 @@ def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit
     """Pick the best candidate by `metric` on the holdout; with `refit`, fit it again on training + holdout weeks."""
     name = select(trained.metrics, metric)
     pipeline = trained.candidates[name].pipeline
+    window = trained.window.refitted() if refit else trained.window
     rows, data = trained.train_rows, trained.data
+    learnt = window.learnt(table)
     if refit:
-        both = table[table["week"] < pd.Timestamp(trained.end)]
-        pipeline = candidates(trained.settings, float(both[features.TARGET].mean()))[name]
-        pipeline.fit(model_frame(both, trained.settings), both[features.TARGET].to_numpy(dtype=int))
-        rows, data = len(both), fingerprint(both)
-    holdout = trained.holdout[["inspection_id", "week", "inspection_date", "facility_type", features.TARGET]].assign(
-        score=trained.holdout[f"score_{name}"]
-    )
-    learnt = table[
-        (table["week"] >= pd.Timestamp(trained.first_week))
-        & (table["week"] < pd.Timestamp(trained.end if refit else trained.cutoff))
-    ]
-    reference = scoring.reference(
+        pipeline = candidates(trained.settings)[name]
+        pipeline.fit(model_frame(learnt, trained.settings), learnt[features.TARGET].to_numpy(dtype=int))
+        rows, data = len(learnt), fingerprint(learnt)
+    holdout = trained.holdout[HOLDOUT_COLUMNS].assign(score=trained.holdout[f"score_{name}"])
+    distribution = scoring.distribution(
         pipeline.predict_proba(model_frame(learnt, trained.settings))[:, 1], learnt["facility_type"]
     )
-    split = Split(pd.DataFrame(), pd.DataFrame(), trained.cutoff, trained.end)
     return Selected(
         name=name,
-        version=version(name, split, trained.settings, data) + ("-refit" if refit else ""),
+        version=version(name, window, trained.settings, data),
         pipeline=pipeline,
         metric=metric,
-        refit=refit,
         metrics={**trained.metrics, **{f"baseline_{k}": v for k, v in trained.baselines.items()}},
         settings=trained.settings,
-        first_week=trained.first_week,
-        cutoff=trained.cutoff,
-        end=trained.end,
+        window=window,
         train_rows=rows,
         holdout=holdout,
-        reference=reference,
+        training_scores=distribution,
     )
 
 
@@ -357,17 +342,16 @@ def model_card(selected: Selected, leakage: list[str]) -> str:
         + " |\n"
         for name, metrics in selected.metrics.items()
     )
-    trained_on = (
-        f"weeks {selected.first_week} to {selected.cutoff} (exclusive)"
-        if not selected.refit
-        else f"weeks {selected.first_week} to {selected.end} (exclusive): refit on training + holdout after selection"
+    window = selected.window
+    trained_on = f"weeks {window.first} to {window.learnt_until} (exclusive)" + (
+        ": refit on training + holdout after selection" if window.refit else ""
     )
     return (
         f"# Model card: {selected.version}\n\n"
         f"- **Model**: {selected.name} (scikit-learn pipeline: imputation, scaling, one-hot encoding inside)\n"
         f"- **Selected by**: holdout {selected.metric}, among xgboost, knn, logistic\n"
         f"- **Trained on**: {trained_on}, {selected.train_rows:,} inspections\n"
-        f"- **Holdout**: weeks {selected.cutoff} to {selected.end} (exclusive), {len(selected.holdout):,} inspections; "
+        f"- **Holdout**: weeks {window.cutoff} to {window.end} (exclusive), {len(selected.holdout):,} inspections; "
         "metrics below come from the model fitted without them\n"
         f"- **Features** ({len(selected.features)}): only what is known before the inspection date: "
         + ", ".join(selected.features)
