@@ -34,7 +34,7 @@ def main() -> None:
             result = materialize([raw_inspections], resources=resources, tags=tags)
             seconds = time.perf_counter() - start
         metadata = result.get_asset_materialization_events()[0].materialization.metadata
-        rows, weeks = metadata["rows"].value, metadata["weeks"].value
+        rows, weeks = metadata["range_rows"].value, metadata["weeks"].value
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"weeks {first}..{last}: {weeks} weeks, {rows} rows, {metadata['requests'].value} request(s)")
         print(f"wall time            {seconds:8.2f} s  (target < 60 s)")

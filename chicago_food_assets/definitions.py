@@ -1,6 +1,6 @@
 """The one Definitions of the code location: assets, jobs and the resources of this deployment."""
 
-from dagster import Definitions
+from dagster import AssetKey, AssetSelection, Definitions
 
 from chicago_food_assets import deployment
 from chicago_food_assets.assets.clean import cleaning_assets
@@ -32,3 +32,8 @@ defs = Definitions(
     resources=deployment.resources(),
     executor=deployment.executor(),
 )
+
+
+def keys(selection: AssetSelection) -> list[AssetKey]:
+    """The asset keys of a selection (a stage of jobs.py), for the CLI, the tests and the benchmarks."""
+    return sorted(selection.resolve(defs.resolve_asset_graph()), key=lambda key: key.to_user_string())

@@ -13,6 +13,7 @@ WEEKLY_FEATURES = AssetSelection.groups("ingestion", "cleaning", "features")
 WEEKLY_SCORES = AssetSelection.assets("inspection_scores", "score_monitoring")
 MODELS = AssetSelection.groups("models") | AssetSelection.assets("current_model")
 LOOKUPS = AssetSelection.assets("establishment_risk")
+WEEKLY = WEEKLY_FEATURES | WEEKLY_SCORES  # what a changed week needs refreshed, raw to monitoring
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,12 @@ class Stage:
     name: str
     selection: AssetSelection
     weekly: bool
+    trains: bool = False  # takes the training run config (./run demo --train-config)
 
 
 STAGES = (
     Stage("weekly features", WEEKLY_FEATURES, weekly=True),
-    Stage("training, selection, fairness audit", MODELS, weekly=False),
+    Stage("training, selection, fairness audit", MODELS, weekly=False, trains=True),
     Stage("weekly scores and monitoring", WEEKLY_SCORES, weekly=True),
     Stage("latest risk per establishment", LOOKUPS, weekly=False),
 )
@@ -40,7 +42,7 @@ ingest_job = define_asset_job(
 
 weekly_job = define_asset_job(
     "weekly",
-    selection=WEEKLY_FEATURES | WEEKLY_SCORES,
+    selection=WEEKLY,
     partitions_def=weekly,
     description="For a week or a range of weeks: ingest, clean, parse violations, build features, score, monitor.",
 )

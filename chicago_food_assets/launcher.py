@@ -40,13 +40,13 @@ def data_weeks(path: Path) -> tuple[str, str]:
 
 def _stage_plan(stage: "Stage") -> tuple[list[str], int, list[str]]:  # noqa: F821
     """The stage's asset keys, its number of steps and its tables (what the demo's progress line counts)."""
-    from chicago_food_assets.definitions import defs
+    from chicago_food_assets.definitions import defs, keys
 
     graph = defs.resolve_asset_graph()
-    keys = sorted(stage.selection.resolve(graph), key=lambda key: key.to_user_string())
-    steps = {defs.resolve_assets_def(key).node_def.name for key in keys}
-    tables = [key.path[-1] for key in keys if graph.get(key).io_manager_key == "table_io_manager"]
-    return [key.to_user_string() for key in keys], len(steps), tables
+    selected = keys(stage.selection)
+    steps = {defs.resolve_assets_def(key).node_def.name for key in selected}
+    tables = [key.path[-1] for key in selected if graph.get(key).io_manager_key == "table_io_manager"]
+    return [key.to_user_string() for key in selected], len(steps), tables
 
 
 def _progress(name: str, done: int, steps: int, weeks: int | None, started: float, end: str = "\r") -> None:
@@ -116,7 +116,7 @@ def demo(
     if not verbose:
         print(f"Dagster's full log: {log}")
     for stage in STAGES:
-        stage_configs = [Path(train_config).resolve()] if train_config and not stage.weekly else []
+        stage_configs = [Path(train_config).resolve()] if train_config and stage.trains else []
         code = run_stage(stage, env, log, weeks if stage.weekly else None, stage_configs, verbose)
         print(f"  {_rows(stage, weeks if stage.weekly else None)}" if code == 0 else "")
         if code:

@@ -128,7 +128,8 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
     weekly tables, models (quick settings), scores, monitoring, lookups. Built once per test session."""
     from dagster import RunConfig, materialize
 
-    from chicago_food_assets.definitions import defs
+    from chicago_food_assets.definitions import defs, keys
+    from chicago_food_assets.jobs import STAGES
     from chicago_food_assets.resources.postgres import PostgresIOManager
     from chicago_food_assets.resources.storage import LocalObjectIOManager
 
@@ -160,23 +161,9 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
             }
         }
     )
-    by_key = {key.to_user_string(): key for a in assets for key in a.keys}
-    for selection, extra in (
-        (
-            [
-                "raw_inspections",
-                "clean_inspections",
-                "inspection_violations",
-                "inspection_rejects",
-                "inspection_features",
-            ],
-            {"tags": weeks},
-        ),
-        (["trained_models", "selected_model", "fairness_audit", "current_model"], {"run_config": quick}),
-        (["inspection_scores", "score_monitoring"], {"tags": weeks}),
-        (["establishment_risk"], {}),
-    ):
-        result = materialize(assets, selection=[by_key[s] for s in selection], resources=resources, **extra)
+    for stage in STAGES:  # as ./run demo runs them
+        extra = {"tags": weeks} if stage.weekly else {"run_config": quick} if stage.trains else {}
+        result = materialize(assets, selection=keys(stage.selection), resources=resources, **extra)
         assert result.success
     yield {"url": url, "postgres": postgres, "resources": resources}
     with admin.cursor() as cursor:

@@ -7,9 +7,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import requests
-from dagster import AssetKey, DagsterInstance, build_sensor_context, materialize
+from dagster import AssetKey, AssetSelection, DagsterInstance, build_sensor_context, materialize
 
-from chicago_food_assets.definitions import defs
+from chicago_food_assets.definitions import defs, keys
+from chicago_food_assets.jobs import LOOKUPS, WEEKLY
 from chicago_food_assets.replay import ReplayServer
 from chicago_food_assets.resources.postgres import PostgresResource, read_table
 from chicago_food_assets.resources.socrata import SocrataResource
@@ -17,19 +18,6 @@ from chicago_food_assets.sensors import RANGE_END, RANGE_START, runs_for, socrat
 from chicago_food_assets_tests.helpers import inject, new_database, project_instance, rows_between
 
 PROJECT = Path(__file__).resolve().parent.parent
-WEEKLY = [
-    "raw_inspections",
-    "clean_inspections",
-    "inspection_violations",
-    "inspection_rejects",
-    "inspection_features",
-    "inspection_scores",
-    "score_monitoring",
-]
-
-
-def keys(*names: str) -> list[AssetKey]:
-    return [AssetKey(name) for name in names]
 
 
 def tick(server: ReplayServer, cursor: str | None, postgres=None, instance=None):
@@ -129,13 +117,13 @@ def test_a_requested_run_refreshes_the_week_end_to_end(pipeline, portal, sample_
     [request] = tick(portal, cursor).run_requests
     resources = {**pipeline["resources"], "socrata": SocrataResource(domain=portal.domain, scheme="http")}
     assets = list(defs.assets)
-    assert materialize(assets, selection=keys(*WEEKLY), resources=resources, tags=request.tags).success
-    assert materialize(assets, selection=keys("establishment_risk"), resources=resources).success
+    assert materialize(assets, selection=keys(WEEKLY), resources=resources, tags=request.tags).success
+    assert materialize(assets, selection=keys(LOOKUPS), resources=resources).success
     scores = read_table(pipeline["postgres"], "food", "inspection_scores").set_index("inspection_id")
     assert bool(scores.loc[int(target["inspection_id"]), "failed"]) == (corrected == "Fail")
     # the session's pipeline database goes back to the bundled rows for the other tests
-    assert materialize(assets, selection=keys(*WEEKLY), resources=pipeline["resources"], tags=request.tags).success
-    assert materialize(assets, selection=keys("establishment_risk"), resources=pipeline["resources"]).success
+    assert materialize(assets, selection=keys(WEEKLY), resources=pipeline["resources"], tags=request.tags).success
+    assert materialize(assets, selection=keys(LOOKUPS), resources=pipeline["resources"]).success
 
 
 def test_a_backfill_through_a_postgres_instance_is_one_run_and_rerunning_changes_nothing(
@@ -150,7 +138,7 @@ def test_a_backfill_through_a_postgres_instance_is_one_run_and_rerunning_changes
         runs = [
             materialize(
                 list(defs.assets),
-                selection=keys(*WEEKLY),
+                selection=keys(WEEKLY),
                 resources=pipeline["resources"],
                 instance=instance,
                 tags=weeks,
@@ -183,7 +171,7 @@ def test_schedules_and_jobs_are_defined_for_every_stage():
     weekly_assets = {
         key.to_user_string() for key in repository.get_job("weekly").asset_layer.asset_graph.get_all_asset_keys()
     }
-    assert set(WEEKLY) <= weekly_assets
+    assert {key.to_user_string() for key in keys(WEEKLY)} <= weekly_assets
 
 
 def run_requested(request, resources: dict, portal: ReplayServer, instance=None):
@@ -191,7 +179,7 @@ def run_requested(request, resources: dict, portal: ReplayServer, instance=None)
     socrata = SocrataResource(domain=portal.domain, scheme="http", max_attempts=2, backoff_seconds=0.01)
     return materialize(
         list(defs.assets),
-        selection=keys(*WEEKLY),
+        selection=keys(WEEKLY),
         resources={**resources, "socrata": socrata},
         tags={**request.tags, "dagster/run_key": request.run_key},
         instance=instance,
@@ -231,7 +219,7 @@ def test_a_stale_copy_in_another_week_fails_a_check_loudly(pipeline, sample_rows
         socrata = SocrataResource(domain=portal.domain, scheme="http")
         result = materialize(
             list(defs.assets),
-            selection=keys("raw_inspections", "clean_inspections", "inspection_violations", "inspection_rejects"),
+            selection=keys(AssetSelection.groups("ingestion", "cleaning")),
             resources={**pipeline["resources"], "socrata": socrata},
             partition_key="2013-03-04",  # only the new week: the old one still holds the id
             raise_on_error=False,
@@ -241,7 +229,7 @@ def test_a_stale_copy_in_another_week_fails_a_check_loudly(pipeline, sample_rows
         assert checks["one_week_per_inspection"].metadata["ids_in_another_week"].value == 1
         restore = materialize(
             list(defs.assets),
-            selection=keys("raw_inspections", "clean_inspections", "inspection_violations", "inspection_rejects"),
+            selection=keys(AssetSelection.groups("ingestion", "cleaning")),
             resources=pipeline["resources"],
             partition_key="2013-03-04",
         )

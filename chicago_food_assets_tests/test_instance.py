@@ -43,7 +43,7 @@ def test_materializations_and_check_results_persist_in_postgres(monkeypatch, dag
     reopened = project_instance(monkeypatch, dagster_url, tmp_path)  # as after a restart
     event = reopened.get_latest_materialization_event(AssetKey("raw_inspections"))
     assert event.asset_materialization.partition == "2013-01-14"
-    assert event.asset_materialization.metadata["rows"].value > 100
+    assert event.asset_materialization.metadata["dagster/row_count"].value > 100
     assert reopened.get_run_by_id(result.run_id).is_success
     assert reopened.get_materialized_partitions(AssetKey("raw_inspections")) == {"2013-01-14"}
 

@@ -55,7 +55,7 @@ def test_several_weeks_in_one_run_store_each_weeks_real_rows_as_received(socrata
     assert sorted(e.partition for e in events) == WEEKS
     metadata = events[0].materialization.metadata
     total = len(rows_between(sample_rows, "2013-01-07", "2013-01-28"))
-    assert metadata["rows"].value == total and metadata["weeks"].value == 3
+    assert metadata["range_rows"].value == total and metadata["weeks"].value == 3
     assert (
         metadata["min_inspection_date"].value == "2013-01-07" and metadata["max_inspection_date"].value <= "2013-01-27"
     )
@@ -110,7 +110,7 @@ def test_a_week_without_inspections_is_an_empty_partition(socrata, objects):
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["shape"].passed and checks["no_infinity"].passed
     assert not checks["size"].passed  # a warning: a week with nothing is unusual for Chicago
-    assert result.get_asset_materialization_events()[0].materialization.metadata["rows"].value == 0
+    assert result.get_asset_materialization_events()[0].materialization.metadata["dagster/row_count"].value == 0
 
 
 def test_malformed_values_are_kept_raw_and_counted(sample_rows, objects):

@@ -7,29 +7,20 @@ from zoneinfo import ZoneInfo
 import psycopg2
 import pytest
 import requests
-from dagster import AssetKey, materialize
+from dagster import materialize
 
-from chicago_food_assets.definitions import defs
+from chicago_food_assets.definitions import defs, keys
+from chicago_food_assets.jobs import WEEKLY
 from chicago_food_assets.replay import ReplayServer
 from chicago_food_assets.resources.postgres import read_table
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets_tests.helpers import rows_between
 
-WEEKLY = [
-    "raw_inspections",
-    "clean_inspections",
-    "inspection_violations",
-    "inspection_rejects",
-    "inspection_features",
-    "inspection_scores",
-    "score_monitoring",
-]
-
 
 def weekly_run(resources: dict, portal: ReplayServer, week: str):
     result = materialize(
         list(defs.assets),
-        selection=[AssetKey(name) for name in WEEKLY],
+        selection=keys(WEEKLY),
         resources={**resources, "socrata": SocrataResource(domain=portal.domain, scheme="http")},
         partition_key=week,
         raise_on_error=False,

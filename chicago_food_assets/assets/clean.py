@@ -15,7 +15,7 @@ from dagster import (
     multi_asset,
 )
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
 from chicago_food_assets.core import cleaning
 from chicago_food_assets.core.cleaning import clean
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS, INSPECTION_VIOLATIONS, Contract
@@ -24,8 +24,6 @@ from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.types import TYPES, table_metadata
 
 CLEAN = AssetKey("clean_inspections")
-VIOLATIONS = AssetKey("inspection_violations")
-REJECTS = AssetKey("inspection_rejects")
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,6 @@ class UniqueIdCheck(Check):
 CLEAN_CHECKS = QualityChecks(
     CLEAN,
     (
-        SizeCheck(min_bytes=1),
         NoInfinityCheck(),
         ShapeCheck(columns=cleaning.COLUMNS, min_rows=0),
         UniqueIdCheck(),
@@ -115,7 +112,6 @@ def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFram
         INSPECTION_VIOLATIONS.conform(cleaned.violations),
         "inspection_violations",
         metadata={
-            "rows": len(cleaned.violations),
             "by_scheme_and_severity": MetadataValue.json(
                 {
                     f"{scheme}/{severity}": int(n)
@@ -126,7 +122,7 @@ def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFram
             "unknown_numbers": cleaned.unknown_violation_numbers,
         },
     )
-    yield Output(rejects, "inspection_rejects", metadata={"rows": len(rejects)})
+    yield Output(rejects, "inspection_rejects")  # the IO manager reports the row count
     yield from CLEAN_CHECKS.evaluate(inspections)
     stored = postgres.stored_weeks(CLEAN_INSPECTIONS, inspections["inspection_id"].dropna().astype(int).tolist())
     start, end = window.start.date(), window.end.date()

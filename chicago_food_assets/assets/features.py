@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MetadataValue, Output, asset
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
 from chicago_food_assets.core import features
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES
 from chicago_food_assets.partitions import weekly
@@ -26,7 +26,7 @@ class NoFutureCheck(Check):
 
 
 FEATURE_CHECKS = QualityChecks(
-    KEY, (SizeCheck(min_bytes=1), NoInfinityCheck(), ShapeCheck(columns=features.COLUMNS, min_rows=0))
+    KEY, (NoInfinityCheck(), ShapeCheck(columns=features.COLUMNS, min_rows=0))
 )
 NO_FUTURE = NoFutureCheck()
 

@@ -74,7 +74,8 @@ def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):
         yield Output(
             frame,
             metadata={
-                "rows": len(frame),
+                # a range run shows the same metadata on every week's page: a range's count is named as such
+                ("range_rows" if weeks > 1 else "dagster/row_count"): len(frame),
                 "bytes": pull.bytes,
                 "weeks": weeks,
                 "rows_per_week": round(len(frame) / weeks, 1),

@@ -17,7 +17,7 @@ from dagster import (
     asset,
 )
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
 from chicago_food_assets.core import scoring
 from chicago_food_assets.core.contracts import (
     CURRENT_MODEL,
@@ -47,11 +47,11 @@ class ScoreRangeCheck(Check):
 
 
 SCORE_CHECKS = QualityChecks(
-    SCORES, (SizeCheck(min_bytes=1), NoInfinityCheck(), ShapeCheck(columns=scoring.COLUMNS), ScoreRangeCheck())
+    SCORES, (NoInfinityCheck(), ShapeCheck(columns=scoring.COLUMNS), ScoreRangeCheck())
 )
 ROWS_MATCH = Check("rows_match_features", "every week has as many scores as feature rows", "error")
 MONITORING_CHECKS = QualityChecks(
-    MONITORING, (SizeCheck(min_bytes=1), NoInfinityCheck(), ShapeCheck(columns=scoring.MONITORING_COLUMNS))
+    MONITORING, (NoInfinityCheck(), ShapeCheck(columns=scoring.MONITORING_COLUMNS))
 )
 DRIFT = Check(
     "drift",
@@ -82,7 +82,6 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
     yield Output(
         table,
         metadata={
-            "rows": len(table),
             "model_version": selected_model.version,
             "periods": MetadataValue.json(periods or {"none": 0}),
             "in_sample_rows": int(periods.get("training", 0)),
@@ -127,7 +126,6 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
     yield Output(
         table,
         metadata={
-            "rows": len(table),
             "weeks": int(table["week"].nunique()),
             "max_psi": float(sizeable["psi"].max()) if len(sizeable) else 0.0,
             "stale_scores_skipped": len(inspection_scores) - len(current),
@@ -160,7 +158,7 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
 )
 def establishment_risk(inspection_scores: pd.DataFrame):
     table = ESTABLISHMENT_RISK.conform(scoring.latest_by_establishment(inspection_scores))
-    yield Output(table, metadata={"rows": len(table), "licensed": int((table["license"] > 0).sum())})
+    yield Output(table, metadata={"licensed": int((table["license"] > 0).sum())})  # row count: the IO manager
     repeated = int(table["establishment"].duplicated().sum())
     yield AssetCheckResult(
         check_name="one_row_per_establishment",

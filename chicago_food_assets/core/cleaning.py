@@ -17,9 +17,8 @@ from chicago_food_assets.core import violations
 from chicago_food_assets.core.arrow import TEXT, numbers, whole_numbers
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS
 from chicago_food_assets.core.establishments import establishment_key
+from chicago_food_assets.core.raw import NOT_OUTCOMES, RESULTS, RISKS
 
-NOT_OUTCOMES = frozenset({"Out of Business", "Business Not Located", "No Entry", "Not Ready"})
-OUTCOMES = frozenset({"Pass", "Pass w/ Conditions", "Fail"})
 CHICAGO = {"latitude": (41.60, 42.05), "longitude": (-87.95, -87.50)}  # the city's bounding box, with a margin
 OTHER = "Other"
 
@@ -64,7 +63,6 @@ INSPECTION_KINDS: tuple[tuple[str, str], ...] = (
     (r"canvas", "canvass"),
 )
 REINSPECTION = r"re[- ]?insp|re[- ]?inpsect|recheck"
-RISKS = {"Risk 1 (High)": 1, "Risk 2 (Medium)": 2, "Risk 3 (Low)": 3, "All": 1}  # "All": every category, so high
 FIRST_DAY = "2010-01-04"  # the first day of the first weekly partition
 
 COLUMNS = CLEAN_INSPECTIONS.names
@@ -202,7 +200,7 @@ def reject_reasons(parsed: Parsed, start: pd.Timestamp | None, end: pd.Timestamp
         ("inspection_date_outside_the_window", (date < start) if start is not None else None),
         ("inspection_date_outside_the_window", (date >= end) if end is not None else None),
         ("unreadable_license", parsed.raw_license.notna() & parsed.license.isna()),
-        ("unknown_result", parsed.results.notna() & ~parsed.results.isin(OUTCOMES | NOT_OUTCOMES)),
+        ("unknown_result", parsed.results.notna() & ~parsed.results.isin(RESULTS)),
         ("unreadable_coordinates", unreadable_coordinates),
         ("coordinates_out_of_range", (latitude.abs() > 90) | (longitude.abs() > 180)),
         ("nul_character", nul),

@@ -26,10 +26,10 @@ FIELDS = (
     "location",
 )
 
-RESULTS = frozenset(
-    {"Pass", "Pass w/ Conditions", "Fail", "Out of Business", "Business Not Located", "No Entry", "Not Ready"}
-)
-RISKS = frozenset({"Risk 1 (High)", "Risk 2 (Medium)", "Risk 3 (Low)", "All"})
+OUTCOMES = frozenset({"Pass", "Pass w/ Conditions", "Fail"})
+NOT_OUTCOMES = frozenset({"Out of Business", "Business Not Located", "No Entry", "Not Ready"})  # no inspection
+RESULTS = OUTCOMES | NOT_OUTCOMES
+RISKS = {"Risk 1 (High)": 1, "Risk 2 (Medium)": 2, "Risk 3 (Low)": 3, "All": 1}  # "All": every category, so high
 
 # field -> full-match pattern a well-formed value has; absent values are not malformed.
 _PATTERNS = {
@@ -81,7 +81,7 @@ def malformed_counts(frame: pd.DataFrame) -> dict[str, int]:
         if field in frame.columns:
             values = frame[field].dropna().astype(str)
             counts[field] = int((~values.str.fullmatch(pattern)).sum())
-    for field, allowed in (("results", RESULTS), ("risk", RISKS)):
+    for field, allowed in (("results", RESULTS), ("risk", set(RISKS))):
         if field in frame.columns:
             counts[field] = int((~frame[field].dropna().isin(allowed)).sum())
     return counts
