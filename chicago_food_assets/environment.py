@@ -53,7 +53,14 @@ def data_file(state: Path, data: str | Path | None = None) -> Path:
     return SAMPLE_PATH
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """The process runs (a zombie, dead but not yet reaped by its parent, does not)."""
+    stat = Path(f"/proc/{pid}/stat")
+    if stat.exists():  # Linux
+        try:
+            return stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except (OSError, IndexError):
+            return False
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):
@@ -66,7 +73,7 @@ def start_replay(state: Path, data: Path, timeout: float = 60.0) -> str:
     record = _record(state)
     if record.exists():
         running = json.loads(record.read_text())
-        if running["data"] == str(data) and _alive(running["pid"]):
+        if running["data"] == str(data) and alive(running["pid"]):
             return running["domain"]
         stop_replay(state)
     state.mkdir(parents=True, exist_ok=True)
@@ -88,12 +95,18 @@ def stop_replay(state: Path) -> bool:
         return False
     pid = json.loads(record.read_text())["pid"]
     record.unlink()
-    if not _alive(pid):
+    if not alive(pid):
         return False
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    for sig, patience in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return True
+        deadline = time.monotonic() + patience
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not alive(pid):
+            return True
     return True
 
 

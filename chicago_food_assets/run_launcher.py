@@ -7,28 +7,11 @@ the worker died, and the daemon's run monitoring marks the run failed and frees 
 (the pid is a process on this machine); in Kubernetes the K8sRunLauncher does the same with pods.
 """
 
-import os
-from pathlib import Path
-
 from dagster import DagsterEventType, DefaultRunLauncher
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
 
-
-def _alive(pid: int) -> bool:
-    status = Path(f"/proc/{pid}/stat")
-    if status.exists():  # Linux: a zombie (state Z) is a dead process its parent has not reaped yet
-        try:
-            return status.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-        except (OSError, IndexError):
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+from chicago_food_assets.environment import alive
 
 
 class LocalRunLauncher(DefaultRunLauncher):
@@ -49,6 +32,6 @@ class LocalRunLauncher(DefaultRunLauncher):
         pid = self.worker_pid(run)
         if pid is None:  # not started yet: the start timeout covers a worker that never comes up
             return CheckRunHealthResult(WorkerStatus.RUNNING)
-        if _alive(pid):
+        if alive(pid):
             return CheckRunHealthResult(WorkerStatus.RUNNING)
         return CheckRunHealthResult(WorkerStatus.FAILED, f"the run worker (pid {pid}) is gone")

@@ -13,9 +13,10 @@ import pytest
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, materialize
 
 from chicago_food_assets.assets.raw import raw_inspections
+from chicago_food_assets.replay import ReplayServer
 from chicago_food_assets.resources.storage import LocalObjectIOManager
 from chicago_food_assets.run_launcher import LocalRunLauncher
-from chicago_food_assets_tests.helpers import inject, new_database, project_instance
+from chicago_food_assets_tests.helpers import inject, new_database, project_instance, request_log, rows_between
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +77,7 @@ def wait(condition, seconds: float, what: str):
 
 
 @pytest.mark.faults
-def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_url, tmp_path, replay, monkeypatch):
+def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_url, tmp_path, sample_rows, monkeypatch):
     """The project's dagster.yaml with one run slot and a 5 s monitoring poll (the only two changes), the daemon
     running: a run whose worker and code server are killed is marked failed within seconds by run monitoring, its
     slot is freed, and the queued run behind it runs once the daemon (and with it the code server) is back."""
@@ -86,7 +87,11 @@ def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_ur
     assert "max_concurrent_runs: 2" in config and "poll_interval_seconds: 30" in config
     config = config.replace("max_concurrent_runs: 2", "max_concurrent_runs: 1")
     (home / "dagster.yaml").write_text(config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 5"))
-    with new_database(server_url) as dagster_url, new_database(server_url) as tables_url:
+    with (
+        new_database(server_url) as dagster_url,
+        new_database(server_url) as tables_url,
+        ReplayServer(rows_between(sample_rows, "2013-01-07", "2013-01-21")) as replay,
+    ):
         settings = {
             "DAGSTER_HOME": str(home),
             "DAGSTER_POSTGRES_URL": dagster_url,
@@ -95,18 +100,19 @@ def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_ur
             "CHICAGO_FOOD_STATE_DIR": str(tmp_path / "state"),
             "SOCRATA_DOMAIN": replay.domain,
             "SOCRATA_SCHEME": "http",
-            "SOCRATA_APP_TOKEN": "test-token",
         }
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
         daemon = start_daemon(tmp_path / "daemon.log")
         instance = DagsterInstance.get()
         try:
-            # the first run hangs in its Socrata pull (the daemon's own sensor polls the same server: not it)
-            inject(replay, delay=300, times=1, match="inspection_date >=")
+            # every pull of the first week hangs (the daemon's own sensor polls the same server: not it)
+            inject(replay, delay=600, times=-1, match="inspection_date >= '2013-01-07")
             hung, waiting = launch("2013-01-07"), launch("2013-01-14")
             assert isinstance(instance.run_launcher, LocalRunLauncher)
             pid = wait(lambda: instance.run_launcher.worker_pid(instance.get_run_by_id(hung)), 120, "the run started")
+            wait(lambda: any("inspection_date >= '2013-01-07" in str(r) for r in request_log(replay)), 60, "it pulls")
+            assert instance.get_run_by_id(hung).status == DagsterRunStatus.STARTED  # and hangs there
             assert instance.get_run_by_id(waiting).status == DagsterRunStatus.QUEUED  # one slot, held by the hung run
             # the whole code server goes (so nothing is left to notice), then the run worker: only the daemon's run
             # monitoring, through the launcher's health check, can tell the run is gone

@@ -276,7 +276,7 @@ def test_a_database_outage_gives_503_and_the_service_recovers_by_itself(pipeline
             assert set(statuses) <= {200, 503} and statuses.count(503) > 0 and statuses[-1] == 200
         finally:
             process.terminate()
-            process.wait(10)
+            process.wait(30)
             stop_embedded_postgres(data)
 
 

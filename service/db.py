@@ -100,9 +100,13 @@ class Database:
             pool.terminate()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        """Close gracefully, but never hang a shutdown on a connection a dead server will not release."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), timeout=3)
+            except (TimeoutError, *OUTAGE):
+                pool.terminate()
 
 
 def ensure_reader(

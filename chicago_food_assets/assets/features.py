@@ -25,9 +25,7 @@ class NoFutureCheck(Check):
     severity: str = "error"
 
 
-FEATURE_CHECKS = QualityChecks(
-    KEY, (NoInfinityCheck(), ShapeCheck(columns=features.COLUMNS, min_rows=0))
-)
+FEATURE_CHECKS = QualityChecks(KEY, (NoInfinityCheck(), ShapeCheck(columns=features.COLUMNS, min_rows=0)))
 NO_FUTURE = NoFutureCheck()
 
 

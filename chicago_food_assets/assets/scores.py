@@ -46,13 +46,9 @@ class ScoreRangeCheck(Check):
         return self.result(asset, bad == 0, {"outside": bad})
 
 
-SCORE_CHECKS = QualityChecks(
-    SCORES, (NoInfinityCheck(), ShapeCheck(columns=scoring.COLUMNS), ScoreRangeCheck())
-)
+SCORE_CHECKS = QualityChecks(SCORES, (NoInfinityCheck(), ShapeCheck(columns=scoring.COLUMNS), ScoreRangeCheck()))
 ROWS_MATCH = Check("rows_match_features", "every week has as many scores as feature rows", "error")
-MONITORING_CHECKS = QualityChecks(
-    MONITORING, (NoInfinityCheck(), ShapeCheck(columns=scoring.MONITORING_COLUMNS))
-)
+MONITORING_CHECKS = QualityChecks(MONITORING, (NoInfinityCheck(), ShapeCheck(columns=scoring.MONITORING_COLUMNS)))
 DRIFT = Check(
     "drift",
     f"PSI against training stays under {scoring.PSI_ALERT} for groups of {scoring.MIN_DRIFT_ROWS}+ scores",

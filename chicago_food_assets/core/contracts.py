@@ -157,6 +157,7 @@ def _cast(series: pd.Series, column: Column) -> pd.Series:
     return series.astype(dtype)  # text and json
 
 
+# The declarations below look alike by design (one column a line, the same few kinds): they are data, not logic.
 def contract(
     name: str, description: str, *columns: Column, partition: str | None = "week", indexes: tuple[str, ...] = ()
 ) -> Contract:

@@ -14,6 +14,9 @@ from chicago_food_assets.core.arrow import integers
 from chicago_food_assets.core.contracts import INSPECTION_FEATURES
 
 IDENTIFIERS = ("inspection_id", "week", "inspection_date", "establishment", "license")
+# The table's columns and types are the contract's (INSPECTION_FEATURES); these lists say something else: which
+# columns the models read, as numbers or categories, in which order (part of a model's settings and version).
+# They name the same columns on purpose; the assertion below keeps the two in step.
 NUMERIC = (
     "prior_inspections",
     "prior_fails",
