@@ -21,6 +21,7 @@ def main() -> None:
         log_level=os.environ.get("CHICAGO_FOOD_API_LOG_LEVEL", "warning"),
         access_log=False,
         proxy_headers=False,
+        timeout_graceful_shutdown=5,  # a request stuck on a dead database never holds a shutdown (or a deploy)
     )
 
 
