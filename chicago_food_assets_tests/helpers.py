@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 
@@ -35,13 +36,16 @@ def start_process(
 ):
     """Start a server process and wait until it answers HTTP on `port`."""
     import subprocess
+    import tempfile
     import time
 
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
+    # stderr to a file, not a pipe: a server that logs a lot would block on a full pipe nobody reads
+    log = tempfile.NamedTemporaryFile(prefix="cfa-server-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=cwd)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{command} exited: {process.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"{command} exited: {Path(log.name).read_text()[-2000:]}")
         try:
             requests.get(f"http://127.0.0.1:{port}{path}", timeout=10)
             return process

@@ -78,17 +78,18 @@ def bash(script: str, env: dict[str, str], timeout: float = 600) -> subprocess.C
 
 def serve(command: str, env: dict[str, str]) -> subprocess.Popen:
     port, path = SERVERS[command]
+    log = Path(env["CHICAGO_FOOD_STATE_DIR"]).parent / f"{command.split()[-1]}.log"  # a file: a pipe could fill up
     process = subprocess.Popen(
         ["bash", "-c", f"exec {command}"],
         cwd=PROJECT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("w"),
         start_new_session=True,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.stderr.read().decode()[-3000:]
+        assert process.poll() is None, log.read_text()[-3000:]
         try:
             if requests.get(f"http://127.0.0.1:{port}{path}", timeout=10).status_code == 200:
                 return process

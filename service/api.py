@@ -323,7 +323,7 @@ log = logging.getLogger("service")
 
 def _unavailable(request: Request, error: UnavailableError) -> Response:
     """503 with Retry-After; the body says only what a client may know, the log says the rest."""
-    log.warning("503 for %s %s: %s", request.method, request.url.path, error)
+    log.warning("503 %s for %s %s: %s", uuid.uuid4().hex[:12], request.method, request.url.path, error)
     body = {"status_code": 503, "detail": error.public}
     return Response(body, status_code=503, media_type=MediaType.JSON, headers=RETRY_AFTER)
 
