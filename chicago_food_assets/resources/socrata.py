@@ -111,8 +111,9 @@ class SocrataResource(ConfigurableResource):
 
     Retries: a requests `HTTPAdapter` with urllib3's `Retry` (exponential backoff with jitter, `Retry-After`
     honoured, 408/429/5xx, connection errors and timeouts) does them below sodapy; what happens after the headers
-    arrived (a body cut mid-stream, an empty body) is retried here with the same policy. Paging: `inspection_id`
-    greater than the last one received, ordered by it, so a portal edit during the pull cannot skip or repeat a row.
+    arrived (a body cut mid-stream, an empty body) is retried here with the same policy. Paging by key: ordered by
+    `inspection_id`, each page from the last id received on, so a portal edit during the pull cannot skip or repeat
+    a row (offsets can).
     """
 
     domain: str = Field(default="data.cityofchicago.org", description="host[:port] of the Socrata portal")
