@@ -1,9 +1,6 @@
 """fairness_audit: FPR and FDR of the selected model by facility type (aequitas), against Restaurant."""
 
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
     AssetIn,
     AssetKey,
     Config,
@@ -13,12 +10,14 @@ from dagster import (
 )
 from pydantic import Field
 
+from chicago_food_assets.checks import Check
 from chicago_food_assets.core import fairness
 from chicago_food_assets.core.contracts import FAIRNESS_AUDIT
 from chicago_food_assets.core.training import Selected
 from chicago_food_assets.types import TYPES, table_metadata
 
 KEY = AssetKey("fairness_audit")
+FAIR_BAND = Check("fair_band", "FPR and FDR disparities of sizeable groups lie within [0.8, 1.25]", "warn")
 
 
 class AuditConfig(Config):
@@ -35,11 +34,7 @@ class AuditConfig(Config):
     io_manager_key="table_io_manager",
     metadata=table_metadata(FAIRNESS_AUDIT),
     dagster_type=TYPES[FAIRNESS_AUDIT.name],
-    check_specs=[
-        AssetCheckSpec(
-            "fair_band", asset=KEY, description="FPR and FDR disparities of sizeable groups lie within [0.8, 1.25]"
-        )
-    ],
+    check_specs=[FAIR_BAND.spec(KEY)],
     group_name="models",
     kinds={"python", "postgres"},
     description=fairness.__doc__,
@@ -66,11 +61,10 @@ def fairness_audit(config: AuditConfig, selected_model: Selected):
             "groups": MetadataValue.md(table.round(3).to_markdown(index=False)),
         },
     )
-    yield AssetCheckResult(
-        check_name="fair_band",
-        passed=outside.empty,
-        severity=AssetCheckSeverity.WARN,
-        metadata={
+    yield FAIR_BAND.result(
+        KEY,
+        outside.empty,
+        {
             "band": str(fairness.FAIR_BAND),
             "outside": MetadataValue.json(
                 {

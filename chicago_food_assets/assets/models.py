@@ -3,9 +3,6 @@
 import numpy as np
 import pandas as pd
 from dagster import (
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
@@ -17,6 +14,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from chicago_food_assets.checks import Check
 from chicago_food_assets.core import training
 from chicago_food_assets.core.training import Settings, Trained
 
@@ -101,20 +99,10 @@ class SelectionConfig(Config):
     )
 
 
-SELECTION_CHECKS = [
-    AssetCheckSpec(
-        "auc_floor", asset=SELECTED, description="holdout ROC AUC of the selected model is at least a floor"
-    ),
-    AssetCheckSpec(
-        "possible_leakage", asset=SELECTED, description="no candidate scores above 0.9 ROC AUC on the holdout"
-    ),
-    AssetCheckSpec(
-        "predictions_in_range",
-        asset=SELECTED,
-        description="holdout predictions are finite and in [0, 1]",
-        blocking=True,
-    ),
-]
+AUC_FLOOR = Check("auc_floor", "holdout ROC AUC of the selected model is at least a floor", "warn")
+POSSIBLE_LEAKAGE = Check("possible_leakage", "no candidate scores above 0.9 ROC AUC on the holdout", "warn")
+PREDICTIONS_IN_RANGE = Check("predictions_in_range", "holdout predictions are finite and in [0, 1]", "error")
+SELECTION_CHECKS = [check.spec(SELECTED) for check in (AUC_FLOOR, POSSIBLE_LEAKAGE, PREDICTIONS_IN_RANGE)]
 
 
 @asset(
@@ -163,23 +151,12 @@ def selected_model(
             "model_card": MetadataValue.md(training.model_card(chosen, leakage)),
         },
     )
-    yield AssetCheckResult(
-        check_name="auc_floor",
-        passed=bool(auc >= config.auc_floor),
-        severity=AssetCheckSeverity.WARN,
-        metadata={"roc_auc": auc, "floor": config.auc_floor},
-    )
-    yield AssetCheckResult(
-        check_name="possible_leakage",
-        passed=not leakage,
-        severity=AssetCheckSeverity.WARN,
-        metadata={"warnings": "; ".join(leakage) if leakage else "none", "limit": training.LEAKAGE_AUC},
+    yield AUC_FLOOR.result(SELECTED, auc >= config.auc_floor, {"roc_auc": auc, "floor": config.auc_floor})
+    yield POSSIBLE_LEAKAGE.result(
+        SELECTED, not leakage, {"warnings": "; ".join(leakage) if leakage else "none", "limit": training.LEAKAGE_AUC}
     )
     scores = chosen.holdout["score"].to_numpy(dtype=float)
     bad = int((~np.isfinite(scores) | (scores < 0) | (scores > 1)).sum())
-    yield AssetCheckResult(
-        check_name="predictions_in_range",
-        passed=bad == 0,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={"outside": bad, "min": float(np.nanmin(scores)), "max": float(np.nanmax(scores))},
+    yield PREDICTIONS_IN_RANGE.result(
+        SELECTED, bad == 0, {"outside": bad, "min": float(np.nanmin(scores)), "max": float(np.nanmax(scores))}
     )

@@ -6,8 +6,6 @@ import numpy as np
 import pandas as pd
 from dagster import (
     AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
@@ -47,6 +45,7 @@ class ScoreRangeCheck(Check):
 
 
 SCORE_CHECKS = QualityChecks(SCORES, (NoInfinityCheck(), ShapeCheck(columns=scoring.COLUMNS), ScoreRangeCheck()))
+ONE_ROW = Check("one_row_per_establishment", "each establishment has exactly one latest score", "error")
 ROWS_MATCH = Check("rows_match_features", "every week has as many scores as feature rows", "error")
 MONITORING_CHECKS = QualityChecks(MONITORING, (NoInfinityCheck(), ShapeCheck(columns=scoring.MONITORING_COLUMNS)))
 DRIFT = Check(
@@ -147,7 +146,7 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
     io_manager_key="table_io_manager",
     metadata=table_metadata(ESTABLISHMENT_RISK),
     dagster_type=TYPES[ESTABLISHMENT_RISK.name],
-    check_specs=[AssetCheckSpec("one_row_per_establishment", asset="establishment_risk", blocking=True)],
+    check_specs=[ONE_ROW.spec("establishment_risk")],
     group_name="scores",
     kinds={"python", "postgres"},
     description="The latest score of each establishment (by license; name and address when the license is 0).",
@@ -156,12 +155,7 @@ def establishment_risk(inspection_scores: pd.DataFrame):
     table = ESTABLISHMENT_RISK.conform(scoring.latest_by_establishment(inspection_scores))
     yield Output(table, metadata={"licensed": int((table["license"] > 0).sum())})  # row count: the IO manager
     repeated = int(table["establishment"].duplicated().sum())
-    yield AssetCheckResult(
-        check_name="one_row_per_establishment",
-        passed=repeated == 0,
-        severity=AssetCheckSeverity.ERROR,
-        metadata={"repeated": repeated},
-    )
+    yield ONE_ROW.result("establishment_risk", repeated == 0, {"repeated": repeated})
 
 
 @asset(
