@@ -76,10 +76,6 @@ class Traffic:
     retries: int = 0
     bytes: int = 0
 
-    @property
-    def attempts(self) -> int:
-        return self.requests
-
     def add(self, other: "Traffic") -> None:
         self.requests += other.requests
         self.retries += other.retries
@@ -173,7 +169,7 @@ class SocrataResource(ConfigurableResource):
                     status = error.response.status_code if error.response is not None else None
                     if status not in RETRIED_STATUSES:
                         raise SocrataError(self._explain(status, error)) from error
-                    raise SocrataError(self._exhausted(traffic.attempts, params, error)) from error
+                    raise SocrataError(self._exhausted(traffic.requests, params, error)) from error
                 except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
                     raise SocrataError(self._exhausted(self.max_attempts, params, error)) from error
                 except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as error:
@@ -181,7 +177,7 @@ class SocrataResource(ConfigurableResource):
                 try:
                     policy = policy.increment(method="GET", url=self.source, error=OSError(str(failure)))
                 except MaxRetryError as error:
-                    raise SocrataError(self._exhausted(traffic.attempts, params, failure)) from error
+                    raise SocrataError(self._exhausted(traffic.requests, params, failure)) from error
                 traffic.retries += 1
                 delay = policy.get_backoff_time()
                 log.warning("Socrata answer unusable (%s); retry in %.1fs", failure, delay)
