@@ -16,7 +16,7 @@ from benchmarks.replay import replay_process
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.launcher import sample_weeks
 from chicago_food_assets.resources.socrata import SocrataResource
-from chicago_food_assets.resources.storage import LocalObjectIOManager
+from chicago_food_assets.resources.storage import LocalRawIOManager
 
 warnings.filterwarnings("ignore")
 
@@ -27,7 +27,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             resources = {
                 "socrata": SocrataResource(domain=domain, scheme="http"),
-                "object_io_manager": LocalObjectIOManager(base_dir=folder),
+                "raw_io_manager": LocalRawIOManager(base_dir=folder),
             }
             tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
             start = time.perf_counter()

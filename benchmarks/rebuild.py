@@ -23,7 +23,7 @@ from chicago_food_assets.embedded import start_embedded_postgres, with_database
 from chicago_food_assets.launcher import sample_weeks
 from chicago_food_assets.resources.postgres import PostgresIOManager, PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
-from chicago_food_assets.resources.storage import LocalObjectIOManager
+from chicago_food_assets.resources.storage import LocalRawIOManager
 
 warnings.filterwarnings("ignore")
 
@@ -40,7 +40,7 @@ def main() -> None:
                 cursor.execute("DROP SCHEMA IF EXISTS food CASCADE")
             resources = {
                 "socrata": SocrataResource(domain=domain, scheme="http"),
-                "object_io_manager": LocalObjectIOManager(base_dir=str(Path(folder) / "objects")),
+                "raw_io_manager": LocalRawIOManager(base_dir=str(Path(folder) / "objects")),
                 "postgres": postgres,
                 "table_io_manager": PostgresIOManager(postgres=postgres),
             }

@@ -1,7 +1,8 @@
 """Which resources run where, chosen once by CHICAGO_FOOD_DEPLOYMENT: `local` (default, zero set-up) or `prod`.
 
-local: objects in a folder under the state folder (CHICAGO_FOOD_STATE_DIR).
-prod:  objects in S3 (CHICAGO_FOOD_S3_BUCKET, CHICAGO_FOOD_S3_PREFIX, AWS_REGION, optional AWS_ENDPOINT_URL for MinIO).
+local: raw pulls and models in folders under the state folder (CHICAGO_FOOD_STATE_DIR).
+prod:  raw pulls and models in S3 (CHICAGO_FOOD_S3_BUCKET, CHICAGO_FOOD_S3_PREFIX, AWS_REGION, optional
+       AWS_ENDPOINT_URL for MinIO).
 Both: tables in the PostgreSQL at CHICAGO_FOOD_POSTGRES_URL (locally the launcher starts the embedded server and
       sets it: `./run env` prints it). Secrets come from the environment through dagster.EnvVar.
 Both: Socrata at SOCRATA_DOMAIN / SOCRATA_SCHEME / SOCRATA_DATASET_ID, token SOCRATA_APP_TOKEN (optional).
@@ -10,12 +11,12 @@ Both: Socrata at SOCRATA_DOMAIN / SOCRATA_SCHEME / SOCRATA_DATASET_ID, token SOC
 import os
 
 from dagster import EnvVar, ExecutorDefinition, in_process_executor, multiprocess_executor
-from dagster_aws.s3 import S3Resource
+from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
 from chicago_food_assets.embedded import state_dir
 from chicago_food_assets.resources.postgres import PostgresIOManager, PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
-from chicago_food_assets.resources.storage import LocalObjectIOManager, S3ObjectIOManager
+from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager, S3RawIOManager
 
 DEPLOYMENTS = ("local", "prod")
 
@@ -44,20 +45,20 @@ def resources(deployment: str | None = None) -> dict[str, object]:
     deployment = deployment or os.environ.get("CHICAGO_FOOD_DEPLOYMENT", "local")
     postgres = PostgresResource(url=EnvVar("CHICAGO_FOOD_POSTGRES_URL"))
     if deployment == "local":
-        objects: object = LocalObjectIOManager(base_dir=str(state_dir() / "objects"))
+        raw: object = LocalRawIOManager(base_dir=str(state_dir() / "objects"))
+        models: object = ModelIOManager(base_dir=str(state_dir() / "models"))
     elif deployment == "prod":
-        objects = S3ObjectIOManager(
-            s3=S3Resource(
-                region_name=os.environ.get("AWS_REGION", "us-east-1"), endpoint_url=_optional("AWS_ENDPOINT_URL")
-            ),
-            bucket=EnvVar("CHICAGO_FOOD_S3_BUCKET"),
-            prefix=os.environ.get("CHICAGO_FOOD_S3_PREFIX", "chicago-food"),
-        )
+        region = os.environ.get("AWS_REGION", "us-east-1")
+        s3 = S3Resource(region_name=region, endpoint_url=_optional("AWS_ENDPOINT_URL"))
+        prefix = os.environ.get("CHICAGO_FOOD_S3_PREFIX", "chicago-food")
+        raw = S3RawIOManager(s3=s3, bucket=EnvVar("CHICAGO_FOOD_S3_BUCKET"), prefix=prefix)
+        models = S3PickleIOManager(s3_resource=s3, s3_bucket=EnvVar("CHICAGO_FOOD_S3_BUCKET"), s3_prefix=prefix)
     else:
         raise ValueError(f"CHICAGO_FOOD_DEPLOYMENT must be one of {DEPLOYMENTS}, got {deployment!r}")
     return {
         "socrata": socrata(),
         "postgres": postgres,
-        "object_io_manager": objects,
+        "raw_io_manager": raw,
+        "model_io_manager": models,
         "table_io_manager": PostgresIOManager(postgres=postgres),
     }

@@ -40,12 +40,15 @@ def dataframe_type(contract: Contract) -> object:
 
 
 def table_metadata(contract: Contract) -> dict[str, object]:
-    """Definition metadata of a table asset: its column schema, partition column and indexes."""
+    """Definition metadata of a table asset: its column schema, partition column, indexes and renames."""
     metadata: dict[str, object] = {"dagster/column_schema": MetadataValue.table_schema(column_schema(contract))}
     if contract.partition:
         metadata["partition_expr"] = contract.partition
     if contract.indexes:
         metadata["indexes"] = list(contract.indexes)
+    renamed = {c.name: c.formerly for c in contract.columns if c.formerly}
+    if renamed:
+        metadata["renamed"] = renamed  # column -> its earlier name: stored tables are renamed in place
     return metadata
 
 

@@ -131,7 +131,7 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
     from chicago_food_assets.definitions import defs, keys
     from chicago_food_assets.jobs import STAGES
     from chicago_food_assets.resources.postgres import PostgresIOManager
-    from chicago_food_assets.resources.storage import LocalObjectIOManager
+    from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager
 
     name = f"cfa_pipeline_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(server_url)
@@ -142,7 +142,8 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
     postgres = PostgresResource(url=url)
     resources = {
         "socrata": SocrataResource(domain=replay_server.domain, scheme="http", app_token="test-token"),
-        "object_io_manager": LocalObjectIOManager(base_dir=str(tmp_path_factory.mktemp("pipeline-objects"))),
+        "raw_io_manager": LocalRawIOManager(base_dir=str(tmp_path_factory.mktemp("pipeline-objects"))),
+        "model_io_manager": ModelIOManager(base_dir=str(tmp_path_factory.mktemp("pipeline-models"))),
         "postgres": postgres,
         "table_io_manager": PostgresIOManager(postgres=postgres),
     }

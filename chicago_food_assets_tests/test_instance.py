@@ -14,7 +14,7 @@ from dagster import AssetKey, DagsterInstance, DagsterRunStatus, materialize
 
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.replay import ReplayServer
-from chicago_food_assets.resources.storage import LocalObjectIOManager
+from chicago_food_assets.resources.storage import LocalRawIOManager
 from chicago_food_assets.run_launcher import LocalRunLauncher
 from chicago_food_assets_tests.helpers import inject, new_database, project_instance, request_log, rows_between
 
@@ -31,12 +31,12 @@ def dagster_url(server_url: str):
 def test_materializations_and_check_results_persist_in_postgres(monkeypatch, dagster_url, tmp_path, socrata):
     instance = project_instance(monkeypatch, dagster_url, tmp_path)
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-    objects = LocalObjectIOManager(base_dir=str(tmp_path / "objects"))
+    objects = LocalRawIOManager(base_dir=str(tmp_path / "objects"))
     result = materialize(
         [raw_inspections],
         instance=instance,
         partition_key="2013-01-14",
-        resources={"socrata": socrata, "object_io_manager": objects},
+        resources={"socrata": socrata, "raw_io_manager": objects},
     )
     assert result.success
     instance.dispose()
@@ -54,13 +54,15 @@ def test_both_deployments_load(monkeypatch, tmp_path):
 
     monkeypatch.setenv("CHICAGO_FOOD_STATE_DIR", str(tmp_path))
     local = deployment.resources("local")
-    assert type(local["object_io_manager"]).__name__ == "LocalObjectIOManager"
-    assert local["object_io_manager"].base_dir == str(tmp_path / "objects")
+    assert type(local["raw_io_manager"]).__name__ == "LocalRawIOManager"
+    assert local["raw_io_manager"].base_dir == str(tmp_path / "objects")
+    assert type(local["model_io_manager"]).__name__ == "ModelIOManager"
     assert "CHICAGO_FOOD_POSTGRES_URL" in repr(local["postgres"])  # a URL from the environment, whatever the profile
     monkeypatch.setenv("CHICAGO_FOOD_S3_BUCKET", "bucket")
     monkeypatch.setenv("CHICAGO_FOOD_POSTGRES_URL", "postgresql://reader:secret@db.example/food")
     prod = deployment.resources("prod")
-    assert type(prod["object_io_manager"]).__name__ == "S3ObjectIOManager"
+    assert type(prod["raw_io_manager"]).__name__ == "S3RawIOManager"
+    assert type(prod["model_io_manager"]).__name__ == "S3PickleIOManager"  # Dagster's own
     assert "secret" not in repr(prod["postgres"])  # the URL stays an EnvVar until the run resolves it
     with pytest.raises(ValueError, match="must be one of"):
         deployment.resources("staging")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetExecutionContext, InMemoryIOManager, RunConfig, asset, materialize
-from dagster_aws.s3 import S3Resource
+from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
 from chicago_food_assets.assets.clean import cleaning_assets
 from chicago_food_assets.assets.fairness import fairness_audit
@@ -15,7 +15,7 @@ from chicago_food_assets.assets.models import SelectionConfig, TrainingConfig, s
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.core.training import Selected
 from chicago_food_assets.resources.postgres import PostgresIOManager
-from chicago_food_assets.resources.storage import S3ObjectIOManager
+from chicago_food_assets.resources.storage import S3RawIOManager
 
 WEEKLY = [raw_inspections, cleaning_assets, inspection_features]
 MODELS = [trained_models, selected_model, fairness_audit]
@@ -44,11 +44,11 @@ def built(postgres_url, replay_server, s3_endpoint, tmp_path_factory):
     postgres = PostgresResource(url=postgres_url)
     with postgres.connect() as connection, connection.cursor() as cursor:
         cursor.execute("DROP SCHEMA IF EXISTS food CASCADE")
+    s3 = S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1")
     resources = {
         "socrata": SocrataResource(domain=replay_server.domain, scheme="http", app_token="test-token"),
-        "object_io_manager": S3ObjectIOManager(
-            s3=S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1"), bucket=bucket, prefix="models-test"
-        ),
+        "raw_io_manager": S3RawIOManager(s3=s3, bucket=bucket, prefix="models-test"),
+        "model_io_manager": S3PickleIOManager(s3_resource=s3, s3_bucket=bucket, s3_prefix="models-test"),
         "postgres": postgres,
         "table_io_manager": PostgresIOManager(postgres=postgres),
         "memory": InMemoryIOManager(),
@@ -72,10 +72,10 @@ def train(resources, selection=None, training=QUICK, selection_config: Selection
 def test_artifacts_round_trip_through_s3_and_score_the_same(built):
     resources, bucket = built
     result = train(resources)
-    s3 = resources["object_io_manager"].s3.get_client()
+    s3 = resources["model_io_manager"].s3_resource.get_client()
     keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="models-test/")["Contents"]}
-    assert {"models-test/trained_models.pkl", "models-test/selected_model.pkl"} <= keys
-    stored: Selected = pickle.loads(s3.get_object(Bucket=bucket, Key="models-test/selected_model.pkl")["Body"].read())
+    assert {"models-test/trained_models", "models-test/selected_model"} <= keys
+    stored: Selected = pickle.loads(s3.get_object(Bucket=bucket, Key="models-test/selected_model")["Body"].read())
     again = result.output_for_node("rescored").set_index("inspection_id")["score"]
     np.testing.assert_allclose(
         again.loc[stored.holdout["inspection_id"]].to_numpy(), stored.holdout["score"].to_numpy(), rtol=1e-6
@@ -132,8 +132,8 @@ def test_the_fairness_table_is_written_for_the_selected_version(built):
 def test_a_model_that_fails_the_promotion_rule_leaves_the_current_one(built):
     resources, bucket = built
     train(resources)
-    s3 = resources["object_io_manager"].s3.get_client()
-    before = s3.get_object(Bucket=bucket, Key="models-test/selected_model.pkl")["Body"].read()
+    s3 = resources["model_io_manager"].s3_resource.get_client()
+    before = s3.get_object(Bucket=bucket, Key="models-test/selected_model")["Body"].read()
     result = materialize(
         [*WEEKLY, *MODELS],
         selection=[selected_model],
@@ -144,4 +144,27 @@ def test_a_model_that_fails_the_promotion_rule_leaves_the_current_one(built):
     assert not result.success
     [failure] = result.get_step_failure_events()
     assert "not promoted" in str(failure.step_failure_data.user_failure_data.description)
-    assert s3.get_object(Bucket=bucket, Key="models-test/selected_model.pkl")["Body"].read() == before
+    assert s3.get_object(Bucket=bucket, Key="models-test/selected_model")["Body"].read() == before
+
+
+def test_a_model_write_that_fails_leaves_the_previous_artifact_whole(tmp_path):
+    """Dagster's stock pickle manager opens the file before pickling: a value that cannot be pickled would leave
+    a truncated artifact. Ours writes beside it and renames."""
+    from chicago_food_assets.resources.storage import ModelIOManager
+
+    good = {"weights": list(range(1000))}
+
+    @asset(name="model")
+    def first() -> dict:
+        return good
+
+    @asset(name="model")
+    def broken() -> dict:
+        return {"weights": list(range(1000)), "handle": (line for line in ())}  # generators cannot be pickled
+
+    manager = ModelIOManager(base_dir=str(tmp_path))
+    assert materialize([first], resources={"io_manager": manager}).success
+    assert pickle.loads((tmp_path / "model").read_bytes()) == good
+    assert not materialize([broken], resources={"io_manager": manager}, raise_on_error=False).success
+    assert pickle.loads((tmp_path / "model").read_bytes()) == good
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary file left behind

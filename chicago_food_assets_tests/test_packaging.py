@@ -7,6 +7,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 PROJECT = Path(__file__).resolve().parent.parent
 OWN = {"chicago_food_assets", "chicago_food_assets_tests", "service", "benchmarks"}
@@ -26,7 +27,7 @@ USED_WITHOUT_IMPORT = {
 def declared() -> set[str]:
     project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
     requirements = project["dependencies"] + [r for extra in project["optional-dependencies"].values() for r in extra]
-    return {Requirement(r).name.lower() for r in requirements}
+    return {canonicalize_name(Requirement(r).name) for r in requirements}
 
 
 def imported() -> set[str]:
@@ -44,7 +45,7 @@ def imported() -> set[str]:
 
 def test_every_imported_package_is_declared_and_every_declared_one_is_used():
     distributions = packages_distributions()
-    used = {distributions[module][0].lower() for module in imported()}
+    used = {canonicalize_name(distributions[module][0]) for module in imported()}  # universal_pathlib
     assert used - declared() == set(), "imported but not declared in pyproject.toml"
     assert declared() - used - set(USED_WITHOUT_IMPORT) == set(), "declared but never used"
 

@@ -183,6 +183,20 @@ def test_a_removed_or_retyped_column_is_reported_and_an_added_one_is_added(postg
     assert read(postgres, schema, grown)["zip"].tolist()[0] == 60613
 
 
+def test_a_declared_rename_keeps_the_stored_values_of_other_weeks(postgres, schema):
+    frames = {"2013-01-07": frame("2013-01-07", [1, 2]), "2013-01-14": frame("2013-01-14", [3, 4])}
+    assert run(postgres, table_assets(schema, frames)[:1], tags=RANGE).success
+    renamed = Contract(
+        "inspections",
+        "",
+        tuple(Column("name", "text", formerly="dba_name") if c.name == "dba_name" else c for c in INSPECTIONS.columns),
+    )
+    frames["2013-01-14"] = frame("2013-01-14", [3, 4], note="new").rename(columns={"dba_name": "name"})
+    assert run(postgres, table_assets(schema, frames, renamed)[:1], partition_key="2013-01-14").success
+    stored = read(postgres, schema, renamed).set_index("inspection_id")["name"]
+    assert stored[1].startswith("ok,") and stored[3].startswith("new,")  # the untouched week kept its values
+
+
 def test_the_declared_types_make_the_table_whatever_the_first_week_holds(postgres, schema):
     empty = frame("2013-01-07", [])
     all_null = frame("2013-01-14", [1, 2]).assign(dba_name=None, latitude=None, license=None, failed=None)

@@ -13,7 +13,7 @@ from chicago_food_assets.assets.raw import DEFAULT_CHECKS, build_raw_inspections
 from chicago_food_assets.checks import QualityChecks, ShapeCheck
 from chicago_food_assets.replay import ReplayServer
 from chicago_food_assets.resources.socrata import SocrataResource
-from chicago_food_assets.resources.storage import LocalObjectIOManager, S3ObjectIOManager, frame_from_bytes
+from chicago_food_assets.resources.storage import LocalRawIOManager, S3RawIOManager, frame_from_bytes
 from chicago_food_assets_tests.helpers import inject, rows_between
 
 RANGE = {"dagster/asset_partition_range_start": "2013-01-07", "dagster/asset_partition_range_end": "2013-01-21"}
@@ -23,13 +23,13 @@ WEEKS = ["2013-01-07", "2013-01-14", "2013-01-21"]
 def ingest(socrata, objects, assets=(raw_inspections,), **kwargs):
     return materialize(
         list(assets),
-        resources={"socrata": socrata, "object_io_manager": objects, **kwargs.pop("extra", {})},
+        resources={"socrata": socrata, "raw_io_manager": objects, **kwargs.pop("extra", {})},
         raise_on_error=False,
         **kwargs,
     )
 
 
-def stored(objects: LocalObjectIOManager, week: str) -> list[dict]:
+def stored(objects: LocalRawIOManager, week: str) -> list[dict]:
     path = Path(objects.base_dir, "raw_inspections", f"{week}.jsonl.gz")
     lines = gzip.decompress(path.read_bytes()).decode().splitlines()
     return [json.loads(line) for line in lines]
@@ -41,8 +41,8 @@ def as_received(row: dict) -> dict:
 
 
 @pytest.fixture
-def objects(tmp_path) -> LocalObjectIOManager:
-    return LocalObjectIOManager(base_dir=str(tmp_path / "objects"))
+def objects(tmp_path) -> LocalRawIOManager:
+    return LocalRawIOManager(base_dir=str(tmp_path / "objects"))
 
 
 def test_several_weeks_in_one_run_store_each_weeks_real_rows_as_received(socrata, objects, sample_rows, replay):
@@ -143,7 +143,7 @@ def test_malformed_values_are_kept_raw_and_counted(sample_rows, objects):
 
 
 def test_prod_storage_round_trips_a_range_through_s3_over_http(socrata, s3_endpoint, s3_bucket, sample_rows):
-    objects = S3ObjectIOManager(
+    objects = S3RawIOManager(
         s3=S3Resource(endpoint_url=s3_endpoint, region_name="us-east-1"), bucket=s3_bucket, prefix="raw"
     )
 

@@ -10,7 +10,7 @@ from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.replay import ReplayServer
 from chicago_food_assets.resources.postgres import PostgresIOManager
 from chicago_food_assets.resources.socrata import SocrataResource
-from chicago_food_assets.resources.storage import LocalObjectIOManager
+from chicago_food_assets.resources.storage import LocalRawIOManager
 from chicago_food_assets.types import TYPES
 from chicago_food_assets_tests.helpers import rows_between
 
@@ -26,7 +26,7 @@ def resources(postgres, socrata, tmp_path):
         cursor.execute("DROP SCHEMA IF EXISTS food CASCADE")
     return {
         "socrata": socrata,
-        "object_io_manager": LocalObjectIOManager(base_dir=str(tmp_path / "objects")),
+        "raw_io_manager": LocalRawIOManager(base_dir=str(tmp_path / "objects")),
         "postgres": postgres,
         "table_io_manager": PostgresIOManager(postgres=postgres),
     }
@@ -93,7 +93,7 @@ def test_unparseable_rows_land_in_the_reject_table_and_are_counted(postgres, tmp
     with ReplayServer(week[2:] + bad) as server:
         resources = {
             "socrata": SocrataResource(domain=server.domain, scheme="http"),
-            "object_io_manager": LocalObjectIOManager(base_dir=str(tmp_path / "objects")),
+            "raw_io_manager": LocalRawIOManager(base_dir=str(tmp_path / "objects")),
             "postgres": postgres,
             "table_io_manager": PostgresIOManager(postgres=postgres),
         }

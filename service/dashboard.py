@@ -24,7 +24,7 @@ from chicago_food_assets.core.fairness import FAIR_BAND
 from chicago_food_assets.core.scoring import ALL, MIN_DRIFT_ROWS, PSI_ALERT
 
 MONITORED = SCORE_MONITORING.select(
-    ["week", "facility_type", "count", "mean", "psi", "fail_rate", "histogram", "reference_histogram"]
+    ["week", "facility_type", "count", "mean", "psi", "fail_rate", "histogram", "training_histogram"]
 ).names
 AUDITED = FAIRNESS_AUDIT.select(["facility_type", "group_size", "fpr", "fdr", "fpr_disparity", "fdr_disparity"]).names
 RISKIEST = INSPECTION_SCORES.select(["week", "rank", "inspection_id", "establishment", "facility_type", "score"]).names
@@ -111,7 +111,7 @@ def with_gaps(rows: pd.DataFrame, column: str, groups: list[str]) -> pd.DataFram
 def distribution_frame(rows: pd.DataFrame, name: str) -> pd.DataFrame:
     part = rows[rows["facility_type"] == name]
     chosen = np.sum([json.loads(h) for h in part["histogram"]], axis=0).astype(float)
-    training = np.asarray(json.loads(part["reference_histogram"].iloc[0]), dtype=float)
+    training = np.asarray(json.loads(part["training_histogram"].iloc[0]), dtype=float)
     bins = [f"{i + 1}" for i in range(len(chosen))]
     return pd.DataFrame(
         {

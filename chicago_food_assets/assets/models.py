@@ -63,7 +63,7 @@ class TrainingConfig(Config):
 @asset(
     key=TRAINED,
     ins={"inspection_features": AssetIn()},
-    io_manager_key="object_io_manager",
+    io_manager_key="model_io_manager",
     group_name="models",
     kinds={"xgboost", "scikitlearn", "s3"},
     description="XGBoost, KNN and logistic pipelines trained before a cutoff and evaluated on the weeks after it.",
@@ -108,7 +108,7 @@ SELECTION_CHECKS = [check.spec(SELECTED) for check in (AUC_FLOOR, POSSIBLE_LEAKA
 @asset(
     key=SELECTED,
     ins={"trained_models": AssetIn(), "inspection_features": AssetIn()},
-    io_manager_key="object_io_manager",
+    io_manager_key="model_io_manager",
     check_specs=SELECTION_CHECKS,
     group_name="models",
     kinds={"python", "s3"},

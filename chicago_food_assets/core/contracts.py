@@ -58,6 +58,7 @@ class Column:
     bounds: tuple[float | None, float | None] | None = None  # inclusive range of values, when it means something
     values: frozenset[str] | None = None  # the allowed values of a text column
     unique: bool = False
+    formerly: str | None = None  # the column's earlier name: a stored table is renamed in place
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -278,7 +279,7 @@ INSPECTION_SCORES = contract(
 
 SCORE_MONITORING = contract(
     "score_monitoring",
-    "Per week and facility type (and All): the score distribution against training, PSI and the fail rate.",
+    "Per week and facility type (and All): the score distribution against the training weeks', PSI, the fail rate.",
     C("week", "date", False),
     C("facility_type", "text", False),
     C("count", "bigint", False),
@@ -289,9 +290,9 @@ SCORE_MONITORING = contract(
     C("p75", "float"),
     C("p90", "float"),
     C("histogram", "json", False),
-    C("reference_count", "bigint", False),
-    C("reference_mean", "float"),
-    C("reference_histogram", "json", False),
+    C("training_count", "bigint", False, "scores of the training weeks in the group", formerly="reference_count"),
+    C("training_mean", "float", formerly="reference_mean"),
+    C("training_histogram", "json", False, "the training weeks' score histogram", formerly="reference_histogram"),
     C("psi", "float"),
     C("fail_rate", "float"),
     C("model_version", "text", False),

@@ -72,10 +72,10 @@ def histogram(values: np.ndarray, edges: np.ndarray | list) -> np.ndarray:
     return np.histogram(np.clip(values, 0.0, 1.0), bins=np.asarray(edges))[0]
 
 
-def psi(counts: np.ndarray, reference_counts: np.ndarray, floor: float = 1e-4) -> float:
-    """Population stability index of two histograms on the same bins."""
+def psi(counts: np.ndarray, expected: np.ndarray, floor: float = 1e-4) -> float:
+    """Population stability index of `counts` against the `expected` histogram on the same bins."""
     p = np.maximum(counts / max(counts.sum(), 1), floor)
-    q = np.maximum(reference_counts / max(reference_counts.sum(), 1), floor)
+    q = np.maximum(expected / max(expected.sum(), 1), floor)
     return float(np.sum((p - q) * np.log(p / q)))
 
 
@@ -98,9 +98,9 @@ def monitoring(scores: pd.DataFrame, training_scores: dict, version: str) -> pd.
                 "mean": float(values.mean()),
                 **dict(zip(("p10", "p25", "p50", "p75", "p90"), map(float, quantiles), strict=True)),
                 "histogram": json.dumps(counts.tolist()),
-                "reference_count": int(known["count"]),
-                "reference_mean": known["mean"],
-                "reference_histogram": json.dumps(known["histogram"]),
+                "training_count": int(known["count"]),
+                "training_mean": known["mean"],
+                "training_histogram": json.dumps(known["histogram"]),
                 "psi": psi(counts, np.asarray(known["histogram"], dtype=float)),
                 "fail_rate": float(part["failed"].mean()),
                 "model_version": version,
@@ -108,6 +108,6 @@ def monitoring(scores: pd.DataFrame, training_scores: dict, version: str) -> pd.
         )  # one row per (week, facility type): a few hundred per year, not a data path
     table = pd.DataFrame(rows, columns=list(MONITORING_COLUMNS))
     table["count"] = table["count"].astype("int64")
-    table["reference_count"] = table["reference_count"].astype("int64")
-    table["reference_mean"] = table["reference_mean"].astype(float)
+    table["training_count"] = table["training_count"].astype("int64")
+    table["training_mean"] = table["training_mean"].astype(float)
     return table

@@ -85,15 +85,18 @@ def column_schema(contract: Contract) -> TableSchema:
 
 
 def contract_of(name: str, metadata: dict) -> Contract:
-    """The contract an asset declares in its definition metadata (`dagster/column_schema`, `partition_expr`)."""
+    """The contract an asset declares in its definition metadata (`dagster/column_schema`, `partition_expr`,
+    `indexes`, `renamed`)."""
     schema = metadata.get("dagster/column_schema")
     if schema is None:
         raise ValueError(f"table asset {name} declares no `dagster/column_schema`: tables are typed by declaration")
     schema = getattr(schema, "schema", schema)  # a TableSchemaMetadataValue or the TableSchema itself
+    renamed = metadata.get("renamed", {})
+    renamed = getattr(renamed, "data", renamed)
     return Contract(
         name,
         "",
-        tuple(Column(c.name, c.type, c.constraints.nullable) for c in schema.columns),
+        tuple(Column(c.name, c.type, c.constraints.nullable, formerly=renamed.get(c.name)) for c in schema.columns),
         metadata.get("partition_expr"),
         tuple(metadata.get("indexes", ())),
     )
@@ -274,7 +277,8 @@ def _lock(cursor: "psycopg2.extensions.cursor", table: Table) -> None:
 
 
 def _ensure_table(cursor: "psycopg2.extensions.cursor", table: Table) -> list[str]:
-    """Create the table of the contract on first write; add declared columns; refuse removed or retyped ones.
+    """Create the table of the contract on first write; add declared columns, rename renamed ones (`formerly`);
+    refuse removed or retyped ones.
 
     A retyped column that holds no value yet (say `row` of a rejects table that has never had a reject) is
     migrated in place; an unpartitioned table is replaced whole on every write, so it is recreated.
@@ -301,6 +305,14 @@ def _ensure_table(cursor: "psycopg2.extensions.cursor", table: Table) -> list[st
         )
         _ensure_indexes(cursor, table)
         return []
+    for column in table.contract.columns:  # declared renames (`formerly`) keep the stored values
+        if column.formerly in existing and column.name not in existing:
+            cursor.execute(
+                sql.SQL("ALTER TABLE {} RENAME COLUMN {} TO {}").format(
+                    table.identifier, sql.Identifier(column.formerly), sql.Identifier(column.name)
+                )
+            )
+            existing[column.name] = existing.pop(column.formerly)
     missing = [name for name in existing if name not in declared]
     retyped = {name: kind for name, kind in declared.items() if name in existing and existing[name] != kind}
     for name, kind in list(retyped.items()):

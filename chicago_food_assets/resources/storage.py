@@ -1,8 +1,10 @@
-"""Object storage for raw pulls and model artifacts: a local folder, or an S3 bucket (any S3-compatible store).
+"""Object storage: a local folder, or an S3 bucket (any S3-compatible store).
 
-Partitioned DataFrames are stored one object per week (plain gzip JSON lines, values as received), so a
-single-run backfill over a range writes every week of it and a downstream range read gets one frame back.
-Other values (model artifacts) are pickled. Each object is replaced atomically: a failed write keeps the old one.
+Raw pulls (`RawIOManager`): one object per week, plain gzip JSON lines with the values as received, so a
+single-run backfill over a range writes every week of it and a downstream range read gets one frame back. Dagster's
+stock `UPathIOManager`s refuse an output that covers several partitions, which is why this one exists.
+Model artifacts: Dagster's stock pickle IO managers (`model_io_manager`), the local one made atomic.
+Every object is replaced atomically: a failed write keeps the old one.
 """
 
 import gzip
@@ -13,20 +15,29 @@ import tempfile
 from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-from dagster import ConfigurableIOManager, InputContext, OutputContext, TimeWindowPartitionsDefinition
+from dagster import (
+    ConfigurableIOManager,
+    FilesystemIOManager,
+    InitResourceContext,
+    InputContext,
+    OutputContext,
+    TimeWindowPartitionsDefinition,
+    UPathIOManager,
+)
 from dagster_aws.s3 import S3Resource
 from pyarrow import json as pa_json
 from pydantic import Field, PrivateAttr
+from upath import UPath
 
 from chicago_food_assets.core.arrow import TEXT
 from chicago_food_assets.core.raw import FIELDS
 
 FRAME_SUFFIX = ".jsonl.gz"
-PICKLE_SUFFIX = ".pkl"
 
 
 def frame_to_bytes(frame: pd.DataFrame) -> bytes:
@@ -70,8 +81,41 @@ def split_by_partition(
     return {key: frame.iloc[np.flatnonzero(position == i)] for i, key in enumerate(keys)}
 
 
-class ObjectIOManager(ConfigurableIOManager):
-    """Shared logic; subclasses say where bytes go."""
+def write_atomically(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never a part: a temporary file beside it, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
+        try:
+            handle.write(data)
+        except BaseException:
+            os.unlink(handle.name)
+            raise
+    os.replace(handle.name, path)
+
+
+class AtomicPickleIOManager(UPathIOManager):
+    """What Dagster's local pickle IO manager does (a pickle at `base_dir/<asset key>`), except that a write that
+    fails (an unpicklable value, a full disk, a killed process) leaves the previous artifact whole: the stock one
+    opens the file before pickling and leaves it truncated."""
+
+    extension = ""
+
+    def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
+        write_atomically(Path(path), pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def load_from_path(self, context: InputContext, path: UPath) -> Any:
+        return pickle.loads(Path(path).read_bytes())
+
+
+class ModelIOManager(FilesystemIOManager):
+    """Dagster's `FilesystemIOManager` (same config, same paths) with atomic writes; in prod `S3PickleIOManager`."""
+
+    def create_io_manager(self, context: InitResourceContext) -> AtomicPickleIOManager:
+        return AtomicPickleIOManager(base_path=UPath(self.base_dir or context.instance.storage_directory()))
+
+
+class RawIOManager(ConfigurableIOManager):
+    """Weekly frames as JSON-lines objects; subclasses say where bytes go."""
 
     @abstractmethod
     def _put(self, key: str, data: bytes) -> None: ...
@@ -82,24 +126,19 @@ class ObjectIOManager(ConfigurableIOManager):
     @abstractmethod
     def uri(self, key: str) -> str: ...
 
-    def _key(self, context: OutputContext | InputContext, partition: str | None) -> str:
-        base = "/".join(context.asset_key.path)
-        return f"{base}/{partition}{FRAME_SUFFIX}" if partition is not None else f"{base}{PICKLE_SUFFIX}"
+    def _key(self, context: OutputContext | InputContext, partition: str) -> str:
+        return "/".join(context.asset_key.path) + f"/{partition}{FRAME_SUFFIX}"
 
-    def handle_output(self, context: OutputContext, obj: object) -> None:
-        if context.has_asset_partitions:
-            if not isinstance(obj, pd.DataFrame):
-                raise TypeError(f"partitioned outputs are stored as DataFrames, got {type(obj).__name__}")
-            column = (context.definition_metadata or {}).get("partition_expr")
-            if column is None:
-                raise ValueError(
-                    f"partitioned asset {context.asset_key.to_user_string()} needs `partition_expr` metadata"
-                )
-            keys = list(context.asset_partition_keys)
-            parts = split_by_partition(obj, column, context.asset_partitions_def, keys)  # type: ignore[arg-type]
-            blobs = {self._key(context, key): frame_to_bytes(part) for key, part in parts.items()}
-        else:
-            blobs = {self._key(context, None): pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)}
+    def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
+        name = context.asset_key.to_user_string()
+        if not context.has_asset_partitions or not isinstance(obj, pd.DataFrame):
+            raise TypeError(f"{name}: this IO manager stores weekly DataFrames (model artifacts: model_io_manager)")
+        column = (context.definition_metadata or {}).get("partition_expr")
+        if column is None:
+            raise ValueError(f"partitioned asset {name} needs `partition_expr` metadata")
+        keys = list(context.asset_partition_keys)
+        parts = split_by_partition(obj, column, context.asset_partitions_def, keys)  # type: ignore[arg-type]
+        blobs = {self._key(context, key): frame_to_bytes(part) for key, part in parts.items()}
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(lambda item: self._put(*item), blobs.items()))
         first = next(iter(blobs))
@@ -107,16 +146,14 @@ class ObjectIOManager(ConfigurableIOManager):
             {"objects": len(blobs), "stored_bytes": sum(map(len, blobs.values())), "uri": self.uri(first)}
         )
 
-    def load_input(self, context: InputContext) -> object:
-        if not context.has_asset_partitions:
-            return pickle.loads(self._get(self._key(context, None)))
+    def load_input(self, context: InputContext) -> pd.DataFrame:
         keys = list(context.asset_partition_keys)
         with ThreadPoolExecutor(max_workers=8) as pool:
             frames = list(pool.map(lambda key: frame_from_bytes(self._get(self._key(context, key))), keys))
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-class LocalObjectIOManager(ObjectIOManager):
+class LocalRawIOManager(RawIOManager):
     """The S3 role on a laptop: objects are files under `base_dir`."""
 
     base_dir: str = Field(description="folder that plays the bucket")
@@ -125,11 +162,7 @@ class LocalObjectIOManager(ObjectIOManager):
         return (Path(self.base_dir) / key).resolve().as_uri()
 
     def _put(self, key: str, data: bytes) -> None:
-        path = Path(self.base_dir) / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-            handle.write(data)
-        os.replace(handle.name, path)  # atomic: readers see the old object or the new one
+        write_atomically(Path(self.base_dir) / key, data)
 
     def _get(self, key: str) -> bytes:
         path = Path(self.base_dir) / key
@@ -138,7 +171,7 @@ class LocalObjectIOManager(ObjectIOManager):
         return path.read_bytes()
 
 
-class S3ObjectIOManager(ObjectIOManager):
+class S3RawIOManager(RawIOManager):
     """Objects in `s3://bucket/prefix/...` through dagster-aws's S3Resource (endpoint URL for MinIO or moto)."""
 
     s3: S3Resource
