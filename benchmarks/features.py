@@ -12,6 +12,7 @@ import tracemalloc
 
 import pandas as pd
 
+from benchmarks.report import record
 from chicago_food_assets.core import features
 from chicago_food_assets.core.cleaning import clean
 from chicago_food_assets.core.raw import frame_of_rows
@@ -98,6 +99,23 @@ def main() -> None:
     print(f"  row-by-row violations parser  {len(with_text) / loop_seconds:>10,.0f} rows/s (parsing only)")
     print(f"  vectorised clean+parse        {len(with_text) / vector_seconds:>10,.0f} rows/s (all of cleaning)")
     print(f"  ratio                         {loop_seconds / vector_seconds:>10,.1f} x")
+    record(
+        "clean + violations + features, core functions in memory",
+        best,
+        ">= 200,000 rows/s",
+        rows / best >= 200_000,
+        rows,
+        "best of 3; peak: Python allocations (tracemalloc)",
+        peak=round(peak),
+    )
+    record(
+        "  the same rows with violations text: row-by-row parser vs our cleaning",
+        vector_seconds,
+        "-",
+        None,
+        len(with_text),
+        f"ours {loop_seconds / vector_seconds:.1f}x the rows/s of a Python loop that only parses",
+    )
 
 
 if __name__ == "__main__":

@@ -11,12 +11,11 @@ Both: Socrata at SOCRATA_DOMAIN / SOCRATA_SCHEME / SOCRATA_DATASET_ID, token SOC
 import os
 
 from dagster import EnvVar, ExecutorDefinition, in_process_executor, multiprocess_executor
-from dagster_aws.s3 import S3PickleIOManager, S3Resource
 
 from chicago_food_assets.embedded import state_dir
 from chicago_food_assets.resources.postgres import PostgresIOManager, PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
-from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager, S3RawIOManager
+from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager
 
 DEPLOYMENTS = ("local", "prod")
 
@@ -48,6 +47,10 @@ def resources(deployment: str | None = None) -> dict[str, object]:
         raw: object = LocalRawIOManager(base_dir=str(state_dir() / "objects"))
         models: object = ModelIOManager(base_dir=str(state_dir() / "models"))
     elif deployment == "prod":
+        from dagster_aws.s3 import S3PickleIOManager, S3Resource
+
+        from chicago_food_assets.resources.s3 import S3RawIOManager
+
         region = os.environ.get("AWS_REGION", "us-east-1")
         s3 = S3Resource(region_name=region, endpoint_url=_optional("AWS_ENDPOINT_URL"))
         prefix = os.environ.get("CHICAGO_FOOD_S3_PREFIX", "chicago-food")

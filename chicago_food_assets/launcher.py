@@ -14,28 +14,37 @@ from pathlib import Path
 
 from chicago_food_assets import environment
 from chicago_food_assets.environment import PROJECT
-from chicago_food_assets.partitions import week_of
+from chicago_food_assets.partitions import FIRST_WEEK, week_of, weekly
 
 WORKSPACE = PROJECT / "workspace.yaml"
 BAR = 24
 
 
 def data_weeks(path: Path) -> tuple[str, str]:
-    """The first and last week (Mondays) of the inspection dates in a Socrata-shaped JSON-lines file."""
-    from chicago_food_assets.replay import read_rows
-    from chicago_food_assets.replay.soda import normalise_date
+    """The first and last complete week (Mondays) of the inspection dates in a Socrata-shaped JSON-lines file."""
+    import pandas as pd
+    import pyarrow as pa
+    from pyarrow import json as pa_json
 
-    days = []
-    for row in read_rows(path):
-        try:
-            days.append(date.fromisoformat(normalise_date(str(row.get("inspection_date", "")))[:10]))
-        except ValueError:
-            continue  # an unreadable date is the cleaner's business (a reject), not the demo's range
-    if not days:
+    only_dates = pa_json.ParseOptions(
+        explicit_schema=pa.schema([("inspection_date", pa.string())]), unexpected_field_behavior="ignore"
+    )
+    try:  # Arrow reads just the one field, in C++ (a 300,000-row file in about a second)
+        values = pa_json.read_json(path, parse_options=only_dates).column("inspection_date").to_pandas()
+    except pa.ArrowInvalid:  # a date sent as a number, say: read the file the slow way
+        from chicago_food_assets.replay import read_rows
+
+        values = pd.Series([row.get("inspection_date") for row in read_rows(path)], dtype=object).astype(str)
+    # an unreadable date is the cleaner's business (a reject), not the demo's range
+    days = pd.to_datetime(values.str[:10], format="%Y-%m-%d", errors="coerce").dropna()
+    if days.empty:
         raise SystemExit(f"{path}: no row has a readable inspection_date")
-    today = date.today()
-    first, last = max(min(days), date(2010, 1, 4)), min(max(days), today)
-    return str(week_of(first)), str(week_of(last))
+    days = [days.min().date(), days.max().date()]
+    complete = date.fromisoformat(weekly.get_last_partition_key())  # the week under way is not a partition yet
+    first, last = max(week_of(min(days)), date.fromisoformat(FIRST_WEEK)), min(week_of(max(days)), complete)
+    if last < first:
+        raise SystemExit(f"{path}: no complete week of inspections yet (the first is {first})")
+    return str(first), str(last)
 
 
 def _stage_plan(stage: "Stage") -> tuple[list[str], int, list[str]]:  # noqa: F821

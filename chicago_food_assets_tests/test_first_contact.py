@@ -2,7 +2,7 @@
 
 The commands are read from the README's ```bash blocks, so a README edit that breaks one fails here. Servers
 (`./run ui|api|dashboard`) are started, asked a question and stopped. The only edits to a pasted line: `./run test`
-is not run (it is this suite) and the example's `.state-tiny` folder becomes a temporary one.
+is not run (it is this suite) and the examples' `.state-NAME` folders become temporary ones.
 """
 
 import json
@@ -152,7 +152,7 @@ def test_every_readme_command_works_as_pasted(state):
     for block in blocks[2:]:
         if any(command in SERVERS for command in block):
             continue
-        script = "\n".join(command.replace(".state-tiny", str(state.parent / "tiny")) for command in block)
+        script = "\n".join(re.sub(r"\.state-([\w-]+)", rf"{state.parent}/\1", command) for command in block)
         done = bash(script, env)
         assert done.returncode == 0, f"{script}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         handled.update(block)

@@ -113,3 +113,17 @@ def test_the_cleaner_and_the_replay_server_take_it(feed):
     known = seen >= 3
     risky = prior[known] > prior[known].median()
     assert failed[known][risky].mean() > 1.3 * failed[known][~risky].mean()  # the latent risk persists
+
+
+def test_a_feed_that_reaches_today_runs_up_to_the_last_complete_week(tmp_path):
+    """The week under way is not a partition yet: `./run demo --data` on a live-like feed stops before it."""
+    from datetime import timedelta
+
+    from chicago_food_assets.launcher import data_weeks
+    from chicago_food_assets.partitions import week_of
+
+    out = tmp_path / "today.jsonl"
+    write(generate(3_000, seed=1, first=date.today() - timedelta(days=120), last=date.today()), out)
+    first, last = data_weeks(out)
+    assert date.fromisoformat(last) == week_of(date.today()) - timedelta(days=7)
+    assert date.fromisoformat(first) <= date.today() - timedelta(days=112)

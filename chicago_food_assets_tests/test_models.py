@@ -15,7 +15,7 @@ from chicago_food_assets.assets.models import SelectionConfig, TrainingConfig, s
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.core.training import Selected
 from chicago_food_assets.resources.postgres import PostgresIOManager
-from chicago_food_assets.resources.storage import S3RawIOManager
+from chicago_food_assets.resources.s3 import S3RawIOManager
 
 WEEKLY = [raw_inspections, cleaning_assets, inspection_features]
 MODELS = [trained_models, selected_model, fairness_audit]

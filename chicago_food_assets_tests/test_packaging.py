@@ -40,7 +40,7 @@ def imported() -> set[str]:
                 modules |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 modules.add(node.module.split(".")[0])
-    return modules - OWN - set(sys.stdlib_module_names) - {"features"}  # benchmarks import a sibling script
+    return modules - OWN - set(sys.stdlib_module_names)
 
 
 def test_every_imported_package_is_declared_and_every_declared_one_is_used():

@@ -12,8 +12,9 @@ from dagster_aws.s3 import S3Resource
 from chicago_food_assets.assets.raw import DEFAULT_CHECKS, build_raw_inspections, raw_inspections
 from chicago_food_assets.checks import QualityChecks, ShapeCheck
 from chicago_food_assets.replay import ReplayServer
+from chicago_food_assets.resources.s3 import S3RawIOManager
 from chicago_food_assets.resources.socrata import SocrataResource
-from chicago_food_assets.resources.storage import LocalRawIOManager, S3RawIOManager, frame_from_bytes
+from chicago_food_assets.resources.storage import LocalRawIOManager, frame_from_bytes
 from chicago_food_assets_tests.helpers import inject, rows_between
 
 RANGE = {"dagster/asset_partition_range_start": "2013-01-07", "dagster/asset_partition_range_end": "2013-01-21"}

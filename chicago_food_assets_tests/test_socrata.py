@@ -14,8 +14,8 @@ START, END = datetime(2013, 1, 7), datetime(2013, 1, 21)
 def test_a_window_is_paged_in_inspection_id_order_and_loses_nothing(socrata, replay, sample_rows):
     pull = socrata.model_copy(update={"page_size": 100}).fetch_window(START, END)
     expected = rows_between(sample_rows, "2013-01-07", "2013-01-21")
-    assert len(pull.rows) == len(expected) > 300
-    assert [int(r["inspection_id"]) for r in pull.rows] == sorted(int(r["inspection_id"]) for r in expected)
+    assert len(pull.frame) == len(expected) > 300
+    assert pull.frame["inspection_id"].astype(int).tolist() == sorted(int(r["inspection_id"]) for r in expected)
     assert pull.requests == len(expected) // 100 + 1
     log = request_log(replay)
     assert "$offset" not in str(log) and "inspection_id >=" in log[1]["params"]["$where"]  # paged by key
@@ -27,7 +27,7 @@ def test_a_window_is_paged_in_inspection_id_order_and_loses_nothing(socrata, rep
 def test_429_then_success_is_retried(socrata, replay):
     inject(replay, status=429, times=2)
     pull = socrata.fetch_window(START, END)
-    assert pull.retries == 2 and len(pull.rows) > 300
+    assert pull.retries == 2 and len(pull.frame) > 300
     assert len(request_log(replay)) == 3
 
 
@@ -35,7 +35,7 @@ def test_429_then_success_is_retried(socrata, replay):
 def test_a_slow_answer_times_out_and_is_retried(socrata, replay):
     inject(replay, delay=1.5, times=1)
     pull = socrata.model_copy(update={"timeout_seconds": 0.5}).fetch_window(START, END)
-    assert pull.retries == 1 and len(pull.rows) > 300
+    assert pull.retries == 1 and len(pull.frame) > 300
 
 
 @pytest.mark.faults
@@ -67,7 +67,7 @@ def test_a_bad_token_fails_at_once_and_says_so(socrata, replay):
 def test_every_transient_failure_is_retried_and_counted(socrata, replay, sample_rows, fault):
     inject(replay, **fault, times=2)
     pull = socrata.model_copy(update={"timeout_seconds": 0.5}).fetch_window(START, END)
-    assert len(pull.rows) == len(rows_between(sample_rows, "2013-01-07", "2013-01-21"))
+    assert len(pull.frame) == len(rows_between(sample_rows, "2013-01-07", "2013-01-21"))
     assert pull.retries == 2 and pull.requests >= 3
 
 
@@ -80,7 +80,7 @@ def test_a_portal_edit_during_the_pull_neither_skips_nor_repeats_a_row(socrata, 
         inject(replay, times=1)  # the first page goes through
         inject(replay, rows=[moved], times=1)  # then the portal edits a row it held
         pull = socrata.model_copy(update={"page_size": 100}).fetch_window(START, END)
-        ids = [r["inspection_id"] for r in pull.rows]
+        ids = pull.frame["inspection_id"].tolist()
         assert len(ids) == len(set(ids)) == len(expected)  # with $offset paging, one row was skipped here
     finally:
         requests.post(f"http://{replay.domain}/__replay/rows", json=[first_page[10]], timeout=5)

@@ -8,7 +8,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MetadataValue, Output, asset
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
-from chicago_food_assets.core.raw import FIELDS, frame_of_rows, malformed_counts
+from chicago_food_assets.core.raw import FIELDS, malformed_counts
 from chicago_food_assets.partitions import TIMEZONE, weekly
 from chicago_food_assets.resources.socrata import SocrataResource, combined
 
@@ -68,7 +68,7 @@ def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):
             tomorrow = (datetime.now(ZoneInfo(TIMEZONE)) + timedelta(days=1)).date()
             pulls.append(socrata.fetch_where(f"inspection_date >= '{tomorrow:%Y-%m-%d}T00:00:00'"))
         pull = combined(pulls)
-        frame = frame_of_rows(pull.rows)
+        frame = pull.frame
         weeks = len(context.partition_keys)
         dates = frame["inspection_date"].dropna()
         yield Output(

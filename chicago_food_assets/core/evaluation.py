@@ -7,7 +7,6 @@ than it really was is found that many days earlier.
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 
 def top_share(score: np.ndarray, failed: np.ndarray, share: float) -> tuple[float, float]:
@@ -39,6 +38,8 @@ def evaluate(
     failed: np.ndarray, score: np.ndarray, dates: np.ndarray, share: float = 0.1, threshold: float = 0.5
 ) -> dict:
     """Every metric we report for a score on a holdout."""
+    from sklearn.metrics import accuracy_score, average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
     failed = np.asarray(failed, dtype=int)
     score = np.clip(np.asarray(score, dtype=float), 1e-6, 1 - 1e-6)
     two_classes = len(np.unique(failed)) == 2

@@ -10,19 +10,19 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from xgboost import XGBClassifier
 
 from chicago_food_assets.core import evaluation, features, scoring
 from chicago_food_assets.core.window import ModelWindow
+
+# scikit-learn and XGBoost are imported where models are built and scored: every Dagster process loads this module
+# (its classes type the model assets), and only training and scoring need them (4 s of a 9 s process start).
+if TYPE_CHECKING:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
 
 LEAKAGE_AUC = 0.9  # without leakage, inspection outcomes are predicted at AUC ~0.63-0.70
 # A pickled model is only as good as the libraries that read it back: the card records these, scoring compares them.
@@ -91,7 +91,7 @@ class Split:
 @dataclass
 class Candidate:
     name: str
-    pipeline: Pipeline
+    pipeline: "Pipeline"
     fit_seconds: float
     fit_rows: int
     metrics: dict = field(default_factory=dict)
@@ -130,7 +130,12 @@ def model_frame(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return pd.DataFrame({**numbers, **categories}, index=table.index)
 
 
-def _preprocess(settings: Settings, scale: bool) -> ColumnTransformer:
+def _preprocess(settings: Settings, scale: bool) -> "ColumnTransformer":
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     numeric = [("impute", SimpleImputer(strategy="median", add_indicator=True))] + (
         [("scale", StandardScaler())] if scale else []
     )
@@ -146,7 +151,12 @@ def _preprocess(settings: Settings, scale: bool) -> ColumnTransformer:
     )
 
 
-def candidates(settings: Settings) -> dict[str, Pipeline]:
+def candidates(settings: Settings) -> dict[str, "Pipeline"]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import Pipeline
+    from xgboost import XGBClassifier
+
     return {
         "xgboost": Pipeline(
             [
@@ -255,7 +265,7 @@ class Selected:
 
     name: str
     version: str
-    pipeline: Pipeline
+    pipeline: "Pipeline"
     metric: str
     metrics: dict[str, dict]  # every candidate's and baseline's holdout metrics
     settings: Settings

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+import pandas as pd
 import requests
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
@@ -14,7 +15,8 @@ from sodapy import Socrata
 from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
 
-from chicago_food_assets.core.raw import parse_rows
+from chicago_food_assets.core.arrow import TEXT
+from chicago_food_assets.core.raw import frame_of_rows, parse_rows
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +29,9 @@ class SocrataError(RuntimeError):
 
 @dataclass(frozen=True)
 class Pull:
-    """Rows as received for a query, with what it took to get them."""
+    """Rows as received for a query (every value text: `frame_of_rows`), with what it took to get them."""
 
-    rows: list[dict]
+    frame: pd.DataFrame
     where: str
     order: str
     source: str
@@ -38,10 +40,15 @@ class Pull:
     bytes: int
 
 
+def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of rows as one; a field only some pages had stays text (missing elsewhere)."""
+    return pd.concat(frames, ignore_index=True).astype(TEXT) if len(frames) > 1 else frames[0]
+
+
 def combined(pulls: list[Pull]) -> Pull:
     """Several pulls of one asset (the window, and rows dated outside every partition) as one."""
     return Pull(
-        [row for pull in pulls for row in pull.rows],
+        concat([pull.frame for pull in pulls]),
         " OR ".join(f"({pull.where})" for pull in pulls),
         pulls[0].order,
         pulls[0].source,
@@ -210,7 +217,7 @@ class SocrataResource(ConfigurableResource):
         already received skipped, so none is lost at a page boundary.
         """
         order = "inspection_id"
-        rows: list[dict] = []
+        pages: list[pd.DataFrame] = []  # each page becomes a compact Arrow-backed frame as it arrives
         total = Traffic()
         last: str | None = None
         seen_at_last = 0  # rows received with inspection_id == last
@@ -219,10 +226,9 @@ class SocrataResource(ConfigurableResource):
             fields = {"select": select} if select else {}
             page, traffic = self.query(where=condition, order=order, limit=self.page_size, **fields)
             total.add(traffic)
-            fresh = page[seen_at_last:] if last is not None else page
-            rows.extend(fresh)
+            pages.append(frame_of_rows(page[seen_at_last:] if last is not None else page))
             if len(page) < self.page_size:
-                return Pull(rows, where, order, self.source, total.requests, total.retries, total.bytes)
+                return Pull(concat(pages), where, order, self.source, total.requests, total.retries, total.bytes)
             newest = str(page[-1].get("inspection_id", ""))
             if not (newest.isascii() and newest.isdigit()):
                 raise SocrataError(f"cannot page past inspection_id {newest!r}: the key is not a whole number")
@@ -242,7 +248,6 @@ class SocrataResource(ConfigurableResource):
         if rows == 0 or where is None:
             return Changes(summary.get("updated") or updated_at, rows, [])
         pull = self.fetch_where(where, select="inspection_id, inspection_date")
-        changed = sorted(
-            {(str(row.get("inspection_id")), str(row.get("inspection_date", ""))[:10]) for row in pull.rows}
-        )
+        keys = pull.frame[["inspection_id", "inspection_date"]].fillna("").astype(str)
+        changed = sorted(set(zip(keys["inspection_id"], keys["inspection_date"].str[:10], strict=True)))
         return Changes(summary["updated"], rows, changed)

@@ -29,9 +29,8 @@ from dagster import (
     TimeWindowPartitionsDefinition,
     UPathIOManager,
 )
-from dagster_aws.s3 import S3Resource
 from pyarrow import json as pa_json
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 from upath import UPath
 
 from chicago_food_assets.core.arrow import TEXT
@@ -45,7 +44,7 @@ def frame_to_bytes(frame: pd.DataFrame) -> bytes:
     if not len(frame):
         return gzip.compress(b"", mtime=0)
     records = frame.to_json(orient="records", lines=True, force_ascii=False)
-    return gzip.compress(records.encode(), compresslevel=6, mtime=0)
+    return gzip.compress(records.encode(), compresslevel=1, mtime=0)  # level 6: 2.4 times the time, 23% smaller
 
 
 def frame_from_bytes(data: bytes) -> pd.DataFrame:
@@ -115,7 +114,7 @@ class ModelIOManager(FilesystemIOManager):
 
 
 class RawIOManager(ConfigurableIOManager):
-    """Weekly frames as JSON-lines objects; subclasses say where bytes go."""
+    """Weekly frames as JSON-lines objects; subclasses say where bytes go (S3: `resources/s3.py`)."""
 
     @abstractmethod
     def _put(self, key: str, data: bytes) -> None: ...
@@ -169,31 +168,3 @@ class LocalRawIOManager(RawIOManager):
         if not path.exists():
             raise FileNotFoundError(f"{path} does not exist: materialize that partition first")
         return path.read_bytes()
-
-
-class S3RawIOManager(RawIOManager):
-    """Objects in `s3://bucket/prefix/...` through dagster-aws's S3Resource (endpoint URL for MinIO or moto)."""
-
-    s3: S3Resource
-    bucket: str
-    prefix: str = "chicago-food"
-
-    _client: object = PrivateAttr(default=None)
-
-    def _s3(self):
-        if self._client is None:
-            self._client = self.s3.get_client()
-        return self._client
-
-    def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self.prefix}/{key}"
-
-    def _put(self, key: str, data: bytes) -> None:
-        self._s3().put_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}", Body=data)
-
-    def _get(self, key: str) -> bytes:
-        client = self._s3()
-        try:
-            return client.get_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")["Body"].read()
-        except client.exceptions.NoSuchKey as error:
-            raise FileNotFoundError(f"{self.uri(key)} does not exist: materialize that partition first") from error

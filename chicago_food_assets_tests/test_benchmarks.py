@@ -1,0 +1,36 @@
+"""The benchmarks are not timed tests, but they must keep working: every script imports, and the full-scale
+benchmark still reads the demo's progress lines."""
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = sorted(p.stem for p in (Path(__file__).parents[1] / "benchmarks").glob("*.py") if p.stem != "__init__")
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_every_benchmark_imports(name):
+    importlib.import_module(f"benchmarks.{name}")
+
+
+def test_the_full_scale_benchmark_reads_the_demos_stage_lines(capsys):
+    import time
+
+    from benchmarks.fullscale import stage_seconds
+    from chicago_food_assets.launcher import _progress
+
+    _progress("weekly features", 3, 3, 881, time.monotonic() - 111.7, end="  rows: clean_inspections 281,486\n")
+    _progress("latest risk per establishment", 1, 1, None, time.monotonic() - 14.3, end="  rows: x\n")
+    [(first, seconds), (last, _)] = stage_seconds("  " + capsys.readouterr().out.replace("\n", "\n  "))
+    assert first == "weekly features" and 111 < seconds < 113 and last == "latest risk per establishment"
+
+
+def test_the_benchmark_table_says_which_targets_were_met():
+    from benchmarks.report import Row, markdown
+
+    table = markdown(
+        [Row("demo", 45_391, 95.0, 900, "< 3 min", True), Row("new week", 1_000, 31.0, None, "< 30 s", False)]
+    )
+    assert "| demo | 45,391 | 95.0 s | 478 | 900 MB | < 3 min | yes |" in table
+    assert "| new week | 1,000 | 31.0 s | 32 |  | < 30 s | **no** |" in table
