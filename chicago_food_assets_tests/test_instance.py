@@ -49,6 +49,47 @@ def test_materializations_and_check_results_persist_in_postgres(monkeypatch, dag
     assert reopened.get_materialized_partitions(AssetKey("raw_inspections")) == {"2013-01-14"}
 
 
+def test_a_range_run_keeps_every_weeks_status_with_pooled_batched_storage(monkeypatch, dagster_url, tmp_path):
+    """The storage that pools connections and batches events (docs/performance.md) records what the UI shows per
+    week: planned, materialized, and failed when the run failed."""
+    from dagster import AssetExecutionContext, BackfillPolicy, DagsterEventType, EventRecordsFilter, asset
+
+    from chicago_food_assets.instance import BatchedEventLogStorage
+    from chicago_food_assets.partitions import weekly
+
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
+    instance = project_instance(monkeypatch, dagster_url, tmp_path)
+    assert isinstance(instance.event_log_storage, BatchedEventLogStorage)
+    assert instance.event_log_storage._engine.pool.size() == 3
+
+    @asset(partitions_def=weekly, backfill_policy=BackfillPolicy.single_run(), io_manager_key="memory")
+    def counted(context: AssetExecutionContext) -> None:
+        if context.partition_keys[0] >= "2014-01-01":
+            raise RuntimeError("this range fails")
+
+    from dagster import InMemoryIOManager
+
+    def run(first: str, last: str):
+        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+        return materialize(
+            [counted], instance=instance, tags=tags, resources={"memory": InMemoryIOManager()}, raise_on_error=False
+        )
+
+    assert run("2013-01-07", "2013-03-25").success
+    assert not run("2014-01-06", "2014-01-20").success
+    key = AssetKey("counted")
+    assert len(instance.get_materialized_partitions(key)) == 12
+    planned = instance.get_event_records(
+        EventRecordsFilter(event_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED, asset_key=key)
+    )
+    assert len(planned) == 15 and len({r.event_log_entry.dagster_event.partition for r in planned}) == 15
+    failed = instance.event_log_storage.get_latest_asset_partition_materialization_attempts_without_materializations(
+        key
+    )
+    assert set(failed) == {"2014-01-06", "2014-01-13", "2014-01-20"}
+    instance.dispose()
+
+
 def test_both_deployments_load(monkeypatch, tmp_path):
     from chicago_food_assets import deployment
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
+import pyarrow as pa
 import requests
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
@@ -41,8 +42,13 @@ class Pull:
 
 
 def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Frames of rows as one; a field only some pages had stays text (missing elsewhere)."""
-    return pd.concat(frames, ignore_index=True).astype(TEXT) if len(frames) > 1 else frames[0]
+    """Frames of rows as one, each column one contiguous Arrow array (pages would stay chunks otherwise, and every
+    later take pays per chunk); a field only some pages had stays text (missing elsewhere)."""
+    if len(frames) == 1:
+        return frames[0]
+    tables = [pa.Table.from_pandas(frame, preserve_index=False) for frame in frames]
+    table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    return table.to_pandas(types_mapper={pa.string(): TEXT, pa.large_string(): TEXT}.get)
 
 
 def combined(pulls: list[Pull]) -> Pull:

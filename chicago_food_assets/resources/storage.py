@@ -47,17 +47,28 @@ def frame_to_bytes(frame: pd.DataFrame) -> bytes:
     return gzip.compress(records.encode(), compresslevel=1, mtime=0)  # level 6: 2.4 times the time, 23% smaller
 
 
-def frame_from_bytes(data: bytes) -> pd.DataFrame:
-    """The frame back, parsed by Arrow in C++ with every value a string (`string[pyarrow]`), the raw fields first."""
+def table_from_bytes(data: bytes) -> pa.Table:
+    """An object's rows, parsed by Arrow in C++ with every value a string, the raw fields first."""
     body = gzip.decompress(data)
     if not body.strip():
-        return pd.DataFrame({name: pd.Series(dtype=TEXT) for name in FIELDS})
+        return pa.schema([(name, pa.string()) for name in FIELDS]).empty_table()
     schema = pa.schema([(name, pa.string()) for name in FIELDS])
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
     table = pa_json.read_json(io.BytesIO(body), parse_options=options)
     table = table.cast(pa.schema([(name, pa.string()) for name in table.column_names]))  # extras: all text too
-    frame = table.to_pandas(types_mapper={pa.string(): TEXT}.get)
-    return frame.reindex(columns=[*FIELDS, *(c for c in frame.columns if c not in FIELDS)])
+    return table.select([*FIELDS, *(c for c in table.column_names if c not in FIELDS)])
+
+
+def frame_of_tables(tables: list[pa.Table]) -> pd.DataFrame:
+    """Objects' rows as one frame of `string[pyarrow]` columns, each one contiguous array (a column of a
+    thousand chunks makes every later take and slice pay per chunk)."""
+    table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    return table.to_pandas(types_mapper={pa.string(): TEXT}.get)
+
+
+def frame_from_bytes(data: bytes) -> pd.DataFrame:
+    """The frame back, every value a string (`string[pyarrow]`), the raw fields first."""
+    return frame_of_tables([table_from_bytes(data)])
 
 
 def split_by_partition(
@@ -77,7 +88,11 @@ def split_by_partition(
     values = times.fillna(pd.Timestamp(starts[0])).to_numpy(dtype="datetime64[ns]")
     position = np.searchsorted(starts, values, side="right") - 1
     position = np.clip(np.where(values >= end, len(keys) - 1, position), 0, len(keys) - 1)
-    return {key: frame.iloc[np.flatnonzero(position == i)] for i, key in enumerate(keys)}
+    # one reordering by week, then a slice per week: a take per week would cost a pass over the frame each time
+    order = np.argsort(position, kind="stable")
+    ordered = frame.iloc[order]
+    bounds = np.searchsorted(position[order], np.arange(len(keys) + 1))
+    return {key: ordered.iloc[bounds[i] : bounds[i + 1]] for i, key in enumerate(keys)}
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -148,8 +163,8 @@ class RawIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> pd.DataFrame:
         keys = list(context.asset_partition_keys)
         with ThreadPoolExecutor(max_workers=8) as pool:
-            frames = list(pool.map(lambda key: frame_from_bytes(self._get(self._key(context, key))), keys))
-        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            tables = list(pool.map(lambda key: table_from_bytes(self._get(self._key(context, key))), keys))
+        return frame_of_tables(tables)
 
 
 class LocalRawIOManager(RawIOManager):
