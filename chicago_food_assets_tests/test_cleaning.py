@@ -184,3 +184,17 @@ def test_the_whole_sample_cleans_without_loss_of_accounting(sample_rows):
     assert result.inspections["inspection_id"].is_unique
     assert set(result.violations["scheme"]) == {"old", "new"}
     assert result.unparsed_violation_items == 0 and result.unknown_violation_numbers == 0
+
+
+def test_violations_parsed_in_chunks_are_the_same_as_at_once(sample_rows, monkeypatch):
+    """Chunking bounds the parser's memory at full scale; it must not change a single item or count."""
+    from chicago_food_assets.core import violations
+
+    raw = frame_of_rows(sample_rows[:20_000])
+    whole = clean(raw)
+    monkeypatch.setattr(violations, "CHUNK_ROWS", 1_234)
+    chunked = clean(raw)
+    assert len(whole.violations) > 1_000
+    pd.testing.assert_frame_equal(whole.violations, chunked.violations)
+    pd.testing.assert_frame_equal(whole.inspections, chunked.inspections)
+    assert whole.unparsed_violation_items == chunked.unparsed_violation_items
