@@ -2,6 +2,8 @@
 
 Each check is evaluated inline by the asset on exactly the partition or range it writes, so a backfill checks what it
 wrote and nothing else. An error-severity check is blocking: it stops what is downstream within the run.
+Every check, here and next to its asset, is the same small declaration (its settings, name, description, severity,
+`evaluate`): the repeated shape is the one style of checks, not copied logic.
 """
 
 from collections.abc import Iterable, Sequence

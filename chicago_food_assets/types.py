@@ -3,10 +3,11 @@
 Nothing here declares a column: it only translates the contracts, so a table's shape is written once.
 """
 
-from dagster import MetadataValue
+from dagster import BackfillPolicy, MetadataValue
 from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 
 from chicago_food_assets.core.contracts import CONTRACTS, Column, Contract
+from chicago_food_assets.partitions import weekly
 from chicago_food_assets.resources.postgres import column_schema
 
 TEXT_TYPES = frozenset({"object", "category", "string"})  # "string": Arrow-backed strings
@@ -53,3 +54,16 @@ def table_metadata(contract: Contract) -> dict[str, object]:
 
 
 TYPES = {name: dataframe_type(contract) for name, contract in CONTRACTS.items()}
+
+
+def weekly_table(contract: Contract) -> dict[str, object]:
+    """What every weekly table asset declares alike: weekly partitions backfilled in one run per range, stored by the
+    table IO manager, typed and described by its contract (the asset adds its key, inputs, checks and group)."""
+    return {
+        "partitions_def": weekly,
+        "backfill_policy": BackfillPolicy.single_run(),
+        "io_manager_key": "table_io_manager",
+        "metadata": table_metadata(contract),
+        "dagster_type": TYPES[contract.name],
+        "kinds": {"python", "postgres"},
+    }

@@ -3,14 +3,13 @@
 from dataclasses import dataclass
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
 from chicago_food_assets.core import features
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES
-from chicago_food_assets.partitions import weekly
 from chicago_food_assets.resources.postgres import PostgresResource
-from chicago_food_assets.types import TYPES, table_metadata
+from chicago_food_assets.types import weekly_table
 
 KEY = AssetKey("inspection_features")
 
@@ -31,14 +30,9 @@ NO_FUTURE = NoFutureCheck()
 
 @asset(
     key=KEY,
-    partitions_def=weekly,
-    backfill_policy=BackfillPolicy.single_run(),
-    io_manager_key="table_io_manager",
-    metadata=table_metadata(INSPECTION_FEATURES),
-    dagster_type=TYPES[INSPECTION_FEATURES.name],
+    **weekly_table(INSPECTION_FEATURES),
     check_specs=[*FEATURE_CHECKS.specs, NO_FUTURE.spec(KEY)],
     group_name="features",
-    kinds={"python", "postgres"},
     description=INSPECTION_FEATURES.description,
 )
 def inspection_features(context: AssetExecutionContext, clean_inspections: pd.DataFrame, postgres: PostgresResource):

@@ -9,7 +9,6 @@ from dagster import (
     AssetExecutionContext,
     AssetIn,
     AssetKey,
-    BackfillPolicy,
     MetadataValue,
     Output,
     asset,
@@ -25,8 +24,7 @@ from chicago_food_assets.core.contracts import (
     json_text,
 )
 from chicago_food_assets.core.training import Selected
-from chicago_food_assets.partitions import weekly
-from chicago_food_assets.types import TYPES, table_metadata
+from chicago_food_assets.types import TYPES, table_metadata, weekly_table
 
 SCORES = AssetKey("inspection_scores")
 MONITORING = AssetKey("score_monitoring")
@@ -58,14 +56,9 @@ DRIFT = Check(
 @asset(
     key=SCORES,
     ins={"inspection_features": AssetIn(), "selected_model": AssetIn()},
-    partitions_def=weekly,
-    backfill_policy=BackfillPolicy.single_run(),
-    io_manager_key="table_io_manager",
-    metadata=table_metadata(INSPECTION_SCORES),
-    dagster_type=TYPES[INSPECTION_SCORES.name],
+    **weekly_table(INSPECTION_SCORES),
     check_specs=[*SCORE_CHECKS.specs, ROWS_MATCH.spec(SCORES)],
     group_name="scores",
-    kinds={"python", "postgres"},
     description="The selected model's probability that each inspection fails, ranked within its week.",
 )
 def inspection_scores(context: AssetExecutionContext, inspection_features: pd.DataFrame, selected_model: Selected):
@@ -100,14 +93,9 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
 @asset(
     key=MONITORING,
     ins={"inspection_scores": AssetIn(), "selected_model": AssetIn()},
-    partitions_def=weekly,
-    backfill_policy=BackfillPolicy.single_run(),
-    io_manager_key="table_io_manager",
-    metadata=table_metadata(SCORE_MONITORING),
-    dagster_type=TYPES[SCORE_MONITORING.name],
+    **weekly_table(SCORE_MONITORING),
     check_specs=[*MONITORING_CHECKS.specs, DRIFT.spec(MONITORING)],
     group_name="scores",
-    kinds={"python", "postgres"},
     description="Per week and facility type: score distribution against training (histogram on training deciles), "
     "PSI drift, fail rate.",
 )

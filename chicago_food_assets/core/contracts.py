@@ -5,6 +5,8 @@ the pandas dtypes a frame is conformed to, the PostgreSQL DDL and COPY types of 
 type and the `dagster/column_schema` metadata (in `chicago_food_assets.types`), and the columns the service and the
 dashboard select. Types never come from data: an empty week, an all-null column or a first week without rejects
 make the same table as a full week.
+Tables that carry the same columns (ids, weeks, dates, scores) declare them again: each table's list is read top to
+bottom as its declaration, so those repeated lines are declarations, not logic.
 """
 
 import json
