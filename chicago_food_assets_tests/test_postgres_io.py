@@ -96,7 +96,8 @@ def test_a_week_round_trips_with_its_types(postgres, schema):
     pd.testing.assert_frame_equal(back.sort_values("inspection_id").reset_index(drop=True), expected, check_dtype=True)
     with postgres.connect() as connection, connection.cursor() as cursor:
         cursor.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = %s"
+            "SELECT column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = 'inspections'"
             " ORDER BY ordinal_position",
             (schema,),
         )
@@ -205,7 +206,8 @@ def test_the_declared_types_make_the_table_whatever_the_first_week_holds(postgre
     assert run(postgres, assets[:1], partition_key="2013-01-14").success
     with postgres.connect() as connection, connection.cursor() as cursor:
         cursor.execute(
-            "SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_schema = %s",
+            "SELECT column_name, data_type, is_nullable FROM information_schema.columns"
+            " WHERE table_schema = %s AND table_name = 'inspections'",
             (schema,),
         )
         stored = {name: (kind, nullable) for name, kind, nullable in cursor.fetchall()}
@@ -284,3 +286,22 @@ def test_two_writers_of_the_same_weeks_take_turns_without_deadlock(postgres, sch
         assert stored["inspection_id"].tolist() == list(range(1, 41))  # once each
         notes = {name.split(",")[0] for name in stored["dba_name"].dropna()}
         assert notes in ({f"{round_}-a"}, {f"{round_}-b"})  # one write whole, never a mix
+
+
+def test_every_write_is_counted_in_the_same_transaction(postgres, schema):
+    """The API's ETags come from these counts: a write that fails counts nothing, each one that lands counts one."""
+    frames = {"2013-01-07": frame("2013-01-07", [1, 2])}
+
+    def count() -> int:
+        with postgres.connect() as connection, connection.cursor() as cursor:
+            cursor.execute(f"SELECT version FROM {schema}.publications WHERE table_name = 'inspections'")
+            return cursor.fetchone()[0]
+
+    assert run(postgres, table_assets(schema, frames)[:1], partition_key="2013-01-07").success
+    assert count() == 1
+    frames["2013-01-07"] = frame("2013-01-07", [3], note="nul\x00byte")  # PostgreSQL refuses it mid-COPY
+    assert not run(postgres, table_assets(schema, frames)[:1], partition_key="2013-01-07").success
+    assert count() == 1
+    frames["2013-01-07"] = frame("2013-01-07", [4])
+    assert run(postgres, table_assets(schema, frames)[:1], partition_key="2013-01-07").success
+    assert count() == 2

@@ -30,9 +30,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 SERVED = ("inspection_scores", "establishment_risk", "current_model", "fairness_audit")
 
 
-def serve(database_url: str):
+def serve(database_url: str, **settings: str):
     port = free_port()
-    env = {**os.environ, "CHICAGO_FOOD_API_DATABASE_URL": database_url, "CHICAGO_FOOD_API_PORT": str(port)}
+    env = {**os.environ, "CHICAGO_FOOD_API_DATABASE_URL": database_url, "CHICAGO_FOOD_API_PORT": str(port), **settings}
     process = start_process([sys.executable, "-m", "service"], env, port, "/health")
     return process, f"http://127.0.0.1:{port}"
 
@@ -322,3 +322,46 @@ def test_schemathesis_finds_no_server_error_over_the_openapi_schema(api, tmp_pat
     assert done.returncode == 0, done.stdout[-4000:]
     generated = int(re.search(r"(\d+) generated", done.stdout).group(1))
     assert generated > 500 and " 0 passed" not in done.stdout
+
+
+def test_data_answers_carry_the_publications_etag_and_revalidate_to_304(api, pipeline):
+    first = get(api, "/v1/models/current")
+    etag = first.headers["ETag"]
+    assert etag.startswith('W/"') and first.headers["Cache-Control"] == "public, max-age=60, must-revalidate"
+    assert "ETag" not in get(api, "/health").headers  # operations routes are not data
+    again = requests.get(api + "/v1/models/current", headers={"If-None-Match": etag}, timeout=10)
+    assert again.status_code == 304 and again.content == b"" and again.headers["ETag"] == etag
+    license = int(read_table(pipeline["postgres"], "food", "establishment_risk")["license"].iloc[0])
+    same = requests.get(f"{api}/v1/establishments/{license}", headers={"If-None-Match": etag}, timeout=10)
+    assert same.status_code == 304  # one version for every data route: the publication, not the resource
+
+    postgres = pipeline["postgres"]  # a run publishes the lookups again: a new version, the old ETag goes stale
+    lookups = read_table(postgres, "food", "establishment_risk")
+    write_table(postgres, Table("food", CONTRACTS["establishment_risk"]), lookups, None)
+    time.sleep(1.2)  # the API trusts the version it read for at most a second
+    fresh = requests.get(api + "/v1/models/current", headers={"If-None-Match": etag}, timeout=10)
+    assert fresh.status_code == 200 and fresh.headers["ETag"] != etag
+    assert fresh.json()["model_version"] == first.json()["model_version"]
+
+
+def test_large_answers_are_gzipped(api, scores):
+    week = str(scores["week"].value_counts().idxmax().date())
+    answer = requests.get(
+        f"{api}/v1/weeks/{week}/scores", params={"limit": 500}, headers={"Accept-Encoding": "gzip"}, timeout=10
+    )
+    assert answer.status_code == 200 and answer.headers["Content-Encoding"] == "gzip"
+    assert len(answer.json()["items"]) > 20  # requests decompressed it: the body is whole JSON
+
+
+def test_a_client_over_the_rate_limit_gets_429_with_retry_after(pipeline):
+    process, base = serve(ensure_reader(pipeline["url"]), CHICAGO_FOOD_API_RATE_LIMIT="minute:5")
+    try:
+        answers = [get(base, "/v1/models/current") for _ in range(7)]
+        assert [a.status_code for a in answers[:5]] == [200] * 5
+        limited = answers[5]
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
+        assert limited.json()["status_code"] == 429
+        assert get(base, "/health").status_code == 200  # operations routes are never limited
+    finally:
+        process.terminate()
+        process.wait(10)

@@ -12,15 +12,21 @@ import json
 import logging
 import os
 import secrets
+import time
 import uuid
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import asyncpg
 import msgspec
 import swagger_ui
 from litestar import Litestar, MediaType, Request, Response, get
+from litestar.config.compression import CompressionConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import Parameter
@@ -28,6 +34,9 @@ from litestar.static_files import create_static_files_router
 
 from chicago_food_assets.core.contracts import INSPECTION_SCORES, Contract
 from service.db import Database, UnavailableError
+
+if TYPE_CHECKING:
+    from litestar.types import Message, Scope
 
 # The docs page's scripts and styles come from an installed package (Swagger UI 5, which renders OpenAPI 3.1),
 # never from a CDN: /schema works offline.
@@ -320,6 +329,54 @@ async def current_model(database: Database) -> Model:
 RETRY_AFTER = {"Retry-After": "5"}
 log = logging.getLogger("service")
 
+SERVED = ("inspection_scores", "establishment_risk", "current_model", "fairness_audit")
+VERSION_SECONDS = 1.0  # how long a process trusts the publication it last read
+CACHE_CONTROL = "public, max-age=60, must-revalidate"  # weekly data: a minute, then revalidate with the ETag
+PUBLICATION = """
+SELECT (SELECT model_version FROM food.current_model LIMIT 1) AS model_version,
+       (SELECT string_agg(table_name || ':' || version, ',' ORDER BY table_name)
+        FROM food.publications WHERE table_name = ANY($1::text[])) AS versions"""
+
+
+class Publication:
+    """The published data's version: the model version plus the write count of every table the API reads
+    (`food.publications`, bumped in the same transaction as each write). Read at most once a second and before
+    the data, so a response is never labelled with a newer version than its body."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.etag: str | None = None
+        self.read_at = -VERSION_SECONDS
+
+    async def current(self) -> str | None:
+        now = time.monotonic()
+        if now - self.read_at >= VERSION_SECONDS:
+            try:
+                row = await self.database.fetchrow(PUBLICATION, list(SERVED))
+            except asyncpg.UndefinedTableError:  # tables written before publications were counted: no ETags
+                row = None
+            versions = f"{row['model_version']}|{row['versions']}" if row and row["versions"] else None
+            self.etag = f'W/"{hashlib.sha256(versions.encode()).hexdigest()[:20]}"' if versions else None
+            self.read_at = now
+        return self.etag
+
+
+async def _versioned(message: "Message", scope: "Scope") -> None:
+    """A data route's 200 carries the version it was read at (set before the handler ran) and Cache-Control."""
+    etag = scope.get("state", {}).get("etag")
+    if message["type"] == "http.response.start" and message["status"] == 200 and etag:
+        headers = MutableScopeHeaders.from_message(message)
+        headers["ETag"] = etag
+        headers["Cache-Control"] = CACHE_CONTROL
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    """If-None-Match against our weak ETag (weak comparison, as RFC 9110 asks for If-None-Match)."""
+    if not header:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
+
 
 def _unavailable(request: Request, error: UnavailableError) -> Response:
     """503 with Retry-After; the body says only what a client may know, the log says the rest."""
@@ -341,7 +398,10 @@ def _http(request: Request, error: HTTPException) -> Response:
     body = {"status_code": error.status_code, "detail": error.detail}
     if error.extra:
         body["extra"] = error.extra
-    return Response(body, status_code=error.status_code, media_type=MediaType.JSON)
+    headers = dict(error.headers or {})
+    if error.status_code == 429:  # Litestar's rate limiter says when in RateLimit-Reset; HTTP clients read Retry-After
+        headers.setdefault("Retry-After", str(max(1, int(headers.get("RateLimit-Reset", 60)))))
+    return Response(body, status_code=error.status_code, media_type=MediaType.JSON, headers=headers)
 
 
 def create_app(database_url: str | None = None) -> Litestar:
@@ -350,16 +410,40 @@ def create_app(database_url: str | None = None) -> Litestar:
         max_size=int(os.environ.get("CHICAGO_FOOD_API_POOL_SIZE", "8")),
     )
 
+    publication = Publication(database)
+
     def provide() -> Database:
         return database
 
     async def close() -> None:
         await database.close()
 
+    async def revalidate(request: Request) -> Response | None:
+        """Data routes: a client holding the current version gets 304, no body, no query for the data."""
+        if request.method != "GET" or not request.url.path.startswith("/v1/"):
+            return None
+        etag = await publication.current()
+        request.state.etag = etag
+        if etag and _matches(request.headers.get("if-none-match"), etag):
+            return Response(b"", status_code=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL})
+        return None
+
+    limit = os.environ.get("CHICAGO_FOOD_API_RATE_LIMIT", "")  # e.g. "minute:600" per client address; off if unset
+    middleware = []
+    if limit and limit != "off":
+        unit, count = limit.split(":")
+        middleware.append(
+            RateLimitConfig(rate_limit=(unit, int(count)), exclude=["/health", "/ready", "/schema"]).middleware
+        )
+
     return Litestar(
         route_handlers=[health, ready, inspection_score, establishment, week_scores, current_model, DOCS_FILES],
         dependencies={"database": Provide(provide, use_cache=True, sync_to_thread=False)},
         exception_handlers={UnavailableError: _unavailable, HTTPException: _http, Exception: _unexpected},
+        before_request=revalidate,
+        before_send=[_versioned],
+        middleware=middleware,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=1000, gzip_compress_level=5),
         on_shutdown=[close],
         openapi_config=OpenAPIConfig(
             title="Chicago food inspection risk", version="1.0.0", path="/schema", render_plugins=[DOCS]

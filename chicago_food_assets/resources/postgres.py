@@ -180,6 +180,7 @@ def write_table(
     if window is not None:
         _check_inside(frame, table.partition_column, *window)
     payload = to_csv(frame, table.contract)
+    _ensure_publications(postgres, table.schema)  # before the write's transaction, which may create the schema
     with postgres.connect() as connection, connection.cursor() as cursor:
         added = _ensure_table(cursor, table)
         if window is not None:
@@ -196,7 +197,38 @@ def write_table(
             table.identifier, sql.SQL(", ").join(map(sql.Identifier, table.contract.names)), sql.Literal(NULL)
         )
         cursor.copy_expert(copy.as_string(cursor), payload)
+        _publish(cursor, table)
     return {"dagster/row_count": len(frame), "rows_replaced": replaced, "columns_added": added}
+
+
+PUBLICATIONS = "publications"  # per schema: each table's write count, bumped in the write's own transaction
+
+
+def _publish(cursor: "psycopg2.extensions.cursor", table: Table) -> None:
+    """Counts the write in `<schema>.publications` within the write's own transaction: a reader that sees the new
+    count sees the new rows. The score API derives its ETags from these counts (service/api.py)."""
+    publications = sql.Identifier(table.schema, PUBLICATIONS)
+    cursor.execute(
+        sql.SQL(
+            "INSERT INTO {} (table_name, version, written_at) VALUES (%s, 1, now()) "
+            "ON CONFLICT (table_name) DO UPDATE SET version = {}.version + 1, written_at = now()"
+        ).format(publications, publications),
+        (table.name,),
+    )
+
+
+def _ensure_publications(postgres: PostgresResource, schema: str) -> None:
+    """The publications table, created in a short transaction of its own under a lock of its own, so that writers
+    of different tables never wait for each other's COPY."""
+    with postgres.connect() as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{schema}.{PUBLICATIONS}",))
+        cursor.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        cursor.execute(
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} "
+                "(table_name text PRIMARY KEY, version bigint NOT NULL, written_at timestamptz NOT NULL)"
+            ).format(sql.Identifier(schema, PUBLICATIONS))
+        )
 
 
 def read_table(postgres: PostgresResource, schema: str, name: str) -> pd.DataFrame:
