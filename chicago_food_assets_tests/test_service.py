@@ -365,3 +365,19 @@ def test_a_client_over_the_rate_limit_gets_429_with_retry_after(pipeline):
     finally:
         process.terminate()
         process.wait(10)
+
+
+def test_tables_written_before_publications_were_counted_are_served_without_etags(api, pipeline):
+    def rename(old: str, new: str) -> None:
+        with psycopg2.connect(pipeline["url"]) as connection, connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE food.{old} RENAME TO {new}")
+
+    rename("publications", "publications_hidden")
+    try:
+        time.sleep(1.2)
+        answer = get(api, "/v1/models/current")
+        assert answer.status_code == 200 and "ETag" not in answer.headers
+    finally:
+        rename("publications_hidden", "publications")
+    time.sleep(1.2)
+    assert "ETag" in get(api, "/v1/models/current").headers

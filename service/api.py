@@ -18,7 +18,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import asyncpg
 import msgspec
 import swagger_ui
 from litestar import Litestar, MediaType, Request, Response, get
@@ -353,8 +352,8 @@ class Publication:
         if now - self.read_at >= VERSION_SECONDS:
             try:
                 row = await self.database.fetchrow(PUBLICATION, list(SERVED))
-            except asyncpg.UndefinedTableError:  # tables written before publications were counted: no ETags
-                row = None
+            except UnavailableError:  # no publications table yet (tables written by an older version), or an
+                row = None  # outage, which the route itself then answers with 503: either way no ETag
             versions = f"{row['model_version']}|{row['versions']}" if row and row["versions"] else None
             self.etag = f'W/"{hashlib.sha256(versions.encode()).hexdigest()[:20]}"' if versions else None
             self.read_at = now
