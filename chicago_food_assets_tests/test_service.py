@@ -8,6 +8,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -381,3 +382,26 @@ def test_tables_written_before_publications_were_counted_are_served_without_etag
         rename("publications_hidden", "publications")
     time.sleep(1.2)
     assert "ETag" in get(api, "/v1/models/current").headers
+
+
+def test_a_week_exports_whole_as_csv_and_parquet(api, scores):
+    import io
+
+    import pyarrow.parquet as pq
+
+    week = scores["week"].value_counts().idxmax().date()
+    expected = scores[scores["week"].dt.date == week].sort_values("rank")
+    csv = requests.get(f"{api}/v1/weeks/{week}/scores.csv", timeout=10)
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
+    assert f'filename="scores-{week}.csv"' in csv.headers["Content-Disposition"] and "ETag" in csv.headers
+    table = pd.read_csv(io.StringIO(csv.text))
+    assert list(table.columns) == [c.name for c in CONTRACTS["inspection_scores"].columns]
+    assert table["inspection_id"].tolist() == expected["inspection_id"].tolist()  # riskiest first, all of them
+    parquet = requests.get(f"{api}/v1/weeks/{week}/scores.parquet", timeout=10)
+    assert parquet.status_code == 200 and parquet.headers["Content-Type"] == "application/vnd.apache.parquet"
+    frame = pq.read_table(io.BytesIO(parquet.content)).to_pandas()
+    assert frame["inspection_id"].tolist() == expected["inspection_id"].tolist()
+    assert frame["score"].to_numpy() == pytest.approx(expected["score"].to_numpy())
+    assert requests.get(f"{api}/v1/weeks/2031-01-06/scores.csv", timeout=10).status_code == 404
+    tuesday = week + timedelta(days=1)
+    assert requests.get(f"{api}/v1/weeks/{tuesday}/scores.parquet", timeout=10).status_code == 400

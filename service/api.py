@@ -8,6 +8,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import io
 import json
 import logging
 import os
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import msgspec
+import pyarrow as pa
+import pyarrow.parquet as pq
 import swagger_ui
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.compression import CompressionConfig
@@ -29,6 +32,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import Parameter
+from litestar.response import Stream
 from litestar.static_files import create_static_files_router
 
 from chicago_food_assets.core.contracts import INSPECTION_SCORES, Contract
@@ -49,6 +53,7 @@ DOCS = SwaggerRenderPlugin(
     favicon="<link rel='icon' type='image/png' href='/schema/static/favicon-32x32.png'>",
 )
 MAX_LIMIT = 500
+PARQUET = "application/vnd.apache.parquet"
 HISTORY = 100
 
 
@@ -293,6 +298,52 @@ async def week_scores(
     )
 
 
+EXPORT = f"SELECT {SCORE_COLUMNS} FROM food.inspection_scores WHERE week = $1 ORDER BY rank"
+EXPORT_CHUNK = 64 * 1024
+
+
+async def _week_exists(database: Database, day: date) -> None:
+    if await database.fetchrow("SELECT 1 FROM food.inspection_scores WHERE week = $1 LIMIT 1", day) is None:
+        raise NotFoundException(f"no scores for the week of {day}")
+
+
+def _download(data: bytes, media_type: str, name: str) -> Stream:
+    """Sent in chunks, as a file to save."""
+    chunks = (data[i : i + EXPORT_CHUNK] for i in range(0, len(data), EXPORT_CHUNK))
+    return Stream(chunks, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@get(
+    "/v1/weeks/{week:str}/scores.csv",
+    tags=["exports"],
+    responses={200: ResponseSpec(data_container=str, media_type="text/csv", description="the week's scores as CSV")},
+)
+async def week_scores_csv(database: Database, week: str) -> Stream:
+    """A whole week's scores, riskiest first, as CSV with a header line (columns as in `Score`)."""
+    day = _week(week)
+    await _week_exists(database, day)
+    return _download(
+        await database.csv(EXPORT.replace("$1", f"'{day.isoformat()}'::date")), "text/csv", f"scores-{day}.csv"
+    )
+
+
+@get(
+    "/v1/weeks/{week:str}/scores.parquet",
+    tags=["exports"],
+    responses={200: ResponseSpec(data_container=bytes, media_type=PARQUET, description="the week's scores")},
+)
+async def week_scores_parquet(database: Database, week: str) -> Stream:
+    """A whole week's scores, riskiest first, as a Parquet file (typed columns as in `Score`)."""
+    day = _week(week)
+    await _week_exists(database, day)
+    rows = await database.fetch(EXPORT, day)
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in Score.__struct_fields__]
+    table = pa.table({name: pa.array(values) for name, values in zip(Score.__struct_fields__, columns, strict=True)})
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="zstd")
+    return _download(buffer.getvalue(), PARQUET, f"scores-{day}.parquet")
+
+
 @get("/v1/models/current", tags=["models"])
 async def current_model(database: Database) -> Model:
     """The model behind the scores: version, windows, holdout metrics, fairness by facility type."""
@@ -436,7 +487,17 @@ def create_app(database_url: str | None = None) -> Litestar:
         )
 
     return Litestar(
-        route_handlers=[health, ready, inspection_score, establishment, week_scores, current_model, DOCS_FILES],
+        route_handlers=[
+            health,
+            ready,
+            inspection_score,
+            establishment,
+            week_scores,
+            week_scores_csv,
+            week_scores_parquet,
+            current_model,
+            DOCS_FILES,
+        ],
         dependencies={"database": Provide(provide, use_cache=True, sync_to_thread=False)},
         exception_handlers={UnavailableError: _unavailable, HTTPException: _http, Exception: _unexpected},
         before_request=revalidate,

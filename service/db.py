@@ -6,6 +6,7 @@ dropped and rebuilt on the next request, so the service recovers by itself when 
 """
 
 import asyncio
+import io
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -71,11 +72,11 @@ class Database:
                         raise UnavailableError(f"database unavailable: {error}") from error
         return self._pool
 
-    async def _run(self, method: str, query: str, *args: object) -> object:
+    async def _run(self, method: str, query: str, *args: object, **options: object) -> object:
         try:
             pool = await self.pool()
             async with self._turns, pool.acquire() as connection:  # the semaphore bounds waiting to our turn
-                return await getattr(connection, method)(query, *args)
+                return await getattr(connection, method)(query, *args, **options)
         except OUTAGE as error:
             await self._reset()
             raise UnavailableError(f"database unavailable: {type(error).__name__}") from error
@@ -93,6 +94,12 @@ class Database:
     async def document(self, query: str, *args: object) -> bytes | None:
         """The first column of the first row as bytes (a JSON document built by the query), or None."""
         return await self._run("fetchval", query, *args)  # type: ignore[return-value]
+
+    async def csv(self, query: str, *args: object) -> bytes:
+        """The query's rows as CSV with a header line, written by PostgreSQL (COPY ... TO STDOUT)."""
+        buffer = io.BytesIO()
+        await self._run("copy_from_query", query, *args, output=buffer, format="csv", header=True)
+        return buffer.getvalue()
 
     async def _reset(self) -> None:
         pool, self._pool = self._pool, None
