@@ -114,6 +114,7 @@ def graphql(query: str) -> dict:
     return answer["data"]
 
 
+@pytest.mark.timeout(900)  # a new user's first hour in minutes: two demos, the servers, the examples
 def test_every_readme_command_works_as_pasted(state):
     blocks = readme_blocks()
     commands = [command for block in blocks for command in block]
