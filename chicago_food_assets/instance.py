@@ -56,14 +56,17 @@ class PooledPostgresStorage(DagsterPostgresStorage):
     def __init__(
         self,
         postgres_url: str,
+        should_autocreate_tables: bool = True,
         inst_data: ConfigurableClassData | None = None,
         pool_size: int = 3,
         max_overflow: int = 2,
         token_provider: Any = None,
     ) -> None:
-        super().__init__(postgres_url, inst_data=inst_data, token_provider=token_provider)
-        self._event_log_storage.dispose()
-        self._event_log_storage = BatchedEventLogStorage(postgres_url, token_provider=token_provider)
+        super().__init__(postgres_url, should_autocreate_tables, inst_data=inst_data, token_provider=token_provider)
+        self._event_log_storage.dispose()  # the parent builds dagster-postgres's own; ours replaces it
+        self._event_log_storage = BatchedEventLogStorage(
+            postgres_url, should_autocreate_tables, token_provider=token_provider
+        )
         for storage in (self._run_storage, self._event_log_storage, self._schedule_storage):
             storage._engine.dispose()
             storage._engine = create_pg_engine(
@@ -92,6 +95,7 @@ class PooledPostgresStorage(DagsterPostgresStorage):
     ) -> "PooledPostgresStorage":
         return cls(
             pg_url_from_config(config_value),
+            config_value.get("should_autocreate_tables", True),
             inst_data=inst_data,
             pool_size=config_value.get("pool_size", 3),
             max_overflow=config_value.get("max_overflow", 2),

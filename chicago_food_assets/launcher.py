@@ -39,9 +39,9 @@ def data_weeks(path: Path) -> tuple[str, str]:
     days = pd.to_datetime(values.str[:10], format="%Y-%m-%d", errors="coerce").dropna()
     if days.empty:
         raise SystemExit(f"{path}: no row has a readable inspection_date")
-    days = [days.min().date(), days.max().date()]
     complete = date.fromisoformat(weekly.get_last_partition_key())  # the week under way is not a partition yet
-    first, last = max(week_of(min(days)), date.fromisoformat(FIRST_WEEK)), min(week_of(max(days)), complete)
+    first = max(week_of(days.min().date()), date.fromisoformat(FIRST_WEEK))
+    last = min(week_of(days.max().date()), complete)
     if last < first:
         raise SystemExit(f"{path}: no complete week of inspections yet (the first is {first})")
     return str(first), str(last)

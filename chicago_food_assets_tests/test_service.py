@@ -25,10 +25,10 @@ from chicago_food_assets.embedded import stop_embedded_postgres, with_database
 from chicago_food_assets.resources.postgres import PostgresResource, Table, read_table, write_table
 from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
 from chicago_food_assets_tests.helpers import free_port, new_database, start_process
+from service.api import SERVED
 from service.db import READER, Database, ensure_reader
 
 PROJECT = Path(__file__).resolve().parent.parent
-SERVED = ("inspection_scores", "establishment_risk", "current_model", "fairness_audit")
 
 
 def serve(database_url: str, **settings: str):

@@ -8,6 +8,14 @@ import pyarrow.compute as pc
 TEXT = pd.StringDtype("pyarrow")
 
 
+def text_frame(tables: list[pa.Table]) -> pd.DataFrame:
+    """Tables of text columns as one frame of `string[pyarrow]` columns, each one contiguous array (a column of
+    many chunks, one per page or week, makes every later take and slice pay per chunk); a column only some tables
+    have is missing in the others."""
+    table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    return table.to_pandas(types_mapper={pa.string(): TEXT, pa.large_string(): TEXT}.get)
+
+
 def arrow(series: pd.Series) -> pa.ChunkedArray:
     """The Series as an Arrow string array (zero-copy when it is already `string[pyarrow]`)."""
     values = series if series.dtype == TEXT else series.astype(TEXT)

@@ -16,7 +16,7 @@ from sodapy import Socrata
 from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
 
-from chicago_food_assets.core.arrow import TEXT
+from chicago_food_assets.core.arrow import text_frame
 from chicago_food_assets.core.raw import frame_of_rows, parse_rows
 
 log = logging.getLogger(__name__)
@@ -42,13 +42,10 @@ class Pull:
 
 
 def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Frames of rows as one, each column one contiguous Arrow array (pages would stay chunks otherwise, and every
-    later take pays per chunk); a field only some pages had stays text (missing elsewhere)."""
+    """Pages of rows as one frame of contiguous text columns (`core.arrow.text_frame`)."""
     if len(frames) == 1:
         return frames[0]
-    tables = [pa.Table.from_pandas(frame, preserve_index=False) for frame in frames]
-    table = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
-    return table.to_pandas(types_mapper={pa.string(): TEXT, pa.large_string(): TEXT}.get)
+    return text_frame([pa.Table.from_pandas(frame, preserve_index=False) for frame in frames])
 
 
 def combined(pulls: list[Pull]) -> Pull:
