@@ -1,6 +1,7 @@
 """The score API: the real Litestar app under uvicorn, over a socket, reading pipeline output as the read-only role."""
 
 import asyncio
+import json
 import os
 import re
 import subprocess
@@ -25,8 +26,8 @@ from chicago_food_assets.embedded import stop_embedded_postgres, with_database
 from chicago_food_assets.resources.postgres import PostgresResource, Table, read_table, write_table
 from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
 from chicago_food_assets_tests.helpers import free_port, new_database, start_process
-from service.api import SERVED
 from service.db import READER, Database, ensure_reader
+from service.versions import SERVED
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -216,8 +217,14 @@ def test_the_openapi_document_is_valid_and_lists_the_routes(api):
         "/v1/inspections/{inspection_id}/score",
         "/v1/establishments/{license}",
         "/v1/weeks/{week}/scores",
+        "/v1/weeks/{week}/scores.csv",
+        "/v1/weeks/{week}/scores.parquet",
         "/v1/models/current",
     } <= set(document["paths"])
+    for path, item in document["paths"].items():  # every data route documents its validators and its 304
+        if path.startswith("/v1/"):
+            answers = item["get"]["responses"]
+            assert "304" in answers and {"ETag", "Cache-Control"} <= set(answers["200"]["headers"]), path
 
 
 @pytest.mark.faults
@@ -244,6 +251,7 @@ def test_a_database_outage_gives_503_and_the_service_recovers_by_itself(pipeline
             assert get(base, f"/v1/establishments/{license_number}").status_code == 200
             stop_embedded_postgres(data)
             assert get(base, "/ready").status_code == 503
+            time.sleep(1.1)  # past the second for which the cached answer is the current publication
             down = get(base, f"/v1/establishments/{license_number}")
             assert down.status_code == 503 and down.json() == {"status_code": 503, "detail": "database unavailable"}
             assert down.headers["Retry-After"] == "5"
@@ -394,6 +402,7 @@ def test_a_week_exports_whole_as_csv_and_parquet(api, scores):
     csv = requests.get(f"{api}/v1/weeks/{week}/scores.csv", timeout=10)
     assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv")
     assert f'filename="scores-{week}.csv"' in csv.headers["Content-Disposition"] and "ETag" in csv.headers
+    assert csv.headers["Transfer-Encoding"] == "chunked"  # streamed as PostgreSQL hands the rows over
     table = pd.read_csv(io.StringIO(csv.text))
     assert list(table.columns) == [c.name for c in CONTRACTS["inspection_scores"].columns]
     assert table["inspection_id"].tolist() == expected["inspection_id"].tolist()  # riskiest first, all of them
@@ -405,3 +414,84 @@ def test_a_week_exports_whole_as_csv_and_parquet(api, scores):
     assert requests.get(f"{api}/v1/weeks/2031-01-06/scores.csv", timeout=10).status_code == 404
     tuesday = week + timedelta(days=1)
     assert requests.get(f"{api}/v1/weeks/{tuesday}/scores.parquet", timeout=10).status_code == 400
+
+
+def test_cached_answers_are_served_without_a_query(api, pipeline):
+    """With the tables locked against every reader, an answer already cached still comes back at once (and the
+    same); one not cached waits on the lock."""
+    licenses = read_table(pipeline["postgres"], "food", "establishment_risk")["license"]
+    cached, other = (int(n) for n in licenses[licenses > 0].iloc[:2])
+    first = get(api, f"/v1/establishments/{cached}")
+    assert first.status_code == 200
+    locker = psycopg2.connect(pipeline["url"])
+    try:
+        with locker.cursor() as cursor:
+            cursor.execute("LOCK TABLE food.establishment_risk, food.inspection_scores IN ACCESS EXCLUSIVE MODE")
+            start = time.perf_counter()
+            again = get(api, f"/v1/establishments/{cached}")
+            assert again.status_code == 200 and time.perf_counter() - start < 0.5
+            assert again.content == first.content and again.headers["ETag"] == first.headers["ETag"]
+            with pytest.raises(requests.exceptions.ReadTimeout):
+                requests.get(f"{api}/v1/establishments/{other}", timeout=1.5)
+    finally:
+        locker.rollback()
+        locker.close()
+
+
+def test_publishing_while_a_client_polls_never_mixes_two_versions(api, pipeline):
+    """A run publishes new scores and lookups (two tables, two transactions) while a client polls: every answer is
+    whole (its body belongs to its ETag, one body per ETag), versions never go back, and the new one arrives."""
+    postgres = pipeline["postgres"]
+    scores = read_table(postgres, "food", "inspection_scores")
+    lookups = read_table(postgres, "food", "establishment_risk")
+    license = int(lookups.loc[lookups["license"] > 0, "license"].iloc[0])
+    answers: list[tuple[str, bytes]] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        with requests.Session() as session:
+            while not stop.is_set():
+                answer = session.get(f"{api}/v1/establishments/{license}", timeout=10)
+                assert answer.status_code == 200
+                answers.append((answer.headers["ETag"], answer.content))
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        time.sleep(0.5)
+        write_table(postgres, Table("food", CONTRACTS["inspection_scores"]), scores.assign(score=0.4242), None)
+        write_table(postgres, Table("food", CONTRACTS["establishment_risk"]), lookups.assign(score=0.4242), None)
+        time.sleep(2.5)  # the version is trusted for at most a second
+    finally:
+        stop.set()
+        poller.join(15)
+        write_table(postgres, Table("food", CONTRACTS["inspection_scores"]), scores, None)
+        write_table(postgres, Table("food", CONTRACTS["establishment_risk"]), lookups, None)
+    bodies: dict[str, set[bytes]] = {}
+    for etag, body in answers:
+        bodies.setdefault(etag, set()).add(body)
+    assert all(len(seen) == 1 for seen in bodies.values()), "one ETag, two different bodies"
+    order = list(dict.fromkeys(etag for etag, _ in answers))  # versions in the order first seen
+    assert [etag for etag, _ in answers] == sorted((e for e, _ in answers), key=order.index), "a version came back"
+    old, new = json.loads(answers[0][1]), json.loads(answers[-1][1])
+    assert old["current"]["score"] != 0.4242 and len(order) >= 2
+    assert new["current"]["score"] == 0.4242 and {p["score"] for p in new["history"]} == {0.4242}
+    for _, body in answers:  # whole: the history is all old or all new, as is the current score
+        document = json.loads(body)
+        assert len({p["score"] == 0.4242 for p in document["history"]}) == 1
+    assert len(answers) > 100
+
+
+def test_large_answers_are_brotli_compressed_for_clients_that_accept_it(api, scores):
+    import brotli
+
+    week = str(scores["week"].value_counts().idxmax().date())
+    raw = requests.get(
+        f"{api}/v1/weeks/{week}/scores",
+        params={"limit": 500},
+        headers={"Accept-Encoding": "br"},
+        timeout=10,
+        stream=True,
+    ).raw
+    assert raw.headers["Content-Encoding"] == "br"
+    assert len(json.loads(brotli.decompress(raw.read(decode_content=False)))["items"]) > 20

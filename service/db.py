@@ -6,7 +6,8 @@ dropped and rebuilt on the next request, so the service recovers by itself when 
 """
 
 import asyncio
-import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -91,15 +92,24 @@ class Database:
     async def fetchrow(self, query: str, *args: object) -> asyncpg.Record | None:
         return await self._run("fetchrow", query, *args)  # type: ignore[return-value]
 
-    async def document(self, query: str, *args: object) -> bytes | None:
-        """The first column of the first row as bytes (a JSON document built by the query), or None."""
-        return await self._run("fetchval", query, *args)  # type: ignore[return-value]
+    async def value(self, query: str, *args: object) -> object:
+        """The first column of the first row, or None."""
+        return await self._run("fetchval", query, *args)
 
-    async def csv(self, query: str, *args: object) -> bytes:
-        """The query's rows as CSV with a header line, written by PostgreSQL (COPY ... TO STDOUT)."""
-        buffer = io.BytesIO()
-        await self._run("copy_from_query", query, *args, output=buffer, format="csv", header=True)
-        return buffer.getvalue()
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection in a read-only REPEATABLE READ transaction: every statement in it sees the same data."""
+        try:
+            pool = await self.pool()
+            async with (
+                self._turns,
+                pool.acquire() as connection,
+                connection.transaction(isolation="repeatable_read", readonly=True),
+            ):
+                yield connection
+        except OUTAGE as error:
+            await self._reset()
+            raise UnavailableError(f"database unavailable: {type(error).__name__}") from error
 
     async def _reset(self) -> None:
         pool, self._pool = self._pool, None
@@ -165,3 +175,33 @@ def reader_url(admin_url: str, role: str = READER, password: str | None = None) 
     host = parts.netloc.rsplit("@", 1)[-1]
     login = f"{role}:{password}" if password else role
     return urlunsplit(parts._replace(netloc=f"{login}@{host}"))
+
+
+async def csv(connection: asyncpg.Connection, query: str, chunk: int) -> AsyncIterator[bytes]:
+    """The query's rows as CSV with a header line, written by PostgreSQL (COPY ... TO STDOUT) and passed on in
+    chunks of about `chunk` bytes as they arrive: a whole week is never held in memory."""
+    queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
+
+    async def sink(data: bytes) -> None:
+        await queue.put(bytes(data))
+
+    async def copy() -> None:
+        try:
+            await connection.copy_from_query(query, output=sink, format="csv", header=True)
+        finally:
+            await queue.put(None)
+
+    task = asyncio.create_task(copy())
+    buffer = bytearray()
+    try:
+        while (data := await queue.get()) is not None:
+            buffer += data
+            if len(buffer) >= chunk:
+                yield bytes(buffer)
+                buffer.clear()
+        await task  # the COPY's own error, if it failed
+        if buffer:
+            yield bytes(buffer)
+    finally:
+        if not task.done():
+            task.cancel()
