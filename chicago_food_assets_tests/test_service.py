@@ -495,3 +495,8 @@ def test_large_answers_are_brotli_compressed_for_clients_that_accept_it(api, sco
     ).raw
     assert raw.headers["Content-Encoding"] == "br"
     assert len(json.loads(brotli.decompress(raw.read(decode_content=False)))["items"]) > 20
+    # the cache keeps answers compressed: a client that accepts no compression still gets plain JSON
+    plain = requests.get(
+        f"{api}/v1/weeks/{week}/scores", params={"limit": 500}, headers={"Accept-Encoding": "identity"}, timeout=10
+    )
+    assert "Content-Encoding" not in plain.headers and len(plain.json()["items"]) > 20

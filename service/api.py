@@ -534,14 +534,17 @@ def create_app(database_url: str | None = None) -> Litestar:
     async def close() -> None:
         await database.close()
 
-    # e.g. "minute:600" per client address; off if unset. The response cache is on unless "off" (benchmarks).
+    # e.g. "minute:600" per client address; off if unset
     limit = os.environ.get("CHICAGO_FOOD_API_RATE_LIMIT", "")
-    middleware: list = [revalidate(publication)]
+    cached = os.environ.get("CHICAGO_FOOD_API_CACHE", "on") != "off"
+    cache = cache_config(cached)
+    middleware: list = []  # first is outermost: the rate limit counts answers from the cache and 304s too
     if limit and limit != "off":
         unit, count = limit.split(":")
         middleware.append(
             RateLimitConfig(rate_limit=(unit, int(count)), exclude=["/health", "/ready", "/schema"]).middleware
         )
+    middleware.append(revalidate(publication, cache if cached else None))
 
     return Litestar(
         route_handlers=[
@@ -560,7 +563,7 @@ def create_app(database_url: str | None = None) -> Litestar:
         before_send=[headers],
         middleware=middleware,
         stores={"response_cache": store},
-        response_cache_config=cache_config(os.environ.get("CHICAGO_FOOD_API_CACHE", "on") != "off"),
+        response_cache_config=cache,
         state=State({"publication": publication}),
         # brotli for clients that accept it (most browsers), gzip for the rest
         compression_config=CompressionConfig(

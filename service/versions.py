@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import msgspec
 from litestar import Request
-from litestar.config.response_cache import ResponseCacheConfig, default_cache_key_builder
+from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.stores.memory import MemoryStore
 
@@ -56,11 +57,16 @@ class BoundedStore(MemoryStore):
                 await self.delete_all()
         await super().set(key, value, expires_in)  # type: ignore[arg-type]
 
+    def peek(self, key: str) -> bytes | None:
+        """`get` without the store's lock (one event loop reads and writes this dict) or expiry renewal."""
+        stored = self._store.get(key)
+        return None if stored is None or stored.expired else stored.data
+
 
 class Publication:
     """The version this process last saw, read at most once a second; a change drops the response cache."""
 
-    def __init__(self, database: Database, store: MemoryStore) -> None:
+    def __init__(self, database: Database, store: BoundedStore) -> None:
         self.database, self.store = database, store
         self.etag: str | None = None
         self.read_at = -VERSION_SECONDS
@@ -69,13 +75,13 @@ class Publication:
     async def current(self) -> str | None:
         now = time.monotonic()
         if now - self.read_at >= VERSION_SECONDS:
+            self.read_at = now  # one read at a time: requests arriving meanwhile keep the version of <= 1 s ago
             try:
                 version = await self.database.value(f"SELECT {VERSION}")
                 self.tables = True
             except UnavailableError:  # no publications table yet, or an outage the route then answers with 503:
                 version, self.tables = None, False  # either way no ETag, and data queries do not read the version
             await self.observe(etag(version))
-            self.read_at = now
         return self.etag
 
     async def observe(self, seen: str | None) -> None:
@@ -89,19 +95,24 @@ def state(scope: "Scope") -> dict:
     return scope.setdefault("state", {})
 
 
-def revalidate(publication: Publication) -> "Callable[[ASGIApp], ASGIApp]":
-    """Middleware: data routes get the hint before routing (and the response cache's lookup); a client already
-    holding it gets 304 with no body and no data query."""
+def revalidate(publication: Publication, cache: ResponseCacheConfig | None) -> "Callable[[ASGIApp], ASGIApp]":
+    """Middleware: data routes get the hint before routing; a client already holding it gets 304 with no body
+    and no data query; an answer in the response cache is sent from here, past the rest of the stack (Litestar's
+    own lookup comes after the route's dependencies: a third of a cached answer's time)."""
 
     def middleware(app: "ASGIApp") -> "ASGIApp":
         async def handle(scope: "Scope", receive: "Receive", send: "Send") -> None:
             if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith("/v1/"):
                 hint = await publication.current()
                 state(scope).update(hint=hint, etag=hint, versioned=publication.tables)
-                if hint and matches(Request(scope).headers.get("if-none-match"), hint):
+                if hint and matches(header(scope, b"if-none-match"), hint):
                     headers = [(b"etag", hint.encode()), (b"cache-control", CACHE_CONTROL.encode())]
                     await send({"type": "http.response.start", "status": 304, "headers": headers})
                     await send({"type": "http.response.body", "body": b""})
+                    return
+                if hint and cache is not None and (stored := publication.store.peek(cache.key_builder(scope))):
+                    for message in msgspec.msgpack.decode(stored):
+                        await send(message)
                     return
             await app(scope, receive, send)
 
@@ -125,9 +136,27 @@ def versioned(query: str, request: Request) -> str:
     return query if state(request.scope).get("versioned", True) else query.replace(VERSION, UNVERSIONED)
 
 
+def header(scope: "Scope", name: bytes) -> str | None:
+    """A request header straight from the ASGI scope (no Request object on the hot path)."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def encoding(scope: "Scope") -> str:
+    """The compression an answer gets (Litestar caches it compressed): part of the key."""
+    accepted = header(scope, b"accept-encoding") or ""
+    return "br" if "br" in accepted else "gzip" if "gzip" in accepted else ""
+
+
 def cache_config(enabled: bool, expiration: int = 600) -> ResponseCacheConfig:
-    def key(request: Request) -> str:
-        return f"{state(request.scope).get('hint')}|{default_cache_key_builder(request)}"
+    def key(request: "Request | Scope") -> str:
+        """The version, the compression, the path and the query string as sent (no parsing: another order is
+        another key)."""
+        scope = request.scope if isinstance(request, Request) else request
+        query = scope["query_string"].decode("latin-1")
+        return f"{scope['state'].get('hint')}|{encoding(scope)}|{scope['path']}?{query}"
 
     def keep(scope: "HTTPScope", status: int) -> bool:
         return enabled and status == 200 and bool(state(scope).get("cacheable"))
