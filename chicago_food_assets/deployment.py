@@ -40,6 +40,27 @@ def executor(deployment: str | None = None) -> ExecutorDefinition:
     return in_process_executor if deployment == "local" else multiprocess_executor
 
 
+# Measured peaks (README's benchmark table): the 300,000-row range run peaks at 1.9 GB, training at about 1 GB.
+STEP_PODS = {
+    "max_concurrent": 4,
+    "env_secrets": ["chicago-food-pipeline"],
+    "step_k8s_config": {
+        "container_config": {"resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "3Gi"}}}
+    },
+}
+
+
+def fanout_executor() -> ExecutorDefinition | None:
+    """The executor of the jobs that fan out (weekly ranges, training): with CHICAGO_FOOD_EXECUTOR=k8s (production on
+    Kubernetes, set by infra/helm) Dagster's k8s_job_executor, each step a pod of its own; otherwise None (the
+    code location's executor above)."""
+    if os.environ.get("CHICAGO_FOOD_EXECUTOR") != "k8s":
+        return None
+    from dagster_k8s import k8s_job_executor
+
+    return k8s_job_executor.configured(STEP_PODS, name="k8s_step_pods")
+
+
 def resources(deployment: str | None = None) -> dict[str, object]:
     deployment = deployment or os.environ.get("CHICAGO_FOOD_DEPLOYMENT", "local")
     postgres = PostgresResource(url=EnvVar("CHICAGO_FOOD_POSTGRES_URL"))

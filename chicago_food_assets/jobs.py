@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from dagster import AssetSelection, define_asset_job
 
+from chicago_food_assets.deployment import fanout_executor
 from chicago_food_assets.partitions import weekly
 
 WEEKLY_FEATURES = AssetSelection.groups("ingestion", "cleaning", "features")
@@ -45,12 +46,14 @@ weekly_job = define_asset_job(
     selection=WEEKLY,
     partitions_def=weekly,
     description="For a week or a range of weeks: ingest, clean, parse violations, build features, score, monitor.",
+    executor_def=fanout_executor(),
 )
 
 training_job = define_asset_job(
     "training",
     selection=MODELS,
     description="Train the candidates on every feature week, select one, audit it for fairness, publish it.",
+    executor_def=fanout_executor(),
 )
 
 lookup_job = define_asset_job(
