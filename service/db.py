@@ -177,7 +177,7 @@ def reader_url(admin_url: str, role: str = READER, password: str | None = None) 
     return urlunsplit(parts._replace(netloc=f"{login}@{host}"))
 
 
-async def csv(connection: asyncpg.Connection, query: str, chunk: int) -> AsyncIterator[bytes]:
+async def csv(connection: asyncpg.Connection, query: str, *args: object, chunk: int) -> AsyncIterator[bytes]:
     """The query's rows as CSV with a header line, written by PostgreSQL (COPY ... TO STDOUT) and passed on in
     chunks of about `chunk` bytes as they arrive: a whole week is never held in memory."""
     queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=64)
@@ -187,7 +187,7 @@ async def csv(connection: asyncpg.Connection, query: str, chunk: int) -> AsyncIt
 
     async def copy() -> None:
         try:
-            await connection.copy_from_query(query, output=sink, format="csv", header=True)
+            await connection.copy_from_query(query, *args, output=sink, format="csv", header=True)
         finally:
             await queue.put(None)
 
