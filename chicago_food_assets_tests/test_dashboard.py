@@ -3,6 +3,7 @@
 Screenshots go to test-artifacts/ (not committed).
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -91,7 +92,11 @@ def test_the_page_a_model_owner_reads_on_monday(browser, dashboard, pipeline):
     expect(page.locator("svg text").first).to_be_attached(timeout=30_000)  # locators pierce Bokeh's shadow DOM
     model = read_table(pipeline["postgres"], "food", "current_model").iloc[0]
     assert page.locator("#model-version").inner_text() == model.model_version
-    expect(page.get_by_text(f"{model['name']}, selected by holdout roc_auc")).to_be_visible()
+    expect(page.get_by_text(f"{model['name']}, selected by {model['selected_because']}")).to_be_visible()
+    backtest = page.get_by_text("Rolling-origin backtest")
+    expect(backtest).to_be_visible()  # the published backtest's table: a pooled row per model, with its interval
+    pooled = [row for row in json.loads(model["backtest"]) if row["cutoff"] == "pooled"]
+    assert page.get_by_role("gridcell", name="pooled", exact=True).count() == len(pooled) >= 5
 
     monitoring = read_table(pipeline["postgres"], "food", "score_monitoring")
     monitoring = monitoring[monitoring["model_version"] == model.model_version]

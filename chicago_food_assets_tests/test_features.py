@@ -137,3 +137,47 @@ def test_feature_columns_have_their_types(clean_sample):
         "failed": "bool",
     }
     assert str(table["last_failed"].dtype) == "boolean" and str(table["prior_inspections"].dtype) == "Int32"
+
+
+def hand_made(days: list[tuple[str, str, str, int | None]]) -> pd.DataFrame:
+    """One establishment's inspections (date, result, kind, critical+serious count): clean rows, features built."""
+    rows = pd.DataFrame(
+        {
+            "inspection_id": range(1, len(days) + 1),
+            "week": [pd.Timestamp(d) - pd.Timedelta(days=pd.Timestamp(d).weekday()) for d, *_ in days],
+            "inspection_date": [pd.Timestamp(d) for d, *_ in days],
+            "establishment": "one",
+            "license": 7,
+            "results": [r for _, r, *_ in days],
+            "failed": [r == "Fail" for _, r, *_ in days],
+            "inspection_kind": [k for *_, k, _ in days],
+            "critical_count": [c for *_, c in days],
+            "serious_count": [0 if c is not None else None for *_, c in days],
+            "minor_count": [0 if c is not None else None for *_, c in days],
+            "reinspection": [k == "reinspection" for *_, k, _ in days],
+            "risk": 1,
+            "latitude": 41.9,
+            "longitude": -87.6,
+            "facility_type": "Restaurant",
+            "zip": "60601",
+        }
+    )
+    return features.build(rows).set_index("inspection_id")
+
+
+def test_richer_history_counts_chains_complaints_severity_and_age():
+    built = hand_made(
+        [
+            ("2013-01-02", "Pass", "canvass", 2),  # a critical violation
+            ("2013-03-04", "Fail", "complaint", 0),
+            ("2013-03-11", "Fail", "reinspection", None),  # violations unknown
+            ("2013-05-06", "Fail", "suspected_food_poisoning", 0),
+            ("2014-04-07", "Pass", "complaint", 0),
+        ]
+    )
+    assert built["fails_in_a_row"].tolist() == [0, 0, 1, 2, 3]
+    assert built["establishment_age"].tolist() == [0, 61, 68, 124, 460]
+    assert built["complaints_last_year"].tolist() == [0, 0, 1, 1, 0]  # 2013-03-04 is more than 365 days before
+    assert built["food_poisoning_last_year"].tolist() == [0, 0, 0, 0, 1]
+    assert pd.isna(built.loc[1, "days_since_critical"])  # nothing earlier
+    assert built.loc[2:5, "days_since_critical"].tolist() == [61, 68, 124, 460]  # since 2013-01-02's

@@ -206,6 +206,12 @@ def test_the_current_model_has_its_windows_metrics_and_fairness(api, pipeline):
     assert set(body["metrics"]) >= {"xgboost", "knn", "logistic", "baseline_fail_rate"}
     assert "Restaurant" in {g["facility_type"] for g in body["fairness"]}
     assert body["metrics"][body["name"]]["roc_auc"] > 0.5
+    pooled = {row["model"]: row for row in body["backtest"] if row["cutoff"] == "pooled"}
+    assert {"xgboost", "knn", "logistic", "baseline_fail_rate"} <= set(pooled)
+    assert (
+        pooled[body["name"]]["roc_auc_low"] <= pooled[body["name"]]["roc_auc"] <= pooled[body["name"]]["roc_auc_high"]
+    )
+    assert "pooled backtest ROC AUC" in body["selected_because"]
 
 
 def test_the_openapi_document_is_valid_and_lists_the_routes(api):

@@ -141,3 +141,70 @@ def test_a_model_records_its_library_versions_and_refuses_to_score_under_others(
     older = dataclasses.replace(stored, libraries={**stored.libraries, "scikit-learn": "1.5.0"})
     with pytest.raises(training.LibraryMismatchError, match=r"trained with scikit-learn 1\.5\.0 \(installed: 1\."):
         older.score(subset.head(5))
+
+
+def test_permuting_one_days_outcomes_and_violations_changes_no_score_on_or_before_that_day(cleaned, table):
+    """The no-future guard at the level inspectors see: a fitted model's scores, not only the features."""
+    settings = training.Settings(holdout_weeks=4, xgboost=SMALL, knn_sample=2000, backtest_cutoffs=1)
+    chosen = training.choose(training.fit(table, settings), table)
+    by_day = cleaned.groupby("inspection_date")["failed"].agg(["size", "mean"])
+    day = by_day[(by_day["size"] >= 20) & by_day["mean"].between(0.2, 0.8)].index[len(by_day) // 40]
+    on_day = cleaned.index[cleaned["inspection_date"] == day]
+    permuted = cleaned.copy()
+    shuffle = np.random.default_rng(1).permutation(len(on_day))
+    for column in ("failed", "results", "critical_count", "serious_count", "minor_count", "violations_recorded"):
+        permuted.loc[on_day, column] = permuted.loc[on_day, column].to_numpy()[shuffle]
+    assert (permuted.loc[on_day, "failed"] != cleaned.loc[on_day, "failed"]).any()
+    before = pd.Series(chosen.score(table), index=table["inspection_id"])
+    after = pd.Series(chosen.score(features.build(permuted)), index=features.build(permuted)["inspection_id"])
+    dates = table.set_index("inspection_id")["inspection_date"]
+    until = dates.index[dates <= day]
+    pd.testing.assert_series_equal(before.loc[until], after.loc[until])
+    later = dates.index[dates > day]
+    assert (before.loc[later] != after.loc[later]).any(), "the permutation reached no later score: a vacuous test"
+
+
+def test_the_backtest_has_every_cutoff_and_a_pooled_row_with_an_interval(table):
+    settings = training.Settings(xgboost=SMALL, knn_sample=3000)
+    trained = training.fit(table, settings)
+    backtest = trained.backtest
+    cutoffs = sorted(set(backtest["cutoff"]) - {evaluation.POOLED})
+    assert len(cutoffs) >= 3 and cutoffs[-1] == str(trained.window.cutoff)  # the holdout's window is the last
+    for earlier in cutoffs[:-1]:  # a year apart, each with its own fit strictly before it
+        assert (pd.Timestamp(cutoffs[-1]) - pd.Timestamp(earlier)).days % 364 == 0
+    pooled = trained.pooled
+    assert set(pooled.index) == {"xgboost", "knn", "logistic", "baseline_previous_result", "baseline_fail_rate"}
+    assert (pooled["roc_auc_low"] <= pooled["roc_auc"]).all() and (pooled["roc_auc"] <= pooled["roc_auc_high"]).all()
+    assert pooled.loc["xgboost", "rows"] == backtest[backtest["model"] == "xgboost"]["rows"].iloc[:-1].sum()
+    for name in ("xgboost", "knn", "logistic"):  # every candidate beats both naive baselines, pooled
+        for metric in ("roc_auc", "average_precision", "precision_top_10pct", "precision_top_20pct", "days_earlier"):
+            assert pooled.loc[name, metric] > pooled.loc["baseline_previous_result", metric], (name, metric)
+            assert pooled.loc[name, metric] > pooled.loc["baseline_fail_rate", metric], (name, metric)
+
+
+def test_a_bootstrap_interval_holds_the_auc_and_narrows_with_more_rows():
+    rng = np.random.default_rng(0)
+    failed = rng.random(4000) < 0.3
+    score = failed * 0.5 + rng.random(4000)
+    small = evaluation.auc_interval(failed[:400], score[:400], boot=300)
+    large = evaluation.auc_interval(failed, score, boot=300)
+    from sklearn.metrics import roc_auc_score
+
+    assert large[0] < roc_auc_score(failed, score) < large[1]
+    assert large[1] - large[0] < small[1] - small[0]
+    assert evaluation.auc_interval(failed, np.full(4000, 0.3)) == (0.5, 0.5)  # ties count half
+
+
+def test_selection_prefers_the_simpler_model_inside_the_best_ones_interval():
+    def trained_with(aucs: dict[str, tuple[float, float]]) -> training.Trained:
+        rows = [
+            {"model": name, "cutoff": evaluation.POOLED, "roc_auc": auc, "roc_auc_low": low, "roc_auc_high": 1.0}
+            for name, (auc, low) in aucs.items()
+        ]
+        candidates = {name: None for name in aucs}
+        return training.Trained(candidates, {}, training.Settings(), None, 0, pd.DataFrame(), "", pd.DataFrame(rows))
+
+    close = trained_with({"xgboost": (0.70, 0.68), "knn": (0.66, 0.64), "logistic": (0.685, 0.66)})
+    assert training.choice(close)[0] == "logistic"  # 0.685 is inside xgboost's [0.68, ...]
+    apart = trained_with({"xgboost": (0.70, 0.69), "knn": (0.66, 0.64), "logistic": (0.685, 0.66)})
+    assert training.choice(apart)[0] == "xgboost"

@@ -137,6 +137,8 @@ class Model(msgspec.Struct):
     features: list[str]
     fairness: list[Group]
     published_at: datetime
+    selected_because: str | None  # the backtest's rule: best pooled ROC AUC, or a simpler model inside its interval
+    backtest: list[dict[str, str | int | float | None]]  # per model: each cutoff and `pooled` (ROC AUC with its CI)
 
 
 SCORE_COLUMNS = ", ".join(Score.__struct_fields__)
@@ -488,6 +490,8 @@ async def current_model(request: Request, database: Database) -> Model:
         features=json.loads(row["features"]),
         fairness=[Group(**g) for g in json.loads(row["fairness"] or "[]")],
         published_at=row["published_at"],
+        selected_because=row["selected_because"],
+        backtest=json.loads(row["backtest"] or "[]"),
     )
 
 

@@ -229,12 +229,43 @@ def model_card(model: pd.Series) -> str:
     rows = "".join(
         f"| {name} | {m['roc_auc']:.3f} | {m['days_earlier']:.1f} | {m['brier']:.3f} |\n" for name, m in metrics.items()
     )
+    chosen = model.get("selected_because") or f"holdout {model['metric']}"
     return (
         f"### Model <span id='model-version'>{model['model_version']}</span>\n"
-        f"{model['name']}, selected by holdout {model['metric']}; trained on weeks from {model['first_week']:%Y-%m-%d} "
+        f"{model['name']}, selected by {chosen}; trained on weeks from {model['first_week']:%Y-%m-%d} "
         f"to {model['cutoff']:%Y-%m-%d}, judged on {model['cutoff']:%Y-%m-%d} to {model['holdout_end']:%Y-%m-%d}. "
         f"Holdout ROC AUC **{best['roc_auc']:.3f}**, fails found **{best['days_earlier']:.1f} days earlier**.\n\n"
         f"| model | ROC AUC | days earlier | Brier |\n| --- | --- | --- | --- |\n{rows}"
+    )
+
+
+BACKTEST_WIDTHS = {
+    "model": 210,
+    "cutoff": 100,
+    "rows": 70,
+    "ROC AUC": 95,
+    "95% interval": 125,
+    "precision@10%": 160,
+    "days earlier": 120,
+}
+
+
+def backtest_frame(model: pd.Series) -> pd.DataFrame:
+    """The published backtest: each model's cutoffs and pooled row, ROC AUC with its 95% interval."""
+    rows = pd.DataFrame(json.loads(model.get("backtest") or "[]"))
+    if rows.empty:
+        return pd.DataFrame({"backtest": ["not published with this model"]})
+    interval = rows["roc_auc_low"].map("{:.3f}".format) + "-" + rows["roc_auc_high"].map("{:.3f}".format)
+    return pd.DataFrame(
+        {
+            "model": rows["model"],
+            "cutoff": rows["cutoff"],
+            "rows": rows["rows"],
+            "ROC AUC": rows["roc_auc"].round(3),
+            "95% interval": interval,
+            "precision@10%": rows["precision_top_10pct"].round(3),
+            "days earlier": rows["days_earlier"].round(1),
+        }
     )
 
 
@@ -316,6 +347,16 @@ def build(url: str) -> pn.template.BootstrapTemplate:
             pn.panel(pn.bind(distributions, first, last, chosen)),
             "## Drift over time",
             pn.panel(pn.bind(drifts, chosen)),
+            "## Rolling-origin backtest",
+            pn.widgets.Tabulator(
+                backtest_frame(data.model),
+                show_index=False,
+                disabled=True,
+                width=WIDTH,
+                widths=BACKTEST_WIDTHS,
+                configuration={"columnDefaults": {"headerSort": False}},  # room for the headers' words
+                name="backtest",
+            ),
             "## Calibration over time",
             pn.pane.HoloViews(calibration(data.monitoring)),
             "## Fairness of the current model",

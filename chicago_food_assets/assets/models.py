@@ -15,7 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from chicago_food_assets.checks import Check
-from chicago_food_assets.core import training
+from chicago_food_assets.core import evaluation, training
 from chicago_food_assets.core.training import Settings, Trained
 
 TRAINED = AssetKey("trained_models")
@@ -39,6 +39,10 @@ class TrainingConfig(Config):
     xgboost_learning_rate: float = DEFAULT.xgboost["learning_rate"]
     knn_neighbors: int = DEFAULT.knn["n_neighbors"]
     logistic_c: float = DEFAULT.logistic["C"]
+    backtest_cutoffs: int = Field(
+        default=DEFAULT.backtest_cutoffs, ge=1, description="rolling-origin cutoffs, the holdout's included"
+    )
+    backtest_step_weeks: int = Field(default=DEFAULT.backtest_step_weeks, ge=1, description="weeks between cutoffs")
 
     def settings(self) -> Settings:
         defaults = DEFAULT
@@ -49,6 +53,8 @@ class TrainingConfig(Config):
             seed=self.seed,
             top_share=self.top_share,
             knn_sample=self.knn_sample,
+            backtest_cutoffs=self.backtest_cutoffs,
+            backtest_step_weeks=self.backtest_step_weeks,
             xgboost={
                 **defaults.xgboost,
                 "n_estimators": self.xgboost_trees,
@@ -85,6 +91,9 @@ def trained_models(
             "knn_fit_rows": trained.candidates["knn"].fit_rows,
             "metrics": MetadataValue.md(table.round(4).to_markdown()),
             **{f"roc_auc_{name}": float(m["roc_auc"]) for name, m in trained.metrics.items()},
+            "backtest": MetadataValue.md(evaluation.backtest_table(trained.backtest)),
+            "backtest_cutoffs": MetadataValue.json(sorted(set(trained.backtest["cutoff"]) - {evaluation.POOLED})),
+            **{f"pooled_roc_auc_{name}": float(row.roc_auc) for name, row in trained.pooled.iterrows()},
         },
     )
 
@@ -143,6 +152,7 @@ def selected_model(
             "model": chosen.name,
             "version": chosen.version,
             "selected_by": config.metric,
+            "selected_because": chosen.reason,
             "window": chosen.window.describe(),
             "holdout_roc_auc": auc,
             "holdout_days_earlier": chosen.metrics[chosen.name]["days_earlier"],

@@ -173,6 +173,8 @@ def current_model(selected_model: Selected) -> pd.DataFrame:
                 "training_scores": [json_text(selected_model.training_scores)],
                 "libraries": [json_text(selected_model.libraries)],
                 "published_at": [pd.Timestamp.now(tz="UTC")],
+                "selected_because": [selected_model.reason or None],
+                "backtest": [json_text(selected_model.backtest.to_dict("records"))],
             }
         )
     )

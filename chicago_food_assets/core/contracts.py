@@ -248,6 +248,9 @@ INSPECTION_FEATURES = contract(
         "minor_last_year",
         kind="integer",
     ),
+    *_counts("complaints_last_year", "food_poisoning_last_year", "fails_in_a_row", kind="integer"),
+    C("days_since_critical", "integer", bounds=(1, None)),
+    C("establishment_age", "integer", bounds=(0, None)),
     C("reinspection", "boolean", False),
     C("reinspection_after_failed_canvass", "boolean", False),
     C("risk", "smallint"),
@@ -326,6 +329,8 @@ CURRENT_MODEL = contract(
     C("training_scores", "json", False, "the training score distribution, for drift"),
     C("libraries", "json", False),
     C("published_at", "instant", False),
+    C("selected_because", "text", description="why this candidate: the backtest's rule (core/training.choice)"),
+    C("backtest", "json", description="rolling-origin backtest: per model, per cutoff and pooled"),
     partition=None,
 )
 

@@ -30,6 +30,11 @@ NUMERIC = (
     "critical_last_year",
     "serious_last_year",
     "minor_last_year",
+    "complaints_last_year",
+    "food_poisoning_last_year",
+    "fails_in_a_row",
+    "days_since_critical",
+    "establishment_age",
     "reinspection",
     "reinspection_after_failed_canvass",
     "risk",
@@ -48,6 +53,9 @@ COUNTS = (
     "critical_last_year",
     "serious_last_year",
     "minor_last_year",
+    "complaints_last_year",
+    "food_poisoning_last_year",
+    "fails_in_a_row",
 )
 CATEGORICAL = ("inspection_kind", "facility_type", "last_result", "zip", "season")
 FEATURES = NUMERIC + CATEGORICAL
@@ -85,7 +93,7 @@ def build(inspections: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.
     known = _history_by_day(days).iloc[row_day[: len(inspections)]].reset_index(drop=True)
 
     out = inspections[list(IDENTIFIERS)].reset_index(drop=True)
-    for name in (*COUNTS, "days_since_last"):
+    for name in (*COUNTS, "days_since_last", "days_since_critical", "establishment_age"):
         out[name] = integers(known[name], "Int32")
     prior = known["prior_inspections"].to_numpy()
     out["prior_fail_rate"] = np.where(prior > 0, known["prior_fails"].to_numpy() / np.maximum(prior, 1), np.nan)
@@ -146,6 +154,10 @@ def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
             },
             "result": rows["results"].to_numpy(dtype=object)[order][ends],
             "kind": rows["inspection_kind"].to_numpy(dtype=object)[order][ends],
+            **{
+                name: total((rows["inspection_kind"] == kind).fillna(False).to_numpy(dtype=float))
+                for name, kind in (("complaints", "complaint"), ("poisonings", "suspected_food_poisoning"))
+            },
             "day_failed": rows["failed"].to_numpy(dtype=bool)[order][ends],
         }
     )
@@ -187,6 +199,25 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
         return cumulative[position] - cumulative[start]
 
     out["inspections_last_year"] = window(days["n"].to_numpy(dtype=float))
+    out["complaints_last_year"] = window(days["complaints"].to_numpy(dtype=float))
+    out["food_poisoning_last_year"] = window(days["poisonings"].to_numpy(dtype=float))
+
+    # since the establishment was first seen (0 on its first day), and since its last critical or serious violation
+    out["establishment_age"] = day - day[group_start]
+
+    def latest(flag: np.ndarray) -> np.ndarray:
+        """Per day: the position of the establishment's latest day up to it with `flag` (group_start - 1: none)."""
+        return np.maximum.accumulate(np.where(flag, position, group_start - 1))
+
+    severe = np.nan_to_num(days["critical"].to_numpy(dtype=float)) + np.nan_to_num(
+        days["serious"].to_numpy(dtype=float)
+    )
+    earlier_severe = previous(latest(severe > 0).astype(float))  # strictly earlier: the day before's answer
+    found = ~np.isnan(earlier_severe) & (earlier_severe >= group_start)
+    out["days_since_critical"] = np.where(found, day - day[np.where(found, earlier_severe, 0).astype(np.int64)], np.nan)
+    # consecutive failed days just before this one (a chain of failed inspections and re-inspections)
+    streak = position - latest(~days["day_failed"].to_numpy(dtype=bool))
+    out["fails_in_a_row"] = np.nan_to_num(previous(streak.astype(float)))
     recorded = window((days["recorded"] > 0).to_numpy(dtype=float))
     for name in ("critical", "serious", "minor"):
         totals = window(np.nan_to_num(days[name].to_numpy(dtype=float)))
@@ -203,18 +234,27 @@ def verify_no_future(
 ) -> list[int]:
     """Recompute history features for a sample of rows the slow, obvious way; returns ids where they disagree."""
     rows = pd.concat([inspections, history], ignore_index=True) if history is not None else inspections
-    by_establishment = dict(tuple(rows.groupby("establishment")[["inspection_date", "failed"]]))
+    by_establishment = dict(tuple(rows.groupby("establishment")[["inspection_date", "failed", "inspection_kind"]]))
     picked = features.sample(min(sample, len(features)), random_state=seed)
     wrong = []
     for row in picked.itertuples(index=False):  # a check on a sample, not a data path
-        earlier = by_establishment[row.establishment]
-        earlier = earlier[earlier["inspection_date"] < row.inspection_date]
+        known = by_establishment[row.establishment]
+        earlier = known[known["inspection_date"] < row.inspection_date]
         days = None if earlier.empty else (row.inspection_date - earlier["inspection_date"].max()).days
+        year = earlier[earlier["inspection_date"] >= row.inspection_date - pd.Timedelta(days=365)]
+        failed_by_day = earlier.groupby("inspection_date")["failed"].any().sort_index()
+        in_a_row = len(failed_by_day) - (
+            np.flatnonzero(~failed_by_day.to_numpy())[-1] + 1 if (~failed_by_day).any() else 0
+        )
+        first = known["inspection_date"].min()
         if (
             row.prior_inspections != len(earlier)
             or row.prior_fails != int(earlier["failed"].sum())
             or (days is None) != pd.isna(row.days_since_last)
             or (days is not None and days != row.days_since_last)
+            or row.complaints_last_year != int((year["inspection_kind"] == "complaint").sum())
+            or row.fails_in_a_row != in_a_row
+            or row.establishment_age != (row.inspection_date - first).days
         ):
             wrong.append(int(row.inspection_id))
     return wrong

@@ -8,7 +8,7 @@ regression. Selection uses a holdout metric, never the training data (the seed p
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -65,6 +65,12 @@ class Settings:
     seed: int = 0
     top_share: float = 0.1
     knn_sample: int = 20_000  # KNN is fit on a random sample of this many training rows (prediction cost)
+    # rolling-origin backtest: up to `backtest_cutoffs` cutoffs (the holdout's and earlier ones, a step apart, each
+    # with `holdout_weeks` weeks after it mostly with data and `min_train_weeks` of history before it)
+    backtest_cutoffs: int = 5
+    backtest_step_weeks: int = 52  # a year apart: every window covers the same season
+    min_train_weeks: int = 26
+    bootstrap: int = 200  # resamples of the bootstrap ROC AUC intervals
     xgboost: dict = field(
         default_factory=lambda: {
             "n_estimators": 300,
@@ -204,6 +210,35 @@ def train(split: Split, settings: Settings) -> dict[str, Candidate]:
     return fitted
 
 
+def backtest_cutoffs(table: pd.DataFrame, settings: Settings, final: pd.Timestamp) -> list[pd.Timestamp]:
+    """The holdout's cutoff and up to `backtest_cutoffs - 1` earlier ones, `backtest_step_weeks` apart, skipping
+    those whose window is mostly without data (at least 3/4 of its weeks must have `min_week_rows` rows)."""
+    weeks = table.groupby("week").size()
+    full = weeks[weeks >= settings.min_week_rows].index
+    if full.empty:
+        return [final]
+    found, step = [final], 1
+    while len(found) < settings.backtest_cutoffs:
+        cutoff = final - pd.Timedelta(weeks=settings.backtest_step_weeks * step)
+        step += 1
+        if cutoff - full[0] < pd.Timedelta(weeks=settings.min_train_weeks):
+            break
+        window = full[(full >= cutoff) & (full < cutoff + pd.Timedelta(weeks=settings.holdout_weeks))]
+        if len(window) >= 0.75 * settings.holdout_weeks:
+            found.append(cutoff)
+    return sorted(found)
+
+
+def window_scores(split: Split, fitted: dict[str, Candidate], settings: Settings) -> pd.DataFrame:
+    """A window of the backtest: its holdout rows with every candidate's and every baseline's score."""
+    rate = float(split.train[features.TARGET].mean())
+    baselines = {f"baseline_{k}": v for k, v in evaluation.baselines(split.holdout, rate).items()}
+    scores = {**{name: c.holdout_score for name, c in fitted.items()}, **baselines}
+    return split.holdout[HOLDOUT_COLUMNS].assign(
+        cutoff=pd.Timestamp(split.window.cutoff), **{f"score_{name}": value for name, value in scores.items()}
+    )
+
+
 def baseline_metrics(split: Split, settings: Settings) -> dict[str, dict]:
     rate = float(split.train[features.TARGET].mean())
     dates, failed = split.holdout["inspection_date"].to_numpy(), split.holdout[features.TARGET].to_numpy(dtype=int)
@@ -218,6 +253,30 @@ def select(metrics: dict[str, dict], metric: str = "roc_auc") -> str:
     lower_is_better = metric in ("log_loss", "brier")
     ranked = sorted(metrics, key=lambda name: metrics[name][metric], reverse=not lower_is_better)
     return ranked[0]
+
+
+SIMPLER_FIRST = ("logistic", "xgboost", "knn")  # a linear model, then trees, then neighbours (opaque, costly)
+
+
+def choice(trained: "Trained", metric: str = "roc_auc") -> tuple[str, str]:
+    """The candidate to deploy, and why. By ROC AUC: the best pooled backtest value, unless a simpler candidate's
+    pooled value lies inside the best one's bootstrap interval (then the difference is noise, and simpler wins).
+    By another metric the pooled backtest has: its best; else the holdout's best."""
+    pooled = trained.pooled.reindex(list(trained.candidates)).dropna(how="all")
+    if metric == "roc_auc" and not pooled.empty:
+        best = str(pooled["roc_auc"].idxmax())
+        low = float(pooled.at[best, "roc_auc_low"])
+        for name in SIMPLER_FIRST[: SIMPLER_FIRST.index(best)] if best in SIMPLER_FIRST else ():
+            if name in pooled.index and pooled.at[name, "roc_auc"] >= low:
+                return name, (
+                    f"pooled backtest ROC AUC {pooled.at[name, 'roc_auc']:.3f}, inside the interval of the best "
+                    f"({best}: {pooled.at[best, 'roc_auc']:.3f}, 95% CI from {low:.3f}): the simpler model"
+                )
+        return best, f"best pooled backtest ROC AUC ({pooled.at[best, 'roc_auc']:.3f}) over {len(pooled)} candidates"
+    if metric in pooled.columns and not pooled.empty:
+        name = select(pooled.to_dict("index"), metric)
+        return name, f"best pooled backtest {metric}"
+    return select(trained.metrics, metric), f"best holdout {metric}"
 
 
 def leakage_warnings(metrics: dict[str, dict], limit: float = LEAKAGE_AUC) -> list[str]:
@@ -253,10 +312,16 @@ class Trained:
     train_rows: int
     holdout: pd.DataFrame  # inspection_id, week, inspection_date, facility_type, failed and one score column per model
     data: str = ""  # fingerprint of the training inspections
+    backtest: pd.DataFrame = field(default_factory=pd.DataFrame)  # evaluation.backtest: per cutoff and pooled
 
     @property
     def metrics(self) -> dict[str, dict]:
         return {name: candidate.metrics for name, candidate in self.candidates.items()}
+
+    @property
+    def pooled(self) -> pd.DataFrame:
+        """The backtest's pooled row of every candidate and baseline, indexed by name."""
+        return self.backtest[self.backtest["cutoff"] == evaluation.POOLED].set_index("model")
 
 
 @dataclass
@@ -274,6 +339,8 @@ class Selected:
     holdout: pd.DataFrame  # inspection_id, week, inspection_date, facility_type, failed, score (held-out fit)
     training_scores: dict = field(default_factory=dict)  # the training score distribution (for drift)
     libraries: dict = field(default_factory=library_versions)  # versions it was trained (and pickled) with
+    backtest: pd.DataFrame = field(default_factory=pd.DataFrame)  # evaluation.backtest of every candidate
+    reason: str = ""  # why this candidate (`choice`)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -288,11 +355,20 @@ HOLDOUT_COLUMNS = ["inspection_id", "week", "inspection_date", "facility_type", 
 
 
 def fit(table: pd.DataFrame, settings: Settings) -> Trained:
+    """The candidates fitted before the holdout's cutoff, and the rolling-origin backtest around it: the same
+    candidates refitted before each earlier cutoff and judged on the weeks after it."""
     split = temporal_split(table, settings)
     fitted = train(split, settings)
     holdout = split.holdout[HOLDOUT_COLUMNS].assign(
         **{f"score_{name}": candidate.holdout_score for name, candidate in fitted.items()}
     )
+    windows = [window_scores(split, fitted, settings)]
+    for cutoff in backtest_cutoffs(table, settings, pd.Timestamp(split.window.cutoff))[:-1]:
+        earlier = replace(settings, cutoff=cutoff.date())
+        past = temporal_split(table, earlier)
+        windows.append(window_scores(past, train(past, earlier), settings))
+    scorers = [*fitted, *(f"baseline_{name}" for name in evaluation.baselines(split.holdout, 0.0))]
+    backtest = evaluation.backtest(pd.concat(windows, ignore_index=True), scorers, settings.bootstrap, settings.seed)
     return Trained(
         fitted,
         baseline_metrics(split, settings),
@@ -301,12 +377,14 @@ def fit(table: pd.DataFrame, settings: Settings) -> Trained:
         len(split.train),
         holdout.reset_index(drop=True),
         fingerprint(split.train),
+        backtest,
     )
 
 
 def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit: bool = False) -> Selected:
-    """Pick the best candidate by `metric` on the holdout; with `refit`, fit it again on training + holdout weeks."""
-    name = select(trained.metrics, metric)
+    """Pick a candidate by `metric` on the backtest (`choice`); with `refit`, fit it again on training + holdout
+    weeks."""
+    name, reason = choice(trained, metric)
     pipeline = trained.candidates[name].pipeline
     window = trained.window.refitted() if refit else trained.window
     rows, data = trained.train_rows, trained.data
@@ -330,6 +408,8 @@ def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit
         train_rows=rows,
         holdout=holdout,
         training_scores=distribution,
+        backtest=trained.backtest,
+        reason=reason,
     )
 
 
@@ -359,7 +439,7 @@ def model_card(selected: Selected, leakage: list[str]) -> str:
     return (
         f"# Model card: {selected.version}\n\n"
         f"- **Model**: {selected.name} (scikit-learn pipeline: imputation, scaling, one-hot encoding inside)\n"
-        f"- **Selected by**: holdout {selected.metric}, among xgboost, knn, logistic\n"
+        f"- **Selected by**: {selected.reason or 'holdout ' + selected.metric}, among xgboost, knn, logistic\n"
         f"- **Trained on**: {trained_on}, {selected.train_rows:,} inspections\n"
         f"- **Holdout**: weeks {window.cutoff} to {window.end} (exclusive), {len(selected.holdout):,} inspections; "
         "metrics below come from the model fitted without them\n"
@@ -376,4 +456,10 @@ def model_card(selected: Selected, leakage: list[str]) -> str:
         + "\n`days_earlier`: mean days by which fails are found earlier when the holdout's inspections are visited in "
         "score order (City of Chicago's simulation); `fails_in_first_half`: share of fails found in the first half "
         "of the window that way.\n"
+        + (
+            "\n## Rolling-origin backtest (each cutoff: fitted on the weeks before it, scored on the "
+            f"{selected.settings.holdout_weeks} weeks from it)\n\n" + evaluation.backtest_table(selected.backtest)
+            if not selected.backtest.empty
+            else ""
+        )
     )
