@@ -208,3 +208,24 @@ def test_selection_prefers_the_simpler_model_inside_the_best_ones_interval():
     assert training.choice(close)[0] == "logistic"  # 0.685 is inside xgboost's [0.68, ...]
     apart = trained_with({"xgboost": (0.70, 0.69), "knn": (0.66, 0.64), "logistic": (0.685, 0.66)})
     assert training.choice(apart)[0] == "xgboost"
+
+
+def test_scores_are_calibrated_before_the_holdout_without_changing_their_order(table):
+    from sklearn.metrics import roc_auc_score
+
+    settings = training.Settings(xgboost=SMALL, knn_sample=3000, backtest_cutoffs=1)
+    trained = training.fit(table, settings)
+    chosen = training.choose(trained, table)
+    calibration = chosen.calibration
+    last_week = pd.Timestamp(calibration.weeks.split(" to ")[1])
+    assert last_week < pd.Timestamp(chosen.window.cutoff) and calibration.rows > 500  # fitted before the holdout
+    assert (calibration.slope, calibration.intercept) != (1.0, 0.0)
+    raw = trained.holdout[f"score_{chosen.name}"].to_numpy()
+    failed = chosen.holdout[features.TARGET].to_numpy()
+    assert roc_auc_score(failed, chosen.holdout["score"]) == pytest.approx(roc_auc_score(failed, raw))  # monotone
+    holdout_rows = table[table["inspection_id"].isin(chosen.holdout["inspection_id"])]
+    assert chosen.score(holdout_rows) == pytest.approx(calibration.apply(chosen.raw_score(holdout_rows)))
+    reliability = chosen.reliability
+    assert len(reliability) == 10 and reliability["rows"].sum() == len(chosen.holdout)
+    assert reliability["predicted"].is_monotonic_increasing
+    assert "## Calibration" in training.model_card(chosen, [])

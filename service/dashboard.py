@@ -183,6 +183,30 @@ def calibration(rows: pd.DataFrame) -> hv.Overlay:
     return _style(lines, show_legend=True)
 
 
+def reliability_plot(model: pd.Series) -> hv.Overlay | None:
+    """The current model on its holdout: mean calibrated score against the observed fail rate, by score decile."""
+    table = pd.DataFrame(json.loads(model.get("calibration") or "{}").get("reliability", []))
+    if table.empty:
+        return None
+    top = float(table[["predicted", "observed"]].max().max()) * 1.15
+    ideal = hv.Curve([(0, 0), (top, top)], "predicted", "observed", label="perfectly calibrated").opts(
+        color="gray", line_dash="dashed"
+    )
+    points = hv.Curve(table, "predicted", "observed", label="holdout deciles").opts(color="#1f77b4")
+    dots = hv.Scatter(table, "predicted", "observed", label="holdout deciles").opts(color="#1f77b4", size=7)
+    overlay = (ideal * points * dots).opts(
+        title="Calibration: observed fail rate by decile of the calibrated score",
+        xlim=(0, top),
+        ylim=(0, top),
+        xlabel="mean predicted probability",
+        ylabel="observed fail rate",
+        legend_position="top_left",
+        height=320,
+        width=WIDTH // 2 + 100,
+    )
+    return _style(overlay, show_legend=True)
+
+
 def fairness_plot(table: pd.DataFrame) -> hv.Overlay:
     long = table.melt(
         id_vars="facility_type",
@@ -357,7 +381,10 @@ def build(url: str) -> pn.template.BootstrapTemplate:
                 configuration={"columnDefaults": {"headerSort": False}},  # room for the headers' words
                 name="backtest",
             ),
-            "## Calibration over time",
+            "## Calibration",
+            pn.pane.HoloViews(reliability_plot(data.model))
+            if reliability_plot(data.model) is not None
+            else notice("This model was published without a reliability table."),
             pn.pane.HoloViews(calibration(data.monitoring)),
             "## Fairness of the current model",
             pn.pane.HoloViews(fairness_plot(data.fairness))

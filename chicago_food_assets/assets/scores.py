@@ -1,6 +1,6 @@
 """inspection_scores, score_monitoring (weekly), establishment_risk and current_model: what the service reads."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -175,6 +175,14 @@ def current_model(selected_model: Selected) -> pd.DataFrame:
                 "published_at": [pd.Timestamp.now(tz="UTC")],
                 "selected_because": [selected_model.reason or None],
                 "backtest": [json_text(selected_model.backtest.to_dict("records"))],
+                "calibration": [
+                    json_text(
+                        {
+                            **asdict(selected_model.calibration),
+                            "reliability": selected_model.reliability.to_dict("records"),
+                        }
+                    )
+                ],
             }
         )
     )

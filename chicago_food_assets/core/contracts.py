@@ -331,6 +331,7 @@ CURRENT_MODEL = contract(
     C("published_at", "instant", False),
     C("selected_because", "text", description="why this candidate: the backtest's rule (core/training.choice)"),
     C("backtest", "json", description="rolling-origin backtest: per model, per cutoff and pooled"),
+    C("calibration", "json", description="the Platt map, where it was fitted, and the holdout's reliability by decile"),
     partition=None,
 )
 

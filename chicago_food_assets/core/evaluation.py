@@ -5,6 +5,8 @@ dates as slots, but are visited in score order (riskiest first). A failing estab
 than it really was is found that many days earlier.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -172,3 +174,37 @@ def backtest_table(frame: pd.DataFrame) -> str:
         "fails_in_first_half",
     ]
     return shown[columns].to_markdown(index=False, floatfmt=".3f") + "\n"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Platt scaling: probability = sigmoid(slope * logit(raw) + intercept). Monotone, so it changes no ranking
+    (ROC AUC, the inspectors' list, days earlier), only what a score means."""
+
+    slope: float = 1.0
+    intercept: float = 0.0
+    rows: int = 0  # inspections it was fitted on
+    weeks: str = ""  # which ones
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        logit = np.log(np.clip(raw, 1e-6, 1 - 1e-6) / (1 - np.clip(raw, 1e-6, 1 - 1e-6)))
+        return 1 / (1 + np.exp(-(self.slope * logit + self.intercept)))
+
+
+def platt(raw: np.ndarray, failed: np.ndarray, weeks: str = "") -> Calibration:
+    """The calibration map from out-of-time raw scores and their outcomes."""
+    from sklearn.linear_model import LogisticRegression
+
+    raw = np.clip(np.asarray(raw, dtype=float), 1e-6, 1 - 1e-6)
+    fitted = LogisticRegression(C=1e6).fit(np.log(raw / (1 - raw)).reshape(-1, 1), np.asarray(failed, dtype=int))
+    return Calibration(float(fitted.coef_[0, 0]), float(fitted.intercept_[0]), len(raw), weeks)
+
+
+def reliability(failed: np.ndarray, score: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Predicted against observed by decile of the score: does a 0.3 fail three times in ten?"""
+    frame = pd.DataFrame({"score": np.asarray(score, dtype=float), "failed": np.asarray(failed, dtype=float)})
+    frame["decile"] = pd.qcut(frame["score"].rank(method="first"), bins, labels=False) + 1
+    table = frame.groupby("decile").agg(
+        rows=("score", "size"), predicted=("score", "mean"), observed=("failed", "mean")
+    )
+    return table.reset_index()

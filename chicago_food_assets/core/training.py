@@ -71,6 +71,7 @@ class Settings:
     backtest_step_weeks: int = 52  # a year apart: every window covers the same season
     min_train_weeks: int = 26
     bootstrap: int = 200  # resamples of the bootstrap ROC AUC intervals
+    calibration_weeks: int = 12  # the selected model's probabilities are calibrated on the last training weeks
     xgboost: dict = field(
         default_factory=lambda: {
             "n_estimators": 300,
@@ -341,14 +342,22 @@ class Selected:
     libraries: dict = field(default_factory=library_versions)  # versions it was trained (and pickled) with
     backtest: pd.DataFrame = field(default_factory=pd.DataFrame)  # evaluation.backtest of every candidate
     reason: str = ""  # why this candidate (`choice`)
+    calibration: evaluation.Calibration = field(default_factory=evaluation.Calibration)  # identity by default
+    reliability: pd.DataFrame = field(default_factory=pd.DataFrame)  # holdout: predicted against observed by decile
+    holdout_raw: np.ndarray | None = None  # the holdout's uncalibrated scores
 
     @property
     def features(self) -> tuple[str, ...]:
         return self.settings.numeric + self.settings.categorical
 
-    def score(self, table: pd.DataFrame) -> np.ndarray:
+    def raw_score(self, table: pd.DataFrame) -> np.ndarray:
+        """The pipeline's own probability (what its feature contributions add up to, as log-odds)."""
         check_libraries(self.libraries)
         return self.pipeline.predict_proba(model_frame(table, self.settings))[:, 1]
+
+    def score(self, table: pd.DataFrame) -> np.ndarray:
+        """The calibrated probability that the inspection fails."""
+        return self.calibration.apply(self.raw_score(table))
 
 
 HOLDOUT_COLUMNS = ["inspection_id", "week", "inspection_date", "facility_type", features.TARGET]
@@ -381,6 +390,20 @@ def fit(table: pd.DataFrame, settings: Settings) -> Trained:
     )
 
 
+def calibrate(name: str, learnt: pd.DataFrame, settings: Settings) -> evaluation.Calibration:
+    """Platt scaling fitted out of time and before the holdout: the candidate fitted on the learnt weeks but the
+    last `calibration_weeks`, scored on those weeks. The holdout never takes part."""
+    last = learnt["week"].max() - pd.Timedelta(weeks=settings.calibration_weeks - 1)
+    early, late = learnt[learnt["week"] < last], learnt[learnt["week"] >= last]
+    if early[features.TARGET].nunique() < 2 or late[features.TARGET].nunique() < 2:
+        return evaluation.Calibration(weeks="none: too few weeks to calibrate on")
+    pipeline = candidates(settings)[name]
+    pipeline.fit(model_frame(early, settings), early[features.TARGET].to_numpy(dtype=int))
+    raw = pipeline.predict_proba(model_frame(late, settings))[:, 1]
+    weeks = f"{late['week'].min():%Y-%m-%d} to {late['week'].max():%Y-%m-%d}"
+    return evaluation.platt(raw, late[features.TARGET].to_numpy(dtype=int), weeks)
+
+
 def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit: bool = False) -> Selected:
     """Pick a candidate by `metric` on the backtest (`choice`); with `refit`, fit it again on training + holdout
     weeks."""
@@ -393,9 +416,10 @@ def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit
         pipeline = candidates(trained.settings)[name]
         pipeline.fit(model_frame(learnt, trained.settings), learnt[features.TARGET].to_numpy(dtype=int))
         rows, data = len(learnt), fingerprint(learnt)
-    holdout = trained.holdout[HOLDOUT_COLUMNS].assign(score=trained.holdout[f"score_{name}"])
+    calibration = calibrate(name, trained.window.learnt(table), trained.settings)  # before the holdout, even refit
+    holdout = trained.holdout[HOLDOUT_COLUMNS].assign(score=calibration.apply(trained.holdout[f"score_{name}"]))
     distribution = scoring.distribution(
-        pipeline.predict_proba(model_frame(learnt, trained.settings))[:, 1], learnt["facility_type"]
+        calibration.apply(pipeline.predict_proba(model_frame(learnt, trained.settings))[:, 1]), learnt["facility_type"]
     )
     return Selected(
         name=name,
@@ -410,6 +434,28 @@ def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit
         training_scores=distribution,
         backtest=trained.backtest,
         reason=reason,
+        calibration=calibration,
+        reliability=evaluation.reliability(holdout[features.TARGET], holdout["score"]),
+        holdout_raw=trained.holdout[f"score_{name}"].to_numpy(dtype=float),
+    )
+
+
+def _calibration_section(selected: Selected) -> str:
+    if selected.reliability.empty:
+        return ""
+    c = selected.calibration
+    holdout = selected.holdout
+    from sklearn.metrics import brier_score_loss
+
+    raw = selected.holdout_raw if selected.holdout_raw is not None else None
+    before = f", {brier_score_loss(holdout[features.TARGET], raw):.4f} before" if raw is not None else ""
+    return (
+        f"\n## Calibration (Platt scaling: slope {c.slope:.3f}, intercept {c.intercept:.3f}; fitted on {c.rows:,} "
+        f"inspections of the weeks {c.weeks}, scored by a fit without them; never on the holdout)\n\n"
+        f"Holdout Brier score {brier_score_loss(holdout[features.TARGET], holdout['score']):.4f} calibrated{before}. "
+        "Reliability on the holdout, by decile of the calibrated score:\n\n"
+        + selected.reliability.to_markdown(index=False, floatfmt=("d", "d", ".3f", ".3f"))
+        + "\n"
     )
 
 
@@ -456,6 +502,7 @@ def model_card(selected: Selected, leakage: list[str]) -> str:
         + "\n`days_earlier`: mean days by which fails are found earlier when the holdout's inspections are visited in "
         "score order (City of Chicago's simulation); `fails_in_first_half`: share of fails found in the first half "
         "of the window that way.\n"
+        + _calibration_section(selected)
         + (
             "\n## Rolling-origin backtest (each cutoff: fitted on the weeks before it, scored on the "
             f"{selected.settings.holdout_weeks} weeks from it)\n\n" + evaluation.backtest_table(selected.backtest)
