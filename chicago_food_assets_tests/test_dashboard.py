@@ -119,6 +119,10 @@ def test_the_page_a_model_owner_reads_on_monday(browser, dashboard, pipeline):
     assert figures_without_legend(page) == []
     assert overlapping_labels(page) == []
     assert page.get_by_text("Riskiest places in the week of").count() == 1
+    riskiest = read_table(pipeline["postgres"], "food", "inspection_scores")
+    riskiest = riskiest[(riskiest["week"] == riskiest["week"].max()) & (riskiest["rank"] == 1)].iloc[0]
+    first_reason = json.loads(riskiest.reasons)[0]["reason"]  # the riskiest place's reasons, in its row
+    expect(page.get_by_role("gridcell").filter(has_text=first_reason).first).to_be_visible()
     assert all(url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:")) for url in requested)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
 

@@ -506,3 +506,16 @@ def test_large_answers_are_brotli_compressed_for_clients_that_accept_it(api, sco
         f"{api}/v1/weeks/{week}/scores", params={"limit": 500}, headers={"Accept-Encoding": "identity"}, timeout=10
     )
     assert "Content-Encoding" not in plain.headers and len(plain.json()["items"]) > 20
+
+
+def test_scores_come_with_their_reasons_in_plain_words(api, pipeline, scores):
+    model = get(api, "/v1/models/current").json()
+    assert model["name"] in ("xgboost", "logistic"), "the sample's quick models select one with contributions"
+    row = scores.sort_values("score").iloc[-1]  # the riskiest: it has reasons
+    body = get(api, f"/v1/inspections/{int(row.inspection_id)}/score").json()
+    assert body["reasons"] == json.loads(row.reasons) and 1 <= len(body["reasons"]) <= 3
+    assert all(set(reason) == {"feature", "reason", "contribution"} for reason in body["reasons"])
+    lookup = get(api, f"/v1/establishments/{int(row.license)}").json()
+    assert isinstance(lookup["current"]["reasons"], list)
+    week = get(api, f"/v1/weeks/{row.week.date()}/scores", limit=5).json()
+    assert all(isinstance(item["reasons"], list) for item in week["items"])

@@ -229,3 +229,38 @@ def test_scores_are_calibrated_before_the_holdout_without_changing_their_order(t
     assert len(reliability) == 10 and reliability["rows"].sum() == len(chosen.holdout)
     assert reliability["predicted"].is_monotonic_increasing
     assert "## Calibration" in training.model_card(chosen, [])
+
+
+@pytest.mark.parametrize("name", ["xgboost", "logistic"])
+def test_each_rows_contributions_add_up_with_the_base_value_to_its_raw_score(table, name):
+    import dataclasses
+    import json
+
+    from chicago_food_assets.core import reasons
+
+    settings = training.Settings(xgboost=SMALL, knn_sample=2000, backtest_cutoffs=1, holdout_weeks=4)
+    trained = training.fit(table, settings)
+    selected = training.choose(trained, table)
+    selected = dataclasses.replace(selected, name=name, pipeline=trained.candidates[name].pipeline)
+    rows = table.sample(3000, random_state=0).reset_index(drop=True)
+    contributed, base = reasons.contributions(selected.pipeline, training.model_frame(rows, settings))
+    raw = selected.raw_score(rows)
+    assert contributed.shape == (len(rows), len(selected.features))
+    assert base + contributed.sum(axis=1) == pytest.approx(np.log(raw / (1 - raw)), abs=1e-4)
+    explained = reasons.explain(selected, rows)
+    for text, row in zip(explained.iloc[:300], contributed[:300], strict=True):  # a sample, read as a client would
+        items = json.loads(text)
+        assert 1 <= len(items) <= reasons.TOP or row.max() <= 0
+        strengths = [item["contribution"] for item in items]
+        assert strengths == sorted(strengths, reverse=True) and all(s > 0 for s in strengths)
+        assert strengths[0] == pytest.approx(row.max(), abs=1e-4)
+        for item in items:  # plain words, not a column name
+            assert item["reason"] and item["reason"] != item["feature"] and "_" not in item["reason"]
+
+
+def test_a_model_without_contributions_gives_no_reasons(table):
+    from chicago_food_assets.core import reasons
+
+    settings = training.Settings(xgboost=SMALL, knn_sample=2000, backtest_cutoffs=1, holdout_weeks=4)
+    knn = training.fit(table, settings).candidates["knn"].pipeline
+    assert reasons.contributions(knn, training.model_frame(table.head(50), settings)) is None

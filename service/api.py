@@ -75,7 +75,7 @@ PYTHON_TYPES = {
     "date": date,
     "instant": datetime,
     "text": str,
-    "json": str,
+    "json": list[dict[str, str | float]],  # the served JSON column: a score's reasons (core/reasons.py)
 }
 
 

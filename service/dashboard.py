@@ -27,7 +27,9 @@ MONITORED = SCORE_MONITORING.select(
     ["week", "facility_type", "count", "mean", "psi", "fail_rate", "histogram", "training_histogram"]
 ).names
 AUDITED = FAIRNESS_AUDIT.select(["facility_type", "group_size", "fpr", "fdr", "fpr_disparity", "fdr_disparity"]).names
-RISKIEST = INSPECTION_SCORES.select(["week", "rank", "inspection_id", "establishment", "facility_type", "score"]).names
+RISKIEST = INSPECTION_SCORES.select(
+    ["week", "rank", "inspection_id", "establishment", "facility_type", "score", "reasons"]
+).names
 TOP = 10  # riskiest places listed per week
 PRESELECTED = 4  # facility types chosen at first paint: the largest
 WIDTH = 900
@@ -293,6 +295,11 @@ def backtest_frame(model: pd.Series) -> pd.DataFrame:
     )
 
 
+def reason_text(column: pd.Series) -> pd.Series:
+    """The stored reasons (JSON) of a few rows, as one line each."""
+    return column.map(lambda text: "; ".join(r["reason"] for r in json.loads(text)) if text else "")
+
+
 def notice(text: str, kind: str = "warning") -> pn.pane.Alert:
     return pn.pane.Alert(text, alert_type=kind, css_classes=["notice"])
 
@@ -350,14 +357,23 @@ def build(url: str) -> pn.template.BootstrapTemplate:
         week = data.riskiest[data.riskiest["week"] == pd.Timestamp(last_week)].sort_values("rank")
         if week.empty:
             return notice(f"No scores in the week of {last_week}.")
-        table = week.drop(columns=["week"]).assign(score=week["score"].round(3))
+        table = week.drop(columns=["week"]).assign(score=week["score"].round(3), reasons=reason_text(week["reasons"]))
         return pn.widgets.Tabulator(
             table,
             show_index=False,
             disabled=True,
             width=WIDTH,
             name="riskiest",
-            formatters={"inspection_id": {"type": "plaintext"}},
+            formatters={"inspection_id": {"type": "plaintext"}, "reasons": {"type": "textarea"}},
+            widths={
+                "rank": 75,
+                "inspection_id": 135,
+                "establishment": 160,
+                "facility_type": 145,
+                "score": 80,
+                "reasons": 295,
+            },
+            configuration={"columnDefaults": {"headerSort": False}},
         )
 
     return page(

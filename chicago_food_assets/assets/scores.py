@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
-from chicago_food_assets.core import scoring
+from chicago_food_assets.core import reasons, scoring
 from chicago_food_assets.core.contracts import (
     CURRENT_MODEL,
     ESTABLISHMENT_RISK,
@@ -63,8 +63,9 @@ DRIFT = Check(
 )
 def inspection_scores(context: AssetExecutionContext, inspection_features: pd.DataFrame, selected_model: Selected):
     score = selected_model.score(inspection_features) if len(inspection_features) else np.zeros(0)
+    explained = reasons.explain(selected_model, inspection_features)
     table = INSPECTION_SCORES.conform(
-        scoring.score_table(inspection_features, score, selected_model.version, selected_model.window)
+        scoring.score_table(inspection_features, score, selected_model.version, selected_model.window, explained)
     )
     periods = table["period"].value_counts().to_dict()
     yield Output(
@@ -74,6 +75,9 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
             "periods": MetadataValue.json(periods or {"none": 0}),
             "in_sample_rows": int(periods.get("training", 0)),
             "mean_score": float(table["score"].mean()) if len(table) else 0.0,
+            "reasons": "top features by contribution (core/reasons.py)"
+            if explained is not None
+            else f"none: {selected_model.name} has no per-feature contributions",
         },
     )
     yield from SCORE_CHECKS.evaluate(table)

@@ -279,6 +279,7 @@ INSPECTION_SCORES = contract(
     C("model_version", "text", False),
     C("period", "text", False, "training, holdout or prediction, for the model that scored it"),
     C("failed", "boolean", False),
+    C("reasons", "json", description="the features raising the score most, in plain words (core/reasons.py)"),
     indexes=("inspection_id", "license"),
 )
 

@@ -22,8 +22,10 @@ COLUMNS = INSPECTION_SCORES.names
 MONITORING_COLUMNS = SCORE_MONITORING.names
 
 
-def score_table(table: pd.DataFrame, score: np.ndarray, version: str, window: ModelWindow) -> pd.DataFrame:
-    """One row per inspection with its score and its rank within the week (1 = riskiest)."""
+def score_table(
+    table: pd.DataFrame, score: np.ndarray, version: str, window: ModelWindow, reasons: pd.Series | None = None
+) -> pd.DataFrame:
+    """One row per inspection with its score, its rank within the week (1 = riskiest) and its reasons (JSON)."""
     out = table[["inspection_id", "license", "establishment", "week", "inspection_date", "facility_type"]].reset_index(
         drop=True
     )
@@ -35,6 +37,7 @@ def score_table(table: pd.DataFrame, score: np.ndarray, version: str, window: Mo
     out["model_version"] = version
     out["period"] = window.period(out["week"])
     out["failed"] = table["failed"].to_numpy(dtype=bool)
+    out["reasons"] = reasons.to_numpy() if reasons is not None else None
     return out[list(COLUMNS)]
 
 
