@@ -51,3 +51,64 @@ def test_the_operating_threshold_flags_the_top_share():
     scores = pd.Series(range(100), dtype=float).to_numpy()
     threshold = fairness.operating_threshold(scores, 0.2)
     assert (scores >= threshold).sum() == 20
+
+
+def policy_frame(grocery_scores: list[float]) -> pd.DataFrame:
+    """100 restaurants and 100 grocery stores, each failing 30 times; restaurants' fails score highest."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    restaurant_failed = np.r_[np.ones(30), np.zeros(70)]
+    restaurant_score = np.where(restaurant_failed == 1, 0.4, 0.2) + rng.random(100) * 0.4  # an imperfect ranking
+    return pd.DataFrame(
+        {
+            "facility_type": ["Restaurant"] * 100 + ["Grocery Store"] * 100,
+            "score": np.r_[restaurant_score, grocery_scores],
+            "failed": np.r_[restaurant_failed, np.r_[np.ones(30), np.zeros(70)]].astype(int),
+            "inspection_date": pd.Timestamp("2019-07-01") + pd.to_timedelta(rng.integers(0, 60, 200), unit="D"),
+        }
+    )
+
+
+def test_a_group_flagged_beyond_its_fail_rate_gets_its_own_threshold_when_it_costs_little():
+    import numpy as np
+
+    # grocery stores fail as often as restaurants but every one of them scores high: flagged far beyond its rate
+    grocery = 0.5 + np.r_[np.full(30, 0.1), np.zeros(70)] + np.random.default_rng(1).random(100) * 0.2
+    decision = fairness.decide(policy_frame(list(grocery)), flagged_share=0.2, min_size=50, cost=1.0)
+    table = decision.table.set_index("facility_type")
+    assert not table.loc["Grocery Store", "explained_by_base_rate"]
+    assert table.loc["Grocery Store", "fail_rate_ratio"] == pytest.approx(1.0)
+    assert decision.deployed == fairness.PER_GROUP and "Grocery Store" in decision.why
+    before, after = table.loc["Grocery Store", ["fpr_disparity", "mitigated_fpr_disparity"]]
+    assert before > fairness.FAIR_BAND[1] and abs(np.log(after)) < abs(np.log(before))  # the gap narrows
+    assert set(decision.days_earlier) == {fairness.SINGLE, fairness.PER_GROUP}
+    # the same gap, when fixing it would cost more days earlier than accepted: the single threshold stays
+    strict = fairness.decide(policy_frame(list(grocery)), flagged_share=0.2, min_size=50, cost=-1.0)
+    assert strict.deployed == fairness.SINGLE and "more than" in strict.why
+
+
+def test_per_group_ranking_puts_each_groups_riskiest_first():
+    from chicago_food_assets.core import scoring
+    from chicago_food_assets.core.window import ModelWindow
+
+    rows = pd.DataFrame(
+        {
+            "inspection_id": [1, 2, 3, 4],
+            "license": [1, 2, 3, 4],
+            "establishment": ["a", "b", "c", "d"],
+            "week": pd.Timestamp("2019-07-01"),
+            "inspection_date": pd.Timestamp("2019-07-02"),
+            "facility_type": ["Grocery Store", "Grocery Store", "Restaurant", "Restaurant"],
+            "failed": False,
+        }
+    )
+    window = ModelWindow(
+        pd.Timestamp("2019-01-07").date(), pd.Timestamp("2019-03-04").date(), pd.Timestamp("2019-04-01").date()
+    )
+    score = [0.9, 0.8, 0.3, 0.2]
+    single = scoring.score_table(rows, score, "v", window)
+    assert single.sort_values("rank")["inspection_id"].tolist() == [1, 2, 3, 4]
+    decision = fairness.Decision(pd.DataFrame(), {}, fairness.PER_GROUP, "test", ("Grocery Store", "Restaurant"))
+    per_group = scoring.score_table(rows, score, "v", window, decision=decision)
+    assert per_group.sort_values("rank")["inspection_id"].tolist() == [1, 3, 2, 4]  # each type's riskiest first

@@ -93,7 +93,17 @@ def test_a_weeks_scores_come_ranked_and_page_by_cursor_without_gaps(api, scores)
             break
     assert [item["rank"] for item in seen] == list(range(1, len(week) + 1))
     assert sorted(item["inspection_id"] for item in seen) == sorted(week["inspection_id"])
-    assert all(a["score"] >= b["score"] for a, b in pairwise(seen))
+    ranking = get(api, "/v1/models/current").json()["ranking"]
+    if ranking["deployed"] == "single threshold":
+        assert all(a["score"] >= b["score"] for a, b in pairwise(seen))
+    else:  # per-group thresholds: each facility type's places come riskiest first, the types interleaved
+        kept = {group["facility_type"] for group in ranking["groups"]} - {"Other (small groups)"}
+        by_group: dict[str, list[float]] = {}
+        for item in seen:
+            group = item["facility_type"] if item["facility_type"] in kept else "Other (small groups)"
+            by_group.setdefault(group, []).append(item["score"])
+        assert len(by_group) >= 2 and all(scores == sorted(scores, reverse=True) for scores in by_group.values())
+        assert [item["score"] for item in seen] != sorted((item["score"] for item in seen), reverse=True)
 
 
 def test_facility_type_and_min_score_filter(api, scores):
@@ -212,6 +222,8 @@ def test_the_current_model_has_its_windows_metrics_and_fairness(api, pipeline):
         pooled[body["name"]]["roc_auc_low"] <= pooled[body["name"]]["roc_auc"] <= pooled[body["name"]]["roc_auc_high"]
     )
     assert "pooled backtest ROC AUC" in body["selected_because"]
+    assert body["ranking"]["deployed"] in ("single threshold", "per-group thresholds") and body["ranking"]["why"]
+    assert set(body["ranking"]["days_earlier"]) == {"single threshold", "per-group thresholds"}
 
 
 def test_the_openapi_document_is_valid_and_lists_the_routes(api):

@@ -139,6 +139,7 @@ class Model(msgspec.Struct):
     published_at: datetime
     selected_because: str | None  # the backtest's rule: best pooled ROC AUC, or a simpler model inside its interval
     backtest: list[dict[str, str | int | float | None]]  # per model: each cutoff and `pooled` (ROC AUC with its CI)
+    ranking: dict[str, object] | None  # the deployed ranking policy (single or per-group thresholds) and why
 
 
 SCORE_COLUMNS = ", ".join(Score.__struct_fields__)
@@ -492,6 +493,7 @@ async def current_model(request: Request, database: Database) -> Model:
         published_at=row["published_at"],
         selected_because=row["selected_because"],
         backtest=json.loads(row["backtest"] or "[]"),
+        ranking=json.loads(row["ranking"]) if row["ranking"] else None,
     )
 
 

@@ -59,6 +59,16 @@ def fairness_audit(config: AuditConfig, selected_model: Selected):
             "flagged_share": config.flagged_share,
             "holdout_rows": len(holdout),
             "groups": MetadataValue.md(table.round(3).to_markdown(index=False)),
+            **(
+                {
+                    "deployed_ranking": selected_model.decision.deployed,
+                    "why": selected_model.decision.why,
+                    "days_earlier_by_policy": MetadataValue.json(selected_model.decision.days_earlier),
+                    "policies": MetadataValue.md(selected_model.decision.table.round(3).to_markdown(index=False)),
+                }
+                if getattr(selected_model, "decision", None)
+                else {}
+            ),
         },
     )
     yield FAIR_BAND.result(

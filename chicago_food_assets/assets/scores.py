@@ -65,7 +65,14 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
     score = selected_model.score(inspection_features) if len(inspection_features) else np.zeros(0)
     explained = reasons.explain(selected_model, inspection_features)
     table = INSPECTION_SCORES.conform(
-        scoring.score_table(inspection_features, score, selected_model.version, selected_model.window, explained)
+        scoring.score_table(
+            inspection_features,
+            score,
+            selected_model.version,
+            selected_model.window,
+            explained,
+            getattr(selected_model, "decision", None),  # models pickled before the fairness decision: single
+        )
     )
     periods = table["period"].value_counts().to_dict()
     yield Output(
@@ -75,6 +82,7 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
             "periods": MetadataValue.json(periods or {"none": 0}),
             "in_sample_rows": int(periods.get("training", 0)),
             "mean_score": float(table["score"].mean()) if len(table) else 0.0,
+            "ranking": selected_model.decision.deployed if getattr(selected_model, "decision", None) else "single",
             "reasons": "top features by contribution (core/reasons.py)"
             if explained is not None
             else f"none: {selected_model.name} has no per-feature contributions",
@@ -150,6 +158,20 @@ def establishment_risk(inspection_scores: pd.DataFrame):
     yield ONE_ROW.result("establishment_risk", repeated == 0, {"repeated": repeated})
 
 
+def ranking(selected_model: Selected) -> str | None:
+    decision = getattr(selected_model, "decision", None)
+    if decision is None:
+        return None
+    return json_text(
+        {
+            "deployed": decision.deployed,
+            "why": decision.why,
+            "days_earlier": decision.days_earlier,
+            "groups": decision.table.to_dict("records"),
+        }
+    )
+
+
 @asset(
     ins={"selected_model": AssetIn()},
     io_manager_key="table_io_manager",
@@ -179,6 +201,7 @@ def current_model(selected_model: Selected) -> pd.DataFrame:
                 "published_at": [pd.Timestamp.now(tz="UTC")],
                 "selected_because": [selected_model.reason or None],
                 "backtest": [json_text(selected_model.backtest.to_dict("records"))],
+                "ranking": [ranking(selected_model)],
                 "calibration": [
                     json_text(
                         {

@@ -7,6 +7,8 @@ the reference group's (Restaurant) bears more unwarranted inspections. Disparity
 within [0.8, 1.25] counts as fair.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -93,3 +95,100 @@ def outside_band(table: pd.DataFrame, min_size: int, band: tuple[float, float] =
     sized = table[(table["group_size"] >= min_size) & (table["facility_type"] != SMALL)]
     out = ~sized["fpr_disparity"].between(low, high) | ~sized["fdr_disparity"].between(low, high)
     return sized[out.fillna(False).to_numpy(dtype=bool)]
+
+
+def group_flags(score: np.ndarray, groups: pd.Series, flagged_share: float) -> np.ndarray:
+    """The mitigation: each group's own top `flagged_share` of scores is flagged (a per-group threshold), so every
+    kind of place gets the same share of the list instead of the riskiest places overall."""
+    frame = pd.DataFrame({"score": np.asarray(score, dtype=float), "group": groups.to_numpy()})
+    within = frame.groupby("group")["score"].rank(method="first", ascending=False, pct=True)
+    return (within <= flagged_share).to_numpy()
+
+
+def within_group_order(score: np.ndarray, groups: pd.Series) -> np.ndarray:
+    """The visiting order of the per-group policy: a place's percentile within its group (1 = its group's riskiest)."""
+    frame = pd.DataFrame({"score": np.asarray(score, dtype=float), "group": groups.to_numpy()})
+    return frame.groupby("group")["score"].rank(method="first", pct=True).to_numpy()
+
+
+SINGLE = "single threshold"
+PER_GROUP = "per-group thresholds"
+
+
+def policy_groups(facility_type: pd.Series, groups: list[str]) -> pd.Series:
+    """Facility types as the policy groups them: the holdout's sizeable types, every other one SMALL."""
+    return facility_type.astype(object).where(facility_type.isin(groups), SMALL).fillna(SMALL)
+
+
+@dataclass(frozen=True)
+class Decision:
+    table: pd.DataFrame  # per group: base rates, flag rates, disparities under both policies
+    days_earlier: dict[str, float]  # single threshold and per-group thresholds
+    deployed: str  # SINGLE or PER_GROUP: how the week's list is ranked (core/scoring.score_table)
+    why: str
+    groups: tuple[str, ...] = ()  # the sizeable facility types the per-group policy keeps apart
+
+
+def decide(
+    frame: pd.DataFrame, flagged_share: float, min_size: int = 50, reference: str = REFERENCE, cost: float = 0.2
+) -> Decision:
+    """Compare the deployed single threshold with per-group thresholds on the holdout (`frame`: facility_type,
+    score, failed, inspection_date). A group's gap is *explained by base rates* when the model flags it in
+    proportion to how often it fails: its flag-rate ratio to the reference over its fail-rate ratio lies in the
+    fair band. Per-group thresholds are deployed only when some sizeable group's gap is not explained by base rates
+    and they cost at most `cost` (a fifth) of the days earlier; otherwise the single threshold stays, and why."""
+    from chicago_food_assets.core.evaluation import reorder
+
+    groups = merge_small_groups(frame["facility_type"].astype(object), min_size).fillna(SMALL)
+    kept = tuple(sorted(set(groups) - {SMALL}))
+    score = frame["score"].to_numpy(dtype=float)
+    threshold = operating_threshold(score, flagged_share)
+    single = audit(frame, threshold, min_size, reference)
+    mitigated_flags = group_flags(score, groups, flagged_share).astype(float)
+    mitigated = audit(frame.assign(score=mitigated_flags), 0.5, min_size, reference).set_index("facility_type")
+    table = single.set_index("facility_type")
+    flag_rate = table["flagged"] / table["group_size"]
+    base_ratio = table["prevalence"] / table.at[reference, "prevalence"] if reference in table.index else np.nan
+    flag_ratio = flag_rate / flag_rate.get(reference, np.nan)
+    out = pd.DataFrame(
+        {
+            "group_size": table["group_size"],
+            "fail_rate_ratio": base_ratio,
+            "flag_rate_ratio": flag_ratio,
+            "explained_by_base_rate": (flag_ratio / base_ratio).between(*FAIR_BAND),
+            "fpr_disparity": table["fpr_disparity"],
+            "fdr_disparity": table["fdr_disparity"],
+            "mitigated_fpr_disparity": mitigated["fpr_disparity"].reindex(table.index),
+            "mitigated_fdr_disparity": mitigated["fdr_disparity"].reindex(table.index),
+        }
+    ).reset_index()
+    dates, failed = frame["inspection_date"].to_numpy(), frame["failed"].to_numpy(dtype=int)
+    days = {
+        SINGLE: reorder(dates, failed, score)["days_earlier"],
+        PER_GROUP: reorder(dates, failed, within_group_order(score, groups))["days_earlier"],
+    }
+    outside = outside_band(single, min_size)
+    unexplained = out[out["facility_type"].isin(outside["facility_type"]) & ~out["explained_by_base_rate"]]
+    loss = 1 - days[PER_GROUP] / days[SINGLE] if days[SINGLE] > 0 else 1.0
+    if outside.empty:
+        return Decision(out, days, SINGLE, "every sizeable group is inside the fair band", kept)
+    if unexplained.empty:
+        why = (
+            f"{', '.join(outside['facility_type'])} leave the band, but in proportion to how often they fail: the "
+            "flags follow real failures, and per-group thresholds would send inspectors to places that fail less"
+            f" ({days[PER_GROUP]:.1f} days earlier instead of {days[SINGLE]:.1f})"
+        )
+        return Decision(out, days, SINGLE, why, kept)
+    if loss <= cost:
+        why = (
+            f"{', '.join(unexplained['facility_type'])} are flagged beyond their fail rate; per-group thresholds cost "
+            f"{loss:.0%} of the days earlier ({days[PER_GROUP]:.1f} instead of "
+            f"{days[SINGLE]:.1f}), within the {cost:.0%} we accept"
+        )
+        return Decision(out, days, PER_GROUP, why, kept)
+    why = (
+        f"{', '.join(unexplained['facility_type'])} are flagged beyond their fail rate, but per-group thresholds cost "
+        f"{loss:.0%} of the days earlier, more than the {cost:.0%} we accept: the single threshold stays, reviewed "
+        "with the audit each retraining"
+    )
+    return Decision(out, days, SINGLE, why, kept)

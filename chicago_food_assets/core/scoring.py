@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pandas as pd
 
+from chicago_food_assets.core import fairness
 from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCORE_MONITORING
 from chicago_food_assets.core.window import ModelWindow
 
@@ -23,16 +24,34 @@ MONITORING_COLUMNS = SCORE_MONITORING.names
 
 
 def score_table(
-    table: pd.DataFrame, score: np.ndarray, version: str, window: ModelWindow, reasons: pd.Series | None = None
+    table: pd.DataFrame,
+    score: np.ndarray,
+    version: str,
+    window: ModelWindow,
+    reasons: pd.Series | None = None,
+    decision: "fairness.Decision | None" = None,
 ) -> pd.DataFrame:
-    """One row per inspection with its score, its rank within the week (1 = riskiest) and its reasons (JSON)."""
+    """One row per inspection with its score, its rank within the week (1 = first to visit) and its reasons (JSON).
+
+    The rank follows the deployed policy (`decision`): riskiest first overall, or, with per-group thresholds, by a
+    place's percentile within its facility type that week (each type's riskiest first), ties by score."""
     out = table[["inspection_id", "license", "establishment", "week", "inspection_date", "facility_type"]].reset_index(
         drop=True
     )
     out["score"] = np.asarray(score, dtype=float)
-    order = out.sort_values(["week", "score", "inspection_id"], ascending=[True, False, True], kind="stable").index
+    if decision is not None and decision.deployed == fairness.PER_GROUP:
+        groups = fairness.policy_groups(out["facility_type"], list(decision.groups))
+        within = (
+            out.assign(group=groups).groupby(["week", "group"])["score"].rank(method="first", ascending=False, pct=True)
+        )
+    else:
+        within = pd.Series(0.0, index=out.index)
+    keyed = out.assign(within=within.to_numpy())
+    order = keyed.sort_values(
+        ["week", "within", "score", "inspection_id"], ascending=[True, True, False, True], kind="stable"
+    ).index
     rank = np.empty(len(out), dtype=np.int32)
-    rank[order] = out.loc[order].groupby("week").cumcount().to_numpy() + 1
+    rank[order] = keyed.loc[order].groupby("week").cumcount().to_numpy() + 1
     out["rank"] = rank
     out["model_version"] = version
     out["period"] = window.period(out["week"])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import evaluation, features, scoring
+from chicago_food_assets.core import evaluation, fairness, features, scoring
 from chicago_food_assets.core.window import ModelWindow
 
 # scikit-learn and XGBoost are imported where models are built and scored: every Dagster process loads this module
@@ -256,6 +256,7 @@ def select(metrics: dict[str, dict], metric: str = "roc_auc") -> str:
     return ranked[0]
 
 
+FLAGGED_SHARE = 0.2  # the inspectors' list whose fairness decides the ranking policy (fairness.decide)
 SIMPLER_FIRST = ("logistic", "xgboost", "knn")  # a linear model, then trees, then neighbours (opaque, costly)
 
 
@@ -345,6 +346,7 @@ class Selected:
     calibration: evaluation.Calibration = field(default_factory=evaluation.Calibration)  # identity by default
     reliability: pd.DataFrame = field(default_factory=pd.DataFrame)  # holdout: predicted against observed by decile
     holdout_raw: np.ndarray | None = None  # the holdout's uncalibrated scores
+    decision: fairness.Decision | None = None  # how the week's list is ranked, and why (fairness.decide)
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -437,6 +439,7 @@ def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit
         calibration=calibration,
         reliability=evaluation.reliability(holdout[features.TARGET], holdout["score"]),
         holdout_raw=trained.holdout[f"score_{name}"].to_numpy(dtype=float),
+        decision=fairness.decide(holdout, FLAGGED_SHARE),
     )
 
 
@@ -456,6 +459,19 @@ def _calibration_section(selected: Selected) -> str:
         "Reliability on the holdout, by decile of the calibrated score:\n\n"
         + selected.reliability.to_markdown(index=False, floatfmt=("d", "d", ".3f", ".3f"))
         + "\n"
+    )
+
+
+def _fairness_section(selected: Selected) -> str:
+    decision = selected.decision
+    if decision is None:
+        return ""
+    days = ", ".join(f"{policy}: {value:.1f}" for policy, value in decision.days_earlier.items())
+    return (
+        f"\n## Fairness: {decision.deployed} deployed\n\n{decision.why}.\n\n"
+        f"Days earlier on the holdout by policy ({days}). Disparities against Restaurant at the top "
+        f"{FLAGGED_SHARE:.0%}, under each policy; a gap is explained by base rates when the group is flagged in "
+        "proportion to its fail rate:\n\n" + decision.table.round(3).to_markdown(index=False) + "\n"
     )
 
 
@@ -503,6 +519,7 @@ def model_card(selected: Selected, leakage: list[str]) -> str:
         "score order (City of Chicago's simulation); `fails_in_first_half`: share of fails found in the first half "
         "of the window that way.\n"
         + _calibration_section(selected)
+        + _fairness_section(selected)
         + (
             "\n## Rolling-origin backtest (each cutoff: fitted on the weeks before it, scored on the "
             f"{selected.settings.holdout_weeks} weeks from it)\n\n" + evaluation.backtest_table(selected.backtest)
