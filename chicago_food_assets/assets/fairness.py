@@ -41,7 +41,13 @@ class AuditConfig(Config):
 )
 def fairness_audit(config: AuditConfig, selected_model: Selected):
     holdout = selected_model.holdout
-    threshold = fairness.operating_threshold(holdout["score"].to_numpy(dtype=float), config.flagged_share)
+    score = holdout["score"].to_numpy(dtype=float)
+    threshold = fairness.operating_threshold(score, config.flagged_share)
+    decision = getattr(selected_model, "decision", None)
+    if decision is not None and decision.deployed == fairness.PER_GROUP:  # audit what inspectors get: each type's
+        groups = fairness.policy_groups(holdout["facility_type"], list(decision.groups))  # own top share, flagged
+        holdout = holdout.assign(score=fairness.group_flags(score, groups, config.flagged_share).astype(float))
+        threshold = 0.5
     table = FAIRNESS_AUDIT.conform(
         fairness.audit(holdout, threshold, config.min_group_size, config.reference).assign(
             model_version=selected_model.version
@@ -55,7 +61,9 @@ def fairness_audit(config: AuditConfig, selected_model: Selected):
             "why_fpr_and_fdr": "The intervention is punitive: a flag sends an inspector who can fine or close. FPR "
             "(share of passing places flagged) and FDR (share of flags that pass) measure unwarranted inspections.",
             "reference_group": config.reference,
-            "operating_threshold": threshold,
+            "operating_threshold": threshold
+            if decision is None or decision.deployed == fairness.SINGLE
+            else "per group",
             "flagged_share": config.flagged_share,
             "holdout_rows": len(holdout),
             "groups": MetadataValue.md(table.round(3).to_markdown(index=False)),

@@ -180,10 +180,10 @@ def decide(
         )
         return Decision(out, days, SINGLE, why, kept)
     if loss <= cost:
+        price = f"cost {loss:.0%} of the days earlier" if loss > 0 else "cost nothing in days earlier"
         why = (
-            f"{', '.join(unexplained['facility_type'])} are flagged beyond their fail rate; per-group thresholds cost "
-            f"{loss:.0%} of the days earlier ({days[PER_GROUP]:.1f} instead of "
-            f"{days[SINGLE]:.1f}), within the {cost:.0%} we accept"
+            f"{', '.join(unexplained['facility_type'])} are flagged beyond their fail rate; per-group thresholds "
+            f"{price} ({days[PER_GROUP]:.1f} instead of {days[SINGLE]:.1f}; we accept up to {cost:.0%})"
         )
         return Decision(out, days, PER_GROUP, why, kept)
     why = (
