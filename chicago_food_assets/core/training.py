@@ -230,7 +230,7 @@ def backtest_cutoffs(table: pd.DataFrame, settings: Settings, final: pd.Timestam
     return sorted(found)
 
 
-def window_scores(split: Split, fitted: dict[str, Candidate], settings: Settings) -> pd.DataFrame:
+def window_scores(split: Split, fitted: dict[str, Candidate]) -> pd.DataFrame:
     """A window of the backtest: its holdout rows with every candidate's and every baseline's score."""
     rate = float(split.train[features.TARGET].mean())
     baselines = {f"baseline_{k}": v for k, v in evaluation.baselines(split.holdout, rate).items()}
@@ -373,11 +373,11 @@ def fit(table: pd.DataFrame, settings: Settings) -> Trained:
     holdout = split.holdout[HOLDOUT_COLUMNS].assign(
         **{f"score_{name}": candidate.holdout_score for name, candidate in fitted.items()}
     )
-    windows = [window_scores(split, fitted, settings)]
+    windows = [window_scores(split, fitted)]
     for cutoff in backtest_cutoffs(table, settings, pd.Timestamp(split.window.cutoff))[:-1]:
         earlier = replace(settings, cutoff=cutoff.date())
         past = temporal_split(table, earlier)
-        windows.append(window_scores(past, train(past, earlier), settings))
+        windows.append(window_scores(past, train(past, earlier)))
     scorers = [*fitted, *(f"baseline_{name}" for name in evaluation.baselines(split.holdout, 0.0))]
     backtest = evaluation.backtest(pd.concat(windows, ignore_index=True), scorers, settings.bootstrap, settings.seed)
     return Trained(
@@ -450,7 +450,7 @@ def _calibration_section(selected: Selected) -> str:
     holdout = selected.holdout
     from sklearn.metrics import brier_score_loss
 
-    raw = selected.holdout_raw if selected.holdout_raw is not None else None
+    raw = selected.holdout_raw
     before = f", {brier_score_loss(holdout[features.TARGET], raw):.4f} before" if raw is not None else ""
     return (
         f"\n## Calibration (Platt scaling: slope {c.slope:.3f}, intercept {c.intercept:.3f}; fitted on {c.rows:,} "
