@@ -2,7 +2,9 @@
 
 Three candidates, each a scikit-learn pipeline that carries its own imputation, scaling and encoding, so scoring
 applies exactly the transforms training saw: gradient-boosted trees (xgboost), k-nearest neighbours, logistic
-regression. Selection uses a holdout metric, never the training data (the seed picked by training accuracy).
+regression. Selection uses the pooled rolling-origin backtest (each cutoff's candidates fitted strictly before it),
+never the training data (the seed picked by training accuracy); the selected model's probabilities are calibrated
+on the last training weeks, and its ranking policy is decided by the fairness audit's numbers (fairness.decide).
 """
 
 import hashlib
@@ -358,8 +360,9 @@ class Selected:
         return self.pipeline.predict_proba(model_frame(table, self.settings))[:, 1]
 
     def score(self, table: pd.DataFrame) -> np.ndarray:
-        """The calibrated probability that the inspection fails."""
-        return self.calibration.apply(self.raw_score(table))
+        """The calibrated probability that the inspection fails (a model pickled before calibration: its own)."""
+        calibration = getattr(self, "calibration", None) or evaluation.Calibration()
+        return calibration.apply(self.raw_score(table))
 
 
 HOLDOUT_COLUMNS = ["inspection_id", "week", "inspection_date", "facility_type", features.TARGET]
