@@ -32,6 +32,7 @@ GROUPS = {
         "complaints_last_year", "food_poisoning_last_year", "fails_in_a_row", "days_since_critical",
         "establishment_age",
     ),
+    "+ chain and neighbourhood": ("chain_locations", "chain_fail_rate", "zip_fail_rate"),
 }  # fmt: skip
 assert {name for group in GROUPS.values() for name in group} == set(features.FEATURES), "every feature in a group"
 

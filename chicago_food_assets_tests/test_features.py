@@ -3,8 +3,9 @@
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core import features
+from chicago_food_assets.core import features, peers
 from chicago_food_assets.core.cleaning import clean
+from chicago_food_assets.core.establishments import chain_key
 from chicago_food_assets.core.raw import frame_of_rows
 
 
@@ -147,6 +148,7 @@ def hand_made(days: list[tuple[str, str, str, int | None]]) -> pd.DataFrame:
             "week": [pd.Timestamp(d) - pd.Timedelta(days=pd.Timestamp(d).weekday()) for d, *_ in days],
             "inspection_date": [pd.Timestamp(d) for d, *_ in days],
             "establishment": "one",
+            "chain": "ONE",
             "license": 7,
             "results": [r for _, r, *_ in days],
             "failed": [r == "Fail" for _, r, *_ in days],
@@ -181,3 +183,74 @@ def test_richer_history_counts_chains_complaints_severity_and_age():
     assert built["food_poisoning_last_year"].tolist() == [0, 0, 0, 0, 1]
     assert pd.isna(built.loc[1, "days_since_critical"])  # nothing earlier
     assert built.loc[2:5, "days_since_critical"].tolist() == [61, 68, 124, 460]  # since 2013-01-02's
+
+
+def peer_rows(rows: list[tuple[str, str, str | None, str | None, bool]]) -> pd.DataFrame:
+    """Inspections (date, establishment, chain, zip, failed) of several places: peer features built."""
+    return peers.build(
+        pd.DataFrame(
+            {
+                "inspection_date": [pd.Timestamp(d) for d, *_ in rows],
+                "establishment": [e for _, e, *_ in rows],
+                "chain": [c for _, _, c, *_ in rows],
+                "zip": [z for *_, z, _ in rows],
+                "failed": [f for *_, f in rows],
+            }
+        )
+    )
+
+
+def test_a_chain_counts_its_other_locations_and_their_earlier_fails():
+    built = peer_rows(
+        [
+            ("2013-01-07", "a", "SUBWAY", "60601", True),
+            ("2013-01-07", "b", "SUBWAY", "60601", False),  # the same day as a's: neither sees the other
+            ("2013-02-04", "b", "SUBWAY", "60601", True),
+            ("2013-03-04", "a", "SUBWAY", "60602", False),
+            ("2013-03-04", "c", "SUBWAY", "60602", False),
+            ("2013-03-04", "d", None, "60602", True),  # no business name: no chain features
+        ]
+    )
+    assert built["chain_locations"].tolist()[:5] == [0, 0, 1, 1, 2]
+    assert built["chain_fail_rate"].tolist()[2:5] == [1.0, 0.5, 2 / 3]  # a's, then b's, then a's and b's
+    assert built.loc[0:1, "chain_fail_rate"].isna().all()
+    assert built.loc[5, ["chain_locations", "chain_fail_rate"]].isna().all()
+
+
+def test_the_zip_fail_rate_covers_the_90_days_before_only():
+    built = peer_rows(
+        [
+            ("2013-01-02", "a", None, "60601", True),  # 91 days before 2013-04-03: outside the window
+            ("2013-01-03", "b", None, "60601", False),
+            ("2013-01-03", "c", None, "60601", True),
+            ("2013-04-03", "d", None, "60601", False),
+            ("2013-04-03", "e", None, "60601", False),
+            ("2013-04-03", "f", None, "60602", False),  # another ZIP
+            ("2013-04-03", "g", None, None, False),  # no ZIP
+        ]
+    )
+    assert built.loc[3:4, "zip_fail_rate"].tolist() == [0.5, 0.5]
+    assert built.loc[[0, 5, 6], "zip_fail_rate"].isna().all()
+    assert built.loc[1, "zip_fail_rate"] == 1.0  # only a's, the day before
+
+
+def test_peer_features_pass_the_no_future_recomputation_and_catch_a_leak(clean_sample):
+    table = features.build(clean_sample)
+    # about a quarter of the sample's rows come from extracts without the ZIP column
+    assert table["chain_fail_rate"].notna().mean() > 0.2 and table["zip_fail_rate"].notna().mean() > 0.7
+    leaked = table.assign(zip_fail_rate=table["zip_fail_rate"].fillna(0) + 0.01)
+    assert len(features.verify_no_future(clean_sample, leaked, sample=30)) == 30
+
+
+def test_branches_of_one_business_share_a_chain():
+    public = pd.Series(["SUBWAY #1234", "McDonald's", "NIL", None, "7-ELEVEN", "POTBELLY SANDWICH WORKS LLC", ""])
+    legal = pd.Series(["SUBWAY 12", "x", "MCDONALDS CORP", None, "y", "z", "A.B.C. Inc."])
+    assert chain_key(public, legal).tolist() == [
+        "SUBWAY",
+        "MCDONALDS",
+        "MCDONALDS",
+        None,
+        "7 ELEVEN",
+        "POTBELLY SANDWICH WORKS",
+        "ABC",
+    ]

@@ -1,13 +1,15 @@
 """inspection_features: what is known about each inspection before it happens, plus its target."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
-from chicago_food_assets.core import features
+from chicago_food_assets.core import features, peers
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES
+from chicago_food_assets.partitions import week_of
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.types import weekly_table
 
@@ -37,13 +39,14 @@ NO_FUTURE = NoFutureCheck()
 )
 def inspection_features(context: AssetExecutionContext, clean_inspections: pd.DataFrame, postgres: PostgresResource):
     window = context.partition_time_window
-    # Earlier weeks' inspections of the same establishments: one query for the whole range.
+    # Earlier weeks' inspections of the same establishments and chains, and of every place in the weeks the ZIP
+    # window reaches back to: one query for the whole range.
     history = postgres.read_earlier(
         CLEAN_INSPECTIONS,
         features.HISTORY_COLUMNS,
-        key="establishment",
-        values=clean_inspections["establishment"].dropna().unique().tolist(),
         before=window.start.date(),
+        matching={name: clean_inspections[name].dropna().unique().tolist() for name in ("establishment", "chain")},
+        since=week_of(window.start.date() - timedelta(days=peers.ZIP_DAYS)),
     )
     # an inspection whose date the portal moved into this range may still sit in its old week until that week is
     # refreshed: its stale copy is not its own history

@@ -16,7 +16,7 @@ import pandas as pd
 from chicago_food_assets.core import violations
 from chicago_food_assets.core.arrow import TEXT, numbers, whole_numbers
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS
-from chicago_food_assets.core.establishments import establishment_key
+from chicago_food_assets.core.establishments import chain_key, establishment_key
 from chicago_food_assets.core.raw import NOT_OUTCOMES, RESULTS, RISKS
 
 CHICAGO = {"latitude": (41.60, 42.05), "longitude": (-87.95, -87.50)}  # the city's bounding box, with a margin
@@ -337,6 +337,7 @@ def derive(kept: pd.DataFrame, repaired: dict[str, int]) -> tuple[pd.DataFrame, 
     )
     kept["failed"] = kept["results"].eq("Fail").fillna(False).astype(bool)
     kept["establishment"] = establishment_key(kept["license"], kept["dba_name"], kept["address"])
+    kept["chain"] = chain_key(kept["aka_name"], kept["dba_name"])
     parsed = violations.parse(kept)
     return pd.concat([kept, parsed.counts], axis=1)[list(COLUMNS)], identical, parsed
 

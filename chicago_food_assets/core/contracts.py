@@ -182,6 +182,7 @@ CLEAN_INSPECTIONS = contract(
     C("inspection_date", "date", False),
     C("license", "bigint", False, "0 is Chicago's 'none'", bounds=(0, None)),
     C("establishment", "text", False, "license:<n>, or name:<NAME>|<ADDRESS> when the license is 0"),
+    C("chain", "text", description="the business across its licenses: the name without store numbers or suffixes"),
     C("dba_name", "text"),
     C("aka_name", "text"),
     C("address", "text"),
@@ -199,7 +200,7 @@ CLEAN_INSPECTIONS = contract(
     C("failed", "boolean", False),
     C("violations_recorded", "boolean", False),
     *_counts(*VIOLATION_COUNTS),
-    indexes=("inspection_id", "establishment"),
+    indexes=("inspection_id", "establishment", "chain"),
 )
 
 INSPECTION_VIOLATIONS = contract(
@@ -251,6 +252,9 @@ INSPECTION_FEATURES = contract(
     *_counts("complaints_last_year", "food_poisoning_last_year", "fails_in_a_row", kind="integer"),
     C("days_since_critical", "integer", bounds=(1, None)),
     C("establishment_age", "integer", bounds=(0, None)),
+    C("chain_locations", "integer", bounds=(0, None)),
+    C("chain_fail_rate", "float", bounds=(0, 1)),
+    C("zip_fail_rate", "float", bounds=(0, 1)),
     C("reinspection", "boolean", False),
     C("reinspection_after_failed_canvass", "boolean", False),
     C("risk", "smallint"),

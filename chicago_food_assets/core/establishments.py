@@ -19,3 +19,25 @@ def establishment_key(license_number: pd.Series, name: pd.Series, address: pd.Se
             + address[~known].astype("string").str.upper().str.replace(r"\s+", " ", regex=True).str.strip().fillna("")
         ).to_numpy(dtype=object)
     return pd.Series(key, index=license_number.index, dtype=object)
+
+
+_STORE_NUMBER = r"#\s*\d+|\bNO\.?\s*\d+\b|\s\d+$"  # "SUBWAY #1234", "STORE NO. 5", "POTBELLY 212"
+_COMPANY = r"\b(?:INC|INCORPORATED|LLC|LLP|LTD|CORP|CORPORATION|CO|COMPANY)\b"
+
+
+def chain_key(public_name: pd.Series, legal_name: pd.Series) -> pd.Series:
+    """The business a place belongs to, the same for all its branches: the public (AKA) name, else the legal (DBA)
+    name, upper case, without store numbers, punctuation and company suffixes ("McDonald's #12" and "MCDONALDS"
+    match). Null when neither name is known. Branches named differently ("SUBWAY SANDWICHES") stay apart."""
+    public = public_name.astype("string").str.strip()
+    name = public.where(public.notna() & (public.str.upper() != "NIL") & (public != ""), legal_name.astype("string"))
+    key = (
+        name.str.upper()
+        .str.replace(_STORE_NUMBER, " ", regex=True)
+        .str.replace(r"['’`.]", "", regex=True)
+        .str.replace(r"[^A-Z0-9 ]+", " ", regex=True)
+        .str.replace(_COMPANY, " ", regex=True)
+        .str.replace(r"\s+", " ", regex=True)
+        .str.strip()
+    )
+    return pd.Series(key.mask(key == "").to_numpy(dtype=object, na_value=None), index=key.index)

@@ -10,6 +10,7 @@ windows over the last 365 days come from `searchsorted` on a sorted (establishme
 import numpy as np
 import pandas as pd
 
+from chicago_food_assets.core import peers
 from chicago_food_assets.core.arrow import integers
 from chicago_food_assets.core.contracts import INSPECTION_FEATURES
 
@@ -35,6 +36,9 @@ NUMERIC = (
     "fails_in_a_row",
     "days_since_critical",
     "establishment_age",
+    "chain_locations",
+    "chain_fail_rate",
+    "zip_fail_rate",
     "reinspection",
     "reinspection_after_failed_canvass",
     "risk",
@@ -69,6 +73,8 @@ HISTORY_COLUMNS = (
     "week",
     "inspection_date",
     "establishment",
+    "chain",
+    "zip",
     "results",
     "failed",
     "inspection_kind",
@@ -83,7 +89,8 @@ _DAY_SPAN = 1_000_000  # > days since 1970 for any inspection date: keys code * 
 
 
 def build(inspections: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Features for every row of `inspections`; `history` holds the same establishments' earlier clean rows."""
+    """Features for every row of `inspections`; `history` holds earlier clean rows: all of the same establishments'
+    and chains', and every inspection of the 90 days before the first row (see `peers`)."""
     frames = [inspections[list(HISTORY_COLUMNS)]]
     if history is not None and len(history):
         frames.append(history[list(HISTORY_COLUMNS)])
@@ -96,6 +103,10 @@ def build(inspections: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.
     for name in (*COUNTS, "days_since_last", "days_since_critical", "establishment_age"):
         out[name] = integers(known[name], "Int32")
     prior = known["prior_inspections"].to_numpy()
+    peer = peers.build(combined).iloc[: len(inspections)].reset_index(drop=True)
+    out["chain_locations"] = integers(peer["chain_locations"], "Int32")
+    out["chain_fail_rate"] = peer["chain_fail_rate"].to_numpy()
+    out["zip_fail_rate"] = peer["zip_fail_rate"].to_numpy()
     out["prior_fail_rate"] = np.where(prior > 0, known["prior_fails"].to_numpy() / np.maximum(prior, 1), np.nan)
     out["last_failed"] = known["last_failed"].array
     reinspection = inspections["reinspection"].to_numpy(dtype=bool)
@@ -236,8 +247,12 @@ def verify_no_future(
     rows = pd.concat([inspections, history], ignore_index=True) if history is not None else inspections
     by_establishment = dict(tuple(rows.groupby("establishment")[["inspection_date", "failed", "inspection_kind"]]))
     picked = features.sample(min(sample, len(features)), random_state=seed)
+    chain_of = rows.drop_duplicates("inspection_id").set_index("inspection_id")["chain"]
     wrong = []
     for row in picked.itertuples(index=False):  # a check on a sample, not a data path
+        if not _peers_agree(rows, row, chain_of.get(row.inspection_id)):
+            wrong.append(int(row.inspection_id))
+            continue
         known = by_establishment[row.establishment]
         earlier = known[known["inspection_date"] < row.inspection_date]
         days = None if earlier.empty else (row.inspection_date - earlier["inspection_date"].max()).days
@@ -258,3 +273,21 @@ def verify_no_future(
         ):
             wrong.append(int(row.inspection_id))
     return wrong
+
+
+def _peers_agree(rows: pd.DataFrame, row: object, chain: str | None) -> bool:
+    """The row's chain and ZIP features equal a recomputation from strictly earlier rows."""
+    earlier = rows[rows["inspection_date"] < row.inspection_date]
+    recent = earlier[
+        (earlier["zip"] == row.zip) & (earlier["inspection_date"] >= row.inspection_date - pd.Timedelta(days=90))
+    ]
+    others = earlier[(earlier["chain"] == chain) & (earlier["establishment"] != row.establishment)]
+    expected = {
+        "zip_fail_rate": recent["failed"].mean() if len(recent) else np.nan,
+        "chain_fail_rate": others["failed"].mean() if len(others) else np.nan,
+        "chain_locations": others["establishment"].nunique() if chain is not None else np.nan,
+    }
+    return all(
+        (pd.isna(value) and pd.isna(getattr(row, name))) or np.isclose(value, getattr(row, name))
+        for name, value in expected.items()
+    )

@@ -45,6 +45,13 @@ WORDS = {
     "fails_in_a_row": _count("failed inspections in a row"),
     "days_since_critical": _count("days since a critical or serious violation"),
     "establishment_age": lambda v: "first inspected " + v.astype("Int64").astype(str) + " days before",
+    "chain_locations": _count("other locations of the same business"),
+    "chain_fail_rate": lambda v: (
+        "its business's other locations failed " + (v * 100).round().astype("Int64").astype(str) + "% of inspections"
+    ),
+    "zip_fail_rate": lambda v: (
+        (v * 100).round().astype("Int64").astype(str) + "% of inspections in its ZIP code failed in the past 90 days"
+    ),
     "reinspection": _flag("a re-inspection", "not a re-inspection"),
     "reinspection_after_failed_canvass": _flag("a re-inspection after a failed canvass", "not after a failed canvass"),
     "risk": lambda v: "risk category " + v.astype("Int64").astype(str),
@@ -63,6 +70,9 @@ MISSING = {
     "last_result": "no earlier inspection",
     "days_since_critical": "no critical or serious violation on record",
     "prior_fail_rate": "no earlier inspection",
+    "chain_locations": "no business name on record",
+    "chain_fail_rate": "no other location of the same business inspected before",
+    "zip_fail_rate": "no inspection in its ZIP code in the past 90 days",
 }
 assert set(WORDS) == set(features.FEATURES), "every feature has its words"
 

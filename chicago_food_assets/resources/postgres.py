@@ -1,7 +1,7 @@
 """PostgreSQL: the connection resource (configured server or embedded) and the pandas table IO manager."""
 
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -40,12 +40,26 @@ class PostgresResource(ConfigurableResource):
         return self.url.replace("postgresql+psycopg2://", "postgresql://")
 
     def read_earlier(
-        self, contract: Contract, columns: Sequence[str], key: str, values: Sequence[object], before: date
+        self,
+        contract: Contract,
+        columns: Sequence[str],
+        before: date,
+        matching: Mapping[str, Sequence[object]],
+        since: date | None = None,
     ) -> pd.DataFrame:
-        """Rows of a weekly table whose `key` is one of `values` and whose week is before `before`: one query."""
+        """Rows of a weekly table whose week is before `before` and either whose column is one of its `matching`
+        values, or whose week is `since` or later: one query."""
         table = Table(DEFAULT_SCHEMA, contract.select(columns))
-        condition = sql.SQL("{} = ANY({}) AND {} < {}").format(
-            sql.Identifier(key), sql.Literal(list(values)), sql.Identifier(contract.partition), sql.Literal(before)
+        wanted = [
+            sql.SQL("{} = ANY({})").format(sql.Identifier(column), sql.Literal(list(values)))
+            for column, values in matching.items()
+        ]
+        if since is not None:
+            wanted.append(sql.SQL("{} >= {}").format(sql.Identifier(contract.partition), sql.Literal(since)))
+        condition = sql.SQL("({}) AND {} < {}").format(
+            sql.SQL(" OR ").join(wanted) if wanted else sql.SQL("false"),
+            sql.Identifier(contract.partition),
+            sql.Literal(before),
         )
         return read_rows(self, table, condition)
 
