@@ -32,6 +32,7 @@ GROUPS = {
         "complaints_last_year", "food_poisoning_last_year", "fails_in_a_row", "days_since_critical",
         "establishment_age",
     ),
+    "+ repeated violations": ("last_repeats", "repeats_last_2_years"),
     "+ chain and neighbourhood": ("chain_locations", "chain_fail_rate", "zip_fail_rate"),
 }  # fmt: skip
 assert {name for group in GROUPS.values() for name in group} == set(features.FEATURES), "every feature in a group"
@@ -40,7 +41,8 @@ assert {name for group in GROUPS.values() for name in group} == set(features.FEA
 def main() -> None:
     with gzip.open(SAMPLE_PATH, "rt") as sample:
         rows = [json.loads(line) for line in sample]
-    table = features.build(clean(frame_of_rows(rows)).inspections)
+    cleaned = clean(frame_of_rows(rows))
+    table = features.build(cleaned.inspections, citations=cleaned.violations)
     used: list[str] = []
     lines = []
     for group, names in GROUPS.items():

@@ -34,7 +34,7 @@ def replicated(copies: int) -> pd.DataFrame:
 
 def pipeline(raw: pd.DataFrame) -> pd.DataFrame:
     cleaned = clean(raw)
-    return features.build(cleaned.inspections)
+    return features.build(cleaned.inspections, citations=cleaned.violations)
 
 
 def row_by_row_violations(raw: pd.DataFrame) -> int:

@@ -23,7 +23,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--copies", type=int, default=8)
     args = parser.parse_args()
-    table = features.build(clean(replicated(args.copies)).inspections)
+    cleaned = clean(replicated(args.copies))
+    table = features.build(cleaned.inspections, citations=cleaned.violations)
     start = time.perf_counter()
     trained = training.fit(table, training.Settings(cutoff=date(2019, 6, 24)))  # the sample's last dense weeks
     seconds = time.perf_counter() - start

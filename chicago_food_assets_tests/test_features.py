@@ -4,14 +4,24 @@ import pandas as pd
 import pytest
 
 from chicago_food_assets.core import features, peers
-from chicago_food_assets.core.cleaning import clean
+from chicago_food_assets.core.cleaning import Cleaned, clean
 from chicago_food_assets.core.establishments import chain_key
 from chicago_food_assets.core.raw import frame_of_rows
 
 
 @pytest.fixture(scope="module")
-def clean_sample(sample_rows) -> pd.DataFrame:
-    return clean(frame_of_rows(sample_rows)).inspections
+def cleaned(sample_rows) -> Cleaned:
+    return clean(frame_of_rows(sample_rows))
+
+
+@pytest.fixture(scope="module")
+def clean_sample(cleaned) -> pd.DataFrame:
+    return cleaned.inspections
+
+
+@pytest.fixture(scope="module")
+def citations(cleaned) -> pd.DataFrame:
+    return cleaned.violations
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +38,8 @@ def history_of(sample_rows):
 
 
 def build_from(rows: list[dict]) -> pd.DataFrame:
-    return features.build(clean(frame_of_rows(rows)).inspections).set_index("inspection_id")
+    cleaned = clean(frame_of_rows(rows))
+    return features.build(cleaned.inspections, citations=cleaned.violations).set_index("inspection_id")
 
 
 def test_changing_an_inspections_violations_and_result_changes_only_later_rows(history_of):
@@ -100,19 +111,21 @@ def test_the_last_year_window_excludes_older_inspections(history_of):
     assert last.critical_last_year == 0 and last.prior_inspections == 2
 
 
-def test_a_week_built_with_history_from_the_table_equals_the_full_build(clean_sample):
-    everything = features.build(clean_sample).set_index("inspection_id").sort_index()
+def test_a_week_built_with_history_from_the_table_equals_the_full_build(clean_sample, citations):
+    everything = features.build(clean_sample, citations=citations).set_index("inspection_id").sort_index()
     week = clean_sample[clean_sample["week"] == pd.Timestamp("2013-01-14")]
     history = clean_sample[clean_sample["week"] < pd.Timestamp("2013-01-14")]
-    alone = features.build(week, history).set_index("inspection_id").sort_index()
+    alone = features.build(week, history, citations).set_index("inspection_id").sort_index()
     pd.testing.assert_frame_equal(alone, everything.loc[alone.index], check_dtype=True)
 
 
-def test_the_sample_passes_the_no_future_recomputation(clean_sample):
-    table = features.build(clean_sample)
-    assert features.verify_no_future(clean_sample, table, sample=400) == []
+def test_the_sample_passes_the_no_future_recomputation(clean_sample, citations):
+    table = features.build(clean_sample, citations=citations)
+    assert features.verify_no_future(clean_sample, table, citations=citations, sample=400) == []
     broken = table.assign(prior_inspections=table["prior_inspections"] + 1)
-    assert len(features.verify_no_future(clean_sample, broken, sample=50)) == 50
+    assert len(features.verify_no_future(clean_sample, broken, citations=citations, sample=50)) == 50
+    repeated = table.assign(repeats_last_2_years=table["repeats_last_2_years"].fillna(0) + 1)
+    assert len(features.verify_no_future(clean_sample, repeated, citations=citations, sample=50)) == 50
 
 
 def test_current_violations_and_results_are_not_features():
@@ -140,8 +153,12 @@ def test_feature_columns_have_their_types(clean_sample):
     assert str(table["last_failed"].dtype) == "boolean" and str(table["prior_inspections"].dtype) == "Int32"
 
 
-def hand_made(days: list[tuple[str, str, str, int | None]]) -> pd.DataFrame:
-    """One establishment's inspections (date, result, kind, critical+serious count): clean rows, features built."""
+def hand_made(
+    days: list[tuple[str, str, str, int | None]], citations: list[tuple[int, int, str]] | None = None
+) -> pd.DataFrame:
+    """One establishment's inspections (date, result, kind, critical+serious count): clean rows, features built.
+
+    `citations` are (inspection_id, number, scheme); ids count the days from 1."""
     rows = pd.DataFrame(
         {
             "inspection_id": range(1, len(days) + 1),
@@ -164,7 +181,8 @@ def hand_made(days: list[tuple[str, str, str, int | None]]) -> pd.DataFrame:
             "zip": "60601",
         }
     )
-    return features.build(rows).set_index("inspection_id")
+    cited = None if citations is None else pd.DataFrame(citations, columns=["inspection_id", "number", "scheme"])
+    return features.build(rows, citations=cited).set_index("inspection_id")
 
 
 def test_richer_history_counts_chains_complaints_severity_and_age():
@@ -234,12 +252,12 @@ def test_the_zip_fail_rate_covers_the_90_days_before_only():
     assert built.loc[1, "zip_fail_rate"] == 1.0  # only a's, the day before
 
 
-def test_peer_features_pass_the_no_future_recomputation_and_catch_a_leak(clean_sample):
-    table = features.build(clean_sample)
+def test_peer_features_pass_the_no_future_recomputation_and_catch_a_leak(clean_sample, citations):
+    table = features.build(clean_sample, citations=citations)
     # about a quarter of the sample's rows come from extracts without the ZIP column
     assert table["chain_fail_rate"].notna().mean() > 0.2 and table["zip_fail_rate"].notna().mean() > 0.7
     leaked = table.assign(zip_fail_rate=table["zip_fail_rate"].fillna(0) + 0.01)
-    assert len(features.verify_no_future(clean_sample, leaked, sample=30)) == 30
+    assert len(features.verify_no_future(clean_sample, leaked, citations=citations, sample=30)) == 30
 
 
 def test_branches_of_one_business_share_a_chain():
@@ -254,3 +272,28 @@ def test_branches_of_one_business_share_a_chain():
         "POTBELLY SANDWICH WORKS",
         "ABC",
     ]
+
+
+def test_a_violation_cited_again_within_2_years_is_a_repeat():
+    rows = hand_made(
+        [
+            ("2012-01-02", "Pass", "canvass", 0),  # cites 18 and 33
+            ("2012-06-04", "Pass", "canvass", 0),  # cites 18 again: a repeat
+            ("2012-06-11", "Pass", "canvass", None),  # violations not recorded
+            ("2014-08-04", "Pass", "canvass", 0),  # cites 33: last cited more than 730 days before
+            ("2018-08-06", "Pass", "canvass", 0),  # new scheme: its 18 is another item
+            ("2018-09-03", "Fail", "canvass", 0),
+        ],
+        citations=[(1, 18, "old"), (1, 33, "old"), (2, 18, "old"), (4, 33, "old"), (5, 18, "new")],
+    )
+    assert pd.isna(rows.loc[1, "last_repeats"]) and rows.loc[2, "last_repeats"] == 0
+    assert rows.loc[3, "last_repeats"] == 1 and rows.loc[3, "repeats_last_2_years"] == 1
+    assert rows.loc[4, ["last_repeats", "repeats_last_2_years"]].isna().all()  # nothing recorded in the 2 years
+    assert rows.loc[5, "last_repeats"] == 0  # 2014's 33 was last cited more than 2 years before it
+    assert pd.isna(rows.loc[5, "repeats_last_2_years"])
+    assert rows.loc[6, "last_repeats"] == 0 and rows.loc[6, "repeats_last_2_years"] == 0  # old 18 is not new 18
+
+
+def test_without_citations_repeated_violations_are_unknown_not_zero():
+    rows = hand_made([("2012-01-02", "Pass", "canvass", 0), ("2012-06-04", "Pass", "canvass", 0)])
+    assert rows[["last_repeats", "repeats_last_2_years"]].isna().all().all()

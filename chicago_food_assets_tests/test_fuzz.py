@@ -72,7 +72,7 @@ def test_every_generated_row_is_cleaned_dropped_or_rejected_and_nothing_raises(r
     rejects = INSPECTION_REJECTS.conform(cleaned.rejects.assign(week=cleaned.rejects["week"].fillna(pd.NaT)))
     for row in rejects["row"]:
         assert "\x00" not in row and isinstance(json.loads(row), dict)  # storable as jsonb
-    table = INSPECTION_FEATURES.conform(features.build(cleaned.inspections))
+    table = INSPECTION_FEATURES.conform(features.build(cleaned.inspections, citations=cleaned.violations))
     assert len(table) == len(clean_table)
 
 

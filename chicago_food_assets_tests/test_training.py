@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from chicago_food_assets.core import evaluation, features, training
-from chicago_food_assets.core.cleaning import clean
+from chicago_food_assets.core.cleaning import Cleaned, clean
 from chicago_food_assets.core.raw import frame_of_rows
 
 SMALL = {
@@ -19,13 +19,18 @@ SMALL = {
 
 
 @pytest.fixture(scope="module")
-def cleaned(sample_rows) -> pd.DataFrame:
-    return clean(frame_of_rows(sample_rows)).inspections
+def sample(sample_rows) -> Cleaned:
+    return clean(frame_of_rows(sample_rows))
 
 
 @pytest.fixture(scope="module")
-def table(cleaned) -> pd.DataFrame:
-    return features.build(cleaned)
+def cleaned(sample) -> pd.DataFrame:
+    return sample.inspections
+
+
+@pytest.fixture(scope="module")
+def table(sample) -> pd.DataFrame:
+    return features.build(sample.inspections, citations=sample.violations)
 
 
 def test_the_default_holdout_is_the_last_weeks_with_data_and_training_is_strictly_before(table):
@@ -143,7 +148,7 @@ def test_a_model_records_its_library_versions_and_refuses_to_score_under_others(
         older.score(subset.head(5))
 
 
-def test_permuting_one_days_outcomes_and_violations_changes_no_score_on_or_before_that_day(cleaned, table):
+def test_permuting_one_days_outcomes_and_violations_changes_no_score_on_or_before_that_day(sample, cleaned, table):
     """The no-future guard at the level inspectors see: a fitted model's scores, not only the features."""
     settings = training.Settings(holdout_weeks=4, xgboost=SMALL, knn_sample=2000, backtest_cutoffs=1)
     chosen = training.choose(training.fit(table, settings), table)
@@ -154,9 +159,14 @@ def test_permuting_one_days_outcomes_and_violations_changes_no_score_on_or_befor
     shuffle = np.random.default_rng(1).permutation(len(on_day))
     for column in ("failed", "results", "critical_count", "serious_count", "minor_count", "violations_recorded"):
         permuted.loc[on_day, column] = permuted.loc[on_day, column].to_numpy()[shuffle]
+    ids = cleaned.loc[on_day, "inspection_id"].to_numpy()
+    citations = sample.violations.assign(  # the cited items move with the rest of the row
+        inspection_id=sample.violations["inspection_id"].replace(dict(zip(ids[shuffle], ids, strict=True)))
+    )
     assert (permuted.loc[on_day, "failed"] != cleaned.loc[on_day, "failed"]).any()
     before = pd.Series(chosen.score(table), index=table["inspection_id"])
-    after = pd.Series(chosen.score(features.build(permuted)), index=features.build(permuted)["inspection_id"])
+    rebuilt = features.build(permuted, citations=citations)
+    after = pd.Series(chosen.score(rebuilt), index=rebuilt["inspection_id"])
     dates = table.set_index("inspection_id")["inspection_date"]
     until = dates.index[dates <= day]
     pd.testing.assert_series_equal(before.loc[until], after.loc[until])

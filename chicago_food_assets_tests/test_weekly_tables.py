@@ -79,11 +79,16 @@ def test_a_range_fills_the_tables_and_a_rerun_leaves_them_identical(resources, p
 
 
 def test_one_week_rebuilt_alone_reads_its_history_and_matches_the_range_build(resources, postgres):
-    run(resources, tags={**RANGE, "dagster/asset_partition_range_start": "2012-06-04"})
+    # the sample's 2013 rows carry violations texts from 2013-02-11 on: the last week has cited history
+    span = {"dagster/asset_partition_range_start": "2012-10-01", "dagster/asset_partition_range_end": "2013-03-11"}
+    run(resources, tags=span)
     ranged = table(postgres, "inspection_features")
-    result = run(resources, selection=ASSETS[1:], partition_key="2013-01-28")
-    assert metadata(result, "inspection_features")["history_rows_read"] > 0
+    result = run(resources, selection=ASSETS[1:], partition_key="2013-03-11")
+    read = metadata(result, "inspection_features")
+    assert read["history_rows_read"] > 0 and read["history_citations_read"] > 0
     alone = table(postgres, "inspection_features")
+    week = alone[alone["week"] == pd.Timestamp("2013-03-11").date()]
+    assert week["zip_fail_rate"].notna().all() and (week["repeats_last_2_years"] > 0).any()
     pd.testing.assert_frame_equal(alone, ranged)
 
 

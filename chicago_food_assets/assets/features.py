@@ -7,8 +7,8 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
-from chicago_food_assets.core import features, peers
-from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES
+from chicago_food_assets.core import features, peers, repeats
+from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES, INSPECTION_VIOLATIONS
 from chicago_food_assets.partitions import week_of
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.types import weekly_table
@@ -37,7 +37,12 @@ NO_FUTURE = NoFutureCheck()
     group_name="features",
     description=INSPECTION_FEATURES.description,
 )
-def inspection_features(context: AssetExecutionContext, clean_inspections: pd.DataFrame, postgres: PostgresResource):
+def inspection_features(
+    context: AssetExecutionContext,
+    clean_inspections: pd.DataFrame,
+    inspection_violations: pd.DataFrame,
+    postgres: PostgresResource,
+):
     window = context.partition_time_window
     # Earlier weeks' inspections of the same establishments and chains, and of every place in the weeks the ZIP
     # window reaches back to: one query for the whole range.
@@ -51,7 +56,19 @@ def inspection_features(context: AssetExecutionContext, clean_inspections: pd.Da
     # an inspection whose date the portal moved into this range may still sit in its old week until that week is
     # refreshed: its stale copy is not its own history
     history = history[~history["inspection_id"].isin(clean_inspections["inspection_id"])]
-    table = INSPECTION_FEATURES.conform(features.build(clean_inspections, history))
+    # the violations cited at the same establishments' earlier inspections (repeated violations): one query
+    earlier_citations = postgres.read_earlier(
+        INSPECTION_VIOLATIONS,
+        repeats.CITATION_COLUMNS,
+        before=window.start.date(),
+        matching={
+            "inspection_id": history.loc[
+                history["establishment"].isin(clean_inspections["establishment"]), "inspection_id"
+            ].tolist()
+        },
+    )
+    citations = pd.concat([inspection_violations[list(repeats.CITATION_COLUMNS)], earlier_citations])
+    table = INSPECTION_FEATURES.conform(features.build(clean_inspections, history, citations))
     null_rates = table[list(features.FEATURES)].isna().mean().round(4)
     scope = "range_" if len(context.partition_keys) > 1 else ""  # a range run shows these on every week's page
     yield Output(
@@ -60,6 +77,7 @@ def inspection_features(context: AssetExecutionContext, clean_inspections: pd.Da
             f"{scope}rows_in": len(clean_inspections),
             f"{scope}rows_out": len(table),
             "history_rows_read": len(history),
+            "history_citations_read": len(earlier_citations),
             "establishments": int(table["establishment"].nunique()),
             "fail_rate": float(table[features.TARGET].mean()) if len(table) else 0.0,
             "first_inspections": int((table["prior_inspections"] == 0).sum()),
@@ -71,7 +89,7 @@ def inspection_features(context: AssetExecutionContext, clean_inspections: pd.Da
         },
     )
     yield from FEATURE_CHECKS.evaluate(table)
-    wrong = features.verify_no_future(clean_inspections, table, history, sample=NO_FUTURE.sample)
+    wrong = features.verify_no_future(clean_inspections, table, history, citations, sample=NO_FUTURE.sample)
     yield NO_FUTURE.result(
         KEY, not wrong, {"rows_checked": min(NO_FUTURE.sample, len(table)), "wrong": wrong[:20] or "none"}
     )

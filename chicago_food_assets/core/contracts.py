@@ -250,6 +250,7 @@ INSPECTION_FEATURES = contract(
         kind="integer",
     ),
     *_counts("complaints_last_year", "food_poisoning_last_year", "fails_in_a_row", kind="integer"),
+    *_counts("last_repeats", "repeats_last_2_years", kind="integer"),
     C("days_since_critical", "integer", bounds=(1, None)),
     C("establishment_age", "integer", bounds=(0, None)),
     C("chain_locations", "integer", bounds=(0, None)),

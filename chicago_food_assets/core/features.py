@@ -10,7 +10,7 @@ windows over the last 365 days come from `searchsorted` on a sorted (establishme
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import peers
+from chicago_food_assets.core import peers, repeats
 from chicago_food_assets.core.arrow import integers
 from chicago_food_assets.core.contracts import INSPECTION_FEATURES
 
@@ -36,6 +36,8 @@ NUMERIC = (
     "fails_in_a_row",
     "days_since_critical",
     "establishment_age",
+    "last_repeats",
+    "repeats_last_2_years",
     "chain_locations",
     "chain_fail_rate",
     "zip_fail_rate",
@@ -60,6 +62,8 @@ COUNTS = (
     "complaints_last_year",
     "food_poisoning_last_year",
     "fails_in_a_row",
+    "last_repeats",
+    "repeats_last_2_years",
 )
 CATEGORICAL = ("inspection_kind", "facility_type", "last_result", "zip", "season")
 FEATURES = NUMERIC + CATEGORICAL
@@ -88,14 +92,18 @@ SEASONS = np.array(
 _DAY_SPAN = 1_000_000  # > days since 1970 for any inspection date: keys code * span + day are ordered per establishment
 
 
-def build(inspections: pd.DataFrame, history: pd.DataFrame | None = None) -> pd.DataFrame:
+def build(
+    inspections: pd.DataFrame, history: pd.DataFrame | None = None, citations: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Features for every row of `inspections`; `history` holds earlier clean rows: all of the same establishments'
-    and chains', and every inspection of the 90 days before the first row (see `peers`)."""
+    and chains', and every inspection of the 90 days before the first row (see `peers`). `citations` are the cited
+    violations (inspection_id, number, scheme) of both; without them repeated violations are unknown (null)."""
     frames = [inspections[list(HISTORY_COLUMNS)]]
     if history is not None and len(history):
         frames.append(history[list(HISTORY_COLUMNS)])
     # the current rows come first and keep their positions 0..n-1
     combined = pd.concat(frames, ignore_index=True).drop_duplicates("inspection_id", keep="first")
+    combined["repeats"] = repeats.count(combined, citations)
     days, row_day = _day_table(combined)
     known = _history_by_day(days).iloc[row_day[: len(inspections)]].reset_index(drop=True)
 
@@ -152,6 +160,8 @@ def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
         name: rows[f"{name}_count"].to_numpy(dtype=float, na_value=np.nan) for name in ("critical", "serious", "minor")
     }
     recorded = total((~np.isnan(severities["critical"])).astype(float))
+    repeated = rows["repeats"].to_numpy(dtype=float)
+    repeats_known = total((~np.isnan(repeated)).astype(float))  # recorded, and the citations were given
     days = pd.DataFrame(
         {
             "code": code[starts],
@@ -163,6 +173,8 @@ def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
                 name: np.where(recorded > 0, total(np.nan_to_num(values)), np.nan)
                 for name, values in severities.items()
             },
+            "repeats_known": repeats_known,
+            "repeats": np.where(repeats_known > 0, total(np.nan_to_num(repeated)), np.nan),
             "result": rows["results"].to_numpy(dtype=object)[order][ends],
             "kind": rows["inspection_kind"].to_numpy(dtype=object)[order][ends],
             **{
@@ -197,7 +209,7 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
     out["last_result"] = previous(days["result"].to_numpy(dtype=object))
     out["last_kind"] = previous(days["kind"].to_numpy(dtype=object))
     out["last_failed"] = pd.array(previous(days["day_failed"].to_numpy(dtype=float)), dtype="Float64").astype("boolean")
-    for name in ("critical", "serious", "minor"):
+    for name in ("critical", "serious", "minor", "repeats"):
         out[f"last_{name}"] = previous(days[name].to_numpy(dtype=float))
 
     # totals over [day - 365, day): exclusive cumulative sums between two positions of the sorted key
@@ -205,9 +217,9 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
     start = np.searchsorted(key, key - 365, side="left")
     position = np.arange(len(key))
 
-    def window(values: np.ndarray) -> np.ndarray:
+    def window(values: np.ndarray, first: np.ndarray = start) -> np.ndarray:
         cumulative = np.r_[0.0, np.cumsum(values)]
-        return cumulative[position] - cumulative[start]
+        return cumulative[position] - cumulative[first]
 
     out["inspections_last_year"] = window(days["n"].to_numpy(dtype=float))
     out["complaints_last_year"] = window(days["complaints"].to_numpy(dtype=float))
@@ -233,6 +245,10 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
     for name in ("critical", "serious", "minor"):
         totals = window(np.nan_to_num(days[name].to_numpy(dtype=float)))
         out[f"{name}_last_year"] = np.where(recorded > 0, totals, np.nan)
+    two_years = np.searchsorted(key, key - repeats.REPEAT_DAYS, side="left")
+    totals = window(np.nan_to_num(days["repeats"].to_numpy(dtype=float)), two_years)
+    known = window((days["repeats_known"] > 0).to_numpy(dtype=float), two_years)
+    out["repeats_last_2_years"] = np.where(known > 0, totals, np.nan)
     return out
 
 
@@ -240,12 +256,19 @@ def verify_no_future(
     inspections: pd.DataFrame,
     features: pd.DataFrame,
     history: pd.DataFrame | None = None,
+    citations: pd.DataFrame | None = None,
     sample: int = 100,
     seed: int = 0,
 ) -> list[int]:
     """Recompute history features for a sample of rows the slow, obvious way; returns ids where they disagree."""
     rows = pd.concat([inspections, history], ignore_index=True) if history is not None else inspections
-    by_establishment = dict(tuple(rows.groupby("establishment")[["inspection_date", "failed", "inspection_kind"]]))
+    by_establishment = dict(
+        tuple(
+            rows.groupby("establishment")[
+                ["inspection_id", "inspection_date", "failed", "inspection_kind", "critical_count"]
+            ]
+        )
+    )
     picked = features.sample(min(sample, len(features)), random_state=seed)
     chain_of = rows.drop_duplicates("inspection_id").set_index("inspection_id")["chain"]
     wrong = []
@@ -270,6 +293,7 @@ def verify_no_future(
             or row.complaints_last_year != int((year["inspection_kind"] == "complaint").sum())
             or row.fails_in_a_row != in_a_row
             or row.establishment_age != (row.inspection_date - first).days
+            or not _same(row.repeats_last_2_years, _repeats_over_2_years(known, citations, row.inspection_date))
         ):
             wrong.append(int(row.inspection_id))
     return wrong
@@ -287,7 +311,25 @@ def _peers_agree(rows: pd.DataFrame, row: object, chain: str | None) -> bool:
         "chain_fail_rate": others["failed"].mean() if len(others) else np.nan,
         "chain_locations": others["establishment"].nunique() if chain is not None else np.nan,
     }
-    return all(
-        (pd.isna(value) and pd.isna(getattr(row, name))) or np.isclose(value, getattr(row, name))
-        for name, value in expected.items()
-    )
+    return all(_same(getattr(row, name), value) for name, value in expected.items())
+
+
+def _same(found: object, expected: float) -> bool:
+    return bool(pd.isna(found) and pd.isna(expected)) or bool(np.isclose(expected, found))
+
+
+def _repeats_over_2_years(known: pd.DataFrame, citations: pd.DataFrame | None, date: pd.Timestamp) -> float:
+    """Citations at the establishment's inspections of the 2 years before `date` whose number (in its scheme) it
+    had been cited for on an earlier day in the 2 years before that inspection; NaN when none was recorded."""
+    span = pd.Timedelta(days=repeats.REPEAT_DAYS)
+    window = known[(known["inspection_date"] < date) & (known["inspection_date"] >= date - span)]
+    if citations is None or window["critical_count"].notna().sum() == 0:
+        return np.nan
+    cited = citations.merge(known[["inspection_id", "inspection_date"]], on="inspection_id").reset_index()
+    pairs = cited.merge(cited, on=["scheme", "number"], suffixes=("", "_before"))
+    pairs = pairs[
+        pairs["inspection_id"].isin(window["inspection_id"])
+        & (pairs["inspection_date_before"] < pairs["inspection_date"])
+        & (pairs["inspection_date_before"] >= pairs["inspection_date"] - span)
+    ]
+    return float(pairs["index"].nunique())

@@ -45,6 +45,8 @@ WORDS = {
     "fails_in_a_row": _count("failed inspections in a row"),
     "days_since_critical": _count("days since a critical or serious violation"),
     "establishment_age": lambda v: "first inspected " + v.astype("Int64").astype(str) + " days before",
+    "last_repeats": _count("violations at the last inspection already cited there in the 2 years before"),
+    "repeats_last_2_years": _count("repeated violations in the past 2 years"),
     "chain_locations": _count("other locations of the same business"),
     "chain_fail_rate": lambda v: (
         "its business's other locations failed " + (v * 100).round().astype("Int64").astype(str) + "% of inspections"
@@ -70,6 +72,8 @@ MISSING = {
     "last_result": "no earlier inspection",
     "days_since_critical": "no critical or serious violation on record",
     "prior_fail_rate": "no earlier inspection",
+    "last_repeats": "violations of the last inspection not on record",
+    "repeats_last_2_years": "no violations on record in the past 2 years",
     "chain_locations": "no business name on record",
     "chain_fail_rate": "no other location of the same business inspected before",
     "zip_fail_rate": "no inspection in its ZIP code in the past 90 days",
