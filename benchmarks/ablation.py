@@ -33,7 +33,8 @@ GROUPS = {
         "establishment_age",
     ),
     "+ repeated violations": ("last_repeats", "repeats_last_2_years"),
-    "+ chain and neighbourhood": ("chain_locations", "chain_fail_rate", "zip_fail_rate"),
+    "+ chain": ("chain_locations", "chain_fail_rate"),
+    "+ neighbourhood": ("zip_fail_rate",),
 }  # fmt: skip
 assert {name for group in GROUPS.values() for name in group} == set(features.FEATURES), "every feature in a group"
 

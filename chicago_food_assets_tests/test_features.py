@@ -185,7 +185,7 @@ def hand_made(
     return features.build(rows, citations=cited).set_index("inspection_id")
 
 
-def test_richer_history_counts_chains_complaints_severity_and_age():
+def test_richer_history_counts_fails_in_a_row_complaints_severity_and_age():
     built = hand_made(
         [
             ("2013-01-02", "Pass", "canvass", 2),  # a critical violation

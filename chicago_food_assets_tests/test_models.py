@@ -129,6 +129,26 @@ def test_the_fairness_table_is_written_for_the_selected_version(built):
     assert restaurant["fpr_disparity"] == pytest.approx(1.0)
 
 
+def test_the_audit_judges_the_list_the_selection_decided_on(built):
+    resources, _ = built
+    result = train(
+        resources,
+        selection=[selected_model, fairness_audit],
+        selection_config=SelectionConfig(flagged_share=0.3, min_group_size=20),
+    )
+    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.path == ["fairness_audit"])
+    assert event.materialization.metadata["flagged_share"].value == 0.3
+    with resources["postgres"].connect() as connection:
+        table = pd.read_sql("SELECT * FROM food.fairness_audit", connection)
+    assert table["flagged"].sum() / table["group_size"].sum() == pytest.approx(0.3, abs=0.01)
+    assert (
+        "at the top 30%"
+        in next(e for e in result.get_asset_materialization_events() if e.asset_key.path == ["selected_model"])
+        .materialization.metadata["model_card"]
+        .value
+    )
+
+
 def test_a_model_that_fails_the_promotion_rule_leaves_the_current_one(built):
     resources, bucket = built
     train(resources)

@@ -21,11 +21,7 @@ FAIR_BAND = Check("fair_band", "FPR and FDR disparities of sizeable groups lie w
 
 
 class AuditConfig(Config):
-    flagged_share: float = Field(
-        default=0.2, gt=0, lt=1, description="operating point: the top share of scores flagged"
-    )
-    min_group_size: int = Field(default=50, ge=1, description="smaller facility types are merged into one group")
-    reference: str = fairness.REFERENCE
+    reference: str = Field(default=fairness.REFERENCE, description="the facility type disparities are measured against")
 
 
 @asset(
@@ -42,18 +38,19 @@ class AuditConfig(Config):
 def fairness_audit(config: AuditConfig, selected_model: Selected):
     holdout = selected_model.holdout
     score = holdout["score"].to_numpy(dtype=float)
-    threshold = fairness.operating_threshold(score, config.flagged_share)
+    # the list the selection decided the policy on (set in SelectionConfig); a model from before that: the defaults
     decision = getattr(selected_model, "decision", None)
+    share = getattr(decision, "flagged_share", fairness.FLAGGED_SHARE)
+    min_size = getattr(decision, "min_size", fairness.MIN_GROUP)
+    threshold = fairness.operating_threshold(score, share)
     if decision is not None and decision.deployed == fairness.PER_GROUP:  # audit what inspectors get: each type's
         groups = fairness.policy_groups(holdout["facility_type"], list(decision.groups))  # own top share, flagged
-        holdout = holdout.assign(score=fairness.group_flags(score, groups, config.flagged_share).astype(float))
+        holdout = holdout.assign(score=fairness.group_flags(score, groups, share).astype(float))
         threshold = 0.5
     table = FAIRNESS_AUDIT.conform(
-        fairness.audit(holdout, threshold, config.min_group_size, config.reference).assign(
-            model_version=selected_model.version
-        )
+        fairness.audit(holdout, threshold, min_size, config.reference).assign(model_version=selected_model.version)
     )
-    outside = fairness.outside_band(table, config.min_group_size)
+    outside = fairness.outside_band(table, min_size)
     yield Output(
         table,
         metadata={
@@ -64,7 +61,7 @@ def fairness_audit(config: AuditConfig, selected_model: Selected):
             "operating_threshold": threshold
             if decision is None or decision.deployed == fairness.SINGLE
             else "per group",
-            "flagged_share": config.flagged_share,
+            "flagged_share": share,
             "holdout_rows": len(holdout),
             "groups": MetadataValue.md(table.round(3).to_markdown(index=False)),
             **(

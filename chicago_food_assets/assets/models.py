@@ -15,7 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from chicago_food_assets.checks import Check
-from chicago_food_assets.core import evaluation, training
+from chicago_food_assets.core import evaluation, fairness, training
 from chicago_food_assets.core.training import Settings, Trained
 
 TRAINED = AssetKey("trained_models")
@@ -106,6 +106,15 @@ class SelectionConfig(Config):
         default=0.55,
         description="promotion rule: below this holdout ROC AUC the new model does not replace the current one",
     )
+    flagged_share: float = Field(
+        default=fairness.FLAGGED_SHARE,
+        gt=0,
+        lt=1,
+        description="the inspectors' list (top share of scores) on which the ranking policy is decided and audited",
+    )
+    min_group_size: int = Field(
+        default=fairness.MIN_GROUP, ge=1, description="smaller facility types are merged into one group"
+    )
 
 
 AUC_FLOOR = Check("auc_floor", "holdout ROC AUC of the selected model is at least a floor", "warn")
@@ -129,7 +138,9 @@ def selected_model(
     metrics = trained_models.metrics
     if config.metric not in next(iter(metrics.values())):
         raise ValueError(f"unknown metric {config.metric!r}; choose one of {sorted(next(iter(metrics.values())))}")
-    chosen = training.choose(trained_models, inspection_features, config.metric, config.refit)
+    chosen = training.choose(
+        trained_models, inspection_features, config.metric, config.refit, config.flagged_share, config.min_group_size
+    )
     leakage = training.leakage_warnings(metrics)
     auc = chosen.metrics[chosen.name]["roc_auc"]
     # Promotion rule: a retrained model replaces the current one only when its holdout ROC AUC is at least the

@@ -15,6 +15,8 @@ import pandas as pd
 REFERENCE = "Restaurant"
 FAIR_BAND = (0.8, 1.25)
 SMALL = "Other (small groups)"
+FLAGGED_SHARE = 0.2  # the inspectors' list: the top fifth of a week's scores (the policy's default)
+MIN_GROUP = 50  # facility types with fewer holdout inspections are merged into SMALL
 COLUMNS = (
     "facility_type",
     "group_size",
@@ -127,10 +129,16 @@ class Decision:
     deployed: str  # SINGLE or PER_GROUP: how the week's list is ranked (core/scoring.score_table)
     why: str
     groups: tuple[str, ...] = ()  # the sizeable facility types the per-group policy keeps apart
+    flagged_share: float = FLAGGED_SHARE  # the list the decision judged: the audit judges the same one
+    min_size: int = MIN_GROUP
 
 
 def decide(
-    frame: pd.DataFrame, flagged_share: float, min_size: int = 50, reference: str = REFERENCE, cost: float = 0.2
+    frame: pd.DataFrame,
+    flagged_share: float = FLAGGED_SHARE,
+    min_size: int = MIN_GROUP,
+    reference: str = REFERENCE,
+    cost: float = 0.2,
 ) -> Decision:
     """Compare the deployed single threshold with per-group thresholds on the holdout (`frame`: facility_type,
     score, failed, inspection_date). A group's gap is *explained by base rates* when the model flags it in
@@ -170,25 +178,26 @@ def decide(
     outside = outside_band(single, min_size)
     unexplained = out[out["facility_type"].isin(outside["facility_type"]) & ~out["explained_by_base_rate"]]
     loss = 1 - days[PER_GROUP] / days[SINGLE] if days[SINGLE] > 0 else 1.0
+    policy = (kept, flagged_share, min_size)
     if outside.empty:
-        return Decision(out, days, SINGLE, "every sizeable group is inside the fair band", kept)
+        return Decision(out, days, SINGLE, "every sizeable group is inside the fair band", *policy)
     if unexplained.empty:
         why = (
             f"{', '.join(outside['facility_type'])} leave the band, but in proportion to how often they fail: the "
             "flags follow real failures, and per-group thresholds would send inspectors to places that fail less"
             f" ({days[PER_GROUP]:.1f} days earlier instead of {days[SINGLE]:.1f})"
         )
-        return Decision(out, days, SINGLE, why, kept)
+        return Decision(out, days, SINGLE, why, *policy)
     if loss <= cost:
         price = f"cost {loss:.0%} of the days earlier" if loss > 0 else "cost nothing in days earlier"
         why = (
             f"{', '.join(unexplained['facility_type'])} are flagged beyond their fail rate; per-group thresholds "
             f"{price} ({days[PER_GROUP]:.1f} instead of {days[SINGLE]:.1f}; we accept up to {cost:.0%})"
         )
-        return Decision(out, days, PER_GROUP, why, kept)
+        return Decision(out, days, PER_GROUP, why, *policy)
     why = (
         f"{', '.join(unexplained['facility_type'])} are flagged beyond their fail rate, but per-group thresholds cost "
         f"{loss:.0%} of the days earlier, more than the {cost:.0%} we accept: the single threshold stays, reviewed "
         "with the audit each retraining"
     )
-    return Decision(out, days, SINGLE, why, kept)
+    return Decision(out, days, SINGLE, why, *policy)

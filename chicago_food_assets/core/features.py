@@ -238,7 +238,7 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
     earlier_severe = previous(latest(severe > 0).astype(float))  # strictly earlier: the day before's answer
     found = ~np.isnan(earlier_severe) & (earlier_severe >= group_start)
     out["days_since_critical"] = np.where(found, day - day[np.where(found, earlier_severe, 0).astype(np.int64)], np.nan)
-    # consecutive failed days just before this one (a chain of failed inspections and re-inspections)
+    # consecutive failed days just before this one (a run of failed inspections and re-inspections)
     streak = position - latest(~days["day_failed"].to_numpy(dtype=bool))
     out["fails_in_a_row"] = np.nan_to_num(previous(streak.astype(float)))
     recorded = window((days["recorded"] > 0).to_numpy(dtype=float))

@@ -258,7 +258,6 @@ def select(metrics: dict[str, dict], metric: str = "roc_auc") -> str:
     return ranked[0]
 
 
-FLAGGED_SHARE = 0.2  # the inspectors' list whose fairness decides the ranking policy (fairness.decide)
 SIMPLER_FIRST = ("logistic", "xgboost", "knn")  # a linear model, then trees, then neighbours (opaque, costly)
 
 
@@ -409,9 +408,16 @@ def calibrate(name: str, learnt: pd.DataFrame, settings: Settings) -> evaluation
     return evaluation.platt(raw, late[features.TARGET].to_numpy(dtype=int), weeks)
 
 
-def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit: bool = False) -> Selected:
+def choose(
+    trained: Trained,
+    table: pd.DataFrame,
+    metric: str = "roc_auc",
+    refit: bool = False,
+    flagged_share: float = fairness.FLAGGED_SHARE,
+    min_group_size: int = fairness.MIN_GROUP,
+) -> Selected:
     """Pick a candidate by `metric` on the backtest (`choice`); with `refit`, fit it again on training + holdout
-    weeks."""
+    weeks. The ranking policy is decided on the holdout's top `flagged_share` (`fairness.decide`)."""
     name, reason = choice(trained, metric)
     pipeline = trained.candidates[name].pipeline
     window = trained.window.refitted() if refit else trained.window
@@ -442,7 +448,7 @@ def choose(trained: Trained, table: pd.DataFrame, metric: str = "roc_auc", refit
         calibration=calibration,
         reliability=evaluation.reliability(holdout[features.TARGET], holdout["score"]),
         holdout_raw=trained.holdout[f"score_{name}"].to_numpy(dtype=float),
-        decision=fairness.decide(holdout, FLAGGED_SHARE),
+        decision=fairness.decide(holdout, flagged_share, min_group_size),
     )
 
 
@@ -473,8 +479,8 @@ def _fairness_section(selected: Selected) -> str:
     return (
         f"\n## Fairness: {decision.deployed} deployed\n\n{decision.why}.\n\n"
         f"Days earlier on the holdout by policy ({days}). Disparities against Restaurant at the top "
-        f"{FLAGGED_SHARE:.0%}, under each policy; a gap is explained by base rates when the group is flagged in "
-        "proportion to its fail rate:\n\n" + decision.table.round(3).to_markdown(index=False) + "\n"
+        f"{decision.flagged_share:.0%}, under each policy; a gap is explained by base rates when the group is "
+        "flagged in proportion to its fail rate:\n\n" + decision.table.round(3).to_markdown(index=False) + "\n"
     )
 
 
