@@ -1,5 +1,7 @@
 """Training, temporal evaluation and selection on the bundled sample's real features."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -226,8 +228,8 @@ def test_scores_are_calibrated_before_the_holdout_without_changing_their_order(t
     settings = training.Settings(xgboost=SMALL, knn_sample=3000, backtest_cutoffs=1)
     trained = training.fit(table, settings)
     chosen = training.choose(trained, table)
-    calibration = chosen.calibration
-    last_week = pd.Timestamp(calibration.weeks.split(" to ")[1])
+    calibration = chosen.calibration  # no earlier backtest window: fitted on the last training weeks
+    last_week = pd.Timestamp(re.findall(r"\d{4}-\d{2}-\d{2}", calibration.weeks)[-1])
     assert last_week < pd.Timestamp(chosen.window.cutoff) and calibration.rows > 500  # fitted before the holdout
     assert (calibration.slope, calibration.intercept) != (1.0, 0.0)
     raw = trained.holdout[f"score_{chosen.name}"].to_numpy()
@@ -239,6 +241,23 @@ def test_scores_are_calibrated_before_the_holdout_without_changing_their_order(t
     assert len(reliability) == 10 and reliability["rows"].sum() == len(chosen.holdout)
     assert reliability["predicted"].is_monotonic_increasing
     assert "## Calibration" in training.model_card(chosen, [])
+
+
+def test_with_earlier_backtest_windows_calibration_fits_on_their_out_of_time_scores(table):
+    settings = training.Settings(xgboost=SMALL, knn_sample=3000, backtest_cutoffs=2)
+    trained = training.fit(table, settings)
+    chosen = training.choose(trained, table)
+    earlier = trained.earlier_windows
+    assert len(earlier) == chosen.calibration.rows > 500
+    cutoff = pd.Timestamp(chosen.window.cutoff)
+    assert set(earlier["cutoff"]) == set(training.backtest_cutoffs(table, settings, cutoff)[:-1]) != set()
+    assert earlier["inspection_date"].max() < cutoff  # the holdout takes no part
+    assert not set(earlier["inspection_id"]) & set(chosen.holdout["inspection_id"])
+    expected = evaluation.platt(earlier[f"score_{chosen.name}"], earlier[features.TARGET])
+    assert (chosen.calibration.slope, chosen.calibration.intercept) == pytest.approx(
+        (expected.slope, expected.intercept)
+    )
+    assert "backtest's earlier windows" in training.model_card(chosen, [])
 
 
 @pytest.mark.parametrize("name", ["xgboost", "logistic"])

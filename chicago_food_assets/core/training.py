@@ -73,7 +73,7 @@ class Settings:
     backtest_step_weeks: int = 52  # a year apart: every window covers the same season
     min_train_weeks: int = 26
     bootstrap: int = 200  # resamples of the bootstrap ROC AUC intervals
-    calibration_weeks: int = 12  # the selected model's probabilities are calibrated on the last training weeks
+    calibration_weeks: int = 12  # without earlier backtest windows, calibration fits on the last training weeks
     xgboost: dict = field(
         default_factory=lambda: {
             "n_estimators": 300,
@@ -316,6 +316,8 @@ class Trained:
     holdout: pd.DataFrame  # inspection_id, week, inspection_date, facility_type, failed and one score column per model
     data: str = ""  # fingerprint of the training inspections
     backtest: pd.DataFrame = field(default_factory=pd.DataFrame)  # evaluation.backtest: per cutoff and pooled
+    # the backtest's earlier windows, row by row, with each scorer's out-of-time score (what calibration fits on)
+    earlier_windows: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def metrics(self) -> dict[str, dict]:
@@ -391,12 +393,27 @@ def fit(table: pd.DataFrame, settings: Settings) -> Trained:
         holdout.reset_index(drop=True),
         fingerprint(split.train),
         backtest,
+        pd.concat(windows[1:], ignore_index=True) if len(windows) > 1 else pd.DataFrame(),
     )
 
 
-def calibrate(name: str, learnt: pd.DataFrame, settings: Settings) -> evaluation.Calibration:
-    """Platt scaling fitted out of time and before the holdout: the candidate fitted on the learnt weeks but the
-    last `calibration_weeks`, scored on those weeks. The holdout never takes part."""
+def calibrate(name: str, trained: Trained, table: pd.DataFrame) -> evaluation.Calibration:
+    """Platt scaling fitted out of time, before the holdout, which never takes part.
+
+    On the backtest's earlier windows: each scored by the candidate fitted strictly before it, in the holdout's
+    season of earlier years, so one season's fail rate does not bias the map (12 weeks just before the holdout did:
+    spring fails less than summer). Without earlier windows: on the last `calibration_weeks` training weeks, scored
+    by the candidate fitted without them."""
+    settings, earlier = trained.settings, getattr(trained, "earlier_windows", pd.DataFrame())
+    if len(earlier) and earlier[features.TARGET].nunique() == 2:
+        cutoffs = ", ".join(f"{cutoff:%Y-%m-%d}" for cutoff in sorted(earlier["cutoff"].unique()))
+        return evaluation.platt(
+            earlier[f"score_{name}"].to_numpy(dtype=float),
+            earlier[features.TARGET].to_numpy(dtype=int),
+            f"the backtest's earlier windows ({settings.holdout_weeks} weeks from {cutoffs}), each scored by a fit "
+            "before it",
+        )
+    learnt = trained.window.learnt(table)
     last = learnt["week"].max() - pd.Timedelta(weeks=settings.calibration_weeks - 1)
     early, late = learnt[learnt["week"] < last], learnt[learnt["week"] >= last]
     if early[features.TARGET].nunique() < 2 or late[features.TARGET].nunique() < 2:
@@ -404,7 +421,7 @@ def calibrate(name: str, learnt: pd.DataFrame, settings: Settings) -> evaluation
     pipeline = candidates(settings)[name]
     pipeline.fit(model_frame(early, settings), early[features.TARGET].to_numpy(dtype=int))
     raw = pipeline.predict_proba(model_frame(late, settings))[:, 1]
-    weeks = f"{late['week'].min():%Y-%m-%d} to {late['week'].max():%Y-%m-%d}"
+    weeks = f"the weeks {late['week'].min():%Y-%m-%d} to {late['week'].max():%Y-%m-%d}, scored by a fit without them"
     return evaluation.platt(raw, late[features.TARGET].to_numpy(dtype=int), weeks)
 
 
@@ -427,7 +444,7 @@ def choose(
         pipeline = candidates(trained.settings)[name]
         pipeline.fit(model_frame(learnt, trained.settings), learnt[features.TARGET].to_numpy(dtype=int))
         rows, data = len(learnt), fingerprint(learnt)
-    calibration = calibrate(name, trained.window.learnt(table), trained.settings)  # before the holdout, even refit
+    calibration = calibrate(name, trained, table)  # before the holdout, even refit
     holdout = trained.holdout[HOLDOUT_COLUMNS].assign(score=calibration.apply(trained.holdout[f"score_{name}"]))
     distribution = scoring.distribution(
         calibration.apply(pipeline.predict_proba(model_frame(learnt, trained.settings))[:, 1]), learnt["facility_type"]
@@ -463,7 +480,7 @@ def _calibration_section(selected: Selected) -> str:
     before = f", {brier_score_loss(holdout[features.TARGET], raw):.4f} before" if raw is not None else ""
     return (
         f"\n## Calibration (Platt scaling: slope {c.slope:.3f}, intercept {c.intercept:.3f}; fitted on {c.rows:,} "
-        f"inspections of the weeks {c.weeks}, scored by a fit without them; never on the holdout)\n\n"
+        f"inspections of {c.weeks}; never on the holdout)\n\n"
         f"Holdout Brier score {brier_score_loss(holdout[features.TARGET], holdout['score']):.4f} calibrated{before}. "
         "Reliability on the holdout, by decile of the calibrated score:\n\n"
         + selected.reliability.to_markdown(index=False, floatfmt=("d", "d", ".3f", ".3f"))
