@@ -88,6 +88,39 @@ def test_a_group_flagged_beyond_its_fail_rate_gets_its_own_threshold_when_it_cos
     assert strict.deployed == fairness.SINGLE and "more than" in strict.why
 
 
+def test_per_group_thresholds_that_open_a_wider_gap_elsewhere_are_not_deployed():
+    """300 inspections, 100 per type, 30 fails each; scores 300..1 in the order below (the top 60 are flagged)."""
+    import numpy as np
+
+    def block(group: str, fails: int, passes: int) -> list[tuple[str, int]]:
+        return [(group, 1)] * fails + [(group, 0)] * passes
+
+    ranked = (
+        block("Restaurant", 14, 6)  # the flagged 60: restaurants 20 (6 false flags), grocery stores 30 (15), schools
+        + block("Grocery Store", 12, 8)  # 10 (6): grocery stores' false-flag rate is 2.5 times restaurants'
+        + block("Grocery Store", 3, 7)
+        + block("School", 4, 6)
+        + block("School", 0, 10)  # schools' next 10: per-group thresholds would flag 10 more passes there
+        + block("Restaurant", 16, 64)
+        + block("Grocery Store", 15, 55)
+        + block("School", 26, 54)
+    )
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(ranked, columns=["facility_type", "failed"]).assign(
+        score=np.arange(len(ranked), 0, -1) / len(ranked),
+        inspection_date=pd.Timestamp("2019-07-01") + pd.to_timedelta(rng.integers(0, 60, len(ranked)), unit="D"),
+    )
+    decision = fairness.decide(frame, flagged_share=0.2, min_size=50, cost=1.0)
+    table = decision.table.set_index("facility_type")
+    assert table.loc["Grocery Store", "fpr_disparity"] == pytest.approx(2.5)  # out of the band, unexplained
+    assert not table.loc["Grocery Store", "explained_by_base_rate"]
+    assert table.loc["Grocery Store", "mitigated_fpr_disparity"] == pytest.approx(8 / 6)  # narrower for them
+    assert table.loc["School", "fpr_disparity"] == pytest.approx(1.0)
+    assert table.loc["School", "mitigated_fpr_disparity"] == pytest.approx(16 / 6)  # but wider for schools
+    assert decision.deployed == fairness.SINGLE and "would widen the largest disparity" in decision.why
+    assert "School: 2.67x" in decision.why
+
+
 def test_per_group_ranking_puts_each_groups_riskiest_first():
     from chicago_food_assets.core import scoring
     from chicago_food_assets.core.window import ModelWindow

@@ -133,6 +133,18 @@ class Decision:
     min_size: int = MIN_GROUP
 
 
+def _widest(table: pd.DataFrame, *columns: str) -> tuple[float, str]:
+    """The disparity farthest from 1 in `columns` (or the columns starting with a prefix), as a factor >= 1, and
+    the group that has it."""
+    names = [c for c in table.columns if any(c == n or (n.endswith("_") and c.startswith(n)) for n in columns)]
+    values = table.set_index("facility_type")[names].stack()
+    values = values[np.isfinite(values.to_numpy(dtype=float)) & (values.to_numpy(dtype=float) > 0)]
+    if values.empty:
+        return 1.0, "none"
+    factor = np.maximum(values, 1 / values.astype(float))
+    return float(factor.max()), str(factor.idxmax()[0])
+
+
 def decide(
     frame: pd.DataFrame,
     flagged_share: float = FLAGGED_SHARE,
@@ -143,8 +155,10 @@ def decide(
     """Compare the deployed single threshold with per-group thresholds on the holdout (`frame`: facility_type,
     score, failed, inspection_date). A group's gap is *explained by base rates* when the model flags it in
     proportion to how often it fails: its flag-rate ratio to the reference over its fail-rate ratio lies in the
-    fair band. Per-group thresholds are deployed only when some sizeable group's gap is not explained by base rates
-    and they cost at most `cost` (a fifth) of the days earlier; otherwise the single threshold stays, and why."""
+    fair band. Per-group thresholds are deployed only when some sizeable group's gap is not explained by base rates,
+    they narrow the largest disparity of any sizeable group (fixing one group must not open a wider gap for
+    another), and they cost at most `cost` (a fifth) of the days earlier; otherwise the single threshold stays,
+    and why."""
     from chicago_food_assets.core.evaluation import reorder
 
     groups = merge_small_groups(frame["facility_type"].astype(object), min_size).fillna(SMALL)
@@ -186,6 +200,15 @@ def decide(
             f"{', '.join(outside['facility_type'])} leave the band, but in proportion to how often they fail: the "
             "flags follow real failures, and per-group thresholds would send inspectors to places that fail less"
             f" ({days[PER_GROUP]:.1f} days earlier instead of {days[SINGLE]:.1f})"
+        )
+        return Decision(out, days, SINGLE, why, *policy)
+    sizeable = out[out["group_size"] >= min_size]
+    before, after = _widest(sizeable, "fpr_disparity", "fdr_disparity"), _widest(sizeable, "mitigated_")
+    if after[0] >= before[0]:
+        why = (
+            f"{', '.join(unexplained['facility_type'])} are flagged beyond their fail rate, but per-group thresholds "
+            f"would widen the largest disparity of a sizeable group ({after[1]}: {after[0]:.2f}x, against "
+            f"{before[1]}: {before[0]:.2f}x now): the single threshold stays, reviewed with the audit each retraining"
         )
         return Decision(out, days, SINGLE, why, *policy)
     if loss <= cost:
