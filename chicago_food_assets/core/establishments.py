@@ -2,6 +2,10 @@
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from chicago_food_assets.core.arrow import arrow
 
 
 def establishment_key(license_number: pd.Series, name: pd.Series, address: pd.Series) -> pd.Series:
@@ -29,15 +33,17 @@ def chain_key(public_name: pd.Series, legal_name: pd.Series) -> pd.Series:
     """The business a place belongs to, the same for all its branches: the public (AKA) name, else the legal (DBA)
     name, upper case, without store numbers, punctuation and company suffixes ("McDonald's #12" and "MCDONALDS"
     match). Null when neither name is known. Branches named differently ("SUBWAY SANDWICHES") stay apart."""
-    public = public_name.astype("string").str.strip()
-    name = public.where(public.notna() & (public.str.upper() != "NIL") & (public != ""), legal_name.astype("string"))
-    key = (
-        name.str.upper()
-        .str.replace(_STORE_NUMBER, " ", regex=True)
-        .str.replace(r"['’`.]", "", regex=True)
-        .str.replace(r"[^A-Z0-9 ]+", " ", regex=True)
-        .str.replace(_COMPANY, " ", regex=True)
-        .str.replace(r"\s+", " ", regex=True)
-        .str.strip()
-    )
-    return pd.Series(key.mask(key == "").to_numpy(dtype=object, na_value=None), index=key.index)
+    public = pc.utf8_upper(pc.utf8_trim_whitespace(arrow(public_name)))
+    usable = pc.and_kleene(pc.not_equal(public, "NIL"), pc.not_equal(public, ""))
+    name = pc.if_else(pc.fill_null(usable, False), public, pc.utf8_upper(arrow(legal_name)))
+    for pattern, replacement in (
+        (_STORE_NUMBER, " "),
+        (r"['’`.]", ""),
+        (r"[^A-Z0-9 ]+", " "),
+        (_COMPANY, " "),
+        (r"\s+", " "),
+    ):
+        name = pc.replace_substring_regex(name, pattern, replacement)
+    key = pc.utf8_trim_whitespace(name)
+    key = pc.if_else(pc.equal(key, ""), pa.scalar(None, pa.string()), key)
+    return pd.Series(key.to_numpy(zero_copy_only=False), index=public_name.index, dtype=object)

@@ -134,10 +134,8 @@ class Decision:
 
 
 def _widest(table: pd.DataFrame, *columns: str) -> tuple[float, str]:
-    """The disparity farthest from 1 in `columns` (or the columns starting with a prefix), as a factor >= 1, and
-    the group that has it."""
-    names = [c for c in table.columns if any(c == n or (n.endswith("_") and c.startswith(n)) for n in columns)]
-    values = table.set_index("facility_type")[names].stack()
+    """The disparity farthest from 1 in `columns`, as a factor >= 1, and the group that has it."""
+    values = table.set_index("facility_type")[list(columns)].stack()
     values = values[np.isfinite(values.to_numpy(dtype=float)) & (values.to_numpy(dtype=float) > 0)]
     if values.empty:
         return 1.0, "none"
@@ -203,7 +201,8 @@ def decide(
         )
         return Decision(out, days, SINGLE, why, *policy)
     sizeable = out[out["group_size"] >= min_size]
-    before, after = _widest(sizeable, "fpr_disparity", "fdr_disparity"), _widest(sizeable, "mitigated_")
+    before = _widest(sizeable, "fpr_disparity", "fdr_disparity")
+    after = _widest(sizeable, "mitigated_fpr_disparity", "mitigated_fdr_disparity")
     if after[0] >= before[0]:
         why = (
             f"{', '.join(unexplained['facility_type'])} are flagged beyond their fail rate, but per-group thresholds "

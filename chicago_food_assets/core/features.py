@@ -10,7 +10,7 @@ windows over the last 365 days come from `searchsorted` on a sorted (establishme
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import peers, repeats
+from chicago_food_assets.core import dates, peers, repeats
 from chicago_food_assets.core.arrow import integers
 from chicago_food_assets.core.contracts import INSPECTION_FEATURES
 
@@ -89,7 +89,6 @@ HISTORY_COLUMNS = (
 SEASONS = np.array(
     ["winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer", "fall", "fall", "fall", "winter"]
 )
-_DAY_SPAN = 1_000_000  # > days since 1970 for any inspection date: keys code * span + day are ordered per establishment
 
 
 def build(
@@ -143,10 +142,10 @@ def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     The day's last inspection (highest id) gives its result and kind.
     """
     code = pd.factorize(rows["establishment"])[0].astype(np.int64)
-    day = rows["inspection_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    day = dates.day_numbers(rows["inspection_date"])
     order = np.lexsort((rows["inspection_id"].to_numpy(dtype=np.int64), day, code))
     code, day = code[order], day[order]
-    key = code * _DAY_SPAN + day
+    key = dates.day_keys(code, day)
     boundary = np.r_[True, key[1:] != key[:-1]] if len(key) else np.zeros(0, dtype=bool)
     starts = np.flatnonzero(boundary)
     ends = np.r_[starts[1:], len(key)][: len(starts)] - 1
@@ -213,7 +212,7 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
         out[f"last_{name}"] = previous(days[name].to_numpy(dtype=float))
 
     # totals over [day - 365, day): exclusive cumulative sums between two positions of the sorted key
-    key = code * _DAY_SPAN + day
+    key = dates.day_keys(code, day)
     start = np.searchsorted(key, key - 365, side="left")
     position = np.arange(len(key))
 
@@ -262,20 +261,16 @@ def verify_no_future(
 ) -> list[int]:
     """Recompute history features for a sample of rows the slow, obvious way; returns ids where they disagree."""
     rows = pd.concat([inspections, history], ignore_index=True) if history is not None else inspections
-    by_establishment = dict(
-        tuple(
-            rows.groupby("establishment")[
-                ["inspection_id", "inspection_date", "failed", "inspection_kind", "critical_count"]
-            ]
-        )
-    )
+    rows = rows.drop_duplicates("inspection_id").reset_index(drop=True)
     picked = features.sample(min(sample, len(features)), random_state=seed)
-    chain_of = rows.drop_duplicates("inspection_id").set_index("inspection_id")["chain"]
+    mine = rows[rows["establishment"].isin(picked["establishment"])]
+    columns = ["inspection_id", "inspection_date", "failed", "inspection_kind", "critical_count"]
+    by_establishment = dict(tuple(mine.groupby("establishment")[columns]))
+    if citations is not None:
+        citations = citations[citations["inspection_id"].isin(mine["inspection_id"])]
+    peers_of = _Peers(rows)
     wrong = []
     for row in picked.itertuples(index=False):  # a check on a sample, not a data path
-        if not _peers_agree(rows, row, chain_of.get(row.inspection_id)):
-            wrong.append(int(row.inspection_id))
-            continue
         known = by_establishment[row.establishment]
         earlier = known[known["inspection_date"] < row.inspection_date]
         days = None if earlier.empty else (row.inspection_date - earlier["inspection_date"].max()).days
@@ -294,24 +289,33 @@ def verify_no_future(
             or row.fails_in_a_row != in_a_row
             or row.establishment_age != (row.inspection_date - first).days
             or not _same(row.repeats_last_2_years, _repeats_over_2_years(known, citations, row.inspection_date))
+            or not peers_of.agree(row)
         ):
             wrong.append(int(row.inspection_id))
     return wrong
 
 
-def _peers_agree(rows: pd.DataFrame, row: object, chain: str | None) -> bool:
-    """The row's chain and ZIP features equal a recomputation from strictly earlier rows."""
-    earlier = rows[rows["inspection_date"] < row.inspection_date]
-    recent = earlier[
-        (earlier["zip"] == row.zip) & (earlier["inspection_date"] >= row.inspection_date - pd.Timedelta(days=90))
-    ]
-    others = earlier[(earlier["chain"] == chain) & (earlier["establishment"] != row.establishment)]
-    expected = {
-        "zip_fail_rate": recent["failed"].mean() if len(recent) else np.nan,
-        "chain_fail_rate": others["failed"].mean() if len(others) else np.nan,
-        "chain_locations": others["establishment"].nunique() if chain is not None else np.nan,
-    }
-    return all(_same(getattr(row, name), value) for name, value in expected.items())
+class _Peers:
+    """Chain and ZIP features recomputed from strictly earlier rows, one sampled row at a time."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.position = pd.Index(rows["inspection_id"])
+        self.date = rows["inspection_date"].to_numpy()
+        self.failed = rows["failed"].to_numpy(dtype=float)
+        self.codes = {name: pd.factorize(rows[name])[0] for name in ("zip", "chain", "establishment")}
+
+    def agree(self, row: object) -> bool:
+        at = self.position.get_loc(row.inspection_id)
+        zip_code, chain, place = (self.codes[name][at] for name in ("zip", "chain", "establishment"))
+        earlier = self.date < self.date[at]
+        recent = earlier & (self.date >= self.date[at] - np.timedelta64(90, "D")) & (self.codes["zip"] == zip_code)
+        others = earlier & (self.codes["chain"] == chain) & (self.codes["establishment"] != place)
+        expected = {
+            "zip_fail_rate": self.failed[recent].mean() if zip_code >= 0 and recent.any() else np.nan,
+            "chain_fail_rate": self.failed[others].mean() if chain >= 0 and others.any() else np.nan,
+            "chain_locations": len(np.unique(self.codes["establishment"][others])) if chain >= 0 else np.nan,
+        }
+        return all(_same(getattr(row, name), value) for name, value in expected.items())
 
 
 def _same(found: object, expected: float) -> bool:

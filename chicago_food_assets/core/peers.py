@@ -11,17 +11,20 @@ totals between two positions of cumulative sums, found with `searchsorted`.
 import numpy as np
 import pandas as pd
 
+from chicago_food_assets.core import dates
+
 ZIP_DAYS = 90  # the neighbourhood's recent window: [date - 90 days, date)
-_DAY_SPAN = 1_000_000  # > days since 1970 for any inspection date: keys code * span + day are ordered per group
 
 
-def earlier_totals(group: np.ndarray, day: np.ndarray, values: dict[str, np.ndarray], days: int | None = None):
+def earlier_totals(
+    group: np.ndarray, day: np.ndarray, values: dict[str, np.ndarray], within: int | None = None
+) -> dict[str, np.ndarray]:
     """Per row: the sum of each of `values` over the rows of its `group` on strictly earlier days (within the
-    `days` before, when given). `group` holds integer codes, -1 for none (NaN there)."""
+    `within` days before, when given). `group` holds integer codes, -1 for none (NaN there)."""
     order = np.lexsort((day, group))
-    key = group[order].astype(np.int64) * _DAY_SPAN + day[order]
+    key = dates.day_keys(group[order], day[order])
     own_day = np.searchsorted(key, key, side="left")  # the first row of the same (group, day): excluded
-    start = np.searchsorted(key, key - days if days else group[order].astype(np.int64) * _DAY_SPAN, side="left")
+    start = np.searchsorted(key, key - within if within else dates.day_keys(group[order], 0), side="left")
     totals = {}
     for name, value in values.items():
         cumulative = np.r_[0.0, np.cumsum(value[order], dtype=float)]
@@ -35,7 +38,7 @@ def build(rows: pd.DataFrame) -> pd.DataFrame:
     """Peer features for every row of `rows` (inspection_date, establishment, chain, zip, failed), in its order.
 
     `rows` must hold every earlier inspection of each row's chain, and every inspection of the 90 days before it."""
-    day = rows["inspection_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    day = dates.day_numbers(rows["inspection_date"])
     failed = rows["failed"].to_numpy(dtype=float)
     ones = np.ones(len(rows))
     chain = pd.factorize(rows["chain"])[0]
@@ -50,7 +53,7 @@ def build(rows: pd.DataFrame) -> pd.DataFrame:
     own = earlier_totals(branch, day, {"n": ones, "fails": failed, "seen": first})
     others = whole["n"] - own["n"]
     zip_code = pd.factorize(rows["zip"])[0]
-    area = earlier_totals(zip_code, day, {"n": ones, "fails": failed}, days=ZIP_DAYS)
+    area = earlier_totals(zip_code, day, {"n": ones, "fails": failed}, within=ZIP_DAYS)
     return pd.DataFrame(
         {
             "chain_locations": whole["locations"] - own["seen"],

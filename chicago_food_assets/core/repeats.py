@@ -10,9 +10,10 @@ of its own, because two schemes of 44-63 items, known for a tenth of the rows, w
 import numpy as np
 import pandas as pd
 
+from chicago_food_assets.core import dates
+
 REPEAT_DAYS = 730
 CITATION_COLUMNS = ("inspection_id", "number", "scheme")
-_DAY_SPAN = 1_000_000  # > days since 1970 for any inspection date
 _NUMBER_SPAN = 1_000  # > any violation number: scheme * span + number is one code per (scheme, number)
 
 
@@ -32,11 +33,11 @@ def count(inspections: pd.DataFrame, citations: pd.DataFrame | None) -> np.ndarr
     number = scheme * _NUMBER_SPAN + citations["number"].to_numpy(dtype=np.int64)[known]
     place = pd.factorize(inspections["establishment"])[0].astype(np.int64)[row]
     group = pd.factorize(place * (_NUMBER_SPAN * 2) + number)[0].astype(np.int64)  # (establishment, scheme, number)
-    day = inspections["inspection_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)[row]
+    day = dates.day_numbers(inspections["inspection_date"])[row]
     # the group's latest day strictly before each citation's day: the previous distinct (group, day) key
-    keys, where = np.unique(group * _DAY_SPAN + day, return_inverse=True)
-    same_group = np.r_[False, keys[1:] // _DAY_SPAN == keys[:-1] // _DAY_SPAN]
-    previous_day = np.where(same_group, np.r_[0, keys[:-1] % _DAY_SPAN], -1)[where]
+    keys, where = np.unique(dates.day_keys(group, day), return_inverse=True)
+    same_group = np.r_[False, keys[1:] // dates.SPAN == keys[:-1] // dates.SPAN]
+    previous_day = np.where(same_group, np.r_[0, keys[:-1] % dates.SPAN], -1)[where]
     repeated = (previous_day >= 0) & (day - previous_day <= REPEAT_DAYS)
     counts = np.bincount(row[repeated], minlength=len(inspections)).astype(float)
     return np.where(recorded, counts, np.nan)
