@@ -216,6 +216,7 @@ INSPECTION_VIOLATIONS = contract(
         values=frozenset({"critical", "serious", "minor", "priority", "priority_foundation", "core", "unknown"}),
     ),
     C("scheme", "text", False, "old before 2018-07-01, new from then", values=frozenset({"old", "new"})),
+    indexes=("inspection_id",),  # a week's features read its establishments' earlier citations by id
 )
 
 INSPECTION_REJECTS = contract(
