@@ -16,6 +16,8 @@ import psycopg2
 import pytest
 import requests
 
+from chicago_food_assets.core.cleaning import Cleaned, clean
+from chicago_food_assets.core.raw import frame_of_rows
 from chicago_food_assets.data import SAMPLE_PATH
 from chicago_food_assets.embedded import with_database
 from chicago_food_assets.replay import ReplayServer, read_rows
@@ -72,6 +74,12 @@ def schema(postgres: PostgresResource) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sample_rows() -> list[dict]:
     return read_rows(SAMPLE_PATH)
+
+
+@pytest.fixture(scope="session")
+def cleaned_sample(sample_rows: list[dict]) -> Cleaned:
+    """The bundled sample cleaned once: inspections, cited violations, rejects."""
+    return clean(frame_of_rows(sample_rows))
 
 
 @pytest.fixture(scope="session")

@@ -4,24 +4,19 @@ import pandas as pd
 import pytest
 
 from chicago_food_assets.core import features, peers
-from chicago_food_assets.core.cleaning import Cleaned, clean
+from chicago_food_assets.core.cleaning import clean
 from chicago_food_assets.core.establishments import chain_key
 from chicago_food_assets.core.raw import frame_of_rows
 
 
 @pytest.fixture(scope="module")
-def cleaned(sample_rows) -> Cleaned:
-    return clean(frame_of_rows(sample_rows))
+def clean_sample(cleaned_sample) -> pd.DataFrame:
+    return cleaned_sample.inspections
 
 
 @pytest.fixture(scope="module")
-def clean_sample(cleaned) -> pd.DataFrame:
-    return cleaned.inspections
-
-
-@pytest.fixture(scope="module")
-def citations(cleaned) -> pd.DataFrame:
-    return cleaned.violations
+def citations(cleaned_sample) -> pd.DataFrame:
+    return cleaned_sample.violations
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core import evaluation, features, training
-from chicago_food_assets.core.cleaning import Cleaned, clean
-from chicago_food_assets.core.raw import frame_of_rows
+from chicago_food_assets.core import card, evaluation, features, training
 
 SMALL = {
     "n_estimators": 60,
@@ -21,18 +19,13 @@ SMALL = {
 
 
 @pytest.fixture(scope="module")
-def sample(sample_rows) -> Cleaned:
-    return clean(frame_of_rows(sample_rows))
+def cleaned(cleaned_sample) -> pd.DataFrame:
+    return cleaned_sample.inspections
 
 
 @pytest.fixture(scope="module")
-def cleaned(sample) -> pd.DataFrame:
-    return sample.inspections
-
-
-@pytest.fixture(scope="module")
-def table(sample) -> pd.DataFrame:
-    return features.build(sample.inspections, citations=sample.violations)
+def table(cleaned_sample) -> pd.DataFrame:
+    return features.build(cleaned_sample.inspections, citations=cleaned_sample.violations)
 
 
 def test_the_default_holdout_is_the_last_weeks_with_data_and_training_is_strictly_before(table):
@@ -141,7 +134,7 @@ def test_a_model_records_its_library_versions_and_refuses_to_score_under_others(
     settings = training.Settings(holdout_weeks=4, xgboost=SMALL, knn_sample=500)
     chosen = training.choose(training.fit(subset, settings), subset)
     assert chosen.libraries == training.library_versions() and "scikit-learn" in chosen.libraries
-    assert "Trained with**: scikit-learn " in training.model_card(chosen, [])
+    assert "Trained with**: scikit-learn " in card.model_card(chosen, [])
     stored = pickle.loads(pickle.dumps(chosen))  # as the object store gives it back
     assert len(stored.score(subset.head(5))) == 5
 
@@ -150,7 +143,9 @@ def test_a_model_records_its_library_versions_and_refuses_to_score_under_others(
         older.score(subset.head(5))
 
 
-def test_permuting_one_days_outcomes_and_violations_changes_no_score_on_or_before_that_day(sample, cleaned, table):
+def test_permuting_one_days_outcomes_and_violations_changes_no_score_on_or_before_that_day(
+    cleaned_sample, cleaned, table
+):
     """The no-future guard at the level inspectors see: a fitted model's scores, not only the features."""
     settings = training.Settings(holdout_weeks=4, xgboost=SMALL, knn_sample=2000, backtest_cutoffs=1)
     chosen = training.choose(training.fit(table, settings), table)
@@ -162,8 +157,8 @@ def test_permuting_one_days_outcomes_and_violations_changes_no_score_on_or_befor
     for column in ("failed", "results", "critical_count", "serious_count", "minor_count", "violations_recorded"):
         permuted.loc[on_day, column] = permuted.loc[on_day, column].to_numpy()[shuffle]
     ids = cleaned.loc[on_day, "inspection_id"].to_numpy()
-    citations = sample.violations.assign(  # the cited items move with the rest of the row
-        inspection_id=sample.violations["inspection_id"].replace(dict(zip(ids[shuffle], ids, strict=True)))
+    citations = cleaned_sample.violations.assign(  # the cited items move with the rest of the row
+        inspection_id=cleaned_sample.violations["inspection_id"].replace(dict(zip(ids[shuffle], ids, strict=True)))
     )
     assert (permuted.loc[on_day, "failed"] != cleaned.loc[on_day, "failed"]).any()
     before = pd.Series(chosen.score(table), index=table["inspection_id"])
@@ -240,7 +235,7 @@ def test_scores_are_calibrated_before_the_holdout_without_changing_their_order(t
     reliability = chosen.reliability
     assert len(reliability) == 10 and reliability["rows"].sum() == len(chosen.holdout)
     assert reliability["predicted"].is_monotonic_increasing
-    assert "## Calibration" in training.model_card(chosen, [])
+    assert "## Calibration" in card.model_card(chosen, [])
 
 
 def test_with_earlier_backtest_windows_calibration_fits_on_their_out_of_time_scores(table):
@@ -257,7 +252,7 @@ def test_with_earlier_backtest_windows_calibration_fits_on_their_out_of_time_sco
     assert (chosen.calibration.slope, chosen.calibration.intercept) == pytest.approx(
         (expected.slope, expected.intercept)
     )
-    assert "backtest's earlier windows" in training.model_card(chosen, [])
+    assert "backtest's earlier windows" in card.model_card(chosen, [])
 
 
 @pytest.mark.parametrize("name", ["xgboost", "logistic"])

@@ -15,7 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from chicago_food_assets.checks import Check
-from chicago_food_assets.core import evaluation, fairness, training
+from chicago_food_assets.core import card, evaluation, fairness, training
 from chicago_food_assets.core.training import Settings, Trained
 
 TRAINED = AssetKey("trained_models")
@@ -169,7 +169,7 @@ def selected_model(
             "holdout_days_earlier": chosen.metrics[chosen.name]["days_earlier"],
             "features": MetadataValue.json(list(chosen.features)),
             "metrics": MetadataValue.json(chosen.metrics),
-            "model_card": MetadataValue.md(training.model_card(chosen, leakage)),
+            "model_card": MetadataValue.md(card.model_card(chosen, leakage)),
         },
     )
     yield AUC_FLOOR.result(SELECTED, auc >= config.auc_floor, {"roc_auc": auc, "floor": config.auc_floor})
