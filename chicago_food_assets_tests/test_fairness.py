@@ -145,3 +145,38 @@ def test_per_group_ranking_puts_each_groups_riskiest_first():
     decision = fairness.Decision(pd.DataFrame(), {}, fairness.PER_GROUP, "test", ("Grocery Store", "Restaurant"))
     per_group = scoring.score_table(rows, score, "v", window, decision=decision)
     assert per_group.sort_values("rank")["inspection_id"].tolist() == [1, 3, 2, 4]  # each type's riskiest first
+
+
+def test_the_per_group_list_the_decision_judges_is_the_one_scoring_ranks():
+    """Groups of different sizes: the days earlier of the decision come from the order inspectors get."""
+    import numpy as np
+
+    from chicago_food_assets.core import evaluation, scoring
+    from chicago_food_assets.core.window import ModelWindow
+
+    rng = np.random.default_rng(3)
+    n = {"Restaurant": 70, "Grocery Store": 30, "School": 13}
+    frame = pd.DataFrame(
+        {
+            "facility_type": [t for t, size in n.items() for _ in range(size)],
+            "score": rng.random(sum(n.values())),
+            "failed": rng.random(sum(n.values())) < 0.3,
+            "inspection_date": pd.Timestamp("2019-07-01") + pd.to_timedelta(rng.integers(0, 90, sum(n.values())), "D"),
+        }
+    )
+    decision = fairness.decide(frame, flagged_share=0.2, min_size=10, cost=1.0)
+    rows = frame.assign(
+        inspection_id=range(1, len(frame) + 1),
+        license=range(1, len(frame) + 1),
+        establishment=[f"e{i}" for i in range(len(frame))],
+        week=pd.Timestamp("2019-07-01"),
+    )
+    window = ModelWindow(
+        pd.Timestamp("2019-01-07").date(), pd.Timestamp("2019-03-04").date(), pd.Timestamp("2019-04-01").date()
+    )
+    deployed = fairness.Decision(pd.DataFrame(), {}, fairness.PER_GROUP, "test", decision.groups)
+    ranked = scoring.score_table(rows, frame["score"].to_numpy(), "v", window, decision=deployed)
+    visited = evaluation.reorder(
+        frame["inspection_date"].to_numpy(), frame["failed"].to_numpy(dtype=int), -ranked["rank"].to_numpy(float)
+    )
+    assert decision.days_earlier[fairness.PER_GROUP] == pytest.approx(visited["days_earlier"])

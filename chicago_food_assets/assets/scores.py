@@ -15,7 +15,7 @@ from dagster import (
 )
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
-from chicago_food_assets.core import reasons, scoring
+from chicago_food_assets.core import fairness, reasons, scoring
 from chicago_food_assets.core.contracts import (
     CURRENT_MODEL,
     ESTABLISHMENT_RISK,
@@ -64,6 +64,7 @@ DRIFT = Check(
 def inspection_scores(context: AssetExecutionContext, inspection_features: pd.DataFrame, selected_model: Selected):
     score = selected_model.score(inspection_features) if len(inspection_features) else np.zeros(0)
     explained = reasons.explain(selected_model, inspection_features)
+    decision = getattr(selected_model, "decision", None)  # models pickled before the fairness decision: single
     table = INSPECTION_SCORES.conform(
         scoring.score_table(
             inspection_features,
@@ -71,7 +72,7 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
             selected_model.version,
             selected_model.window,
             explained,
-            getattr(selected_model, "decision", None),  # models pickled before the fairness decision: single
+            decision,
         )
     )
     periods = table["period"].value_counts().to_dict()
@@ -82,7 +83,7 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
             "periods": MetadataValue.json(periods or {"none": 0}),
             "in_sample_rows": int(periods.get("training", 0)),
             "mean_score": float(table["score"].mean()) if len(table) else 0.0,
-            "ranking": selected_model.decision.deployed if getattr(selected_model, "decision", None) else "single",
+            "ranking": decision.deployed if decision is not None else fairness.SINGLE,
             "reasons": "top features by contribution (core/reasons.py)"
             if explained is not None
             else f"none: {selected_model.name} has no per-feature contributions",

@@ -99,18 +99,17 @@ def outside_band(table: pd.DataFrame, min_size: int, band: tuple[float, float] =
     return sized[out.fillna(False).to_numpy(dtype=bool)]
 
 
+def within_group_order(score: np.ndarray, groups: pd.Series) -> np.ndarray:
+    """The per-group policy's key, lowest visited first: a place's rank within its group as a share of the group
+    (1/n for its group's riskiest, 1 for its least risky). Lists interleave the groups by it, ties by score."""
+    frame = pd.DataFrame({"score": np.asarray(score, dtype=float), "group": groups.to_numpy()})
+    return frame.groupby("group")["score"].rank(method="first", ascending=False, pct=True).to_numpy()
+
+
 def group_flags(score: np.ndarray, groups: pd.Series, flagged_share: float) -> np.ndarray:
     """The mitigation: each group's own top `flagged_share` of scores is flagged (a per-group threshold), so every
     kind of place gets the same share of the list instead of the riskiest places overall."""
-    frame = pd.DataFrame({"score": np.asarray(score, dtype=float), "group": groups.to_numpy()})
-    within = frame.groupby("group")["score"].rank(method="first", ascending=False, pct=True)
-    return (within <= flagged_share).to_numpy()
-
-
-def within_group_order(score: np.ndarray, groups: pd.Series) -> np.ndarray:
-    """The visiting order of the per-group policy: a place's percentile within its group (1 = its group's riskiest)."""
-    frame = pd.DataFrame({"score": np.asarray(score, dtype=float), "group": groups.to_numpy()})
-    return frame.groupby("group")["score"].rank(method="first", pct=True).to_numpy()
+    return within_group_order(score, groups) <= flagged_share
 
 
 SINGLE = "single threshold"
@@ -131,6 +130,14 @@ class Decision:
     groups: tuple[str, ...] = ()  # the sizeable facility types the per-group policy keeps apart
     flagged_share: float = FLAGGED_SHARE  # the list the decision judged: the audit judges the same one
     min_size: int = MIN_GROUP
+
+
+def _visits(score: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """Each place's position in the per-group list (0 = visited first), as `scoring.score_table` ranks a week."""
+    order = np.lexsort((-score, within))
+    position = np.empty(len(order))
+    position[order] = np.arange(len(order))
+    return position
 
 
 def _widest(table: pd.DataFrame, *columns: str) -> tuple[float, str]:
@@ -185,7 +192,7 @@ def decide(
     dates, failed = frame["inspection_date"].to_numpy(), frame["failed"].to_numpy(dtype=int)
     days = {
         SINGLE: reorder(dates, failed, score)["days_earlier"],
-        PER_GROUP: reorder(dates, failed, within_group_order(score, groups))["days_earlier"],
+        PER_GROUP: reorder(dates, failed, -_visits(score, within_group_order(score, groups)))["days_earlier"],
     }
     outside = outside_band(single, min_size)
     unexplained = out[out["facility_type"].isin(outside["facility_type"]) & ~out["explained_by_base_rate"]]

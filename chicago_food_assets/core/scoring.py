@@ -39,14 +39,12 @@ def score_table(
         drop=True
     )
     out["score"] = np.asarray(score, dtype=float)
+    within = np.zeros(len(out))
     if decision is not None and decision.deployed == fairness.PER_GROUP:
         groups = fairness.policy_groups(out["facility_type"], list(decision.groups))
-        within = (
-            out.assign(group=groups).groupby(["week", "group"])["score"].rank(method="first", ascending=False, pct=True)
-        )
-    else:
-        within = pd.Series(0.0, index=out.index)
-    keyed = out.assign(within=within.to_numpy())
+        week_group = out["week"].astype(str) + "|" + groups.astype(str)  # each week's list is its own
+        within = fairness.within_group_order(out["score"].to_numpy(), week_group)
+    keyed = out.assign(within=within)
     order = keyed.sort_values(
         ["week", "within", "score", "inspection_id"], ascending=[True, True, False, True], kind="stable"
     ).index
