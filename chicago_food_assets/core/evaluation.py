@@ -103,43 +103,27 @@ def backtest(windows: pd.DataFrame, scorers: list[str], boot: int = 200, seed: i
     precision in the top 10% and 20% as the mean over windows (an inspector's list is a window's); days earlier and
     fails found in the first half as the mean over windows weighted by their fails (each window is re-ordered on
     its own date slots; the first half ends at the midpoint between its first and last inspection date)."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
     rows = []
     for name in scorers:
         per_window = []
         for cutoff, part in windows.groupby("cutoff", sort=True):
             failed = part["failed"].to_numpy(dtype=int)
             score = part[f"score_{name}"].to_numpy(dtype=float)
-            low, high = auc_interval(failed, score, boot, seed)
             per_window.append(
                 {
                     "model": name,
                     "cutoff": str(pd.Timestamp(cutoff).date()),
-                    "rows": len(part),
-                    "fails": int(failed.sum()),
-                    "roc_auc": float(roc_auc_score(failed, score)),
-                    "roc_auc_low": low,
-                    "roc_auc_high": high,
-                    "average_precision": float(average_precision_score(failed, score)),
+                    **_ranking(failed, score, boot, seed),
                     **{f"precision_top_{int(s * 100)}pct": top_share(score, failed, s)[0] for s in BACKTEST_SHARES},
                     **reorder(part["inspection_date"].to_numpy(), failed, score),
                 }
             )
         frame = pd.DataFrame(per_window)
-        failed = windows["failed"].to_numpy(dtype=int)
-        score = windows[f"score_{name}"].to_numpy(dtype=float)
-        low, high = auc_interval(failed, score, boot, seed)
         fails = frame["fails"].to_numpy(dtype=float)
         pooled = {
             "model": name,
             "cutoff": POOLED,
-            "rows": int(frame["rows"].sum()),
-            "fails": int(fails.sum()),
-            "roc_auc": float(roc_auc_score(failed, score)),
-            "roc_auc_low": low,
-            "roc_auc_high": high,
-            "average_precision": float(average_precision_score(failed, score)),
+            **_ranking(windows["failed"].to_numpy(dtype=int), windows[f"score_{name}"].to_numpy(float), boot, seed),
             **{
                 f"precision_top_{int(s * 100)}pct": float(frame[f"precision_top_{int(s * 100)}pct"].mean())
                 for s in BACKTEST_SHARES
@@ -151,6 +135,21 @@ def backtest(windows: pd.DataFrame, scorers: list[str], boot: int = 200, seed: i
         }
         rows.extend([*per_window, pooled])
     return pd.DataFrame(rows)
+
+
+def _ranking(failed: np.ndarray, score: np.ndarray, boot: int, seed: int) -> dict:
+    """Rows, fails, ROC AUC with its bootstrap interval and average precision of one block of scored rows."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    low, high = auc_interval(failed, score, boot, seed)
+    return {
+        "rows": len(failed),
+        "fails": int(failed.sum()),
+        "roc_auc": float(roc_auc_score(failed, score)),
+        "roc_auc_low": low,
+        "roc_auc_high": high,
+        "average_precision": float(average_precision_score(failed, score)),
+    }
 
 
 def backtest_table(frame: pd.DataFrame) -> str:
@@ -187,16 +186,20 @@ class Calibration:
     weeks: str = ""  # which ones
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
-        logit = np.log(np.clip(raw, 1e-6, 1 - 1e-6) / (1 - np.clip(raw, 1e-6, 1 - 1e-6)))
-        return 1 / (1 + np.exp(-(self.slope * logit + self.intercept)))
+        return 1 / (1 + np.exp(-(self.slope * logit(raw) + self.intercept)))
+
+
+def logit(probability: np.ndarray) -> np.ndarray:
+    """Log-odds, with probabilities kept inside [1e-6, 1 - 1e-6]."""
+    p = np.clip(np.asarray(probability, dtype=float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
 
 def platt(raw: np.ndarray, failed: np.ndarray, weeks: str = "") -> Calibration:
     """The calibration map from out-of-time raw scores and their outcomes."""
     from sklearn.linear_model import LogisticRegression
 
-    raw = np.clip(np.asarray(raw, dtype=float), 1e-6, 1 - 1e-6)
-    fitted = LogisticRegression(C=1e6).fit(np.log(raw / (1 - raw)).reshape(-1, 1), np.asarray(failed, dtype=int))
+    fitted = LogisticRegression(C=1e6).fit(logit(raw).reshape(-1, 1), np.asarray(failed, dtype=int))
     return Calibration(float(fitted.coef_[0, 0]), float(fitted.intercept_[0]), len(raw), weeks)
 
 
