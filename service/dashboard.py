@@ -376,6 +376,7 @@ def build(url: str) -> pn.template.BootstrapTemplate:
             configuration={"columnDefaults": {"headerSort": False}},
         )
 
+    reliability = reliability_plot(data.model)
     return page(
         sidebar=[first, last, chosen],
         main=[
@@ -398,8 +399,8 @@ def build(url: str) -> pn.template.BootstrapTemplate:
                 name="backtest",
             ),
             "## Calibration",
-            pn.pane.HoloViews(reliability_plot(data.model))
-            if reliability_plot(data.model) is not None
+            pn.pane.HoloViews(reliability)
+            if reliability is not None
             else notice("This model was published without a reliability table."),
             pn.pane.HoloViews(calibration(data.monitoring)),
             "## Fairness of the current model",

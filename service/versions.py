@@ -154,7 +154,7 @@ def key(scope: "Scope") -> str:
     """An answer's cache key: the version, the compression, the path and the query string as sent (no parsing:
     another order is another key)."""
     query = scope["query_string"].decode("latin-1")
-    return f"{scope['state'].get('hint')}|{encoding(scope)}|{scope['path']}?{query}"
+    return f"{state(scope).get('hint')}|{encoding(scope)}|{scope['path']}?{query}"
 
 
 def cache_config(enabled: bool, expiration: int = 600) -> ResponseCacheConfig:
