@@ -22,6 +22,10 @@ def _count(words: str) -> Callable[[pd.Series], pd.Series]:
     return lambda v: v.astype("Int64").astype(str) + f" {words}"
 
 
+def _share(before: str, after: str) -> Callable[[pd.Series], pd.Series]:
+    return lambda v: before + (v * 100).round().astype("Int64").astype(str) + after
+
+
 def _flag(yes: str, no: str) -> Callable[[pd.Series], pd.Series]:
     return lambda v: v.map({True: yes, False: no}).fillna("")  # 1 and 0 (floats too) hash as True and False
 
@@ -30,7 +34,7 @@ def _flag(yes: str, no: str) -> Callable[[pd.Series], pd.Series]:
 WORDS = {
     "prior_inspections": _count("earlier inspections"),
     "prior_fails": _count("earlier fails"),
-    "prior_fail_rate": lambda v: "failed " + (v * 100).round().astype("Int64").astype(str) + "% of earlier inspections",
+    "prior_fail_rate": _share("failed ", "% of earlier inspections"),
     "days_since_last": _count("days since the last inspection"),
     "last_failed": _flag("failed its last inspection", "passed its last inspection"),
     "last_critical": _count("critical violations at the last inspection"),
@@ -48,12 +52,8 @@ WORDS = {
     "last_repeats": _count("violations at the last inspection already cited there in the 2 years before"),
     "repeats_last_2_years": _count("repeated violations in the past 2 years"),
     "chain_locations": _count("other locations of the same business"),
-    "chain_fail_rate": lambda v: (
-        "its business's other locations failed " + (v * 100).round().astype("Int64").astype(str) + "% of inspections"
-    ),
-    "zip_fail_rate": lambda v: (
-        (v * 100).round().astype("Int64").astype(str) + "% of inspections in its ZIP code failed in the past 90 days"
-    ),
+    "chain_fail_rate": _share("its business's other locations failed ", "% of inspections"),
+    "zip_fail_rate": _share("", "% of inspections in its ZIP code failed in the past 90 days"),
     "reinspection": _flag("a re-inspection", "not a re-inspection"),
     "reinspection_after_failed_canvass": _flag("a re-inspection after a failed canvass", "not after a failed canvass"),
     "risk": lambda v: "risk category " + v.astype("Int64").astype(str),
