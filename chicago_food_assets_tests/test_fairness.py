@@ -180,3 +180,42 @@ def test_the_per_group_list_the_decision_judges_is_the_one_scoring_ranks():
         frame["inspection_date"].to_numpy(), frame["failed"].to_numpy(dtype=int), -ranked["rank"].to_numpy(float)
     )
     assert decision.days_earlier[fairness.PER_GROUP] == pytest.approx(visited["days_earlier"])
+
+
+@pytest.mark.faults
+def test_tied_scores_keep_their_visiting_order_whatever_order_the_rows_arrive_in():
+    """Two identical backfills read the week's rows in different orders: equal scores are ranked by inspection id,
+    under either policy, so a re-run never changes the list."""
+    import numpy as np
+
+    from chicago_food_assets.core import scoring
+    from chicago_food_assets.core.window import ModelWindow
+
+    rng = np.random.default_rng(7)
+    size = 60
+    rows = pd.DataFrame(
+        {
+            "inspection_id": rng.permutation(np.arange(1000, 1000 + size)),
+            "license": np.arange(size),
+            "establishment": [f"e{i}" for i in range(size)],
+            "week": pd.Timestamp("2019-07-01"),
+            "inspection_date": pd.Timestamp("2019-07-02"),
+            "facility_type": rng.choice(["Grocery Store", "Restaurant", "School"], size),
+            "failed": False,
+        }
+    )
+    score = rng.choice([0.1, 0.4, 0.7], size)  # three values: ties everywhere
+    window = ModelWindow(
+        pd.Timestamp("2019-01-07").date(), pd.Timestamp("2019-03-04").date(), pd.Timestamp("2019-04-01").date()
+    )
+    per_group = fairness.Decision(pd.DataFrame(), {}, fairness.PER_GROUP, "test", ("Grocery Store", "Restaurant"))
+    for decision in (None, per_group):
+        first = scoring.score_table(rows, score, "v", window, decision=decision).set_index("inspection_id")["rank"]
+        shuffled = rng.permutation(size)
+        again = scoring.score_table(
+            rows.iloc[shuffled].reset_index(drop=True), score[shuffled], "v", window, decision=decision
+        ).set_index("inspection_id")["rank"]
+        assert (first.sort_index() == again.sort_index()).all()
+        ranked = rows.assign(score=score, rank=first.reindex(rows["inspection_id"]).to_numpy()).sort_values("rank")
+        for _, tied in ranked.groupby(["score", "facility_type"] if decision else ["score"]):
+            assert tied["inspection_id"].is_monotonic_increasing  # ties: the smaller id first

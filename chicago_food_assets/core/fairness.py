@@ -99,11 +99,21 @@ def outside_band(table: pd.DataFrame, min_size: int, band: tuple[float, float] =
     return sized[out.fillna(False).to_numpy(dtype=bool)]
 
 
-def within_group_order(score: np.ndarray, groups: pd.Series) -> np.ndarray:
+def within_group_order(score: np.ndarray, groups: pd.Series, key: np.ndarray | None = None) -> np.ndarray:
     """The per-group policy's key, lowest visited first: a place's rank within its group as a share of the group
-    (1/n for its group's riskiest, 1 for its least risky). Lists interleave the groups by it, ties by score."""
-    frame = pd.DataFrame({"score": np.asarray(score, dtype=float), "group": groups.to_numpy()})
-    return frame.groupby("group")["score"].rank(method="first", ascending=False, pct=True).to_numpy()
+    (1/n for its group's riskiest, 1 for its least risky). Lists interleave the groups by it, ties by score.
+
+    Equal scores are ordered by `key` (the inspection id), never by the order rows happened to arrive in, so a
+    re-run of the same week gives the same list."""
+    score = np.asarray(score, dtype=float)
+    key = np.arange(len(score)) if key is None else np.asarray(key)
+    codes = pd.factorize(groups.to_numpy(), use_na_sentinel=False)[0]
+    order = np.lexsort((key, -score, codes))  # by group, riskiest first, then by key
+    sizes = np.bincount(codes, minlength=codes.max() + 1 if len(codes) else 0)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(codes) else np.array([], dtype=int)
+    ranked = np.empty(len(score))
+    ranked[order] = np.arange(len(order)) - starts[codes[order]] + 1
+    return ranked / sizes[codes] if len(codes) else ranked
 
 
 def group_flags(score: np.ndarray, groups: pd.Series, flagged_share: float) -> np.ndarray:

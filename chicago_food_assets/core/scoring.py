@@ -43,7 +43,7 @@ def score_table(
     if decision is not None and decision.deployed == fairness.PER_GROUP:
         groups = fairness.policy_groups(out["facility_type"], list(decision.groups))
         week_group = out["week"].astype(str) + "|" + groups.astype(str)  # each week's list is its own
-        within = fairness.within_group_order(out["score"].to_numpy(), week_group)
+        within = fairness.within_group_order(out["score"].to_numpy(), week_group, out["inspection_id"].to_numpy())
     keyed = out.assign(within=within)
     order = keyed.sort_values(
         ["week", "within", "score", "inspection_id"], ascending=[True, True, False, True], kind="stable"
