@@ -531,3 +531,21 @@ def test_scores_come_with_their_reasons_in_plain_words(api, pipeline, scores):
     assert isinstance(lookup["current"]["reasons"], list)
     week = get(api, f"/v1/weeks/{row.week.date()}/scores", limit=5).json()
     assert all(isinstance(item["reasons"], list) for item in week["items"])
+
+
+@pytest.mark.faults
+def test_the_reader_role_is_ensured_by_many_callers_at_once(server_url):
+    """`./run api` and `./run dashboard` started together both ensure the reader: 20 callers at once on one
+    database, and 4 more on a second database of the same server, all succeed and leave one working role."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with new_database(server_url) as first, new_database(server_url) as second:
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            urls = list(pool.map(ensure_reader, [first] * 20 + [second] * 4))
+        assert len(set(urls)) == 2
+        for url in set(urls):
+            connection = psycopg2.connect(url)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_user, current_setting('default_transaction_read_only')")
+                assert cursor.fetchone() == (READER, "on")
+            connection.close()

@@ -6,12 +6,14 @@ dropped and rebuilt on the next request, so the service recovers by itself when 
 """
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import psycopg2
+import psycopg2.errors
 from psycopg2 import sql
 
 READER = "chicago_food_reader"
@@ -133,41 +135,64 @@ def ensure_reader(
 
     `private` databases of the same server (Dagster's storage) are closed to every role but their owner and
     the admin: PostgreSQL lets any role connect to any database unless CONNECT is revoked from PUBLIC.
+
+    Safe to run concurrently (`./run api` and `./run dashboard` started together): one transaction behind an
+    advisory lock, so callers on one database take turns; callers on two databases of one server can still meet on
+    the role's catalog rows (`tuple concurrently updated`), and the loser runs again.
     """
-    with psycopg2.connect(admin_url.replace("postgresql+psycopg2://", "postgresql://")) as connection:
-        connection.autocommit = True
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
-            if cursor.fetchone() is None:
-                cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
-            if password:
-                cursor.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
-            cursor.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(role)))
-            cursor.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = '5s'").format(sql.Identifier(role)))
-            cursor.execute("SELECT current_database()")
-            database = cursor.fetchone()[0]
-            statements = (
-                "GRANT CONNECT ON DATABASE {database} TO {role}",
-                "CREATE SCHEMA IF NOT EXISTS {schema}",
-                "GRANT USAGE ON SCHEMA {schema} TO {role}",
-                "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}",
-                # tables the pipeline creates later (as this admin role) are readable too
-                "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {role}",
-            )
-            for statement in statements:
-                cursor.execute(
-                    sql.SQL(statement).format(
-                        database=sql.Identifier(database), role=sql.Identifier(role), schema=sql.Identifier(SCHEMA)
-                    )
-                )
-            cursor.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", (list(private),))
-            for (name,) in cursor.fetchall():
-                for statement in (
-                    "REVOKE CONNECT ON DATABASE {db} FROM PUBLIC",
-                    "GRANT CONNECT ON DATABASE {db} TO CURRENT_USER",
-                ):
-                    cursor.execute(sql.SQL(statement).format(db=sql.Identifier(name)))
+    url = admin_url.replace("postgresql+psycopg2://", "postgresql://")
+    for attempt in range(ATTEMPTS):
+        try:
+            connection = psycopg2.connect(url)
+            try:
+                with connection, connection.cursor() as cursor:  # one transaction, committed on success
+                    _grant_reader(cursor, password, role, private)
+            finally:
+                connection.close()
+            break
+        except (psycopg2.errors.InternalError_, psycopg2.errors.DuplicateObject, psycopg2.errors.UniqueViolation):
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
     return reader_url(admin_url, role, password)
+
+
+ATTEMPTS = 5  # concurrent callers on different databases of one server
+
+
+def _grant_reader(cursor: "psycopg2.extensions.cursor", password: str | None, role: str, private: tuple[str, ...]):
+    """The reader's role, defaults and grants, in the caller's transaction."""
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext('chicago_food.ensure_reader'))")
+    cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
+    if cursor.fetchone() is None:
+        cursor.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    if password:
+        cursor.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+    cursor.execute(sql.SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(sql.Identifier(role)))
+    cursor.execute(sql.SQL("ALTER ROLE {} SET statement_timeout = '5s'").format(sql.Identifier(role)))
+    cursor.execute("SELECT current_database()")
+    database = cursor.fetchone()[0]
+    statements = (
+        "GRANT CONNECT ON DATABASE {database} TO {role}",
+        "CREATE SCHEMA IF NOT EXISTS {schema}",
+        "GRANT USAGE ON SCHEMA {schema} TO {role}",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}",
+        # tables the pipeline creates later (as this admin role) are readable too
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT SELECT ON TABLES TO {role}",
+    )
+    for statement in statements:
+        cursor.execute(
+            sql.SQL(statement).format(
+                database=sql.Identifier(database), role=sql.Identifier(role), schema=sql.Identifier(SCHEMA)
+            )
+        )
+    cursor.execute("SELECT datname FROM pg_database WHERE datname = ANY(%s)", (list(private),))
+    for (name,) in cursor.fetchall():
+        for statement in (
+            "REVOKE CONNECT ON DATABASE {db} FROM PUBLIC",
+            "GRANT CONNECT ON DATABASE {db} TO CURRENT_USER",
+        ):
+            cursor.execute(sql.SQL(statement).format(db=sql.Identifier(name)))
 
 
 def reader_url(admin_url: str, role: str = READER, password: str | None = None) -> str:
