@@ -2,21 +2,32 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
+import psycopg2
 import pytest
+import requests
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, materialize
 
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.replay import ReplayServer
 from chicago_food_assets.resources.storage import LocalRawIOManager
 from chicago_food_assets.run_launcher import LocalRunLauncher
-from chicago_food_assets_tests.helpers import inject, new_database, project_instance, request_log, rows_between
+from chicago_food_assets_tests.helpers import (
+    inject,
+    new_database,
+    project_instance,
+    request_log,
+    rows_between,
+    user_environment,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -201,3 +212,108 @@ def launch(week: str) -> str:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return run_id
+
+
+def exports_of(output: str) -> dict[str, str]:
+    """`./run env`'s `export NAME=value` lines as a mapping (what `eval` would set)."""
+    import shlex
+
+    return {
+        name: shlex.split(value)[0]
+        for name, _, value in (line.removeprefix("export ").partition("=") for line in output.splitlines())
+        if name != "PATH"
+    }
+
+
+@pytest.mark.faults
+@pytest.mark.timeout(420)
+def test_a_cli_run_cut_off_by_a_database_crash_is_failed_by_the_monitor_and_frees_its_slot(tmp_path, monkeypatch):
+    """The embedded PostgreSQL's postmaster is killed under a `./run dagster asset materialize --partition-range`:
+    the CLI dies without marking its run failed. In a shell that ran `eval "$(./run env)"`, `./run env` starts the
+    crashed server again; the daemon's run monitoring then fails the run within a poll (the CLI's process is the
+    run's worker), which frees the only run slot for the run queued behind it."""
+    folder = Path(tempfile.mkdtemp(prefix="cfa-crash-"))
+    folder.chmod(0o755)  # the embedded server's system user must enter it
+    state, home = folder / "state", folder / "home"
+    home.mkdir()
+    config = (PROJECT / "dagster.yaml").read_text().replace("max_concurrent_runs: 2", "max_concurrent_runs: 1")
+    (home / "dagster.yaml").write_text(config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 5"))
+    env = {**user_environment(state), "DAGSTER_HOME": str(home)}
+    daemon = None
+    try:
+        first = subprocess.run(["./run", "env"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+        assert first.returncode == 0, first.stderr[-2000:]
+        shell = {**env, **exports_of(first.stdout)}  # the user's shell after eval "$(./run env)"
+        for name in ("DAGSTER_HOME", "DAGSTER_POSTGRES_URL", "DAGSTER_ARTIFACTS_DIR", "CHICAGO_FOOD_POSTGRES_URL"):
+            monkeypatch.setenv(name, shell[name])
+        replay = json.loads((state / "replay.json").read_text())["domain"]
+        requests.post(
+            f"http://{replay}/__replay/faults",
+            json={"delay": 8, "times": -1, "match": "inspection_date >= '2013-01-07"},
+            timeout=5,
+        ).raise_for_status()
+        command = ["./run", "dagster", "asset", "materialize", "-m", "chicago_food_assets.definitions"]
+        command += ["--select", "raw_inspections", "--partition-range", "2013-01-07...2013-01-14"]
+        cli = subprocess.Popen(command, cwd=PROJECT, env=shell, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        instance = DagsterInstance.get()
+        run = wait(lambda: next(iter(instance.get_runs(limit=1)), None), 120, "the CLI's run exists")
+        wait(lambda: instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED, 60, "it started")
+        pulls = f"http://{replay}/__replay/requests"
+        wait(lambda: any("2013-01-07" in str(r) for r in requests.get(pulls, timeout=5).json()), 60, "it pulls")
+        instance.dispose()
+        postmaster = int((state / "postgres" / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGKILL)  # the database crashes under the run
+        output = cli.communicate(timeout=180)[0].decode(errors="replace")
+        assert cli.returncode != 0, output[-2000:]
+
+        again = subprocess.run(["./run", "env"], cwd=PROJECT, env=shell, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr[-2000:]
+        psycopg2.connect(shell["DAGSTER_POSTGRES_URL"]).close()  # up again, at the same URL
+        instance = DagsterInstance.get()
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED  # nobody could mark it
+        queued = str(uuid.uuid4())
+        tags = json.dumps(
+            {"dagster/asset_partition_range_start": "2013-01-21", "dagster/asset_partition_range_end": "2013-01-21"}
+        )
+        launched = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "dagster",
+                "job",
+                "launch",
+                "-w",
+                "workspace.yaml",
+                "-j",
+                "ingest",
+                "--tags",
+                tags,
+                "--run-id",
+                queued,
+            ],
+            cwd=PROJECT,
+            env={**shell, **os.environ},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert launched.returncode == 0, launched.stderr[-2000:]
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "dagster._daemon", "run", "-w", "workspace.yaml"],
+            cwd=PROJECT,
+            env={**shell, **os.environ},
+            stdout=(folder / "daemon.log").open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait(lambda: instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE, 90, "the cut run failed")
+        messages = " ".join(event.message or "" for event in instance.all_logs(run.run_id))
+        assert "is gone" in messages  # found by the launcher's health check
+        wait(lambda: instance.get_run_by_id(queued).status == DagsterRunStatus.SUCCESS, 180, "the queued run ran")
+        instance.dispose()
+    finally:
+        if daemon is not None:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(30)
+        subprocess.run(["./run", "stop"], cwd=PROJECT, env=env, capture_output=True, timeout=120)
+        shutil.rmtree(folder, ignore_errors=True)
