@@ -1,5 +1,6 @@
 """The Socrata resource: paging, retries with backoff, clear failures, against the replay server over HTTP."""
 
+import re
 from datetime import datetime
 
 import pytest
@@ -84,3 +85,48 @@ def test_a_portal_edit_during_the_pull_neither_skips_nor_repeats_a_row(socrata, 
         assert len(ids) == len(set(ids)) == len(expected)  # with $offset paging, one row was skipped here
     finally:
         requests.post(f"http://{replay.domain}/__replay/rows", json=[first_page[10]], timeout=5)
+
+
+MAINTENANCE = "<!DOCTYPE html><html><body><h1>Down for maintenance</h1></body></html>"
+BAD_BODIES = {
+    "maintenance page": {"body": MAINTENANCE},
+    "html labelled json": {"body": MAINTENANCE, "content_type": "application/json; charset=utf-8"},
+    "json cut in half": {"half": True},
+    "csv": {"body": "inspection_id,dba_name\n1,A\n", "content_type": "text/csv"},
+    "json object": {"body": '{"message": "try later"}', "content_type": "application/json"},
+}
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("fault", BAD_BODIES.values(), ids=BAD_BODIES.keys())
+def test_a_200_whose_body_is_not_the_rows_asked_for_is_retried(socrata, replay, sample_rows, fault):
+    inject(replay, **fault, times=2)
+    pull = socrata.fetch_window(START, END)
+    assert len(pull.frame) == len(rows_between(sample_rows, "2013-01-07", "2013-01-21"))
+    assert pull.retries == 2 and len(request_log(replay)) == 3
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize(
+    ("fault", "what"),
+    [
+        (BAD_BODIES["maintenance page"], rf"200 \(text/html; charset=utf-8, {len(MAINTENANCE)} bytes\).*not JSON"),
+        (
+            BAD_BODIES["html labelled json"],
+            rf"200 \(application/json; charset=utf-8, {len(MAINTENANCE)} bytes\).*not complete JSON",
+        ),
+        (BAD_BODIES["json cut in half"], r"200 \(application/json; charset=utf-8, [\d,]+ bytes\).*not complete JSON"),
+    ],
+    ids=["maintenance page", "html labelled json", "json cut in half"],
+)
+def test_a_bad_body_that_never_stops_fails_naming_socrata_the_query_the_answer_and_the_fault(
+    socrata, replay, fault, what
+):
+    inject(replay, **fault, times=-1)
+    with pytest.raises(SocrataError) as failure:
+        socrata.fetch_window(START, END)
+    message = str(failure.value)
+    assert message.startswith("Socrata (http://") and "kept failing after 3 attempts" in message
+    assert "GET /resource/4ijn-s7e5.json?$where=inspection_date >= '2013-01-07T00:00:00'" in message
+    assert re.search(what, message), message
+    assert len(request_log(replay)) == 3

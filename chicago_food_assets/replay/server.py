@@ -4,7 +4,6 @@ It powers the offline demo and the tests. Besides `/resource/<dataset>.json` it 
 under `/__replay/` to inject faults (status codes, slow answers), append or edit rows, and read the request log.
 """
 
-import gzip
 import json
 import socket
 import threading
@@ -16,16 +15,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from chicago_food_assets.replay import soda
+from chicago_food_assets.replay import files, soda
 
 DATASET_ID = "4ijn-s7e5"
 
 
 def read_rows(path: str | Path) -> list[dict]:
-    """Rows of a JSON-lines file, gzip-compressed when the name ends in .gz."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    """The rows of a data file of any accepted kind (`replay.files`), without its unreadable lines."""
+    return files.load(path).rows
 
 
 @dataclass
@@ -35,6 +32,8 @@ class Fault:
     `status`: answered with that status. `cut`: the real answer, its body cut after that many bytes (the connection
     closes mid-body). `cut_headers`: the connection closes in the middle of the headers. `empty`: a 200 with no body.
     `rows`: these rows are added or edited first (the portal changing during a pull), then the request is answered.
+    `body` (with `content_type`): a complete 200 answer with this body instead of rows (a maintenance page).
+    `half`: the real answer's first half as a complete 200 (its Content-Length matching): JSON cut in the middle.
     `match`: only requests whose decoded query string contains this text (say, a pull and not a sensor's poll).
     A fault with none of these only delays (or, with delay 0, lets a request through untouched).
     """
@@ -47,6 +46,9 @@ class Fault:
     cut_headers: bool = False
     empty: bool = False
     rows: list[dict] | None = None
+    body: str | None = None
+    content_type: str = "text/html; charset=utf-8"
+    half: bool = False
     match: str | None = None  # only requests whose query string contains this text meet the fault
 
 
@@ -110,6 +112,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
+            if fault.body is not None:
+                self._send_bytes(HTTPStatus.OK, fault.body.encode(), fault.content_type)
+                return
             if fault.rows:
                 with state.lock:
                     state.table.upsert(fault.rows)
@@ -130,6 +135,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except Exception as error:  # a bug here must answer 500, not drop the connection
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, _error("internal", f"{type(error).__name__}: {error}"))
+            return
+        if fault is not None and fault.half:
+            body = json.dumps(rows).encode()
+            self._send_bytes(HTTPStatus.OK, body[: len(body) // 2], "application/json; charset=utf-8")
             return
         self._send(HTTPStatus.OK, rows, cut=fault.cut if fault is not None else None)
 
@@ -172,6 +181,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        self.wfile.write(body)
+
+    def _send_bytes(self, status: int, body: bytes, content_type: str) -> None:
+        """A complete answer: this body, its length as Content-Length."""
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
         self.wfile.write(body)
 
 

@@ -5,6 +5,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import unquote_plus, urlsplit
 
 import pandas as pd
 import pyarrow as pa
@@ -78,13 +79,18 @@ class EmptyAnswerError(RuntimeError):
     """A 200 with no body where rows were expected (sodapy then hands back the Response itself)."""
 
 
+class BadAnswerError(RuntimeError):
+    """A 200 whose body is not the JSON array of rows asked for (a maintenance page, JSON cut short, CSV...)."""
+
+
 @dataclass
 class Traffic:
-    """What one query (or a pull of several) took: requests, retries, bytes of rows received."""
+    """What one query (or a pull of several) took: requests, retries, bytes of rows received, the last answer."""
 
     requests: int = 0
     retries: int = 0
     bytes: int = 0
+    last: str = "no answer"  # the last answer's URL, status, content type and size, for an error message
 
     def add(self, other: "Traffic") -> None:
         self.requests += other.requests
@@ -105,11 +111,26 @@ def _measure(response: requests.Response, *args: object, **kwargs: object) -> No
     traffic.retries += len(history)
     if response.ok:  # bytes of the rows: the body without its JSON array brackets
         traffic.bytes += max(len(response.content) - 2, 0)
+    url = urlsplit(response.url)
+    kind = response.headers.get("Content-Type", "no content type")
+    size = f"{len(response.content):,} bytes"
+    traffic.last = f"GET {url.path}?{unquote_plus(url.query)} answered {response.status_code} ({kind}, {size})"
 
 
 def _keep_values_as_sent(response: requests.Response, *args: object, **kwargs: object) -> None:
     """sodapy parses bodies with `response.json()`: make that parse keep numbers and constants as their text."""
     response.json = lambda **_: parse_rows(response.content)  # type: ignore[method-assign]
+
+
+def rows_of(answer: object) -> list[dict]:
+    """sodapy's answer when it is the JSON array of rows asked for; else an error that says what it is."""
+    if isinstance(answer, requests.Response):  # sodapy hands back the Response itself when the body is empty
+        raise EmptyAnswerError("an empty body where rows were expected")
+    if not isinstance(answer, list):
+        raise BadAnswerError(f"a JSON {type(answer).__name__} where an array of rows was expected: {str(answer)[:120]}")
+    if answer and not (isinstance(answer[0], dict) and isinstance(answer[-1], dict)):  # text/csv: lists of cells
+        raise BadAnswerError(f"an array of {type(answer[0]).__name__}s where rows (objects) were expected")
+    return answer
 
 
 class SocrataResource(ConfigurableResource):
@@ -164,39 +185,53 @@ class SocrataResource(ConfigurableResource):
         return self._client
 
     def query(self, **params: str | int) -> tuple[list[dict], Traffic]:
-        """One SODA request, retried through every transient failure; the rows and what it took."""
+        """One SODA request, retried through every transient failure; the rows and what it took.
+
+        Transient: a status in RETRIED_STATUSES, a connection error or timeout (urllib3 retries those below sodapy),
+        and a 200 whose body is not the rows asked for (cut, empty, not JSON, not an array of rows), retried here with
+        the same policy. The final error names Socrata, the URL with its query, the status and content type, and
+        what was wrong.
+        """
         client = self._socrata()
         policy, traffic = self.retry_policy(), Traffic()
         token = _TRAFFIC.set(traffic)
         try:
             while True:
                 try:
-                    answer = client.get(self.dataset_id, **params)
-                    if isinstance(answer, list):
-                        return answer, traffic
-                    failure: Exception = EmptyAnswerError(f"an empty body where rows were expected ({params})")
+                    return rows_of(client.get(self.dataset_id, **params)), traffic
+                except (EmptyAnswerError, BadAnswerError) as error:
+                    failure = error
                 except requests.exceptions.HTTPError as error:
                     status = error.response.status_code if error.response is not None else None
                     if status not in RETRIED_STATUSES:
                         raise SocrataError(self._explain(status, error)) from error
-                    raise SocrataError(self._exhausted(traffic.requests, params, error)) from error
+                    raise SocrataError(self._exhausted(traffic, params, error)) from error
                 except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
-                    raise SocrataError(self._exhausted(self.max_attempts, params, error)) from error
+                    raise SocrataError(self._exhausted(traffic, params, error, self.max_attempts)) from error
                 except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as error:
                     failure = error  # the body was cut after the headers: urllib3 had already handed it over
+                except ValueError as error:  # JSONDecodeError: a body cut short that still matched its length
+                    failure = BadAnswerError(f"the body is not complete JSON ({error})")
+                except Exception as error:  # sodapy's own "Unknown response format: text/html"
+                    if "Unknown response format" not in str(error):
+                        raise
+                    failure = BadAnswerError(f"the body is not JSON ({error})")
                 try:
                     policy = policy.increment(method="GET", url=self.source, error=OSError(str(failure)))
                 except MaxRetryError as error:
-                    raise SocrataError(self._exhausted(traffic.requests, params, failure)) from error
+                    raise SocrataError(self._exhausted(traffic, params, failure)) from error
                 traffic.retries += 1
                 delay = policy.get_backoff_time()
-                log.warning("Socrata answer unusable (%s); retry in %.1fs", failure, delay)
+                log.warning("Socrata answer unusable (%s: %s); retry in %.1fs", traffic.last, failure, delay)
                 time.sleep(delay)
         finally:
             _TRAFFIC.reset(token)
 
-    def _exhausted(self, attempts: int, params: dict, error: Exception) -> str:
-        return f"{self.source} kept failing after {attempts} attempts ({params}); last error: {error}"
+    def _exhausted(self, traffic: Traffic, params: dict, error: Exception, attempts: int | None = None) -> str:
+        return (
+            f"Socrata ({self.source}) kept failing after {attempts or traffic.requests} attempts; query {params}; "
+            f"last answer: {traffic.last}; last error: {error}"
+        )
 
     def _explain(self, status: int | None, error: Exception) -> str:
         hint = {
