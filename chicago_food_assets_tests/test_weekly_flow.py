@@ -1,7 +1,8 @@
 """The weekly flow on rows the bundled sample never had, through Dagster on the real PostgreSQL: one odd row is one
 reject, a quiet week is an empty week, a first reject after weeks without any lands in the declared table."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg2
@@ -119,3 +120,53 @@ def test_the_weekly_schedule_fires_at_six_in_chicago():
     start = datetime(2026, 7, 1, tzinfo=ZoneInfo("UTC")).timestamp()  # summer: UTC-5
     summer = next(cron_string_iterator(start, schedule.cron_schedule, schedule.execution_timezone))
     assert summer.astimezone(ZoneInfo("UTC")).hour == 11
+
+
+@pytest.mark.faults
+def test_a_feed_that_stops_sending_a_field_stops_the_week_before_anything_is_overwritten(pipeline, sample_rows):
+    """The feed serves a stored week again with two unknown extra fields and no `violations` key at all: the raw
+    field contract fails (a blocking check naming the field), the run fails, and nothing is overwritten: not the
+    week's raw object, not its violations, not its clean rows."""
+    from dagster import AssetKey
+
+    def counts() -> tuple[int, int]:
+        with psycopg2.connect(pipeline["url"]) as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM food.inspection_violations WHERE week = %s", (week,))
+            cited = cursor.fetchone()[0]
+            cursor.execute(
+                "SELECT count(*) FROM food.clean_inspections WHERE week = %s AND violations_recorded", (week,)
+            )
+            return cited, cursor.fetchone()[0]
+
+    with psycopg2.connect(pipeline["url"]) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT week::text FROM food.clean_inspections GROUP BY week ORDER BY count(*) FILTER "
+            "(WHERE violations_recorded) DESC LIMIT 1"
+        )
+        week = cursor.fetchone()[0]
+    end = str((datetime.fromisoformat(week) + timedelta(days=7)).date())
+    before = counts()
+    assert before[0] > 100 and before[1] > 30  # a week with cited violations
+    objects = pipeline["resources"]["raw_io_manager"]
+    stored = Path(objects.base_dir, "raw_inspections", f"{week}.jsonl.gz").read_bytes()
+    changed = [
+        {**{k: v for k, v in row.items() if k != "violations"}, "inspector_team": "7", "source_batch": "b2"}
+        for row in rows_between(sample_rows, week, end)
+    ]
+    with ReplayServer(changed) as portal:
+        result = materialize(
+            list(defs.assets),
+            selection=keys(WEEKLY),
+            resources={**pipeline["resources"], "socrata": SocrataResource(domain=portal.domain, scheme="http")},
+            partition_key=week,
+            raise_on_error=False,
+        )
+    assert not result.success
+    [contract] = [c for c in result.get_asset_check_evaluations() if c.check_name == "field_contract"]
+    assert not contract.passed and contract.metadata["missing_fields"].value == ["violations"]
+    failure = str(result.get_step_failure_events()[0].step_failure_data.error)
+    assert f"stopped sending violations: week {week}" in failure and "Nothing was stored" in failure
+    assert result.get_asset_materialization_events() == []  # not even the raw week
+    assert Path(objects.base_dir, "raw_inspections", f"{week}.jsonl.gz").read_bytes() == stored
+    assert counts() == before
+    assert AssetKey("raw_inspections") in {c.asset_key for c in result.get_asset_check_evaluations()}

@@ -1,16 +1,28 @@
 """raw_inspections: each week's rows exactly as Socrata sent them, in object storage."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, BackfillPolicy, MetadataValue, Output, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    Config,
+    Failure,
+    MetadataValue,
+    Output,
+    ResourceParam,
+    asset,
+)
+from pydantic import Field as PydanticField
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
-from chicago_food_assets.core.raw import FIELDS, malformed_counts
+from chicago_food_assets.core.raw import CONTRACT_WEEKS_BEFORE, FIELDS, malformed_counts, missing_fields, presence
 from chicago_food_assets.partitions import TIMEZONE, weekly
 from chicago_food_assets.resources.socrata import SocrataResource, combined
+from chicago_food_assets.resources.storage import RawIOManager, split_by_partition
 
 KEY = AssetKey("raw_inspections")
 
@@ -29,6 +41,40 @@ class MalformedValuesCheck(Check):
         total = sum(counts.values())
         share = total / max(len(frame), 1)
         return self.result(asset, share <= self.max_share, {"malformed": total, "share": share, **counts})
+
+
+@dataclass(frozen=True)
+class FieldContractCheck(Check):
+    """The raw feed's field contract (`core.raw.missing_fields`): evaluated before anything is stored."""
+
+    name: str = "field_contract"
+    description: str = (
+        "no field that this week (as stored before) or the weeks before it carried is missing from all its rows"
+    )
+    severity: str = "error"
+
+    def judge(self, asset: str | AssetKey, missing: pd.DataFrame, allowed: list[str]) -> object:
+        lost = missing[~missing["field"].isin(allowed)]
+        return self.result(
+            asset,
+            lost.empty,
+            {
+                "missing_fields": sorted(set(lost["field"])) or "none",
+                "weeks": sorted(set(lost["week"])) or "none",
+                "allowed_missing": allowed or "none",
+                "details": MetadataValue.md(lost.to_markdown(index=False) if len(lost) else "_none_"),
+            },
+        )
+
+
+CONTRACT = FieldContractCheck()
+
+
+class RawConfig(Config):
+    allow_missing_fields: list[str] = PydanticField(
+        default_factory=list,
+        description="fields the source has really stopped sending: the field contract lets them go (once)",
+    )
 
 
 DEFAULT_CHECKS = QualityChecks(
@@ -50,13 +96,18 @@ def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):
         partitions_def=weekly,
         backfill_policy=BackfillPolicy.single_run(),
         io_manager_key="raw_io_manager",
-        check_specs=checks.specs,
+        check_specs=[CONTRACT.spec(KEY), *checks.specs],
         metadata={"partition_expr": "inspection_date"},
         group_name="ingestion",
         kinds={"python", "s3"},
         description="The week's inspections exactly as received from Socrata (strings; nothing cleaned or dropped).",
     )
-    def raw_inspections(context: AssetExecutionContext, socrata: SocrataResource):
+    def raw_inspections(
+        context: AssetExecutionContext,
+        config: RawConfig,
+        socrata: SocrataResource,
+        raw_io_manager: ResourceParam[RawIOManager],  # where the week is stored: the contract reads what it held
+    ):
         window = context.partition_time_window
         start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
         pulls = [socrata.fetch_window(start, end)]
@@ -69,6 +120,28 @@ def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):
             pulls.append(socrata.fetch_where(f"inspection_date >= '{tomorrow:%Y-%m-%d}T00:00:00'"))
         pull = combined(pulls)
         frame = pull.frame
+        # the field contract, before anything is stored: a week that lost a field fails here, so neither its
+        # stored version nor anything downstream of it is overwritten
+        parts = split_by_partition(frame, "inspection_date", weekly, list(context.partition_keys))
+        first = date.fromisoformat(context.partition_keys[0])
+        before = [str(first - timedelta(weeks=n)) for n in range(CONTRACT_WEEKS_BEFORE, 0, -1)]
+        stored = raw_io_manager.stored_presence(KEY, [*before, *context.partition_keys])
+        missing = missing_fields(presence(parts), stored)
+        verdict = CONTRACT.judge(KEY, missing, config.allow_missing_fields)
+        if not verdict.passed:
+            yield verdict
+            lost = missing[~missing["field"].isin(config.allow_missing_fields)]
+            worst = lost.iloc[0]
+            raise Failure(
+                description=(
+                    f"the Socrata feed stopped sending {', '.join(sorted(set(lost['field'])))}: week {worst['week']} "
+                    f"has {worst['rows']} rows and none carries {worst['field']}, which {worst['reference_share']:.0%}"
+                    f" of the rows of {worst['reference']} had ({len(lost)} week-fields in all). Nothing was "
+                    "stored and nothing downstream was overwritten. If the source really dropped it, re-run with "
+                    f"config ops.raw_inspections.config.allow_missing_fields: [{worst['field']}]"
+                ),
+                metadata={"missing": MetadataValue.md(lost.to_markdown(index=False))},
+            )
         weeks = len(context.partition_keys)
         dates = frame["inspection_date"].dropna()
         yield Output(
@@ -91,6 +164,7 @@ def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):
                 "preview": MetadataValue.md(_preview(frame)),
             },
         )
+        yield verdict
         yield from checks.evaluate(frame, size=pull.bytes)
 
     return raw_inspections

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from chicago_food_assets.core.arrow import TEXT
@@ -85,3 +86,72 @@ def malformed_counts(frame: pd.DataFrame) -> dict[str, int]:
         if field in frame.columns:
             counts[field] = int((~frame[field].dropna().isin(allowed)).sum())
     return counts
+
+
+# The raw feed's field contract: a field the week itself (as stored before) or the weeks before it carried, and
+# that none of this week's rows has, is a change of the source, not a week of inspections without it.
+CONTRACT_MIN_ROWS = 20  # a reference of fewer rows says too little of how often a field is there
+# Judged by share, not row by row (`violations` is absent from the live feed's rows where nothing was cited): a field
+# the reference carried on a share p of its rows is missing from all n rows of a week by chance with probability
+# (1 - p)^n; below this, the source changed. (45% of rows and 25 rows: 3e-7; 5% of 300 rows: 2e-7; 1% of 300: 0.05)
+CONTRACT_CHANCE = 1e-6
+CONTRACT_WEEKS_BEFORE = 4  # a week stored for the first time is compared with the weeks stored before it
+
+
+def presence(parts: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per week (index, partition keys): its rows and, per raw field, how many rows carry it."""
+    columns = ["rows", *FIELDS]
+    counts = [
+        [len(part), *(int(part[name].notna().sum()) if name in part.columns else 0 for name in FIELDS)]
+        for part in parts.values()
+    ]
+    return pd.DataFrame(counts, index=pd.Index(list(parts), name="week"), columns=columns, dtype="int64")
+
+
+def missing_fields(
+    current: pd.DataFrame,
+    stored: pd.DataFrame,
+    min_rows: int = CONTRACT_MIN_ROWS,
+    chance: float = CONTRACT_CHANCE,
+    weeks_before: int = CONTRACT_WEEKS_BEFORE,
+) -> pd.DataFrame:
+    """Fields this pull's weeks lack that their reference carried too often for chance (`CONTRACT_CHANCE`): one row
+    per (week, field) with the reference's share and what the reference was (`presence` frames; `stored`: what the
+    store held before this pull).
+
+    A week's reference is its own stored version when there is one (a re-pull that lost a field would overwrite
+    good data downstream), else the `weeks_before` weeks stored before it (a new week from a feed that stopped
+    sending a field). Weeks pulled together for the first time are not each other's reference: the bundled sample
+    joins extracts that really differ in their columns, and a first backfill has nothing to compare with.
+    """
+    empty = pd.DataFrame(columns=["week", "field", "rows", "reference_share", "reference"])
+    if current.empty or stored.empty:
+        return empty
+    calendar = pd.date_range(min(stored.index.min(), current.index.min()), current.index.max(), freq="7D")
+    keys = [str(day.date()) for day in calendar]
+    earlier = stored.reindex(keys, fill_value=0).rolling(weeks_before, min_periods=1).sum().shift(1).fillna(0)
+    own = stored.reindex(current.index)
+    has_own = own["rows"].notna().to_numpy()
+    reference = earlier.reindex(current.index).fillna(0)
+    reference[has_own] = own[has_own]
+    fields = list(FIELDS)
+    share = reference[fields].div(reference["rows"].where(reference["rows"] > 0), axis=0)
+    by_chance = (1 - share.fillna(0)).pow(current["rows"], axis=0)
+    lost = (current[fields] == 0) & (by_chance < chance) & (reference["rows"] >= min_rows).to_numpy()[:, None]
+    found = lost.stack()
+    found = found[found]
+    if found.empty:
+        return empty
+    weeks = found.index.get_level_values(0)
+    names = found.index.get_level_values(1)
+    return pd.DataFrame(
+        {
+            "week": weeks,
+            "field": names,
+            "rows": current.loc[weeks, "rows"].to_numpy(),
+            "reference_share": [round(float(share.at[w, f]), 3) for w, f in zip(weeks, names, strict=True)],
+            "reference": np.where(
+                has_own[current.index.get_indexer(weeks)], "this week as stored before", "the weeks stored before it"
+            ),
+        }
+    )
