@@ -68,6 +68,7 @@ def test_several_weeks_in_one_run_store_each_weeks_real_rows_as_received(socrata
     )
     assert metadata["preview"].value.splitlines()[0].split("|")[1].strip() == "inspection_id"
     assert {c.check_name: c.passed for c in result.get_asset_check_evaluations()} == {
+        "field_contract": True,
         "size": True,
         "no_infinity": True,
         "shape": True,
@@ -170,7 +171,7 @@ def test_an_impossible_expectation_fails_visibly_while_the_run_reports_it(socrat
     )
     result = ingest(socrata, objects, assets=[build_raw_inspections(impossible)], partition_key="2013-01-14")
     assert result.success  # a warning does not fail the run
-    [check] = result.get_asset_check_evaluations()
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "shape"]
     assert not check.passed and check.metadata["min_rows"].value == 10**9
     assert check.severity.value == "WARN"
 
@@ -186,7 +187,56 @@ def test_an_error_severity_check_blocks_what_is_downstream_in_the_run(socrata, o
         socrata, objects, assets=[build_raw_inspections(impossible), downstream], partition_key="2013-01-14"
     )
     assert not result.success
-    [check] = result.get_asset_check_evaluations()
+    [check] = [c for c in result.get_asset_check_evaluations() if c.check_name == "shape"]
     assert not check.passed and check.metadata["missing_columns"].value == ["no_such_column"]
     assert [e.asset_key for e in result.get_asset_materialization_events()] == [AssetKey("raw_inspections")]
     assert "downstream" not in {e.step_key for e in result.get_step_success_events()}
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB filesystem (tmpfs, mounted as root); skipped where this process may not mount."""
+    import subprocess
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small filesystem here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+@pytest.mark.faults
+def test_a_full_disk_fails_the_range_with_nothing_replaced_and_no_temporary_file(socrata, small_disk):
+    """The object store on a 1 MB disk: a range of weeks that does not fit fails with `No space left on device`;
+    the weeks stored before are unchanged, none of the range's new weeks is half there, and Dagster's status says so
+    (failed for the range, the earlier weeks still materialized). A temporary file a killed writer left is removed
+    by the next write."""
+    from dagster import DagsterInstance
+
+    objects = LocalRawIOManager(base_dir=str(small_disk))
+    instance = DagsterInstance.ephemeral()
+    early = {"dagster/asset_partition_range_start": "2013-01-07", "dagster/asset_partition_range_end": "2013-02-25"}
+    assert ingest(socrata, objects, instance=instance, tags=early).success
+    folder = small_disk / "raw_inspections"
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert len(before) == 8
+    left = folder / ".2013-01-07.jsonl.gz.999999.x1y2z3ab"  # a writer killed mid-write (pid 999999 is not alive)
+    left.write_bytes(b"")
+    whole = {"dagster/asset_partition_range_start": "2010-01-04", "dagster/asset_partition_range_end": "2013-02-25"}
+    result = ingest(socrata, objects, instance=instance, tags=whole)
+    assert not result.success
+    error = str(result.get_step_failure_events()[0].step_failure_data.error)
+    assert "No space left on device" in error and "nothing was replaced" in error
+    after = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert after == before  # nothing rewritten, nothing new, no temporary file (the stale one swept too)
+    assert instance.get_materialized_partitions(AssetKey("raw_inspections")) == set(before_weeks(before))
+    assert ingest(socrata, objects, instance=instance, partition_key="2013-01-14").success  # room for one week
+    assert not [path.name for path in folder.iterdir() if path.name.startswith(".")]
+
+
+def before_weeks(files: dict[str, bytes]) -> list[str]:
+    return [name.removesuffix(".jsonl.gz") for name in files]

@@ -12,6 +12,7 @@ import io
 import os
 import pickle
 import tempfile
+import time
 from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from dagster import (
+    AssetKey,
     ConfigurableIOManager,
     FilesystemIOManager,
     InitResourceContext,
@@ -35,6 +37,7 @@ from upath import UPath
 
 from chicago_food_assets.core.arrow import text_frame
 from chicago_food_assets.core.raw import FIELDS
+from chicago_food_assets.processes import alive
 
 FRAME_SUFFIX = ".jsonl.gz"
 
@@ -90,16 +93,37 @@ def split_by_partition(
     return {key: ordered.iloc[bounds[i] : bounds[i + 1]] for i, key in enumerate(keys)}
 
 
+def stage(path: Path, data: bytes) -> Path:
+    """`data` in a temporary file beside `path` (named for this process, so a later start can tell it is stale);
+    on any failure (a full disk raises as the file is closed) the temporary file is removed before raising."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", delete=False)  # noqa: SIM115
+    try:
+        with handle:
+            handle.write(data)
+    except BaseException:
+        os.unlink(handle.name)
+        raise
+    return Path(handle.name)
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Readers see the old file or the new one, never a part: a temporary file beside it, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as handle:
-        try:
-            handle.write(data)
-        except BaseException:
-            os.unlink(handle.name)
-            raise
-    os.replace(handle.name, path)
+    os.replace(stage(path, data), path)
+
+
+def sweep(folder: Path) -> int:
+    """Remove temporary files left in `folder` by processes that died mid-write (killed, the machine lost); a live
+    process's are its own. Returns how many were removed."""
+    removed = 0
+    for temporary in folder.glob(".*.*") if folder.is_dir() else ():
+        pid = temporary.name.rsplit(".", 2)[-2]
+        # a name without a pid was left by an older version of this code: stale once it is an hour old
+        stale = not alive(int(pid)) if pid.isdigit() else time.time() - temporary.stat().st_mtime > 3600
+        if stale:
+            temporary.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 class AtomicPickleIOManager(UPathIOManager):
@@ -129,6 +153,11 @@ class RawIOManager(ConfigurableIOManager):
     @abstractmethod
     def _put(self, key: str, data: bytes) -> None: ...
 
+    def _put_all(self, blobs: dict[str, bytes]) -> None:
+        """Every object of a range (an object store replaces each one atomically; a folder does more)."""
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda item: self._put(*item), blobs.items()))
+
     @abstractmethod
     def _get(self, key: str) -> bytes: ...
 
@@ -136,7 +165,30 @@ class RawIOManager(ConfigurableIOManager):
     def uri(self, key: str) -> str: ...
 
     def _key(self, context: OutputContext | InputContext, partition: str) -> str:
-        return "/".join(context.asset_key.path) + f"/{partition}{FRAME_SUFFIX}"
+        return self._object(context.asset_key, partition)
+
+    @staticmethod
+    def _object(asset: AssetKey, partition: str) -> str:
+        return "/".join(asset.path) + f"/{partition}{FRAME_SUFFIX}"
+
+    def stored_presence(self, asset: AssetKey, partitions: list[str]) -> pd.DataFrame:
+        """For the partitions the store holds (the others left out): rows and, per raw field, the rows carrying it
+        (`core.raw.presence`'s frame), from Arrow's null counts: what the raw field contract compares a pull with."""
+
+        def read(partition: str) -> tuple[str, pa.Table | None]:
+            try:
+                return partition, table_from_bytes(self._get(self._object(asset, partition)))
+            except FileNotFoundError:
+                return partition, None
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            tables = [(key, table) for key, table in pool.map(read, partitions) if table is not None]
+        counts = [
+            [table.num_rows, *(table.num_rows - table.column(name).null_count for name in FIELDS)]
+            for _, table in tables
+        ]
+        index = pd.Index([key for key, _ in tables], name="week")
+        return pd.DataFrame(counts, index=index, columns=["rows", *FIELDS], dtype="int64")
 
     def handle_output(self, context: OutputContext, obj: pd.DataFrame) -> None:
         name = context.asset_key.to_user_string()
@@ -148,8 +200,7 @@ class RawIOManager(ConfigurableIOManager):
         keys = list(context.asset_partition_keys)
         parts = split_by_partition(obj, column, context.asset_partitions_def, keys)  # type: ignore[arg-type]
         blobs = {self._key(context, key): frame_to_bytes(part) for key, part in parts.items()}
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(lambda item: self._put(*item), blobs.items()))
+        self._put_all(blobs)
         first = next(iter(blobs))
         context.add_output_metadata(
             {"objects": len(blobs), "stored_bytes": sum(map(len, blobs.values())), "uri": self.uri(first)}
@@ -172,6 +223,28 @@ class LocalRawIOManager(RawIOManager):
 
     def _put(self, key: str, data: bytes) -> None:
         write_atomically(Path(self.base_dir) / key, data)
+
+    def _put_all(self, blobs: dict[str, bytes]) -> None:
+        """All of a range's weeks or none: each is staged beside its file first, and only when every one is on disk
+        are they renamed into place. A full disk fails the range with nothing replaced and no temporary file left,
+        so Dagster's status of each week (failed, its earlier version kept) is true to what is stored."""
+        paths = {Path(self.base_dir) / key: data for key, data in blobs.items()}
+        for folder in {path.parent for path in paths}:
+            sweep(folder)
+        staged: dict[Path, Path] = {}
+        try:
+            for path, data in paths.items():
+                staged[path] = stage(path, data)
+        except OSError as error:
+            for temporary in staged.values():
+                temporary.unlink(missing_ok=True)
+            raise OSError(
+                error.errno,
+                f"cannot write {len(paths)} weeks under {self.base_dir} ({error.strerror}); nothing was replaced",
+                str(error.filename or ""),
+            ) from error
+        for path, temporary in staged.items():
+            os.replace(temporary, path)
 
     def _get(self, key: str) -> bytes:
         path = Path(self.base_dir) / key
