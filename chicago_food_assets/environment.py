@@ -19,7 +19,14 @@ import time
 from pathlib import Path
 
 from chicago_food_assets.data import SAMPLE_PATH
-from chicago_food_assets.embedded import start_embedded_postgres, state_dir, stop_embedded_postgres, with_database
+from chicago_food_assets.embedded import (
+    embedded_directory,
+    start_embedded_postgres,
+    state_dir,
+    stop_embedded_postgres,
+    with_database,
+)
+from chicago_food_assets.processes import alive
 
 PROJECT = Path(__file__).resolve().parent.parent
 # What this module may set; `./run env` prints exactly these.
@@ -43,54 +50,57 @@ def _record(state: Path) -> Path:
 
 
 def data_file(state: Path, data: str | Path | None = None) -> Path:
-    """The file this state folder is built from: `data` when given (and remembered), else the remembered one."""
-    source = state / "source.json"
+    """The file this state folder is built from: `data` when given, else the one remembered (`remember`)."""
     if data is not None:
         path = Path(data).resolve()
         if not path.is_file():
             raise SystemExit(f"no such data file: {data}")
-        state.mkdir(parents=True, exist_ok=True)
-        source.write_text(json.dumps({"data": str(path)}))
         return path
+    source = state / "source.json"
     if source.exists():
         return Path(json.loads(source.read_text())["data"])
     return SAMPLE_PATH
 
 
-def alive(pid: int) -> bool:
-    """The process runs (a zombie, dead but not yet reaped by its parent, does not)."""
-    stat = Path(f"/proc/{pid}/stat")
-    if stat.exists():  # Linux
-        try:
-            return stat.read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-        except (OSError, IndexError):
-            return False
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
+def remember(state: Path, data: Path) -> None:
+    """The file later commands replay: remembered only once its replay server has started on it."""
+    (state / "source.json").write_text(json.dumps({"data": str(data)}))
 
 
-def start_replay(state: Path, data: Path, timeout: float = 60.0) -> str:
-    """The replay server's host:port for `data`, reusing the running one when it serves that file."""
+def replay_record(state: Path) -> dict | None:
+    """What the running replay server serves: pid, domain, data file, rows, first and last day, what was read."""
     record = _record(state)
-    if record.exists():
-        running = json.loads(record.read_text())
-        if running["data"] == str(data) and alive(running["pid"]):
-            return running["domain"]
-        stop_replay(state)
+    return json.loads(record.read_text()) if record.exists() else None
+
+
+def start_replay(state: Path, data: Path) -> dict:
+    """The replay server for `data` (its record), reusing the running one when it serves that file.
+
+    A new server is started before the old one is stopped: a file the server refuses (one line saying why, from
+    `replay.files`) leaves the running server and the state folder as they were.
+    """
+    running = replay_record(state)
+    if running and running["data"] == str(data) and alive(running["pid"]):
+        return running
     state.mkdir(parents=True, exist_ok=True)
-    log = (state / "replay.log").open("w")
-    command = [sys.executable, "-m", "chicago_food_assets.replay", "--data", str(data), "--port", "0"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True)
-    line = process.stdout.readline() if process.stdout else ""  # "replaying N rows of FILE at http://HOST:PORT/..."
-    if "http://" not in line:
+    log = state / "replay.log"
+    command = [sys.executable, "-m", "chicago_food_assets.replay", "--data", str(data), "--port", "0", "--json"]
+    with log.open("a") as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, start_new_session=True)
+    line = process.stdout.readline() if process.stdout else ""
+    try:
+        announced = json.loads(line)
+    except ValueError:
+        announced = {"error": f"the replay server did not start; see {log}"}
+    if "error" in announced:
         process.kill()
-        raise SystemExit(f"the replay server did not start; see {state / 'replay.log'}")
-    domain = line.split("http://", 1)[1].split("/", 1)[0]
-    record.write_text(json.dumps({"pid": process.pid, "domain": domain, "data": str(data), "rows": line.split()[1]}))
-    return domain
+        process.wait()
+        raise SystemExit(announced["error"])
+    if running:
+        stop_replay(state)
+    record = {"pid": process.pid, "data": str(data), **announced}
+    _record(state).write_text(json.dumps(record))
+    return record
 
 
 def stop_replay(state: Path) -> bool:
@@ -124,20 +134,32 @@ def dagster_home(state: Path) -> Path:
     return home
 
 
-def environment(data: str | Path | None = None, quiet: bool = False) -> dict[str, str]:
-    """os.environ plus what Dagster and the resources need; variables already set are kept as given."""
+def environment(data: str | Path | None = None, quiet: bool = False, replay: bool = True) -> dict[str, str]:
+    """os.environ plus what Dagster and the resources need; variables already set are kept as given.
+
+    `replay=False`: no Socrata replay server (the score API and the dashboard read only the tables)."""
     env = dict(os.environ)
     state = Path(env.get("CHICAGO_FOOD_STATE_DIR") or state_dir()).resolve()
     env["CHICAGO_FOOD_STATE_DIR"] = str(state)
     env.setdefault("DAGSTER_HOME", str(dagster_home(state)))
     env.setdefault("DAGSTER_ARTIFACTS_DIR", str(state / "dagster"))
     env.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
+    started = set()
     if not env.get("DAGSTER_POSTGRES_URL") or not env.get("CHICAGO_FOOD_POSTGRES_URL"):
         server = start_embedded_postgres(state / "postgres")
+        started.add(state / "postgres")
         env.setdefault("DAGSTER_POSTGRES_URL", with_database(server, "dagster"))
         env.setdefault("CHICAGO_FOOD_POSTGRES_URL", with_database(server, "chicago_food"))
-    if not env.get("SOCRATA_DOMAIN"):
-        env.update(SOCRATA_DOMAIN=start_replay(state, data_file(state, data)), SOCRATA_SCHEME="http")
+    # URLs already set (a shell that ran `eval "$(./run env)"`) may name an embedded server that has since stopped
+    # or crashed: every command makes sure it is up again
+    for directory in {embedded_directory(env[name]) for name in ("DAGSTER_POSTGRES_URL", "CHICAGO_FOOD_POSTGRES_URL")}:
+        if directory is not None and directory.resolve() not in started:
+            start_embedded_postgres(directory)
+    if not env.get("SOCRATA_DOMAIN") and replay:
+        path = data_file(state, data)
+        env.update(SOCRATA_DOMAIN=start_replay(state, path)["domain"], SOCRATA_SCHEME="http")
+        if data is not None:
+            remember(state, path)
     elif data is not None:
         raise SystemExit("--data replays a file locally; unset SOCRATA_DOMAIN to use it")
     if not quiet:
@@ -149,9 +171,10 @@ def describe(env: dict[str, str]) -> str:
     """One line per part, for the user (no passwords: the embedded server has none)."""
     state = Path(env["CHICAGO_FOOD_STATE_DIR"])
     lines = [f"state folder: {state}"]
-    record = _record(state)
-    if record.exists() and json.loads(record.read_text())["domain"] == env["SOCRATA_DOMAIN"]:
-        replay = json.loads(record.read_text())
+    replay = replay_record(state)
+    if "SOCRATA_DOMAIN" not in env:
+        pass  # a command that reads only the tables
+    elif replay and replay["domain"] == env["SOCRATA_DOMAIN"]:
         lines.append(f"Socrata replay of {replay['data']} ({replay['rows']} rows) at http://{replay['domain']}")
     else:
         lines.append(f"Socrata: {env.get('SOCRATA_SCHEME', 'https')}://{env['SOCRATA_DOMAIN']}")

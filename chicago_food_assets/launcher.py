@@ -21,7 +21,7 @@ BAR = 24
 
 
 def data_weeks(path: Path) -> tuple[str, str]:
-    """The first and last complete week (Mondays) of the inspection dates in a Socrata-shaped JSON-lines file."""
+    """The first and last complete week (Mondays) of the inspection dates in a data file."""
     import pandas as pd
     import pyarrow as pa
     from pyarrow import json as pa_json
@@ -29,21 +29,32 @@ def data_weeks(path: Path) -> tuple[str, str]:
     only_dates = pa_json.ParseOptions(
         explicit_schema=pa.schema([("inspection_date", pa.string())]), unexpected_field_behavior="ignore"
     )
-    try:  # Arrow reads just the one field, in C++ (a 300,000-row file in about a second)
+    try:  # Arrow reads just the one field of JSON lines, in C++ (a 300,000-row file in about a second)
         values = pa_json.read_json(path, parse_options=only_dates).column("inspection_date").to_pandas()
-    except pa.ArrowInvalid:  # a date sent as a number, say: read the file the slow way
-        from chicago_food_assets.replay import read_rows
+    except pa.ArrowInvalid:  # another accepted kind, a cut line, a date sent as a number: read it the slow way
+        from chicago_food_assets.replay.files import DataFileError, load
 
-        values = pd.Series([row.get("inspection_date") for row in read_rows(path)], dtype=object).astype(str)
+        try:
+            days = load(path).days()
+        except DataFileError as error:
+            raise SystemExit(str(error)) from error
+        if days is None:
+            raise SystemExit(f"{path}: no row has a readable inspection_date") from None
+        return weeks_of(*days)
     # an unreadable date is the cleaner's business (a reject), not the demo's range
     days = pd.to_datetime(values.str[:10], format="%Y-%m-%d", errors="coerce").dropna()
     if days.empty:
         raise SystemExit(f"{path}: no row has a readable inspection_date")
+    return weeks_of(str(days.min().date()), str(days.max().date()))
+
+
+def weeks_of(first_day: str, last_day: str) -> tuple[str, str]:
+    """The first and last complete week (Mondays) holding inspections from `first_day` to `last_day`."""
     complete = date.fromisoformat(weekly.get_last_partition_key())  # the week under way is not a partition yet
-    first = max(week_of(days.min().date()), date.fromisoformat(FIRST_WEEK))
-    last = min(week_of(days.max().date()), complete)
+    first = max(week_of(date.fromisoformat(first_day)), date.fromisoformat(FIRST_WEEK))
+    last = min(week_of(date.fromisoformat(last_day)), complete)
     if last < first:
-        raise SystemExit(f"{path}: no complete week of inspections yet (the first is {first})")
+        raise SystemExit(f"no complete week of inspections yet (the first is {first})")
     return str(first), str(last)
 
 
@@ -116,7 +127,15 @@ def demo(
     os.environ.update(env)
     state = Path(env["CHICAGO_FOOD_STATE_DIR"])
     source = environment.data_file(state)
-    data_first, data_last = data_weeks(source) if not (first and last) else (first, last)
+    replay = environment.replay_record(state) or {}
+    for line in replay.get("described", [])[1:]:  # names mapped, lines left out
+        print(line)
+    if first and last:
+        data_first, data_last = first, last
+    elif replay.get("days"):
+        data_first, data_last = weeks_of(*replay["days"])
+    else:
+        data_first, data_last = data_weeks(source)
     weeks = (first or data_first, last or data_last)
     logs = state / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -129,7 +148,8 @@ def demo(
         code = run_stage(stage, env, log, weeks if stage.weekly else None, stage_configs, verbose)
         print(f"  {_rows(stage, weeks if stage.weekly else None)}" if code == 0 else "")
         if code:
-            print(f"the '{stage.name}' run failed (exit {code}); see {log} or open it in the Dagster UI: ./run ui")
+            print(f"the '{stage.name}' run failed (exit {code}){_failure()}")
+            print(f"see {log} or open the run in the Dagster UI: ./run ui")
             return code
         for warning in _failed_checks():
             print(f"    warning: {warning}")
@@ -149,6 +169,27 @@ def _rows(stage: "Stage", weeks: tuple[str, str] | None) -> str:  # noqa: F821
             cursor.execute(f"SELECT count(*) FROM food.{table}{where}", weeks or ())
             counts.append(f"{table} {cursor.fetchone()[0]:,}")
     return "rows: " + ", ".join(counts)
+
+
+def _failure() -> str:
+    """Why the latest run failed, as `: <the error's first line>` (empty when the instance cannot say)."""
+    from dagster import DagsterEventType, DagsterInstance
+
+    try:
+        with DagsterInstance.get() as instance:
+            runs = instance.get_runs(limit=1)
+            if not runs:
+                return ""
+            records = instance.get_records_for_run(runs[0].run_id, of_type=DagsterEventType.STEP_FAILURE).records
+    except Exception:  # the database itself may be what failed
+        return ""
+    for record in records:
+        error = record.event_log_entry.dagster_event.event_specific_data.error
+        while error is not None and error.cause is not None and "Error occurred while" in error.message:
+            error = error.cause  # Dagster's wrapper ("Error occurred while executing op ...") names no reason
+        if error is not None:
+            return f": {error.message.strip().splitlines()[0][:400]}"
+    return ""
 
 
 def _failed_checks() -> list[str]:
@@ -225,7 +266,7 @@ def reader_url(variable: str) -> str:
 
     if os.environ.get(variable):
         return os.environ[variable]
-    admin = environment.environment(quiet=True)["CHICAGO_FOOD_POSTGRES_URL"]
+    admin = environment.environment(quiet=True, replay=False)["CHICAGO_FOOD_POSTGRES_URL"]
     return ensure_reader(admin, os.environ.get("CHICAGO_FOOD_READER_PASSWORD"))
 
 

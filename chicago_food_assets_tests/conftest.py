@@ -6,6 +6,7 @@ PostgreSQL: CHICAGO_FOOD_TEST_POSTGRES_URL when given (`./run test` sets it when
 
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -20,9 +21,11 @@ from chicago_food_assets.core.cleaning import Cleaned, clean
 from chicago_food_assets.core.raw import frame_of_rows
 from chicago_food_assets.data import SAMPLE_PATH
 from chicago_food_assets.embedded import with_database
+from chicago_food_assets.environment import PROJECT
 from chicago_food_assets.replay import ReplayServer, read_rows
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
+from chicago_food_assets_tests.helpers import user_environment
 
 
 @pytest.fixture(scope="session")
@@ -207,3 +210,13 @@ def browser():
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def state() -> Iterator[Path]:
+    """A fresh state folder the embedded server's system user can enter (pytest's tmp_path is 0700)."""
+    folder = Path(tempfile.mkdtemp(prefix="cfa-state-"))
+    folder.chmod(0o755)
+    yield folder / "state"
+    subprocess.run(["./run", "stop"], cwd=PROJECT, env=user_environment(folder / "state"), capture_output=True)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,11 +1,17 @@
-"""Small helpers the tests share: talking to the replay server, picking real rows."""
+"""Small helpers the tests share: talking to the replay server, picking real rows, a user's shell, files users have."""
 
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pandas as pd
 import requests
 
+from chicago_food_assets.core.raw import FIELDS
+from chicago_food_assets.environment import PROJECT
 from chicago_food_assets.replay import ReplayServer
 
 
@@ -84,3 +90,58 @@ def project_instance(monkeypatch, dagster_url: str, tmp_path) -> "DagsterInstanc
     monkeypatch.setenv("DAGSTER_POSTGRES_URL", dagster_url)
     monkeypatch.setenv("DAGSTER_ARTIFACTS_DIR", str(tmp_path / "dagster"))
     return DagsterInstance.from_config(str(Path(__file__).resolve().parent.parent))
+
+
+def user_environment(state: Path) -> dict[str, str]:
+    """A shell as a new user has it: nothing of ours set but the state folder under test."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("CHICAGO_FOOD_", "DAGSTER_", "SOCRATA_", "AWS_"))
+    }
+    env["CHICAGO_FOOD_STATE_DIR"] = str(state)
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(PROJECT)))
+    return env
+
+
+def bash(script: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+# The data portal's CSV export (Export > CSV on data.cityofchicago.org): its header names for the API's fields.
+PORTAL_NAMES = {
+    "inspection_id": "Inspection ID",
+    "dba_name": "DBA Name",
+    "aka_name": "AKA Name",
+    "license_": "License #",
+    "facility_type": "Facility Type",
+    "risk": "Risk",
+    "address": "Address",
+    "city": "City",
+    "state": "State",
+    "zip": "Zip",
+    "inspection_date": "Inspection Date",
+    "inspection_type": "Inspection Type",
+    "results": "Results",
+    "violations": "Violations",
+    "latitude": "Latitude",
+    "longitude": "Longitude",
+    "location": "Location",
+}
+
+
+def portal_csv(lines: list[str], path: Path) -> Path:
+    """The rows as the portal's CSV export writes them: its header names, MM/DD/YYYY dates, `(lat, lon)` locations,
+    empty cells for absent fields, a byte-order mark."""
+    frame = pd.DataFrame([json.loads(line) for line in lines]).reindex(columns=list(FIELDS)).astype("string")
+    frame["inspection_date"] = pd.to_datetime(frame["inspection_date"].str[:10]).dt.strftime("%m/%d/%Y")
+    frame["location"] = ("(" + frame["latitude"] + ", " + frame["longitude"] + ")").where(frame["latitude"].notna())
+    frame.rename(columns=PORTAL_NAMES).to_csv(path, index=False, encoding="utf-8-sig")
+    return path

@@ -8,12 +8,9 @@ is not run (it is this suite) and the examples' `.state-NAME` folders become tem
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2
@@ -21,6 +18,7 @@ import pytest
 import requests
 
 from chicago_food_assets.environment import PROJECT
+from chicago_food_assets_tests.helpers import bash, portal_csv, user_environment
 
 SERVERS = {  # command -> (port, path that answers 200 once it is up)
     "./run ui": (3000, "/server_info"),
@@ -41,39 +39,6 @@ def readme_blocks() -> list[list[str]]:
             commands.append(re.sub(r"\s+#\s.*$", "", line).strip())
         blocks.append(commands)
     return blocks
-
-
-def user_environment(state: Path) -> dict[str, str]:
-    """A shell as a new user has it: nothing of ours set but the state folder under test."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("CHICAGO_FOOD_", "DAGSTER_", "SOCRATA_", "AWS_"))
-    }
-    env["CHICAGO_FOOD_STATE_DIR"] = str(state)
-    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(PROJECT)))
-    return env
-
-
-@pytest.fixture
-def state() -> Iterator[Path]:
-    """A fresh state folder the embedded server's system user can enter (pytest's tmp_path is 0700)."""
-    folder = Path(tempfile.mkdtemp(prefix="cfa-state-"))
-    folder.chmod(0o755)
-    yield folder / "state"
-    subprocess.run(["./run", "stop"], cwd=PROJECT, env=user_environment(folder / "state"), capture_output=True)
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def bash(script: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def serve(command: str, env: dict[str, str]) -> subprocess.Popen:
@@ -184,8 +149,12 @@ def test_the_environment_is_one_for_every_tool(state):
 
 
 def test_two_demos_on_other_data_run_side_by_side_with_a_training_config(state, tmp_path):
+    """Two state folders side by side: one built from JSON lines, one from the same rows as the portal's CSV export
+    (its own header names and date form): every week the two share holds the same inspections."""
     plain = tmp_path / "rows.jsonl"  # not gzip: both are accepted
     subprocess.run(f"zcat {PROJECT}/examples/tiny_inspections.jsonl.gz > {plain}", shell=True, check=True)
+    export = portal_csv(plain.read_text().splitlines(), tmp_path / "Food_Inspections.csv")
+    files = {"a": plain, "b": export}
     config = tmp_path / "training.yaml"
     config.write_text(
         "ops:\n  trained_models:\n    config:\n      holdout_weeks: 3\n      min_week_rows: 20\n"
@@ -194,7 +163,7 @@ def test_two_demos_on_other_data_run_side_by_side_with_a_training_config(state, 
     runs = []
     for name, (first, last) in {"a": ("2012-11-05", "2013-02-04"), "b": ("2012-11-12", "2013-03-25")}.items():
         env = user_environment(state.parent / name)
-        command = f"./run demo --data {plain} --first {first} --last {last} --train-config {config}"
+        command = f"./run demo --data {files[name]} --first {first} --last {last} --train-config {config}"
         runs.append(
             (
                 name,
@@ -212,12 +181,19 @@ def test_two_demos_on_other_data_run_side_by_side_with_a_training_config(state, 
     for name, _, process in runs:
         out, err = process.communicate(timeout=600)
         assert process.returncode == 0, f"demo {name}:\n{out[-3000:]}\n{err[-3000:]}"
+    weekly = {}
     try:
         for name, env, _ in runs:
             url = dict(re.findall(r"^export (\w+)='?([^'\n]*)'?$", bash("./run env", env).stdout, flags=re.M))[
                 "CHICAGO_FOOD_POSTGRES_URL"
             ]
             with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT week, count(*), count(license), count(*) FILTER (WHERE violations_recorded) "
+                    "FROM food.clean_inspections WHERE week BETWEEN '2012-11-12' AND '2013-02-04' "
+                    "GROUP BY week ORDER BY week"
+                )
+                weekly[name] = cursor.fetchall()
                 cursor.execute("SELECT min(week), max(week) FROM food.inspection_features")
                 first, last = (str(day) for day in cursor.fetchone())
                 cursor.execute("SELECT cutoff, holdout_end FROM food.current_model")
@@ -226,7 +202,8 @@ def test_two_demos_on_other_data_run_side_by_side_with_a_training_config(state, 
             assert first >= expected[0] and last <= expected[1]
             assert (end - cutoff).days == 21, "the training config's holdout_weeks: 3 was applied"
             source = json.loads((state.parent / name / "source.json").read_text())["data"]
-            assert source == str(plain), "the state folder remembers its data file"
+            assert source == str(files[name]), "the state folder remembers its data file"
+        assert len(weekly["a"]) >= 10 and weekly["a"] == weekly["b"], "the CSV export lands as the JSON lines do"
     finally:
         for _, env, _ in runs:
             bash("./run stop", env)

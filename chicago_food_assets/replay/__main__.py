@@ -2,16 +2,16 @@
 
 import argparse
 import json
+import sys
 
 from chicago_food_assets.data import SAMPLE_PATH
-from chicago_food_assets.replay.server import DATASET_ID, Fault, ReplayServer, read_rows
+from chicago_food_assets.replay.files import DataFileError, load
+from chicago_food_assets.replay.server import DATASET_ID, Fault, ReplayServer
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--data", default=str(SAMPLE_PATH), help="JSON-lines(.gz) file of rows (default: bundled sample)"
-    )
+    parser.add_argument("--data", default=str(SAMPLE_PATH), help="file of rows (see replay/files.py; default: sample)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--dataset", default=DATASET_ID, help="dataset id served under /resource/<id>.json")
@@ -23,30 +23,39 @@ def main() -> None:
         metavar="JSON",
         help='fault to inject first, e.g. \'{"status": 429, "times": 2}\' or \'{"delay": 3}\'',
     )
+    parser.add_argument("--json", action="store_true", help="announce the server as one JSON line (the launcher's)")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args()
-
+    try:
+        loaded = load(args.data)
+    except DataFileError as error:  # one line for the user, no traceback
+        print(json.dumps({"error": str(error)}) if args.json else f"error: {error}", flush=True)
+        return 2
     server = ReplayServer(
-        read_rows(args.data),
-        host=args.host,
-        port=args.port,
-        dataset_id=args.dataset,
-        token=args.token,
-        verbose=args.verbose,
+        loaded.rows, host=args.host, port=args.port, dataset_id=args.dataset, token=args.token, verbose=args.verbose
     )
     server.state.faults.extend(Fault(**json.loads(spec)) for spec in args.fault)
-    print(
-        f"replaying {len(server.state.table.rows)} rows of {args.data} at "
-        f"http://{server.domain}/resource/{args.dataset}.json",
-        flush=True,
-    )
+    url = f"http://{server.domain}/resource/{args.dataset}.json"
+    if args.json:
+        days = loaded.days()
+        announce = {
+            "domain": server.domain,
+            "rows": len(loaded.rows),
+            "days": days,
+            "described": loaded.describe(args.data),
+        }
+        print(json.dumps(announce), flush=True)
+    else:
+        print("\n".join(loaded.describe(args.data)), file=sys.stderr)
+        print(f"replaying {len(loaded.rows)} rows of {args.data} at {url}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
