@@ -10,33 +10,18 @@ import json
 import time
 import warnings
 
-from chicago_food_assets.core import features, training
+from chicago_food_assets.core import catalog, features, training
 from chicago_food_assets.core.cleaning import clean
 from chicago_food_assets.core.raw import frame_of_rows
 from chicago_food_assets.data import SAMPLE_PATH
 
 warnings.filterwarnings("ignore")
 
+# the features' own groups (core/catalog.py), added one at a time in their declared order
 GROUPS = {
-    "the inspection itself": (
-        "inspection_kind", "facility_type", "risk", "zip", "latitude", "longitude", "month", "season", "reinspection",
-    ),
-    "+ past results": (
-        "prior_inspections", "prior_fails", "prior_fail_rate", "days_since_last", "last_result", "last_failed",
-        "inspections_last_year", "reinspection_after_failed_canvass",
-    ),
-    "+ past violations": (
-        "last_critical", "last_serious", "last_minor", "critical_last_year", "serious_last_year", "minor_last_year",
-    ),
-    "+ richer history": (
-        "complaints_last_year", "food_poisoning_last_year", "fails_in_a_row", "days_since_critical",
-        "establishment_age",
-    ),
-    "+ repeated violations": ("last_repeats", "repeats_last_2_years"),
-    "+ chain": ("chain_locations", "chain_fail_rate"),
-    "+ neighbourhood": ("zip_fail_rate",),
-}  # fmt: skip
-assert {name for group in GROUPS.values() for name in group} == set(features.FEATURES), "every feature in a group"
+    ("+ " if position else "") + group: tuple(f.name for f in catalog.FEATURES if f.group == group)
+    for position, group in enumerate(catalog.GROUPS)
+}
 
 
 def main() -> None:

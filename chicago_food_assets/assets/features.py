@@ -18,11 +18,13 @@ KEY = AssetKey("inspection_features")
 
 @dataclass(frozen=True)
 class NoFutureCheck(Check):
-    """Recomputes history features for a sample of rows from strictly earlier inspections, the obvious way."""
+    """Rebuilds a sample of rows from the past alone, their own outcome changed (`features.verify_no_future`)."""
 
     sample: int = 200
     name: str = "no_feature_from_the_future"
-    description: str = "history features of sampled rows equal a recomputation from strictly earlier inspections"
+    description: str = (
+        "every feature of sampled rows is the same when rebuilt from strictly earlier days only, their outcome changed"
+    )
     severity: str = "error"
 
 

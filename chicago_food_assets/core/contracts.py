@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from chicago_food_assets.core import catalog
 from chicago_food_assets.core.arrow import TEXT
 
 # kind -> (pandas dtype, PostgreSQL type). Integers are nullable pandas integers; texts are Arrow strings;
@@ -236,38 +237,7 @@ INSPECTION_FEATURES = contract(
     C("inspection_date", "date", False),
     C("establishment", "text", False),
     C("license", "bigint", False),
-    *_counts("prior_inspections", "prior_fails", kind="integer"),
-    C("prior_fail_rate", "float", bounds=(0, 1)),
-    C("days_since_last", "integer", bounds=(1, None)),
-    C("last_failed", "boolean"),
-    *_counts(
-        "last_critical",
-        "last_serious",
-        "last_minor",
-        "inspections_last_year",
-        "critical_last_year",
-        "serious_last_year",
-        "minor_last_year",
-        kind="integer",
-    ),
-    *_counts("complaints_last_year", "food_poisoning_last_year", "fails_in_a_row", kind="integer"),
-    *_counts("last_repeats", "repeats_last_2_years", kind="integer"),
-    C("days_since_critical", "integer", bounds=(1, None)),
-    C("establishment_age", "integer", bounds=(0, None)),
-    C("chain_locations", "integer", bounds=(0, None)),
-    C("chain_fail_rate", "float", bounds=(0, 1)),
-    C("zip_fail_rate", "float", bounds=(0, 1)),
-    C("reinspection", "boolean", False),
-    C("reinspection_after_failed_canvass", "boolean", False),
-    C("risk", "smallint"),
-    C("latitude", "float"),
-    C("longitude", "float"),
-    C("month", "smallint", False, bounds=(1, 12)),
-    C("inspection_kind", "text"),
-    C("facility_type", "text"),
-    C("last_result", "text"),
-    C("zip", "text"),
-    C("season", "text"),
+    *(C(f.name, f.kind, f.nullable, f.description, bounds=f.bounds) for f in catalog.FEATURES),
     C("failed", "boolean", False),
 )
 

@@ -10,66 +10,17 @@ windows over the last 365 days come from `searchsorted` on a sorted (establishme
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import dates, peers, repeats
+from chicago_food_assets.core import catalog, dates, peers, repeats
 from chicago_food_assets.core.arrow import integers
 from chicago_food_assets.core.contracts import INSPECTION_FEATURES
 
 IDENTIFIERS = ("inspection_id", "week", "inspection_date", "establishment", "license")
-# The table's columns and types are the contract's (INSPECTION_FEATURES); these lists say something else: which
-# columns the models read, as numbers or categories, in which order (part of a model's settings and version).
-# They name the same columns on purpose; the assertion below keeps the two in step.
-NUMERIC = (
-    "prior_inspections",
-    "prior_fails",
-    "prior_fail_rate",
-    "days_since_last",
-    "last_failed",
-    "last_critical",
-    "last_serious",
-    "last_minor",
-    "inspections_last_year",
-    "critical_last_year",
-    "serious_last_year",
-    "minor_last_year",
-    "complaints_last_year",
-    "food_poisoning_last_year",
-    "fails_in_a_row",
-    "days_since_critical",
-    "establishment_age",
-    "last_repeats",
-    "repeats_last_2_years",
-    "chain_locations",
-    "chain_fail_rate",
-    "zip_fail_rate",
-    "reinspection",
-    "reinspection_after_failed_canvass",
-    "risk",
-    "latitude",
-    "longitude",
-    "month",
-)
-# history features that count inspections or violations (non-negative integers, null when unknown)
-COUNTS = (
-    "prior_inspections",
-    "prior_fails",
-    "inspections_last_year",
-    "last_critical",
-    "last_serious",
-    "last_minor",
-    "critical_last_year",
-    "serious_last_year",
-    "minor_last_year",
-    "complaints_last_year",
-    "food_poisoning_last_year",
-    "fails_in_a_row",
-    "last_repeats",
-    "repeats_last_2_years",
-)
-CATEGORICAL = ("inspection_kind", "facility_type", "last_result", "zip", "season")
+# Which columns the models read, as numbers or categories, in which order (part of a model's settings and version),
+# and which count inspections or violations: all from the features' declarations (core/catalog.py).
+NUMERIC, CATEGORICAL, COUNTS = catalog.NUMERIC, catalog.CATEGORICAL, catalog.COUNTS
 FEATURES = NUMERIC + CATEGORICAL
 TARGET = "failed"
 COLUMNS = INSPECTION_FEATURES.names
-assert set(COLUMNS) == {*IDENTIFIERS, *FEATURES, TARGET}, "the contract and the feature lists name the same columns"
 
 # What features read from the clean table (for the history query): never violations text or the current result.
 HISTORY_COLUMNS = (
@@ -259,81 +210,82 @@ def verify_no_future(
     sample: int = 100,
     seed: int = 0,
 ) -> list[int]:
-    """Recompute history features for a sample of rows the slow, obvious way; returns ids where they disagree."""
+    """Rebuild a sample of rows from the past alone and return the ids whose features differ from `features`.
+
+    Each sampled row is built again with its own outcome changed (result, fail, violation counts) and, as history,
+    only the rows of strictly earlier days that any feature may read (its establishment's, its chain's, and its ZIP
+    code's of the 90 days before) with their citations. A feature that reads the row's own outcome, a row of the same
+    day or a later one comes out different; so does a stored value that is not what `build` gives. Every feature,
+    declared now or later, is covered without code of its own. The sampled rows are rebuilt in one `build`: each
+    with its past in a world of its own (its keys and ids relabelled), so no row sees another's.
+    """
     rows = pd.concat([inspections, history], ignore_index=True) if history is not None else inspections
     rows = rows.drop_duplicates("inspection_id").reset_index(drop=True)
     picked = features.sample(min(sample, len(features)), random_state=seed)
-    mine = rows[rows["establishment"].isin(picked["establishment"])]
-    columns = ["inspection_id", "inspection_date", "failed", "inspection_kind", "critical_count"]
-    by_establishment = dict(tuple(mine.groupby("establishment")[columns]))
-    if citations is not None:
-        citations = citations[citations["inspection_id"].isin(mine["inspection_id"])]
-    peers_of = _Peers(rows)
-    wrong = []
-    for row in picked.itertuples(index=False):  # a check on a sample, not a data path
-        known = by_establishment[row.establishment]
-        earlier = known[known["inspection_date"] < row.inspection_date]
-        days = None if earlier.empty else (row.inspection_date - earlier["inspection_date"].max()).days
-        year = earlier[earlier["inspection_date"] >= row.inspection_date - pd.Timedelta(days=365)]
-        failed_by_day = earlier.groupby("inspection_date")["failed"].any().sort_index()
-        in_a_row = len(failed_by_day) - (
-            np.flatnonzero(~failed_by_day.to_numpy())[-1] + 1 if (~failed_by_day).any() else 0
+    if picked.empty:
+        return []
+    at = pd.Index(rows["inspection_id"]).get_indexer(picked["inspection_id"])
+    day = rows["inspection_date"].to_numpy()
+    codes = {name: pd.factorize(rows[name])[0] for name in ("establishment", "chain", "zip")}
+    window = np.timedelta64(peers.ZIP_DAYS, "D")
+    pasts = []
+    for here in at:  # one mask per sampled row: a check on a sample, not a data path
+        chain, zip_code = codes["chain"][here], codes["zip"][here]
+        readable = (
+            (codes["establishment"] == codes["establishment"][here])
+            | ((codes["chain"] == chain) & (chain >= 0))
+            | ((codes["zip"] == zip_code) & (zip_code >= 0) & (day >= day[here] - window))
         )
-        first = known["inspection_date"].min()
-        if (
-            row.prior_inspections != len(earlier)
-            or row.prior_fails != int(earlier["failed"].sum())
-            or (days is None) != pd.isna(row.days_since_last)
-            or (days is not None and days != row.days_since_last)
-            or row.complaints_last_year != int((year["inspection_kind"] == "complaint").sum())
-            or row.fails_in_a_row != in_a_row
-            or row.establishment_age != (row.inspection_date - first).days
-            or not _same(row.repeats_last_2_years, _repeats_over_2_years(known, citations, row.inspection_date))
-            or not peers_of.agree(row)
-        ):
-            wrong.append(int(row.inspection_id))
-    return wrong
+        pasts.append(np.flatnonzero((day < day[here]) & readable))
+    world = np.repeat(np.arange(len(at)), [len(past) for past in pasts])
+    past = _world(rows, np.concatenate(pasts), world)
+    own = _world(rows, at, np.arange(len(at)))
+    own["failed"] = ~own["failed"].astype(bool)
+    own["results"] = np.where(own["results"] == "Fail", "Pass", "Fail")
+    own[["critical_count", "serious_count", "minor_count"]] = 7
+    cited = None
+    if citations is not None:
+        ids = pd.DataFrame(
+            {
+                "inspection_id": rows["inspection_id"].to_numpy()[np.concatenate(pasts)],
+                "new": past["inspection_id"].to_numpy(),
+            }
+        )
+        cited = (
+            citations.merge(ids, on="inspection_id")
+            .drop(columns="inspection_id")
+            .rename(columns={"new": "inspection_id"})
+        )
+    rebuilt = build(own, past, cited)
+    rebuilt["zip"] = rebuilt["zip"].str.split("|", n=1).str[1]  # back to the ZIP code itself
+    differs = np.zeros(len(picked), dtype=bool)
+    for name in FEATURES:
+        differs |= ~_same(picked[name].reset_index(drop=True), rebuilt[name].reset_index(drop=True))
+    return [int(i) for i in picked["inspection_id"].to_numpy()[differs]]
 
 
-class _Peers:
-    """Chain and ZIP features recomputed from strictly earlier rows, one sampled row at a time."""
-
-    def __init__(self, rows: pd.DataFrame) -> None:
-        self.position = pd.Index(rows["inspection_id"])
-        self.date = rows["inspection_date"].to_numpy()
-        self.failed = rows["failed"].to_numpy(dtype=float)
-        self.codes = {name: pd.factorize(rows[name])[0] for name in ("zip", "chain", "establishment")}
-
-    def agree(self, row: object) -> bool:
-        at = self.position.get_loc(row.inspection_id)
-        zip_code, chain, place = (self.codes[name][at] for name in ("zip", "chain", "establishment"))
-        earlier = self.date < self.date[at]
-        recent = earlier & (self.date >= self.date[at] - np.timedelta64(90, "D")) & (self.codes["zip"] == zip_code)
-        others = earlier & (self.codes["chain"] == chain) & (self.codes["establishment"] != place)
-        expected = {
-            "zip_fail_rate": self.failed[recent].mean() if zip_code >= 0 and recent.any() else np.nan,
-            "chain_fail_rate": self.failed[others].mean() if chain >= 0 and others.any() else np.nan,
-            "chain_locations": len(np.unique(self.codes["establishment"][others])) if chain >= 0 else np.nan,
-        }
-        return all(_same(getattr(row, name), value) for name, value in expected.items())
+def _world(rows: pd.DataFrame, positions: np.ndarray, world: np.ndarray) -> pd.DataFrame:
+    """`rows[positions]`, each in its numbered world: keys prefixed with it, ids renumbered in their order."""
+    part = rows.iloc[positions].reset_index(drop=True)
+    prefix = pd.Series(world.astype(str), dtype=object) + "|"
+    for name in ("establishment", "chain", "zip"):
+        values = part[name].astype(object)
+        part[name] = (prefix + values.astype(str)).where(values.notna().to_numpy(), None)
+    order = np.argsort(np.argsort(rows["inspection_id"].to_numpy(dtype=np.int64), kind="stable"), kind="stable")
+    part["inspection_id"] = world.astype(np.int64) * len(rows) + order[positions] + 1
+    return part
 
 
-def _same(found: object, expected: float) -> bool:
-    return bool(pd.isna(found) and pd.isna(expected)) or bool(np.isclose(expected, found))
-
-
-def _repeats_over_2_years(known: pd.DataFrame, citations: pd.DataFrame | None, date: pd.Timestamp) -> float:
-    """Citations at the establishment's inspections of the 2 years before `date` whose number (in its scheme) it
-    had been cited for on an earlier day in the 2 years before that inspection; NaN when none was recorded."""
-    span = pd.Timedelta(days=repeats.REPEAT_DAYS)
-    window = known[(known["inspection_date"] < date) & (known["inspection_date"] >= date - span)]
-    if citations is None or window["critical_count"].notna().sum() == 0:
-        return np.nan
-    cited = citations.merge(known[["inspection_id", "inspection_date"]], on="inspection_id").reset_index()
-    pairs = cited.merge(cited, on=["scheme", "number"], suffixes=("", "_before"))
-    pairs = pairs[
-        pairs["inspection_id"].isin(window["inspection_id"])
-        & (pairs["inspection_date_before"] < pairs["inspection_date"])
-        & (pairs["inspection_date_before"] >= pairs["inspection_date"] - span)
-    ]
-    return float(pairs["index"].nunique())
+def _same(stored: pd.Series, rebuilt: pd.Series) -> np.ndarray:
+    """Per row: equal, both missing, or (numbers) close."""
+    missing = stored.isna().to_numpy() & rebuilt.isna().to_numpy()
+    either = stored.isna().to_numpy() | rebuilt.isna().to_numpy()
+    left, right = stored.astype(object).where(~either, None), rebuilt.astype(object).where(~either, None)
+    if pd.api.types.is_numeric_dtype(stored.dtype) or pd.api.types.is_bool_dtype(stored.dtype):
+        close = np.isclose(
+            pd.to_numeric(left, errors="coerce").to_numpy(dtype=float),
+            pd.to_numeric(right, errors="coerce").to_numpy(dtype=float),
+        )
+    else:
+        close = (left == right).to_numpy(dtype=bool)
+    return missing | (~either & close)

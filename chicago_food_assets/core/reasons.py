@@ -6,79 +6,18 @@ Logistic regression's are exact too: coefficient times the transformed value, pl
 categories) are added back to the feature they come from, so a reason is a feature, not a column.
 """
 
-import calendar
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import features
+from chicago_food_assets.core import catalog
 
 TOP = 3  # reasons kept per score: the features that raise it most
 CHUNK_ROWS = 50_000  # contributions are rows x transformed columns of floats: computed this many rows at a time
 
 
-def _count(words: str) -> Callable[[pd.Series], pd.Series]:
-    return lambda v: v.astype("Int64").astype(str) + f" {words}"
-
-
-def _share(before: str, after: str) -> Callable[[pd.Series], pd.Series]:
-    return lambda v: before + (v * 100).round().astype("Int64").astype(str) + after
-
-
-def _flag(yes: str, no: str) -> Callable[[pd.Series], pd.Series]:
-    return lambda v: v.map({True: yes, False: no}).fillna("")  # 1 and 0 (floats too) hash as True and False
-
-
-# One plain sentence per feature, built from the row's value (a missing value says so in MISSING).
-WORDS = {
-    "prior_inspections": _count("earlier inspections"),
-    "prior_fails": _count("earlier fails"),
-    "prior_fail_rate": _share("failed ", "% of earlier inspections"),
-    "days_since_last": _count("days since the last inspection"),
-    "last_failed": _flag("failed its last inspection", "passed its last inspection"),
-    "last_critical": _count("critical violations at the last inspection"),
-    "last_serious": _count("serious violations at the last inspection"),
-    "last_minor": _count("minor violations at the last inspection"),
-    "inspections_last_year": _count("inspections in the past year"),
-    "critical_last_year": _count("critical violations in the past year"),
-    "serious_last_year": _count("serious violations in the past year"),
-    "minor_last_year": _count("minor violations in the past year"),
-    "complaints_last_year": _count("complaint inspections in the past year"),
-    "food_poisoning_last_year": _count("suspected food poisoning inspections in the past year"),
-    "fails_in_a_row": _count("failed inspections in a row"),
-    "days_since_critical": _count("days since a critical or serious violation"),
-    "establishment_age": lambda v: "first inspected " + v.astype("Int64").astype(str) + " days before",
-    "last_repeats": _count("violations at the last inspection already cited there in the 2 years before"),
-    "repeats_last_2_years": _count("repeated violations in the past 2 years"),
-    "chain_locations": _count("other locations of the same business"),
-    "chain_fail_rate": _share("its business's other locations failed ", "% of inspections"),
-    "zip_fail_rate": _share("", "% of inspections in its ZIP code failed in the past 90 days"),
-    "reinspection": _flag("a re-inspection", "not a re-inspection"),
-    "reinspection_after_failed_canvass": _flag("a re-inspection after a failed canvass", "not after a failed canvass"),
-    "risk": lambda v: "risk category " + v.astype("Int64").astype(str),
-    "latitude": lambda v: pd.Series("its location", index=v.index),
-    "longitude": lambda v: pd.Series("its location", index=v.index),
-    "month": lambda v: "inspected in " + v.map(dict(enumerate(calendar.month_name))).astype(str),
-    "inspection_kind": lambda v: "a " + v.astype(str).str.replace("_", " ") + " inspection",
-    "facility_type": lambda v: "facility type " + v.astype(str),
-    "last_result": lambda v: "last result " + v.astype(str),
-    "zip": lambda v: "ZIP code " + v.astype(str),
-    "season": lambda v: "inspected in " + v.astype(str),
-}
-MISSING = {
-    "days_since_last": "no earlier inspection",
-    "last_failed": "no earlier inspection",
-    "last_result": "no earlier inspection",
-    "days_since_critical": "no critical or serious violation on record",
-    "prior_fail_rate": "no earlier inspection",
-    "last_repeats": "violations of the last inspection not on record",
-    "repeats_last_2_years": "no violations on record in the past 2 years",
-    "chain_locations": "no business name on record",
-    "chain_fail_rate": "no other location of the same business inspected before",
-    "zip_fail_rate": "no inspection in its ZIP code in the past 90 days",
-}
-assert set(WORDS) == set(features.FEATURES), "every feature has its words"
+# One plain sentence per feature, built from the row's value; a missing value says what it means.
+WORDS = {feature.name: feature.words for feature in catalog.FEATURES}
+MISSING = {feature.name: feature.missing for feature in catalog.FEATURES if feature.missing}
 
 
 def feature_of(pipeline: object) -> np.ndarray:
