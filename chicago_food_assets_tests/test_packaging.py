@@ -19,7 +19,8 @@ USED_WITHOUT_IMPORT = {
     "flask": "moto's ThreadedMotoServer",
     "flask-cors": "moto's ThreadedMotoServer",
     "pytest-timeout": "the `timeout` setting in pyproject.toml",
-    "ruff": "the linter and formatter",
+    "ruff": "the linter and formatter (test_the_code_is_lint_clean_formatted_and_type_checked)",
+    "mypy": "the type checker (the same test)",
     "schemathesis": "its CLI runs against the API in test_service.py",
 }
 
@@ -53,3 +54,14 @@ def test_every_imported_package_is_declared_and_every_declared_one_is_used():
 def test_nothing_outside_the_repository_is_read_by_the_packaging():
     for name in ("pyproject.toml", "setup.py", "run"):
         assert "../" not in (PROJECT / name).read_text(), name
+
+
+def test_the_code_is_lint_clean_formatted_and_type_checked():
+    """ruff (lint and format) over everything, mypy over the pure core and the service ([tool.mypy])."""
+    import subprocess
+
+    for command in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):
+        done = subprocess.run(
+            [sys.executable, "-m", *command], cwd=PROJECT, capture_output=True, text=True, timeout=600
+        )
+        assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout[-4000:]}{done.stderr[-2000:]}"

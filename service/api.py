@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import asyncpg
 import msgspec
@@ -88,13 +89,20 @@ def struct(name: str, contract: Contract) -> type[msgspec.Struct]:
 
 
 # period: training (in-sample), holdout or prediction for the model that scored it; failed: the known outcome
-Score = struct("Score", INSPECTION_SCORES)
-Past = struct(
-    "Past",
-    INSPECTION_SCORES.select(
-        ["inspection_id", "week", "inspection_date", "score", "rank", "period", "failed", "model_version"]
-    ),
-)
+if TYPE_CHECKING:  # built from the contract at import: a type checker sees a struct
+
+    class Score(msgspec.Struct): ...
+
+    class Past(msgspec.Struct): ...
+
+else:
+    Score = struct("Score", INSPECTION_SCORES)
+    Past = struct(
+        "Past",
+        INSPECTION_SCORES.select(
+            ["inspection_id", "week", "inspection_date", "score", "rank", "period", "failed", "model_version"]
+        ),
+    )
 
 
 class Establishment(msgspec.Struct):
@@ -248,7 +256,7 @@ async def _document(request: Request, database: Database, query: str, *args: obj
 
 # Every data route: cached by Litestar per publication (see service/versions.py), and documented with its
 # validators and its 304.
-VERSIONED = {
+VERSIONED: dict[str, Any] = {
     "cache": True,
     "response_headers": [
         ResponseHeader(
@@ -527,6 +535,9 @@ def _http(request: Request, error: HTTPException) -> Response:
     return Response(body, status_code=error.status_code, media_type=MediaType.JSON, headers=headers)
 
 
+RATE_UNITS = ("second", "minute", "hour", "day")
+
+
 def create_app(database_url: str | None = None) -> Litestar:
     database = Database(
         database_url or os.environ["CHICAGO_FOOD_API_DATABASE_URL"],
@@ -547,9 +558,10 @@ def create_app(database_url: str | None = None) -> Litestar:
     middleware: list = []  # first is outermost: the rate limit counts answers from the cache and 304s too
     if limit and limit != "off":
         unit, count = limit.split(":")
-        middleware.append(
-            RateLimitConfig(rate_limit=(unit, int(count)), exclude=["/health", "/ready", "/schema"]).middleware
-        )
+        if unit not in RATE_UNITS:
+            raise ValueError(f"CHICAGO_FOOD_API_RATE_LIMIT={limit!r}: the unit must be one of {', '.join(RATE_UNITS)}")
+        rate = (cast(Literal["second", "minute", "hour", "day"], unit), int(count))
+        middleware.append(RateLimitConfig(rate_limit=rate, exclude=["/health", "/ready", "/schema"]).middleware)
     middleware.append(revalidate(publication, cached))
 
     return Litestar(

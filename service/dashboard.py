@@ -10,6 +10,7 @@ measures that no two labels overlap).
 import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import holoviews as hv
 import hvplot.pandas  # noqa: F401 - registers .hvplot
@@ -77,12 +78,12 @@ def _query(cursor: "psycopg2.extensions.cursor", statement: str, params: tuple =
 
 
 # -- what the charts and numbers show: plain pandas, tested without a browser --------------------------------------
-def between(rows: pd.DataFrame, first: object, last: object) -> pd.DataFrame:
+def between(rows: pd.DataFrame, first: Any, last: Any) -> pd.DataFrame:  # dates the widgets give
     low, high = pd.Timestamp(min(first, last)), pd.Timestamp(max(first, last))
     return rows[(rows["week"] >= low) & (rows["week"] <= high)]
 
 
-def headline(rows: pd.DataFrame, types: list[str]) -> dict[str, object]:
+def headline(rows: pd.DataFrame, types: list[str]) -> dict[str, Any]:
     """The chosen weeks' numbers: scores, mean score, fail rate, and the largest drift of a group big enough to
     mean something (the drift check's minimum), with where it happened."""
     part = rows[rows["facility_type"].isin(types)]
@@ -125,7 +126,7 @@ def distribution_frame(rows: pd.DataFrame, name: str) -> pd.DataFrame:
 
 
 # -- charts ---------------------------------------------------------------------------------------------------------
-def _svg(plot: object, element: object) -> None:
+def _svg(plot: Any, element: Any) -> None:  # a Bokeh plot and its HoloViews element
     """Draw as SVG: text stays text (searchable, measurable, crisp)."""
     plot.state.output_backend = "svg"
 
@@ -234,7 +235,7 @@ def fairness_plot(table: pd.DataFrame) -> hv.Overlay:
 
 
 # -- text -----------------------------------------------------------------------------------------------------------
-def summary(numbers: dict[str, object], first: pd.Timestamp, last: pd.Timestamp) -> str:
+def summary(numbers: dict[str, Any], first: pd.Timestamp, last: pd.Timestamp) -> str:
     if not numbers["scores"]:
         return f"**No scores** for the chosen facility types between {first:%Y-%m-%d} and {last:%Y-%m-%d}."
     drift_text = (
@@ -339,7 +340,7 @@ def build(url: str) -> pn.template.BootstrapTemplate:
         name="Facility types (type to search)", options=types, value=types[:PRESELECTED], solid=False, **fit
     )
 
-    def numbers(first_week: object, last_week: object, facility_types: list[str]) -> str:
+    def numbers(first_week: Any, last_week: Any, facility_types: list[str]) -> str:
         low, high = pd.Timestamp(min(first_week, last_week)), pd.Timestamp(max(first_week, last_week))
         return summary(headline(between(data.monitoring, low, high), facility_types), low, high)
 
@@ -353,7 +354,10 @@ def build(url: str) -> pn.template.BootstrapTemplate:
             return notice("Choose at least one facility type to see its drift.")
         return pn.pane.HoloViews(drift(data.monitoring, facility_types))
 
-    def riskiest(last_week: object) -> object:
+    def riskiest_title(last_week: Any) -> str:
+        return f"## Riskiest places in the week of {last_week}"
+
+    def riskiest(last_week: Any) -> object:
         week = data.riskiest[data.riskiest["week"] == pd.Timestamp(last_week)].sort_values("rank")
         if week.empty:
             return notice(f"No scores in the week of {last_week}.")
@@ -407,7 +411,7 @@ def build(url: str) -> pn.template.BootstrapTemplate:
             pn.pane.HoloViews(fairness_plot(data.fairness))
             if not data.fairness.empty
             else notice("No fairness audit for this model."),
-            pn.pane.Markdown(pn.bind(lambda w: f"## Riskiest places in the week of {w}", last)),
+            pn.pane.Markdown(pn.bind(riskiest_title, last)),
             pn.panel(pn.bind(riskiest, last)),
         ],
     )

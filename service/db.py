@@ -92,7 +92,7 @@ class Database:
         return await self._run("fetch", query, *args)  # type: ignore[return-value]
 
     async def fetchrow(self, query: str, *args: object) -> asyncpg.Record | None:
-        return await self._run("fetchrow", query, *args)  # type: ignore[return-value]
+        return await self._run("fetchrow", query, *args)
 
     async def value(self, query: str, *args: object) -> object:
         """The first column of the first row, or None."""

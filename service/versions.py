@@ -25,7 +25,7 @@ from litestar.stores.memory import MemoryStore
 from service.db import Database, UnavailableError
 
 if TYPE_CHECKING:
-    from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+    from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, Receive, Scope, Send
 
 SERVED = ("inspection_scores", "establishment_risk", "current_model", "fairness_audit")
 VERSION_SECONDS = 1.0  # how long a process trusts the publication it last read
@@ -81,7 +81,7 @@ class Publication:
                 self.tables = True
             except UnavailableError:  # no publications table yet, or an outage the route then answers with 503:
                 version, self.tables = None, False  # either way no ETag, and data queries do not read the version
-            await self.observe(etag(version))
+            await self.observe(etag(None if version is None else str(version)))
         return self.etag
 
     async def observe(self, seen: str | None) -> None:
@@ -102,13 +102,17 @@ def revalidate(publication: Publication, cached: bool) -> "Callable[[ASGIApp], A
 
     def middleware(app: "ASGIApp") -> "ASGIApp":
         async def handle(scope: "Scope", receive: "Receive", send: "Send") -> None:
-            if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith("/v1/"):
+            if scope["type"] == "http" and scope.get("method") == "GET" and scope["path"].startswith("/v1/"):
                 hint = await publication.current()
                 state(scope).update(hint=hint, etag=hint, versioned=publication.tables)
                 if hint and matches(header(scope, b"if-none-match"), hint):
-                    headers = [(b"etag", hint.encode()), (b"cache-control", CACHE_CONTROL.encode())]
-                    await send({"type": "http.response.start", "status": 304, "headers": headers})
-                    await send({"type": "http.response.body", "body": b""})
+                    headers: list[tuple[bytes, bytes]] = [
+                        (b"etag", hint.encode()),
+                        (b"cache-control", CACHE_CONTROL.encode()),
+                    ]
+                    start: HTTPResponseStartEvent = {"type": "http.response.start", "status": 304, "headers": headers}
+                    await send(start)
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
                     return
                 if hint and cached and (stored := publication.store.peek(key(scope))):
                     for message in msgspec.msgpack.decode(stored):

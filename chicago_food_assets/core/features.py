@@ -150,7 +150,7 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
 
     def previous(values: np.ndarray) -> np.ndarray:
         shifted = np.r_[np.array([None], dtype=object) if values.dtype == object else [np.nan], values[:-1]]
-        return np.where(first, None if values.dtype == object else np.nan, shifted)
+        return np.asarray(np.where(first, None if values.dtype == object else np.nan, shifted))
 
     out = pd.DataFrame(index=days.index)
     out["prior_inspections"] = before(days["n"].to_numpy())

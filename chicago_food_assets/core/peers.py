@@ -24,7 +24,8 @@ def earlier_totals(
     order = np.lexsort((day, group))
     key = dates.day_keys(group[order], day[order])
     own_day = np.searchsorted(key, key, side="left")  # the first row of the same (group, day): excluded
-    start = np.searchsorted(key, key - within if within else dates.day_keys(group[order], 0), side="left")
+    lowest: np.ndarray = key - within if within else dates.day_keys(group[order], np.zeros(len(order), np.int64))
+    start = np.searchsorted(key, lowest, side="left")
     totals = {}
     for name, value in values.items():
         cumulative = np.r_[0.0, np.cumsum(value[order], dtype=float)]

@@ -6,10 +6,15 @@ Logistic regression's are exact too: coefficient times the transformed value, pl
 categories) are added back to the feature they come from, so a reason is a feature, not a column.
 """
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 
 from chicago_food_assets.core import catalog
+
+if TYPE_CHECKING:
+    from chicago_food_assets.core.training import Selected
 
 TOP = 3  # reasons kept per score: the features that raise it most
 CHUNK_ROWS = 50_000  # contributions are rows x transformed columns of floats: computed this many rows at a time
@@ -20,7 +25,7 @@ WORDS = {feature.name: feature.words for feature in catalog.FEATURES}
 MISSING = {feature.name: feature.missing for feature in catalog.FEATURES if feature.missing}
 
 
-def feature_of(pipeline: object) -> np.ndarray:
+def feature_of(pipeline: Any) -> np.ndarray:  # a scikit-learn Pipeline (untyped)
     """For each column the pipeline's `prepare` step outputs, the index (in settings' feature order) of the
     feature it comes from: numeric columns and their missing indicators, one-hot columns of a category."""
     prepare = pipeline.named_steps["prepare"]
@@ -36,7 +41,7 @@ def feature_of(pipeline: object) -> np.ndarray:
     return np.asarray(owners)
 
 
-def contributions(pipeline: object, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
+def contributions(pipeline: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
     """Per row: each feature's contribution to the log-odds (rows x features), and the base value (bias or
     intercept); base + contributions summed = the model's raw log-odds. None for a model without them (KNN)."""
     model = pipeline.named_steps["model"]
@@ -104,7 +109,7 @@ def reasons(table: pd.DataFrame, names: tuple[str, ...], contributed: np.ndarray
     return "[" + joined + "]"
 
 
-def explain(selected: object, table: pd.DataFrame, top: int = TOP) -> pd.Series | None:
+def explain(selected: "Selected", table: pd.DataFrame, top: int = TOP) -> pd.Series | None:
     """The JSON reasons of each row of a feature table under a selected model (None when the model has none)."""
     from chicago_food_assets.core.training import model_frame
 
