@@ -40,7 +40,7 @@ def executor(deployment: str | None = None) -> ExecutorDefinition:
     return in_process_executor if deployment == "local" else multiprocess_executor
 
 
-# Measured peaks (README's benchmark table): the 300,000-row range run peaks at 1.9 GB, training at about 1 GB.
+# Measured peaks (docs/performance.md): the 300,000-row range run peaks at 1.9 GB, training at about 1 GB.
 STEP_PODS = {
     "max_concurrent": 4,
     "env_secrets": ["chicago-food-pipeline"],

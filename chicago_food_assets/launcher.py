@@ -13,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from chicago_food_assets import environment
+from chicago_food_assets.core.contracts import SCHEMA
 from chicago_food_assets.environment import PROJECT
 from chicago_food_assets.partitions import FIRST_WEEK, week_of, weekly
 
@@ -166,7 +167,7 @@ def _rows(stage: "Stage", weeks: tuple[str, str] | None) -> str:  # noqa: F821
     with psycopg2.connect(os.environ["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
         for table in tables:
             where = " WHERE week BETWEEN %s AND %s" if weeks else ""
-            cursor.execute(f"SELECT count(*) FROM food.{table}{where}", weeks or ())
+            cursor.execute(f"SELECT count(*) FROM {SCHEMA}.{table}{where}", weeks or ())
             counts.append(f"{table} {cursor.fetchone()[0]:,}")
     return "rows: " + ", ".join(counts)
 
@@ -222,7 +223,7 @@ def summary(env: dict[str, str]) -> str:
     import psycopg2
 
     with psycopg2.connect(env["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT model_version, name, cutoff, holdout_end, metrics FROM food.current_model LIMIT 1")
+        cursor.execute(f"SELECT model_version, name, cutoff, holdout_end, metrics FROM {SCHEMA}.current_model LIMIT 1")
         model = cursor.fetchone()
     lines = ["", "done."]
     if model:
@@ -313,7 +314,7 @@ def main() -> int:
     run_demo.add_argument("--data", help="JSON-lines file of Socrata rows (.gz or not); default: the bundled sample")
     run_demo.add_argument("--first", help="first week (a Monday, YYYY-MM-DD); default: the data's first")
     run_demo.add_argument("--last", help="last week; default: the data's last")
-    run_demo.add_argument("--train-config", help="YAML run config for the training assets (see the README)")
+    run_demo.add_argument("--train-config", help="YAML run config for the training assets (see docs/model.md)")
     run_demo.add_argument("--verbose", action="store_true", help="print Dagster's full log instead of progress")
     run_ui = commands.add_parser("ui", help="start the Dagster UI")
     run_ui.add_argument("--host", default="127.0.0.1")
@@ -329,6 +330,8 @@ def main() -> int:
     commands.add_parser("shell", help="a shell in the project's environment")
     commands.add_parser("env", help='print the environment as `export` lines: eval "$(./run env)"')
     commands.add_parser("stop", help="stop the embedded PostgreSQL and the replay server")
+    run_docs = commands.add_parser("docs", help="write the measured results into docs/ (after ./run demo and bench)")
+    run_docs.add_argument("--out", help="where the pages go (default: docs/ itself)")
     args = parser.parse_args()
     if args.command == "demo":
         return demo(args.data, args.first, args.last, args.train_config, args.verbose)
@@ -345,6 +348,10 @@ def main() -> int:
         env = environment.environment()
         print("a shell in the project's environment; `exit` leaves it", file=sys.stderr)
         return _foreground([os.environ.get("SHELL", "/bin/bash")], env)
+    if args.command == "docs":
+        env = environment.environment(quiet=True, replay=False)
+        command = [sys.executable, "-m", "benchmarks.docs", *(["--out", args.out] if args.out else [])]
+        return subprocess.run(command, env=env, cwd=PROJECT).returncode
     if args.command == "env":
         print(environment.exports(environment.environment(quiet=True)))
         return 0

@@ -4,8 +4,9 @@ from datetime import date, datetime, timedelta
 
 from dagster import WeeklyPartitionsDefinition
 
-FIRST_WEEK = "2010-01-04"  # a Monday: the first week of the dataset
-TIMEZONE = "America/Chicago"  # inspection dates are Chicago days; a week ends at Chicago's midnight
+from chicago_food_assets.core.dates import FIRST_WEEK, TIMEZONE
+
+__all__ = ["FIRST_WEEK", "TIMEZONE", "week_of", "weekly"]
 
 # day_offset=1: weeks start on Monday (Dagster's default is Sunday). The timezone makes schedules built from the
 # partitions fire on Chicago time; partition keys stay the Mondays' dates.

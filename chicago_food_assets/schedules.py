@@ -3,6 +3,7 @@
 from dagster import DefaultScheduleStatus, ScheduleDefinition, build_schedule_from_partitioned_job
 
 from chicago_food_assets.jobs import training_job, weekly_job
+from chicago_food_assets.partitions import TIMEZONE
 
 # Monday 06:00 in Chicago (the partitions' timezone): the week that just ended, end to end.
 weekly_schedule = build_schedule_from_partitioned_job(
@@ -19,7 +20,7 @@ monthly_retraining = ScheduleDefinition(
     name="monthly_retraining",
     job=training_job,
     cron_schedule="0 7 1 * *",
-    execution_timezone="America/Chicago",
+    execution_timezone=TIMEZONE,
     description="Retrain every candidate on all feature weeks; the winner is promoted only if it passes the rule.",
     default_status=DefaultScheduleStatus.RUNNING,
 )

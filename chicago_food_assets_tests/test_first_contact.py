@@ -28,8 +28,10 @@ SERVERS = {  # command -> (port, path that answers 200 once it is up)
 
 
 def readme_blocks() -> list[list[str]]:
-    """The README's bash blocks as lists of commands (comments, continuation comments and blank lines dropped)."""
-    text = (PROJECT / "README.md").read_text()
+    """The bash blocks of the README, then of docs/, as lists of commands (comments, continuation comments and blank
+    lines dropped)."""
+    pages = [PROJECT / "README.md", *sorted((PROJECT / "docs").glob("*.md"))]
+    text = "\n".join(page.read_text() for page in pages)
     blocks = []
     for body in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
         commands = []
@@ -119,10 +121,14 @@ def test_every_readme_command_works_as_pasted(state):
         if any(command in SERVERS for command in block):
             continue
         script = "\n".join(re.sub(r"\.state-([\w-]+)", rf"{state.parent}/\1", command) for command in block)
+        # ./run docs writes into the repository's docs/: here into a folder of the test's, then looked at
+        script = script.replace("./run docs", f"./run docs --out {state.parent}/docs")
         done = bash(script, env)
         assert done.returncode == 0, f"{script}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         handled.update(block)
     assert set(commands) <= handled
+    card = (state.parent / "docs" / "model.md").read_text()
+    assert "<!-- generated: card -->\n### Model card: " in card  # the demo's model, written by ./run docs
 
 
 def test_the_environment_is_one_for_every_tool(state):

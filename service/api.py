@@ -36,7 +36,7 @@ from litestar.params import Parameter
 from litestar.response import Stream
 from litestar.static_files import create_static_files_router
 
-from chicago_food_assets.core.contracts import INSPECTION_SCORES, Contract
+from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCHEMA, Contract
 from service import db
 from service.db import Database, UnavailableError
 from service.versions import (
@@ -223,7 +223,7 @@ def health() -> dict[str, str]:
 async def ready(database: Database) -> Response[dict[str, str]]:
     """The database answers and a model version is published."""
     try:
-        row = await database.fetchrow("SELECT model_version FROM food.current_model LIMIT 1")
+        row = await database.fetchrow(f"SELECT model_version FROM {SCHEMA}.current_model LIMIT 1")
     except UnavailableError as error:
         return Response({"status": "unavailable", "reason": error.public}, status_code=503, headers=RETRY_AFTER)
     if row is None:
@@ -274,7 +274,9 @@ NOT_MODIFIED = {
     )
 }
 SCORE_OBJECT = "json_build_object(" + ", ".join(f"'{c}', s.{c}" for c in Score.__struct_fields__) + ")"
-INSPECTION = f"SELECT convert_to({SCORE_OBJECT}::text, 'UTF8') FROM food.inspection_scores s WHERE inspection_id = $1"
+INSPECTION = (
+    f"SELECT convert_to({SCORE_OBJECT}::text, 'UTF8') FROM {SCHEMA}.inspection_scores s WHERE inspection_id = $1"
+)
 
 
 @get(
@@ -297,10 +299,10 @@ SELECT convert_to(json_build_object(
     'current', {SCORE_OBJECT}, 'inspections_scored', s.inspections_scored,
     'history', COALESCE((SELECT json_agg(h) FROM (
         SELECT {", ".join(f"p.{name}" for name in Past.__struct_fields__)}
-        FROM food.inspection_scores p WHERE p.license = s.license
+        FROM {SCHEMA}.inspection_scores p WHERE p.license = s.license
         ORDER BY p.inspection_date DESC, p.inspection_id DESC LIMIT {HISTORY}) h), '[]'::json)
 )::text, 'UTF8')
-FROM food.establishment_risk s WHERE s.license = $1"""
+FROM {SCHEMA}.establishment_risk s WHERE s.license = $1"""
 
 
 @get(
@@ -322,11 +324,11 @@ async def establishment(request: Request, database: Database, license: str) -> R
 
 WEEK = f"""
 WITH page AS (
-    SELECT *, row_number() OVER (ORDER BY rank) AS n FROM food.inspection_scores
+    SELECT *, row_number() OVER (ORDER BY rank) AS n FROM {SCHEMA}.inspection_scores
     WHERE week = $1 AND ($2::text IS NULL OR facility_type = $2) AND score >= $3 AND rank > $4
     ORDER BY rank LIMIT $5 + 1)
 SELECT {VERSION} AS version,
-       EXISTS (SELECT 1 FROM food.inspection_scores WHERE week = $1) AS known,
+       EXISTS (SELECT 1 FROM {SCHEMA}.inspection_scores WHERE week = $1) AS known,
        (SELECT convert_to(COALESCE(json_agg({SCORE_OBJECT} ORDER BY s.rank), '[]')::text, 'UTF8')
         FROM page s WHERE s.n <= $5) AS items,
        (SELECT max(rank) FROM page WHERE n <= $5) AS last,
@@ -361,7 +363,7 @@ async def week_scores(
     )
 
 
-EXPORT = f"SELECT {SCORE_COLUMNS} FROM food.inspection_scores WHERE week = $1 ORDER BY rank"
+EXPORT = f"SELECT {SCORE_COLUMNS} FROM {SCHEMA}.inspection_scores WHERE week = $1 ORDER BY rank"
 EXPORT_CHUNK = 64 * 1024
 EXPORT_BATCH = 5_000  # rows per Parquet row group
 ARROW_TYPES = {
@@ -396,7 +398,7 @@ async def _export(
     row = await _read(
         request,
         database,
-        f"SELECT {VERSION} AS version, EXISTS (SELECT 1 FROM food.inspection_scores WHERE week = $1) AS known",
+        f"SELECT {VERSION} AS version, EXISTS (SELECT 1 FROM {SCHEMA}.inspection_scores WHERE week = $1) AS known",
         day,
     )
     if not row["known"]:  # type: ignore[index]
@@ -424,7 +426,7 @@ def _csv_rows(connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]
 # row-by-row transposition in Python.
 GROUP = f"(rank - 1) / {EXPORT_BATCH}"
 EXPORT_GROUPS = f"""SELECT {", ".join(f"array_agg({name} ORDER BY rank) AS {name}" for name in Score.__struct_fields__)}
-    FROM food.inspection_scores WHERE week = $1 GROUP BY {GROUP} ORDER BY {GROUP}"""
+    FROM {SCHEMA}.inspection_scores WHERE week = $1 GROUP BY {GROUP} ORDER BY {GROUP}"""
 
 
 async def _parquet_rows(connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
@@ -471,8 +473,8 @@ CURRENT = f"""
 SELECT {VERSION} AS version, m.*, (
     SELECT json_agg(g ORDER BY g.group_size DESC) FROM (
         SELECT facility_type, group_size, fpr, fdr, fpr_disparity, fdr_disparity, fpr_parity, fdr_parity
-        FROM food.fairness_audit f WHERE f.model_version = m.model_version) g)::text AS fairness
-FROM food.current_model m LIMIT 1"""
+        FROM {SCHEMA}.fairness_audit f WHERE f.model_version = m.model_version) g)::text AS fairness
+FROM {SCHEMA}.current_model m LIMIT 1"""
 
 
 @get("/v1/models/current", tags=["models"], responses=NOT_MODIFIED, **VERSIONED)

@@ -20,7 +20,13 @@ import panel as pn
 import psycopg2
 import psycopg2.extras
 
-from chicago_food_assets.core.contracts import CURRENT_MODEL, FAIRNESS_AUDIT, INSPECTION_SCORES, SCORE_MONITORING
+from chicago_food_assets.core.contracts import (
+    CURRENT_MODEL,
+    FAIRNESS_AUDIT,
+    INSPECTION_SCORES,
+    SCHEMA,
+    SCORE_MONITORING,
+)
 from chicago_food_assets.core.fairness import FAIR_BAND
 from chicago_food_assets.core.scoring import ALL, MIN_DRIFT_ROWS, PSI_ALERT
 
@@ -48,21 +54,22 @@ def load(url: str) -> Data:
     """Four small queries: a year of weekly monitoring is a few thousand rows."""
     with psycopg2.connect(url, connect_timeout=3) as connection, connection.cursor() as cursor:
         psycopg2.extras.register_default_jsonb(connection, loads=str)  # JSON columns as their text, parsed below
-        model = _query(cursor, f"SELECT {', '.join(CURRENT_MODEL.names)} FROM food.current_model LIMIT 1")
+        model = _query(cursor, f"SELECT {', '.join(CURRENT_MODEL.names)} FROM {SCHEMA}.current_model LIMIT 1")
         version = model["model_version"].iloc[0] if len(model) else None
         monitoring = _query(
             cursor,
-            f"SELECT {', '.join(MONITORED)} FROM food.score_monitoring WHERE model_version = %s ORDER BY week",
+            f"SELECT {', '.join(MONITORED)} FROM {SCHEMA}.score_monitoring WHERE model_version = %s ORDER BY week",
             (version,),
         )
         fairness = _query(
             cursor,
-            f"SELECT {', '.join(AUDITED)} FROM food.fairness_audit WHERE model_version = %s ORDER BY group_size DESC",
+            f"SELECT {', '.join(AUDITED)} FROM {SCHEMA}.fairness_audit WHERE model_version = %s "
+            "ORDER BY group_size DESC",
             (version,),
         )
         riskiest = _query(
             cursor,
-            f"SELECT {', '.join(RISKIEST)} FROM food.inspection_scores WHERE model_version = %s AND rank <= %s",
+            f"SELECT {', '.join(RISKIEST)} FROM {SCHEMA}.inspection_scores WHERE model_version = %s AND rank <= %s",
             (version, TOP),
         )
     monitoring["week"] = pd.to_datetime(monitoring["week"])

@@ -16,8 +16,9 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
+from chicago_food_assets.core.contracts import SCHEMA
+
 READER = "chicago_food_reader"
-SCHEMA = "food"
 OUTAGE = (
     OSError,
     asyncio.TimeoutError,

@@ -22,6 +22,7 @@ from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.stores.memory import MemoryStore
 
+from chicago_food_assets.core.contracts import SCHEMA
 from service.db import Database, UnavailableError
 
 if TYPE_CHECKING:
@@ -33,9 +34,9 @@ CACHE_CONTROL = "public, max-age=60, must-revalidate"  # weekly data: a minute, 
 CACHE_ENTRIES = 20_000  # answers kept per process (a lookup is 1-30 KB): the store is dropped whole beyond that
 TABLES = "'{" + ",".join(SERVED) + "}'::text[]"
 # One scalar expression: NULL while no model or no publications are recorded (then answers carry no ETag).
-VERSION = f"""((SELECT model_version FROM food.current_model LIMIT 1) || '|' ||
+VERSION = f"""((SELECT model_version FROM {SCHEMA}.current_model LIMIT 1) || '|' ||
     (SELECT string_agg(table_name || ':' || version, ',' ORDER BY table_name)
-     FROM food.publications WHERE table_name = ANY({TABLES})))"""
+     FROM {SCHEMA}.publications WHERE table_name = ANY({TABLES})))"""
 UNVERSIONED = "NULL::text"
 
 

@@ -38,10 +38,10 @@ class AuditConfig(Config):
 def fairness_audit(config: AuditConfig, selected_model: Selected):
     holdout = selected_model.holdout
     score = holdout["score"].to_numpy(dtype=float)
-    # the list the selection decided the policy on (set in SelectionConfig); a model from before that: the defaults
-    decision = getattr(selected_model, "decision", None)
-    share = getattr(decision, "flagged_share", fairness.FLAGGED_SHARE)
-    min_size = getattr(decision, "min_size", fairness.MIN_GROUP)
+    # the list the selection decided the policy on (set in SelectionConfig)
+    decision = selected_model.decision
+    share = decision.flagged_share if decision else fairness.FLAGGED_SHARE
+    min_size = decision.min_size if decision else fairness.MIN_GROUP
     threshold = fairness.operating_threshold(score, share)
     if decision is not None and decision.deployed == fairness.PER_GROUP:  # audit what inspectors get: each type's
         groups = fairness.policy_groups(holdout["facility_type"], list(decision.groups))  # own top share, flagged
@@ -71,7 +71,7 @@ def fairness_audit(config: AuditConfig, selected_model: Selected):
                     "days_earlier_by_policy": MetadataValue.json(selected_model.decision.days_earlier),
                     "policies": MetadataValue.md(selected_model.decision.table.round(3).to_markdown(index=False)),
                 }
-                if getattr(selected_model, "decision", None)
+                if selected_model.decision
                 else {}
             ),
         },

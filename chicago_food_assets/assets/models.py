@@ -118,7 +118,9 @@ class SelectionConfig(Config):
 
 
 AUC_FLOOR = Check("auc_floor", "holdout ROC AUC of the selected model is at least a floor", "warn")
-POSSIBLE_LEAKAGE = Check("possible_leakage", "no candidate scores above 0.9 ROC AUC on the holdout", "warn")
+POSSIBLE_LEAKAGE = Check(
+    "possible_leakage", f"no candidate scores above {training.LEAKAGE_AUC} ROC AUC on the holdout", "warn"
+)
 PREDICTIONS_IN_RANGE = Check("predictions_in_range", "holdout predictions are finite and in [0, 1]", "error")
 SELECTION_CHECKS = [check.spec(SELECTED) for check in (AUC_FLOOR, POSSIBLE_LEAKAGE, PREDICTIONS_IN_RANGE)]
 

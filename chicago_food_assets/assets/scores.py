@@ -64,7 +64,7 @@ DRIFT = Check(
 def inspection_scores(context: AssetExecutionContext, inspection_features: pd.DataFrame, selected_model: Selected):
     score = selected_model.score(inspection_features) if len(inspection_features) else np.zeros(0)
     explained = reasons.explain(selected_model, inspection_features)
-    decision = getattr(selected_model, "decision", None)  # models pickled before the fairness decision: single
+    decision = selected_model.decision
     table = INSPECTION_SCORES.conform(
         scoring.score_table(
             inspection_features,
@@ -160,7 +160,7 @@ def establishment_risk(inspection_scores: pd.DataFrame):
 
 
 def ranking(selected_model: Selected) -> str | None:
-    decision = getattr(selected_model, "decision", None)
+    decision = selected_model.decision
     if decision is None:
         return None
     return json_text(

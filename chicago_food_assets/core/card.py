@@ -2,7 +2,7 @@
 probabilities are calibrated, which ranking policy is deployed and why, and the rolling-origin backtest."""
 
 from chicago_food_assets.core import evaluation, features
-from chicago_food_assets.core.training import Selected
+from chicago_food_assets.core.training import LEAKAGE_AUC, Selected
 
 
 def _calibration_section(selected: Selected) -> str:
@@ -70,7 +70,7 @@ def model_card(selected: Selected, leakage: list[str]) -> str:
         f"- **Features** ({len(selected.features)}): only what is known before the inspection date: "
         + ", ".join(selected.features)
         + "\n- **Target**: the inspection fails (`results == 'Fail'`)\n"
-        + f"- **Leakage warnings**: {'; '.join(leakage) if leakage else 'none (every holdout AUC <= 0.9)'}\n"
+        + f"- **Leakage warnings**: {'; '.join(leakage) if leakage else f'none (every holdout AUC <= {LEAKAGE_AUC})'}\n"
         + "- **Trained with**: "
         + ", ".join(f"{name} {version}" for name, version in selected.libraries.items())
         + " (scoring refuses other versions)\n\n"

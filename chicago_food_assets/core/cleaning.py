@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import violations
+from chicago_food_assets.core import dates, violations
 from chicago_food_assets.core.arrow import TEXT, numbers, whole_numbers
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS
 from chicago_food_assets.core.establishments import chain_key, establishment_key
@@ -63,7 +63,6 @@ INSPECTION_KINDS: tuple[tuple[str, str], ...] = (
     (r"canvas", "canvass"),
 )
 REINSPECTION = r"re[- ]?insp|re[- ]?inpsect|recheck"
-FIRST_DAY = "2010-01-04"  # the first day of the first weekly partition
 
 COLUMNS = CLEAN_INSPECTIONS.names
 REJECT_COLUMNS = INSPECTION_REJECTS.names
@@ -195,7 +194,7 @@ def reject_reasons(parsed: Parsed, start: pd.Timestamp | None, end: pd.Timestamp
     for reason, mask in (
         ("unreadable_inspection_id", parsed.inspection_id.isna()),
         ("unreadable_inspection_date", parsed.raw_date.notna() & date.isna()),
-        ("inspection_date_before_the_partitions", date < pd.Timestamp(FIRST_DAY)),
+        ("inspection_date_before_the_partitions", date < pd.Timestamp(dates.FIRST_WEEK)),
         ("inspection_date_in_the_future", date > pd.Timestamp.now().normalize() + pd.Timedelta(days=1)),
         ("inspection_date_outside_the_window", (date < start) if start is not None else None),
         ("inspection_date_outside_the_window", (date >= end) if end is not None else None),

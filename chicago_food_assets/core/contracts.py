@@ -18,6 +18,8 @@ import pandas as pd
 from chicago_food_assets.core import catalog
 from chicago_food_assets.core.arrow import TEXT
 
+SCHEMA = "food"  # the PostgreSQL schema every table lives in
+
 # kind -> (pandas dtype, PostgreSQL type). Integers are nullable pandas integers; texts are Arrow strings;
 # `json` is JSON text in pandas and `jsonb` in PostgreSQL; `date` is a day (datetime64 at midnight).
 KINDS: dict[str, tuple[object, str]] = {

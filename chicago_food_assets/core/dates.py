@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 
+FIRST_WEEK = "2010-01-04"  # a Monday: the first week of the dataset, the first weekly partition
+TIMEZONE = "America/Chicago"  # inspection dates are Chicago days; a week ends at Chicago's midnight
 SPAN = 1_000_000  # > days since 1970 for any inspection date: code * SPAN + day orders the days within each code
 
 

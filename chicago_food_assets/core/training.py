@@ -11,7 +11,7 @@ on the backtest's earlier windows, and its ranking policy is decided by the fair
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -305,8 +305,28 @@ def version(name: str, window: ModelWindow, settings: Settings, data: str) -> st
     return f"{name}-{window.cutoff:%Y%m%d}-{digest}" + ("-refit" if window.refit else "")
 
 
+class OutdatedModelError(RuntimeError):
+    """A stored model saved by an older version of this project, without what this version reads."""
+
+
+class Stored:
+    """Models are pickled: one loaded from the store must have every field this version reads. The one place a
+    model from an older version is met: it is refused, saying how to retrain, instead of defaults spread over
+    the code that uses it."""
+
+    def __setstate__(self, state: dict) -> None:
+        missing = sorted(f.name for f in fields(self) if f.name not in state)  # type: ignore[arg-type]
+        if missing:
+            raise OutdatedModelError(
+                f"the stored {type(self).__name__.lower()} model was saved by an older version of this project (it "
+                f"has no {', '.join(missing)}): retrain it with the `training` job (Materialize it in the UI, or "
+                "./run dagster job execute -m chicago_food_assets.definitions -j training)"
+            )
+        self.__dict__.update(state)
+
+
 @dataclass
-class Trained:
+class Trained(Stored):
     """The candidates, fitted and judged on the same holdout, with what they were trained on."""
 
     candidates: dict[str, Candidate]
@@ -331,7 +351,7 @@ class Trained:
 
 
 @dataclass
-class Selected:
+class Selected(Stored):
     """The model inspectors' scores come from, with everything needed to judge and reproduce it."""
 
     name: str
@@ -362,9 +382,8 @@ class Selected:
         return self.pipeline.predict_proba(model_frame(table, self.settings))[:, 1]
 
     def score(self, table: pd.DataFrame) -> np.ndarray:
-        """The calibrated probability that the inspection fails (a model pickled before calibration: its own)."""
-        calibration = getattr(self, "calibration", None) or evaluation.Calibration()
-        return calibration.apply(self.raw_score(table))
+        """The calibrated probability that the inspection fails."""
+        return self.calibration.apply(self.raw_score(table))
 
 
 HOLDOUT_COLUMNS = ["inspection_id", "week", "inspection_date", "facility_type", features.TARGET]
@@ -405,7 +424,7 @@ def calibrate(name: str, trained: Trained, table: pd.DataFrame) -> evaluation.Ca
     season of earlier years, so one season's fail rate does not bias the map (12 weeks just before the holdout did:
     spring fails less than summer). Without earlier windows: on the last `calibration_weeks` training weeks, scored
     by the candidate fitted without them."""
-    settings, earlier = trained.settings, getattr(trained, "earlier_windows", pd.DataFrame())
+    settings, earlier = trained.settings, trained.earlier_windows
     if len(earlier) and earlier[features.TARGET].nunique() == 2:
         cutoffs = ", ".join(f"{cutoff:%Y-%m-%d}" for cutoff in sorted(earlier["cutoff"].unique()))
         return evaluation.platt(

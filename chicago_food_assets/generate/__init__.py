@@ -31,12 +31,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from chicago_food_assets.core.dates import FIRST_WEEK
 from chicago_food_assets.core.raw import FIELDS, OUTCOMES
 from chicago_food_assets.core.violations import NEW_SCHEME_FROM
+from chicago_food_assets.data import SAMPLE_PATH
 from chicago_food_assets.generate.marginals import REINSPECTION, load
 
-SAMPLE = Path(__file__).parents[1] / "data" / "inspections_sample.jsonl.gz"
-FIRST = date(2010, 1, 4)
+FIRST = date.fromisoformat(FIRST_WEEK)
 MISSING = "(missing)"
 _ITEM = re.compile(r"^\s*(\d{1,2})\.\s")
 _AGAIN = {  # a re-inspection type, and the types of the inspections it follows (Canvass: every other type too)
@@ -71,7 +72,7 @@ def pools(sample: pd.DataFrame) -> Pools:
     return Pools(places.reset_index(drop=True), table.reset_index(drop=True))
 
 
-def read_sample(path: Path = SAMPLE) -> pd.DataFrame:
+def read_sample(path: Path = SAMPLE_PATH) -> pd.DataFrame:
     with gzip.open(path, "rt") as handle:
         return pd.read_json(handle, lines=True, dtype=False)
 

@@ -25,10 +25,10 @@ from pyarrow import csv as pa_csv
 from pydantic import Field
 
 from chicago_food_assets.core.arrow import TEXT
-from chicago_food_assets.core.contracts import CONTRACTS, Column, Contract
+from chicago_food_assets.core.contracts import CONTRACTS, SCHEMA, Column, Contract
 
 NULL = r"\N"
-DEFAULT_SCHEMA = "food"
+DEFAULT_SCHEMA = SCHEMA
 
 
 class PostgresResource(ConfigurableResource):
