@@ -57,14 +57,11 @@ def model_card(selected: Selected, leakage: list[str]) -> str:
         for name, metrics in selected.metrics.items()
     )
     window = selected.window
-    trained_on = f"weeks {window.first} to {window.learnt_until} (exclusive)" + (
-        ": refit on training + holdout after selection" if window.refit else ""
-    )
     return (
         f"# Model card: {selected.version}\n\n"
         f"- **Model**: {selected.name} (scikit-learn pipeline: imputation, scaling, one-hot encoding inside)\n"
         f"- **Selected by**: {selected.reason or 'holdout ' + selected.metric}, among xgboost, knn, logistic\n"
-        f"- **Trained on**: {trained_on}, {selected.train_rows:,} inspections\n"
+        f"- **Trained on**: {window.trained_on}, {selected.train_rows:,} inspections\n"
         f"- **Holdout**: weeks {window.cutoff} to {window.end} (exclusive), {len(selected.holdout):,} inspections; "
         "metrics below come from the model fitted without them\n"
         f"- **Features** ({len(selected.features)}): only what is known before the inspection date: "

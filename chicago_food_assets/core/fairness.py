@@ -12,28 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from chicago_food_assets.core.contracts import FAIRNESS_AUDIT
+
 REFERENCE = "Restaurant"
 FAIR_BAND = (0.8, 1.25)
 SMALL = "Other (small groups)"
 FLAGGED_SHARE = 0.2  # the inspectors' list: the top fifth of a week's scores (the policy's default)
 MIN_GROUP = 50  # facility types with fewer holdout inspections are merged into SMALL
-COLUMNS = (
-    "facility_type",
-    "group_size",
-    "prevalence",
-    "flagged",
-    "tpr",
-    "fpr",
-    "fdr",
-    "fnr",
-    "precision",
-    "fpr_disparity",
-    "fdr_disparity",
-    "fpr_parity",
-    "fdr_parity",
-    "reference",
-    "threshold",
-)
+COLUMNS = tuple(name for name in FAIRNESS_AUDIT.names if name != "model_version")  # the audit's own
 
 
 def merge_small_groups(groups: pd.Series, min_size: int, keep: str = REFERENCE) -> pd.Series:

@@ -27,8 +27,6 @@ SEVERITY_COUNTS = {
     "priority_foundation": "serious",
     "core": "minor",
 }
-COUNT_COLUMNS = ("critical_count", "serious_count", "minor_count", "violation_count")
-COLUMNS = ("week", "inspection_id", "number", "severity", "scheme")
 
 _NEWLINE_ITEM = r"\n(\s*\d{1,2}\.\s+[A-Z])"  # a newline that starts a numbered item (2011-2012 rows)
 _SEPARATOR = r"\s*\|\s*"

@@ -34,7 +34,10 @@ class ModelWindow:
         judged = (weeks >= pd.Timestamp(self.cutoff)) & (weeks < pd.Timestamp(self.end)) & ~learnt
         return np.select([learnt.to_numpy(), judged.to_numpy()], ["training", "holdout"], "prediction").astype(object)
 
-    def describe(self) -> str:
-        trained = f"weeks {self.first} to {self.learnt_until} (exclusive)"
+    @property
+    def trained_on(self) -> str:
         refit = ": refit on training + holdout after selection" if self.refit else ""
-        return f"trained on {trained}{refit}; holdout {self.cutoff} to {self.end} (exclusive)"
+        return f"weeks {self.first} to {self.learnt_until} (exclusive){refit}"
+
+    def describe(self) -> str:
+        return f"trained on {self.trained_on}; holdout {self.cutoff} to {self.end} (exclusive)"
