@@ -13,9 +13,10 @@ import os
 from dagster import EnvVar, ExecutorDefinition, in_process_executor, multiprocess_executor
 
 from chicago_food_assets.embedded import state_dir
-from chicago_food_assets.resources.postgres import PostgresIOManager, PostgresResource
+from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager
+from chicago_food_assets.resources.tables import PostgresIOManager
 
 DEPLOYMENTS = ("local", "prod")
 

@@ -30,6 +30,7 @@ from dagster import (
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS
 from chicago_food_assets.jobs import lookup_job, weekly_job
 from chicago_food_assets.partitions import week_of, weekly
+from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataError, SocrataResource
 
@@ -93,7 +94,7 @@ def socrata_changes(
         )
     changed = {str(week_of(date.fromisoformat(d))) for d in changes.dates}
     ids = [int(i) for i, _ in changes.changed if i.isascii() and i.isdigit() and len(i) <= 18]
-    moved_from = {str(w) for _, w in postgres.stored_weeks(CLEAN_INSPECTIONS, ids)} - changed
+    moved_from = {str(w) for _, w in History(postgres).stored_weeks(CLEAN_INSPECTIONS, ids)} - changed
     existing = set(weekly.get_partition_keys())
     wanted = changed | moved_from | set(state["pending"])
     in_flight = {week for weeks in state["launched"].values() for week in weeks}

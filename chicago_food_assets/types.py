@@ -3,12 +3,40 @@
 Nothing here declares a column: it only translates the contracts, so a table's shape is written once.
 """
 
-from dagster import BackfillPolicy, MetadataValue
+from dagster import BackfillPolicy, MetadataValue, TableColumn, TableColumnConstraints, TableSchema
 from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 
 from chicago_food_assets.core.contracts import CONTRACTS, Column, Contract
 from chicago_food_assets.partitions import weekly
-from chicago_food_assets.resources.postgres import column_schema
+
+
+def column_schema(contract: Contract) -> TableSchema:
+    """The contract as Dagster's standard `dagster/column_schema` (column type = the contract's kind)."""
+    return TableSchema(
+        columns=[
+            TableColumn(c.name, c.kind, c.description or None, TableColumnConstraints(nullable=c.nullable))
+            for c in contract.columns
+        ]
+    )
+
+
+def contract_of(name: str, metadata: dict) -> Contract:
+    """The contract an asset declares in its definition metadata (`dagster/column_schema`, `partition_expr`,
+    `indexes`, `renamed`)."""
+    schema = metadata.get("dagster/column_schema")
+    if schema is None:
+        raise ValueError(f"table asset {name} declares no `dagster/column_schema`: tables are typed by declaration")
+    schema = getattr(schema, "schema", schema)  # a TableSchemaMetadataValue or the TableSchema itself
+    renamed = metadata.get("renamed", {})
+    renamed = getattr(renamed, "data", renamed)
+    return Contract(
+        name,
+        "",
+        tuple(Column(c.name, c.type, c.constraints.nullable, formerly=renamed.get(c.name)) for c in schema.columns),
+        metadata.get("partition_expr"),
+        tuple(metadata.get("indexes", ())),
+    )
+
 
 TEXT_TYPES = frozenset({"object", "category", "string"})  # "string": Arrow-backed strings
 

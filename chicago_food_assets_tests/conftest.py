@@ -141,8 +141,8 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
 
     from chicago_food_assets.definitions import defs, keys
     from chicago_food_assets.jobs import STAGES
-    from chicago_food_assets.resources.postgres import PostgresIOManager
     from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager
+    from chicago_food_assets.resources.tables import PostgresIOManager
 
     name = f"cfa_pipeline_{uuid.uuid4().hex[:8]}"
     admin = psycopg2.connect(server_url)

@@ -12,8 +12,9 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, build_sensor_cont
 from chicago_food_assets.definitions import defs, keys
 from chicago_food_assets.jobs import LOOKUPS, WEEKLY
 from chicago_food_assets.replay import ReplayServer
-from chicago_food_assets.resources.postgres import PostgresResource, read_table
+from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
+from chicago_food_assets.resources.tables import read_table
 from chicago_food_assets.sensors import RANGE_END, RANGE_START, runs_for, socrata_changes
 from chicago_food_assets_tests.helpers import inject, new_database, project_instance, rows_between
 

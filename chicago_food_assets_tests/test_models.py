@@ -14,8 +14,8 @@ from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.models import SelectionConfig, TrainingConfig, selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.core.training import Selected
-from chicago_food_assets.resources.postgres import PostgresIOManager
 from chicago_food_assets.resources.s3 import S3RawIOManager
+from chicago_food_assets.resources.tables import PostgresIOManager
 
 WEEKLY = [raw_inspections, cleaning_assets, inspection_features]
 MODELS = [trained_models, selected_model, fairness_audit]

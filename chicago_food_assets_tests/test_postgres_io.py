@@ -7,7 +7,9 @@ from dagster import AssetExecutionContext, AssetIn, AssetKey, BackfillPolicy, as
 
 from chicago_food_assets.core.contracts import Column, Contract
 from chicago_food_assets.partitions import weekly
-from chicago_food_assets.resources.postgres import PostgresIOManager, SchemaChangeError, Table, read_rows
+from chicago_food_assets.resources.migrations import SchemaChangeError
+from chicago_food_assets.resources.postgres import Table
+from chicago_food_assets.resources.tables import PostgresIOManager, read_rows
 from chicago_food_assets.types import table_metadata
 
 INSPECTIONS = Contract(
@@ -260,7 +262,7 @@ def test_two_writers_of_the_same_weeks_take_turns_without_deadlock(postgres, sch
     import threading
     from datetime import datetime
 
-    from chicago_food_assets.resources.postgres import write_table
+    from chicago_food_assets.resources.tables import write_table
 
     table = Table(schema, INSPECTIONS)
     window = (datetime(2013, 1, 7), datetime(2013, 1, 14))

@@ -23,7 +23,8 @@ from openapi_spec_validator import validate
 
 from chicago_food_assets.core.contracts import CONTRACTS
 from chicago_food_assets.embedded import stop_embedded_postgres, with_database
-from chicago_food_assets.resources.postgres import PostgresResource, Table, read_table, write_table
+from chicago_food_assets.resources.postgres import PostgresResource, Table
+from chicago_food_assets.resources.tables import read_table, write_table
 from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
 from chicago_food_assets_tests.helpers import free_port, new_database, start_process
 from service.db import READER, Database, ensure_reader

@@ -8,9 +8,9 @@ from chicago_food_assets.assets.clean import cleaning_assets
 from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.replay import ReplayServer
-from chicago_food_assets.resources.postgres import PostgresIOManager
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.storage import LocalRawIOManager
+from chicago_food_assets.resources.tables import PostgresIOManager
 from chicago_food_assets.types import TYPES
 from chicago_food_assets_tests.helpers import rows_between
 

@@ -1,7 +1,7 @@
 """The published data's version, and what it buys: ETags, 304 revalidation and a response cache that is never stale.
 
 A version is the model version plus the write count of every table the API reads (`food.publications`, bumped in
-the same transaction as each write, see resources/postgres.py). Each data query reads the version in the same
+the same transaction as each write, see resources/publications.py). Each data query reads the version in the same
 statement (one snapshot) as its answer, so an answer's ETag always names the data in its body.
 
 - `revalidate` (ASGI middleware, in front of the route handler): the version, read at most once a second, is the

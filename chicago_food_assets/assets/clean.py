@@ -20,6 +20,7 @@ from chicago_food_assets.core import cleaning
 from chicago_food_assets.core.cleaning import clean
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS, INSPECTION_VIOLATIONS, Contract
 from chicago_food_assets.partitions import weekly
+from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.types import TYPES, table_metadata
 
@@ -124,7 +125,9 @@ def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFram
     )
     yield Output(rejects, "inspection_rejects")  # the IO manager reports the row count
     yield from CLEAN_CHECKS.evaluate(inspections)
-    stored = postgres.stored_weeks(CLEAN_INSPECTIONS, inspections["inspection_id"].dropna().astype(int).tolist())
+    stored = History(postgres).stored_weeks(
+        CLEAN_INSPECTIONS, inspections["inspection_id"].dropna().astype(int).tolist()
+    )
     start, end = window.start.date(), window.end.date()
     elsewhere = {i: str(w) for i, w in stored if not start <= w < end}
     yield ONE_WEEK.result(

@@ -10,6 +10,7 @@ from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Sh
 from chicago_food_assets.core import features, peers, repeats
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES, INSPECTION_VIOLATIONS
 from chicago_food_assets.partitions import week_of
+from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.types import weekly_table
 
@@ -46,9 +47,10 @@ def inspection_features(
     postgres: PostgresResource,
 ):
     window = context.partition_time_window
+    stored = History(postgres)
     # Earlier weeks' inspections of the same establishments and chains, and of every place in the weeks the ZIP
     # window reaches back to: one query for the whole range.
-    history = postgres.read_earlier(
+    history = stored.earlier(
         CLEAN_INSPECTIONS,
         features.HISTORY_COLUMNS,
         before=window.start.date(),
@@ -59,7 +61,7 @@ def inspection_features(
     # refreshed: its stale copy is not its own history
     history = history[~history["inspection_id"].isin(clean_inspections["inspection_id"])]
     # the violations cited at the same establishments' earlier inspections (repeated violations): one query
-    earlier_citations = postgres.read_earlier(
+    earlier_citations = stored.earlier(
         INSPECTION_VIOLATIONS,
         repeats.CITATION_COLUMNS,
         before=window.start.date(),

@@ -1,0 +1,96 @@
+"""The Arrow CSV codec between frames of a contract and PostgreSQL's COPY (both ways, in C++)."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import psycopg2
+import pyarrow as pa
+import pyarrow.compute as pc
+from psycopg2 import sql
+from pyarrow import csv as pa_csv
+
+from chicago_food_assets.core.arrow import TEXT
+from chicago_food_assets.core.contracts import Contract
+
+NULL = r"\N"
+
+
+def to_csv(frame: pd.DataFrame, contract: Contract) -> io.BytesIO:
+    """CSV for COPY, built by Arrow: every value quoted, NULL the unquoted marker (so the text `\\N` stays text).
+
+    Dates are YYYY-MM-DD (times of day are refused, not truncated), instants ISO 8601 with offset, floats in their
+    shortest round-trip form (`inf`, `-inf` and `nan` are PostgreSQL's spellings too).
+    """
+    fields = []
+    for column in contract.columns:
+        values = frame[column.name]
+        if column.kind == "date":
+            days = values.dropna()
+            if (days != days.dt.normalize()).any():
+                raise ValueError(
+                    f"column {column.name!r} is stored as a date but has times of day; declare it an instant"
+                )
+            text = pa.array(values.dt.strftime("%Y-%m-%d"), type=pa.string(), from_pandas=True)
+        elif column.kind == "instant":
+            text = pa.array(values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f%z"), type=pa.string(), from_pandas=True)
+        elif column.kind == "boolean":
+            flags = pa.array(values.astype("boolean"), type=pa.bool_(), from_pandas=True)
+            text = pc.if_else(flags, "t", "f")
+        elif column.kind in ("text", "json"):
+            text = pa.array(values.astype(TEXT), type=pa.string(), from_pandas=True)
+        else:
+            text = pc.cast(pa.array(values, from_pandas=True), pa.string())
+        quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+        fields.append(pc.fill_null(quoted, NULL))
+    if not len(frame):
+        return io.BytesIO(b"")
+    lines = pc.binary_join_element_wise(*fields, pa.scalar(""), ",")  # every field, then a trailing comma
+    lines = pc.utf8_replace_slice(lines, -1, 2**31 - 1, "\n")  # ... replaced by the end of line
+    if isinstance(lines, pa.ChunkedArray):
+        lines = lines.combine_chunks()
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    return io.BytesIO(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])
+
+
+def read_query(cursor: "psycopg2.extensions.cursor", select: sql.Composable, contract: Contract) -> pd.DataFrame:
+    """One COPY of a query into a frame of the contract's dtypes.
+
+    Non-null values are quoted and NULL is the unquoted marker, so a text that reads `\\N` stays a text; Arrow's
+    CSV reader keeps that distinction (pandas' does not) and parses the columns in C++.
+    """
+    buffer = io.BytesIO()
+    copy = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true, NULL {}, FORCE_QUOTE *)").format(
+        select, sql.Literal(NULL)
+    )
+    cursor.copy_expert(copy.as_string(cursor), buffer)
+    buffer.seek(0)
+    types = {c.name: pa.string() for c in contract.columns}
+    table = pa_csv.read_csv(
+        buffer,
+        read_options=pa_csv.ReadOptions(use_threads=True),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types, null_values=[NULL], strings_can_be_null=True, quoted_strings_can_be_null=False
+        ),
+    )
+    columns = {}
+    for column in contract.columns:
+        values = table.column(column.name)
+        if column.kind in ("bigint", "integer", "smallint"):
+            columns[column.name] = pd.Series(pc.cast(values, pa.int64()).to_pandas(types_mapper=NULLABLE.get))
+        elif column.kind == "float":
+            columns[column.name] = pd.Series(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False))
+        elif column.kind == "boolean":
+            flags = pc.equal(values, "t")
+            columns[column.name] = pd.Series(flags.to_pandas(types_mapper=NULLABLE.get))
+        elif column.kind == "date":
+            columns[column.name] = pd.Series(pc.strptime(values, "%Y-%m-%d", "s").to_numpy(zero_copy_only=False))
+        elif column.kind == "instant":
+            columns[column.name] = pd.to_datetime(pd.Series(values.to_pandas()), format="ISO8601", utc=True)
+        else:
+            columns[column.name] = pd.Series(values.to_pandas(types_mapper={pa.string(): TEXT}.get))
+    return contract.conform(pd.DataFrame(columns))
+
+
+NULLABLE = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}

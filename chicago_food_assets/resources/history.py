@@ -1,0 +1,53 @@
+"""The history the assets read: earlier rows of the weekly tables, as a repository over the table store."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from psycopg2 import sql
+
+from chicago_food_assets.core.contracts import SCHEMA, Contract
+from chicago_food_assets.resources.postgres import PostgresResource, Table
+from chicago_food_assets.resources.tables import read_rows
+
+
+@dataclass(frozen=True)
+class History:
+    """Earlier rows: what a week's features read, and where a changed inspection is stored."""
+
+    postgres: PostgresResource
+
+    def earlier(
+        self,
+        contract: Contract,
+        columns: Sequence[str],
+        before: date,
+        matching: Mapping[str, Sequence[object]],
+        since: date | None = None,
+    ) -> pd.DataFrame:
+        """Rows of a weekly table whose week is before `before` and either whose column is one of its `matching`
+        values, or whose week is `since` or later: one query."""
+        table = Table(SCHEMA, contract.select(columns))
+        wanted = [
+            sql.SQL("{} = ANY({})").format(sql.Identifier(column), sql.Literal(list(values)))
+            for column, values in matching.items()
+        ]
+        if since is not None:
+            wanted.append(sql.SQL("{} >= {}").format(sql.Identifier(contract.partition), sql.Literal(since)))
+        condition = sql.SQL("({}) AND {} < {}").format(
+            sql.SQL(" OR ").join(wanted) if wanted else sql.SQL("false"),
+            sql.Identifier(contract.partition),
+            sql.Literal(before),
+        )
+        return read_rows(self.postgres, table, condition)
+
+    def stored_weeks(self, contract: Contract, ids: Sequence[int]) -> list[tuple[int, date]]:
+        """(inspection_id, week) of every stored copy of these ids in a weekly table (none when it is new)."""
+        table = Table(SCHEMA, contract.select(["inspection_id", contract.partition]))
+        condition = sql.SQL("inspection_id = ANY({})").format(sql.Literal(list(ids)))
+        try:
+            rows = read_rows(self.postgres, table, condition)
+        except LookupError:
+            return []
+        return list(zip(rows["inspection_id"].astype(int), rows[contract.partition].dt.date, strict=True))
