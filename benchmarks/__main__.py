@@ -1,4 +1,4 @@
-"""`./run bench`: every benchmark, then one table (markdown, for the README) and where the full-scale run's time went.
+"""`./run bench`: every benchmark, then one table (saved for ./run docs) and where the full-scale run's time went.
 
     ./run bench [--rows N] [--skip NAME ...]     names: install fullscale features training api dashboard suite
 Each benchmark runs in a process of its own (its peak memory is its own); the API and dashboard benchmarks run on
@@ -13,11 +13,13 @@ import platform
 import subprocess
 import sys
 import tempfile
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
-from benchmarks.report import markdown, read
+from benchmarks.report import Row, markdown, read
 
+RESULT = Path(__file__).resolve().parent.parent / "docs" / "results" / "benchmarks.json"
 ORDER = ("install", "fullscale", "features", "training", "api", "dashboard", "suite")
 
 
@@ -55,16 +57,35 @@ def main() -> None:
         env={**env, "CHICAGO_FOOD_STATE_DIR": str(folder / "sample")},
         capture_output=True,
     )
-    print(f"\n## Benchmarks ({machine()})\n")
-    print(markdown(read(str(results))) if results.exists() else "(no results)")
-    if (folder / "breakdown.json").exists():
-        print("\nWhere the full-scale run's time went (seconds; from Dagster's event log):\n")
-        print("| stage | wall | steps' own code | IO managers | Dagster events and checks | outside the steps |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: |")
-        for part in json.loads((folder / "breakdown.json").read_text()):
-            cells = [f"{part[k]:.0f}" for k in ("wall", "code", "io", "events", "outside")]
-            print(f"| {part['stage']} | " + " | ".join(cells) + " |")
+    measured = {
+        "machine": machine(),
+        "rows": [asdict(row) for row in read(str(results))] if results.exists() else [],
+        "breakdown": json.loads((folder / "breakdown.json").read_text())
+        if (folder / "breakdown.json").exists()
+        else [],
+    }
+    print(f"\n## Benchmarks ({measured['machine']})\n")
+    print(tables(measured))
+    if measured["rows"] and not args.skip:  # a whole run: the results ./run docs writes into docs/performance.md
+        RESULT.parent.mkdir(exist_ok=True)
+        RESULT.write_text(json.dumps(measured, indent=1) + "\n")
+        print(f"\n(saved to {RESULT}; ./run docs writes it into docs/performance.md)")
     print(f"\n(state folders, feed and raw results in {folder})")
+
+
+def tables(measured: dict) -> str:
+    """The benchmark table and where the full-scale run's time went, as markdown."""
+    text = markdown([Row(**row) for row in measured["rows"]]) if measured["rows"] else "(no results)"
+    if measured["breakdown"]:
+        text += (
+            "\n\nWhere the full-scale run's time went (seconds; from Dagster's event log):\n\n"
+            "| stage | wall | steps' own code | IO managers | Dagster events and checks | outside the steps |\n"
+            "| --- | ---: | ---: | ---: | ---: | ---: |\n"
+        )
+        for part in measured["breakdown"]:
+            cells = [f"{part[k]:.0f}" for k in ("wall", "code", "io", "events", "outside")]
+            text += f"| {part['stage']} | " + " | ".join(cells) + " |\n"
+    return text
 
 
 if __name__ == "__main__":
