@@ -50,10 +50,10 @@ def stored(name: str) -> str:
 
 
 def fill(text: str, name: str, content: str) -> str:
-    pattern = re.compile(rf"(<!-- generated: {name} -->\n).*?(\n<!-- end: {name} -->)", re.S)
+    pattern = re.compile(rf"(<!-- generated: {name} -->\n).*?(<!-- end: {name} -->)", re.S)
     if not pattern.search(text):
         raise SystemExit(f"no generated part '{name}' in docs/{PAGES[name]}")
-    return pattern.sub(lambda m: m.group(1) + content + m.group(2), text)
+    return pattern.sub(lambda m: m.group(1) + content.rstrip() + "\n" + m.group(2), text)
 
 
 def main() -> int:
