@@ -4,25 +4,14 @@ Litestar on uvicorn; reads PostgreSQL as the read-only role; OpenAPI at /schema.
 (or `python -m service`, settings from CHICAGO_FOOD_API_HOST, CHICAGO_FOOD_API_PORT, CHICAGO_FOOD_API_DATABASE_URL).
 """
 
-import base64
-import binascii
-import hashlib
-import hmac
-import io
 import json
 import logging
 import os
-import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import Any, Literal, cast
 
-import asyncpg
 import msgspec
-import pyarrow as pa
-import pyarrow.parquet as pq
 import swagger_ui
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.compression import CompressionConfig
@@ -36,20 +25,14 @@ from litestar.params import Parameter
 from litestar.response import Stream
 from litestar.static_files import create_static_files_router
 
-from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCHEMA, Contract
-from service import db
+from chicago_food_assets.core.contracts import SCHEMA
+from service import exports, parameters
+from service.cursors import Cursors
 from service.db import Database, UnavailableError
-from service.versions import (
-    CACHE_CONTROL,
-    VERSION,
-    BoundedStore,
-    Publication,
-    cache_config,
-    headers,
-    revalidate,
-    tag,
-    versioned,
-)
+from service.parameters import MAX_LIMIT
+from service.reads import document, read
+from service.schemas import Establishment, Group, Model, Past, Score, WeekScores
+from service.versions import CACHE_CONTROL, VERSION, BoundedStore, Publication, cache_config, headers, revalidate
 
 # The docs page's scripts and styles come from an installed package (Swagger UI 5, which renders OpenAPI 3.1),
 # never from a CDN: /schema works offline.
@@ -62,155 +45,7 @@ DOCS = SwaggerRenderPlugin(
     standalone_preset_js_url="/schema/static/swagger-ui-standalone-preset.js",
     favicon="<link rel='icon' type='image/png' href='/schema/static/favicon-32x32.png'>",
 )
-MAX_LIMIT = 500
-PARQUET = "application/vnd.apache.parquet"
-HISTORY = 100
-
-
-PYTHON_TYPES = {
-    "bigint": int,
-    "integer": int,
-    "smallint": int,
-    "float": float,
-    "boolean": bool,
-    "date": date,
-    "instant": datetime,
-    "text": str,
-    "json": list[dict[str, str | float]],  # the served JSON column: a score's reasons (core/reasons.py)
-}
-
-
-def struct(name: str, contract: Contract) -> type[msgspec.Struct]:
-    """A response type with the contract's columns (core/contracts.py), so the API and the table never drift."""
-    fields = [
-        (c.name, PYTHON_TYPES[c.kind] if not c.nullable else PYTHON_TYPES[c.kind] | None) for c in contract.columns
-    ]
-    return msgspec.defstruct(name, fields, module=__name__)
-
-
-# period: training (in-sample), holdout or prediction for the model that scored it; failed: the known outcome
-if TYPE_CHECKING:  # built from the contract at import: a type checker sees a struct
-
-    class Score(msgspec.Struct): ...
-
-    class Past(msgspec.Struct): ...
-
-else:
-    Score = struct("Score", INSPECTION_SCORES)
-    Past = struct(
-        "Past",
-        INSPECTION_SCORES.select(
-            ["inspection_id", "week", "inspection_date", "score", "rank", "period", "failed", "model_version"]
-        ),
-    )
-
-
-class Establishment(msgspec.Struct):
-    license: int
-    establishment: str
-    facility_type: str | None
-    current: Score
-    inspections_scored: int
-    history: list[Past]  # newest first, at most 100
-
-
-class WeekScores(msgspec.Struct):
-    week: date
-    items: list[Score]
-    next_cursor: str | None  # pass as `cursor` for the next page; null on the last page
-
-
-class Group(msgspec.Struct):
-    facility_type: str
-    group_size: int
-    fpr: float | None
-    fdr: float | None
-    fpr_disparity: float | None
-    fdr_disparity: float | None
-    fpr_parity: bool
-    fdr_parity: bool
-
-
-class Model(msgspec.Struct):
-    model_version: str
-    name: str
-    selected_by: str
-    refit: bool
-    training_from: date
-    holdout_from: date
-    holdout_to: date  # exclusive
-    train_rows: int
-    holdout_rows: int
-    metrics: dict[str, dict[str, float]]
-    features: list[str]
-    fairness: list[Group]
-    published_at: datetime
-    selected_because: str | None  # the backtest's rule: best pooled ROC AUC, or a simpler model inside its interval
-    backtest: list[dict[str, str | int | float | None]]  # per model: each cutoff and `pooled` (ROC AUC with its CI)
-    ranking: dict[str, object] | None  # the deployed ranking policy (single or per-group thresholds) and why
-
-
-SCORE_COLUMNS = ", ".join(Score.__struct_fields__)
-
-
-def _score(row: object) -> Score:
-    return Score(**{k: row[k] for k in Score.__struct_fields__})  # type: ignore[index]
-
-
-BIGINT = 2**63 - 1
-
-
-def _whole(value: str, name: str) -> int:
-    """ASCII digits within PostgreSQL's bigint (`str.isdigit` alone accepts `²` and `①`, which `int` refuses)."""
-    if not (value.isascii() and value.isdigit()) or len(value) > 19 or int(value) > BIGINT:
-        raise ValidationException(f"{name} must be a whole number of at most 19 digits, got {value[:40]!r}")
-    return int(value)
-
-
-def _text(value: str | None, name: str) -> str | None:
-    """A text parameter PostgreSQL can hold: no NUL character."""
-    if value is not None and "\x00" in value:
-        raise ValidationException(f"{name} must not contain a NUL character")
-    return value
-
-
-def _week(value: str) -> date:
-    try:
-        day = date.fromisoformat(value)
-    except ValueError as error:
-        raise ValidationException(f"week must be a date in YYYY-MM-DD form, got {value!r}") from error
-    if day.weekday() != 0:
-        raise ValidationException(f"week must be the Monday that starts the week, got {value} (a {day:%A})")
-    return day
-
-
-MAX_RANK = 2**31 - 1  # rank is a PostgreSQL integer
-# Cursors are signed, so only ranks this API handed out come back. Set CHICAGO_FOOD_API_CURSOR_KEY to the same value
-# on every replica; without it each process signs with a key of its own (a cursor then lives as long as it does).
-CURSOR_KEY = os.environ.get("CHICAGO_FOOD_API_CURSOR_KEY", "").encode() or secrets.token_bytes(32)
-
-
-def _signature(week: date, rank: int) -> str:
-    digest = hmac.new(CURSOR_KEY, f"{week}:{rank}".encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest[:12]).decode()
-
-
-def _cursor(value: str | None, week: date) -> int:
-    """The rank after which the next page starts: from a cursor this API signed for this week, range-checked."""
-    if value is None:
-        return 0
-    try:
-        rank_text, signature = base64.urlsafe_b64decode(value.encode()).decode().split(".", 1)
-        rank = int(rank_text) if rank_text.isascii() and rank_text.isdigit() and len(rank_text) <= 10 else -1
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise ValidationException("cursor is not one this API returned") from error
-    if not 0 < rank <= MAX_RANK or not hmac.compare_digest(signature, _signature(week, rank)):
-        raise ValidationException("cursor is not one this API returned for this week")
-    return rank
-
-
-def _next_cursor(week: date, rank: int) -> str:
-    return base64.urlsafe_b64encode(f"{rank}.{_signature(week, rank)}".encode()).decode()
+HISTORY = 100  # scores of an establishment's past inspections returned, newest first
 
 
 @get("/health", sync_to_thread=False, tags=["operations"])
@@ -235,23 +70,6 @@ def _json(document: bytes) -> Response:
     """A JSON document PostgreSQL already built (as UTF-8 bytes): passed through untouched (routes annotate the
     type it has, for the OpenAPI document)."""
     return Response(document, media_type=MediaType.JSON)
-
-
-def _publication(request: Request) -> Publication:
-    return request.app.state.publication
-
-
-async def _read(request: Request, database: Database, query: str, *args: object) -> asyncpg.Record | None:
-    """One statement (one snapshot) whose `version` column names the publication its answer comes from."""
-    row = await database.fetchrow(versioned(query, request), *args)
-    if row is not None:
-        await tag(request, _publication(request), row["version"])
-    return row
-
-
-async def _document(request: Request, database: Database, query: str, *args: object) -> bytes | None:
-    row = await _read(request, database, f"SELECT {VERSION} AS version, ({query}) AS body", *args)
-    return row["body"]  # type: ignore[index]
 
 
 # Every data route: cached by Litestar per publication (see service/versions.py), and documented with its
@@ -287,7 +105,7 @@ INSPECTION = (
 )
 async def inspection_score(request: Request, database: Database, inspection_id: str) -> Response[Score]:
     """The score of one inspection."""
-    body = await _document(request, database, INSPECTION, _whole(inspection_id, "inspection_id"))
+    body = await document(request, database, INSPECTION, parameters.whole(inspection_id, "inspection_id"))
     if body is None:
         raise NotFoundException(f"no score for inspection {inspection_id}")
     return _json(body)
@@ -313,10 +131,10 @@ FROM {SCHEMA}.establishment_risk s WHERE s.license = $1"""
 )
 async def establishment(request: Request, database: Database, license: str) -> Response[Establishment]:
     """An establishment's current risk and its score history (newest first, at most 100), by business license."""
-    number = _whole(license, "license")
+    number = parameters.whole(license, "license")
     if number == 0:
         raise ValidationException("license 0 means 'no license' in the City's data; look those places up by inspection")
-    body = await _document(request, database, ESTABLISHMENT, number)
+    body = await document(request, database, ESTABLISHMENT, number)
     if body is None:
         raise NotFoundException(f"no establishment with license {number}")
     return _json(body)
@@ -351,95 +169,16 @@ async def week_scores(
     cursor: str | None = Parameter(default=None, max_length=64, description="next_cursor of the previous page"),
 ) -> Response[WeekScores]:
     """A week's inspections, riskiest first, with cursor paging."""
-    day = _week(week)
-    after, facility_type = _cursor(cursor, day), _text(facility_type, "facility_type")
-    row = await _read(request, database, WEEK, day, facility_type, min_score, after, limit)
+    day = parameters.week(week)
+    after, facility_type = request.app.state.cursors.after(cursor, day), parameters.text(facility_type, "facility_type")
+    row = await read(request, database, WEEK, day, facility_type, min_score, after, limit)
     if not row["known"]:  # type: ignore[index]
         raise NotFoundException(f"no scores for the week of {day}")
-    following = _next_cursor(day, row["last"]) if row["more"] else None  # type: ignore[index]
+    following = request.app.state.cursors.following(day, row["last"]) if row["more"] else None  # type: ignore[index]
     return _json(
         b'{"week":"%s","items":%s,"next_cursor":%s}'
         % (day.isoformat().encode(), row["items"], msgspec.json.encode(following))  # type: ignore[index]
     )
-
-
-EXPORT = f"SELECT {SCORE_COLUMNS} FROM {SCHEMA}.inspection_scores WHERE week = $1 ORDER BY rank"
-EXPORT_CHUNK = 64 * 1024
-EXPORT_BATCH = 5_000  # rows per Parquet row group
-ARROW_TYPES = {
-    "bigint": pa.int64(),
-    "integer": pa.int32(),
-    "smallint": pa.int16(),
-    "float": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "instant": pa.timestamp("us", tz="UTC"),
-    "text": pa.string(),
-    "json": pa.string(),
-}
-EXPORT_SCHEMA = pa.schema(
-    [pa.field(c.name, ARROW_TYPES[c.kind], nullable=c.nullable) for c in INSPECTION_SCORES.columns]
-)
-
-
-class PublicationChangedError(RuntimeError):
-    """A publication landed between an export's headers and its rows: the download is cut, the client retries."""
-
-
-async def _export(
-    request: Request,
-    database: Database,
-    week: str,
-    media_type: str,
-    rows: Callable[[asyncpg.Connection, date], AsyncIterator[bytes]],
-) -> Stream:
-    """A week's rows, read in one snapshot and sent as PostgreSQL hands them over, under that snapshot's ETag."""
-    day = _week(week)
-    row = await _read(
-        request,
-        database,
-        f"SELECT {VERSION} AS version, EXISTS (SELECT 1 FROM {SCHEMA}.inspection_scores WHERE week = $1) AS known",
-        day,
-    )
-    if not row["known"]:  # type: ignore[index]
-        raise NotFoundException(f"no scores for the week of {day}")
-    sent = row["version"]  # type: ignore[index]
-    query = versioned(f"SELECT {VERSION}", request)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        async with database.snapshot() as connection:
-            if await connection.fetchval(query) != sent:
-                raise PublicationChangedError(f"a new publication landed while the {day} export started; retry")
-            async for chunk in rows(connection, day):
-                yield chunk
-
-    suffix = "csv" if media_type == "text/csv" else "parquet"
-    disposition = f'attachment; filename="scores-{day}.{suffix}"'
-    return Stream(chunks(), media_type=media_type, headers={"Content-Disposition": disposition})
-
-
-def _csv_rows(connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
-    return db.csv(connection, EXPORT, day, chunk=EXPORT_CHUNK)
-
-
-# One row per row group, each column an array (ranks 1..n within a week): Arrow takes the columns whole, no
-# row-by-row transposition in Python.
-GROUP = f"(rank - 1) / {EXPORT_BATCH}"
-EXPORT_GROUPS = f"""SELECT {", ".join(f"array_agg({name} ORDER BY rank) AS {name}" for name in Score.__struct_fields__)}
-    FROM {SCHEMA}.inspection_scores WHERE week = $1 GROUP BY {GROUP} ORDER BY {GROUP}"""
-
-
-async def _parquet_rows(connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
-    """Row groups of EXPORT_BATCH rows, each sent once written (zstd)."""
-    sink = io.BytesIO()
-    with pq.ParquetWriter(sink, EXPORT_SCHEMA, compression="zstd") as writer:
-        async for group in connection.cursor(EXPORT_GROUPS, day, prefetch=1):
-            columns = [pa.array(group[f.name], type=f.type) for f in EXPORT_SCHEMA]
-            writer.write_batch(pa.record_batch(columns, schema=EXPORT_SCHEMA))
-            yield sink.getvalue()
-            sink.seek(0)
-            sink.truncate()
-    yield sink.getvalue()  # the footer
 
 
 EXPORTED = {"response_headers": VERSIONED["response_headers"]}
@@ -454,19 +193,19 @@ EXPORTED = {"response_headers": VERSIONED["response_headers"]}
 )
 async def week_scores_csv(request: Request, database: Database, week: str) -> Stream:
     """A whole week's scores, riskiest first, as CSV with a header line (columns as in `Score`), streamed."""
-    return await _export(request, database, week, "text/csv", _csv_rows)
+    return await exports.export(request, database, week, "text/csv", exports.csv_rows)
 
 
 @get(
     "/v1/weeks/{week:str}/scores.parquet",
     tags=["exports"],
-    media_type=PARQUET,
+    media_type=exports.PARQUET,
     responses=NOT_MODIFIED,
     **EXPORTED,
 )
 async def week_scores_parquet(request: Request, database: Database, week: str) -> Stream:
     """A whole week's scores, riskiest first, as a Parquet file (typed columns as in `Score`), streamed."""
-    return await _export(request, database, week, PARQUET, _parquet_rows)
+    return await exports.export(request, database, week, exports.PARQUET, exports.parquet_rows)
 
 
 CURRENT = f"""
@@ -480,7 +219,7 @@ FROM {SCHEMA}.current_model m LIMIT 1"""
 @get("/v1/models/current", tags=["models"], responses=NOT_MODIFIED, **VERSIONED)
 async def current_model(request: Request, database: Database) -> Model:
     """The model behind the scores: version, windows, holdout metrics, fairness by facility type."""
-    row = await _read(request, database, CURRENT)
+    row = await read(request, database, CURRENT)
     if row is None:
         raise NotFoundException("no model published yet")
     metrics = {
@@ -545,6 +284,8 @@ def create_app(database_url: str | None = None) -> Litestar:
         database_url or os.environ["CHICAGO_FOOD_API_DATABASE_URL"],
         max_size=int(os.environ.get("CHICAGO_FOOD_API_POOL_SIZE", "8")),
     )
+    # settings are read here, when the app is built, not when the module is imported
+    cursor_key = os.environ.get("CHICAGO_FOOD_API_CURSOR_KEY", "").encode() or None
     store = BoundedStore()
     publication = Publication(database, store)
 
@@ -584,7 +325,7 @@ def create_app(database_url: str | None = None) -> Litestar:
         middleware=middleware,
         stores={"response_cache": store},
         response_cache_config=cache_config(cached),
-        state=State({"publication": publication}),
+        state=State({"publication": publication, "cursors": Cursors(cursor_key)}),
         # brotli for clients that accept it (most browsers), gzip for the rest
         compression_config=CompressionConfig(
             backend="brotli", minimum_size=1000, brotli_quality=4, brotli_gzip_fallback=True, gzip_compress_level=5
