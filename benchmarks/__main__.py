@@ -53,7 +53,7 @@ def main() -> None:
         if subprocess.run(command, env=env_of_state).returncode:
             print(f"{name} failed; the table shows the others", file=sys.stderr)
     subprocess.run(
-        [sys.executable, "-m", "chicago_food_assets.launcher", "stop"],
+        [sys.executable, "-m", "chicago_food_assets.local.launcher", "stop"],
         env={**env, "CHICAGO_FOOD_STATE_DIR": str(folder / "sample")},
         capture_output=True,
     )

@@ -22,8 +22,8 @@ import psycopg2
 import requests
 
 from benchmarks.report import record
-from chicago_food_assets import environment
-from chicago_food_assets.launcher import reader_url
+from chicago_food_assets.local import environment
+from chicago_food_assets.local.launcher import reader_url
 from chicago_food_assets_tests.helpers import free_port
 
 

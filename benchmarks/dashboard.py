@@ -13,7 +13,7 @@ import time
 from playwright.sync_api import expect, sync_playwright
 
 from benchmarks.report import record
-from chicago_food_assets.launcher import dashboard_command, reader_url
+from chicago_food_assets.local.launcher import dashboard_command, reader_url
 from chicago_food_assets_tests.helpers import free_port, start_process
 
 

@@ -17,7 +17,7 @@ from chicago_food_assets.core import features
 from chicago_food_assets.core.cleaning import clean
 from chicago_food_assets.core.raw import frame_of_rows
 from chicago_food_assets.data import SAMPLE_PATH
-from chicago_food_assets.replay import read_rows
+from chicago_food_assets.local.replay import read_rows
 from chicago_food_assets.resources.storage import frame_from_bytes, frame_to_bytes
 
 

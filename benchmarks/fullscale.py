@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from benchmarks.report import record
-from chicago_food_assets.launcher import data_weeks
+from chicago_food_assets.local.launcher import data_weeks
 
 STAGE_LINE = re.compile(r"^\s+(?P<stage>\S.*?)\s+\[#+\] \d+/\d+ steps, .*?,\s+(?P<seconds>[\d.]+) s")
 TARGETS = {"end to end": 300.0, "raw to features": 90.0, "new week": 30.0, "peak": 2048.0}
@@ -45,7 +45,7 @@ def measured(command: list[str], env: dict[str, str], folder: Path, name: str) -
 
 
 def launcher(*args: str) -> list[str]:
-    return [sys.executable, "-m", "chicago_food_assets.launcher", *args]
+    return [sys.executable, "-m", "chicago_food_assets.local.launcher", *args]
 
 
 def stage_seconds(output: str) -> list[tuple[str, float]]:
@@ -151,7 +151,7 @@ def main() -> None:
 
     feed = folder / "feed.jsonl.gz"
     numbers, output = measured(
-        [sys.executable, "-m", "chicago_food_assets.generate", "--rows", str(args.rows), "--out", str(feed)],
+        [sys.executable, "-m", "chicago_food_assets.local.generate", "--rows", str(args.rows), "--out", str(feed)],
         base,
         folder,
         "generate",
@@ -186,7 +186,7 @@ def main() -> None:
     met = weekly < TARGETS["raw to features"]
     record("  raw to features (its first stage)", weekly, "< 90 s", met, generated["rows"], peak=numbers["peak_mb"])
 
-    from chicago_food_assets import environment
+    from chicago_food_assets.local import environment
 
     os.environ.update(full_state)  # the full-scale state folder's servers, already running
     env = environment.environment(quiet=True)

@@ -20,9 +20,9 @@ import requests
 from chicago_food_assets.core.cleaning import Cleaned, clean
 from chicago_food_assets.core.raw import frame_of_rows
 from chicago_food_assets.data import SAMPLE_PATH
-from chicago_food_assets.embedded import with_database
-from chicago_food_assets.environment import PROJECT
-from chicago_food_assets.replay import ReplayServer, read_rows
+from chicago_food_assets.local.embedded import with_database
+from chicago_food_assets.local.environment import PROJECT
+from chicago_food_assets.local.replay import ReplayServer, read_rows
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets_tests.helpers import user_environment

@@ -11,8 +11,8 @@ import pandas as pd
 import requests
 
 from chicago_food_assets.core.raw import FIELDS
-from chicago_food_assets.environment import PROJECT
-from chicago_food_assets.replay import ReplayServer
+from chicago_food_assets.local.environment import PROJECT
+from chicago_food_assets.local.replay import ReplayServer
 
 
 def inject(server: ReplayServer, **fault: object) -> None:
@@ -68,7 +68,7 @@ def new_database(server_url: str) -> Iterator[str]:
 
     import psycopg2
 
-    from chicago_food_assets.embedded import with_database
+    from chicago_food_assets.local.embedded import with_database
 
     name = "cfa_db_" + os.urandom(4).hex()
     admin = psycopg2.connect(server_url)

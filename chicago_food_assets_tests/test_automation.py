@@ -11,7 +11,7 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, build_sensor_cont
 
 from chicago_food_assets.definitions import defs, keys
 from chicago_food_assets.jobs import LOOKUPS, WEEKLY
-from chicago_food_assets.replay import ReplayServer
+from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.tables import read_table

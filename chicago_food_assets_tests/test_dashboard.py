@@ -12,8 +12,8 @@ import psycopg2
 import pytest
 from playwright.sync_api import expect
 
-from chicago_food_assets.embedded import with_database
-from chicago_food_assets.launcher import dashboard_command
+from chicago_food_assets.local.embedded import with_database
+from chicago_food_assets.local.launcher import dashboard_command
 from chicago_food_assets.resources.tables import read_table
 from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
 from chicago_food_assets_tests.helpers import free_port, start_process

@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 
-from chicago_food_assets.environment import PROJECT
-from chicago_food_assets.replay.files import ACCEPTED, DataFileError, load
+from chicago_food_assets.local.environment import PROJECT
+from chicago_food_assets.local.replay.files import ACCEPTED, DataFileError, load
 from chicago_food_assets_tests.helpers import bash, portal_csv, user_environment
 
 TINY = PROJECT / "examples" / "tiny_inspections.jsonl.gz"

@@ -17,7 +17,7 @@ import psycopg2
 import pytest
 import requests
 
-from chicago_food_assets.environment import PROJECT
+from chicago_food_assets.local.environment import PROJECT
 from chicago_food_assets_tests.helpers import bash, portal_csv, user_environment
 
 SERVERS = {  # command -> (port, path that answers 200 once it is up)

@@ -11,9 +11,9 @@ import pytest
 
 from chicago_food_assets.core.cleaning import clean
 from chicago_food_assets.core.raw import FIELDS, frame_of_rows
-from chicago_food_assets.generate import generate, read_sample, write
-from chicago_food_assets.generate.marginals import fit, load
-from chicago_food_assets.replay.soda import Table
+from chicago_food_assets.local.generate import generate, read_sample, write
+from chicago_food_assets.local.generate.marginals import fit, load
+from chicago_food_assets.local.replay.soda import Table
 
 ROWS = 30_000
 
@@ -21,7 +21,7 @@ ROWS = 30_000
 @pytest.fixture(scope="module")
 def feed(tmp_path_factory) -> tuple[list[dict], bytes]:
     out = tmp_path_factory.mktemp("feed") / "feed.jsonl.gz"
-    command = [sys.executable, "-m", "chicago_food_assets.generate", "--rows", str(ROWS), "--seed", "7"]
+    command = [sys.executable, "-m", "chicago_food_assets.local.generate", "--rows", str(ROWS), "--seed", "7"]
     subprocess.run([*command, "--last", "2024-12-31", "--out", str(out)], check=True, capture_output=True)
     data = out.read_bytes()
     return [json.loads(line) for line in gzip.decompress(data).splitlines()], data
@@ -119,7 +119,7 @@ def test_a_feed_that_reaches_today_runs_up_to_the_last_complete_week(tmp_path):
     """The week under way is not a partition yet: `./run demo --data` on a live-like feed stops before it."""
     from datetime import timedelta
 
-    from chicago_food_assets.launcher import data_weeks
+    from chicago_food_assets.local.launcher import data_weeks
     from chicago_food_assets.partitions import week_of
 
     out = tmp_path / "today.jsonl"

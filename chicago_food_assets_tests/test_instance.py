@@ -17,9 +17,9 @@ import requests
 from dagster import AssetKey, DagsterInstance, DagsterRunStatus, materialize
 
 from chicago_food_assets.assets.raw import raw_inspections
-from chicago_food_assets.replay import ReplayServer
+from chicago_food_assets.instance.run_launcher import LocalRunLauncher
+from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.storage import LocalRawIOManager
-from chicago_food_assets.run_launcher import LocalRunLauncher
 from chicago_food_assets_tests.helpers import (
     inject,
     new_database,
@@ -65,7 +65,7 @@ def test_a_range_run_keeps_every_weeks_status_with_pooled_batched_storage(monkey
     week: planned, materialized, and failed when the run failed."""
     from dagster import AssetExecutionContext, BackfillPolicy, DagsterEventType, EventRecordsFilter, asset
 
-    from chicago_food_assets.instance import BatchedEventLogStorage
+    from chicago_food_assets.instance.storage import BatchedEventLogStorage
     from chicago_food_assets.partitions import weekly
 
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")

@@ -11,7 +11,7 @@ from dagster_aws.s3 import S3Resource
 
 from chicago_food_assets.assets.raw import DEFAULT_CHECKS, build_raw_inspections, raw_inspections
 from chicago_food_assets.checks import QualityChecks, ShapeCheck
-from chicago_food_assets.replay import ReplayServer
+from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.s3 import S3RawIOManager
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.storage import LocalRawIOManager, frame_from_bytes

@@ -4,7 +4,7 @@ import pytest
 import requests
 from sodapy import Socrata
 
-from chicago_food_assets.replay import ReplayServer
+from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets_tests.helpers import inject, rows_between
 
 WEEK = "inspection_date >= '2013-01-07T00:00:00' AND inspection_date < '2013-01-14T00:00:00'"

@@ -22,7 +22,7 @@ import requests
 from openapi_spec_validator import validate
 
 from chicago_food_assets.core.contracts import CONTRACTS
-from chicago_food_assets.embedded import stop_embedded_postgres, with_database
+from chicago_food_assets.local.embedded import stop_embedded_postgres, with_database
 from chicago_food_assets.resources.postgres import PostgresResource, Table
 from chicago_food_assets.resources.tables import read_table, write_table
 from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
@@ -255,7 +255,7 @@ def test_a_database_outage_gives_503_and_the_service_recovers_by_itself(pipeline
         start = [
             sys.executable,
             "-c",
-            f"from chicago_food_assets.embedded import start_embedded_postgres as s; "
+            f"from chicago_food_assets.local.embedded import start_embedded_postgres as s; "
             f"from pathlib import Path; print(s(Path({str(data)!r})))",
         ]
         admin = with_database(

@@ -12,7 +12,7 @@ from dagster import materialize
 
 from chicago_food_assets.definitions import defs, keys
 from chicago_food_assets.jobs import WEEKLY
-from chicago_food_assets.replay import ReplayServer
+from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.tables import read_table
 from chicago_food_assets_tests.helpers import rows_between

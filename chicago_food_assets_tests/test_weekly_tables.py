@@ -7,7 +7,7 @@ from dagster import check_dagster_type, materialize
 from chicago_food_assets.assets.clean import cleaning_assets
 from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.raw import raw_inspections
-from chicago_food_assets.replay import ReplayServer
+from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.storage import LocalRawIOManager
 from chicago_food_assets.resources.tables import PostgresIOManager

@@ -37,7 +37,7 @@ from upath import UPath
 
 from chicago_food_assets.core.arrow import text_frame
 from chicago_food_assets.core.raw import FIELDS
-from chicago_food_assets.processes import alive
+from chicago_food_assets.instance.processes import alive
 
 FRAME_SUFFIX = ".jsonl.gz"
 

@@ -1,4 +1,4 @@
-"""A realistic Socrata-shaped inspections feed at any size, seeded: `python -m chicago_food_assets.generate`.
+"""A realistic Socrata-shaped inspections feed at any size, seeded: `python -m chicago_food_assets.local.generate`.
 
 What it draws (the numbers are in `marginals.json`: fitted from the bundled sample, or assumed and marked so):
 - Establishments, one drawn per 7.6 rows (the few never visited do not appear), each with a license, a name, an
@@ -35,7 +35,7 @@ from chicago_food_assets.core.dates import FIRST_WEEK
 from chicago_food_assets.core.raw import FIELDS, OUTCOMES
 from chicago_food_assets.core.violations import NEW_SCHEME_FROM
 from chicago_food_assets.data import SAMPLE_PATH
-from chicago_food_assets.generate.marginals import REINSPECTION, load
+from chicago_food_assets.local.generate.marginals import REINSPECTION, load
 
 FIRST = date.fromisoformat(FIRST_WEEK)
 MISSING = "(missing)"

@@ -19,16 +19,16 @@ import time
 from pathlib import Path
 
 from chicago_food_assets.data import SAMPLE_PATH
-from chicago_food_assets.embedded import (
+from chicago_food_assets.instance.processes import alive
+from chicago_food_assets.local.embedded import (
     embedded_directory,
     start_embedded_postgres,
     state_dir,
     stop_embedded_postgres,
     with_database,
 )
-from chicago_food_assets.processes import alive
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 # What this module may set; `./run env` prints exactly these.
 VARIABLES = (
     "CHICAGO_FOOD_STATE_DIR",
@@ -84,7 +84,7 @@ def start_replay(state: Path, data: Path) -> dict:
         return running
     state.mkdir(parents=True, exist_ok=True)
     log = state / "replay.log"
-    command = [sys.executable, "-m", "chicago_food_assets.replay", "--data", str(data), "--port", "0", "--json"]
+    command = [sys.executable, "-m", "chicago_food_assets.local.replay", "--data", str(data), "--port", "0", "--json"]
     with log.open("a") as errors:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, start_new_session=True)
     line = process.stdout.readline() if process.stdout else ""

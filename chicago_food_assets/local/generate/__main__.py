@@ -1,4 +1,4 @@
-"""python -m chicago_food_assets.generate [--rows N] [--seed S] [--first DAY] [--last DAY] --out FILE"""
+"""python -m chicago_food_assets.local.generate [--rows N] [--seed S] [--first DAY] [--last DAY] --out FILE"""
 
 import argparse
 import json
@@ -6,12 +6,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-from chicago_food_assets.generate import FIRST, describe, generate, write
+from chicago_food_assets.local.generate import FIRST, describe, generate, write
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m chicago_food_assets.generate",
+        prog="python -m chicago_food_assets.local.generate",
         description="Write a realistic Socrata-shaped inspections feed (JSON lines; gzip when FILE ends in .gz).",
     )
     parser.add_argument("--rows", type=int, default=300_000, help="about this many rows (default 300,000)")

@@ -12,9 +12,9 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-from chicago_food_assets import environment
 from chicago_food_assets.core.contracts import SCHEMA
-from chicago_food_assets.environment import PROJECT
+from chicago_food_assets.local import environment
+from chicago_food_assets.local.environment import PROJECT
 from chicago_food_assets.partitions import FIRST_WEEK, week_of, weekly
 
 WORKSPACE = PROJECT / "workspace.yaml"
@@ -33,7 +33,7 @@ def data_weeks(path: Path) -> tuple[str, str]:
     try:  # Arrow reads just the one field of JSON lines, in C++ (a 300,000-row file in about a second)
         values = pa_json.read_json(path, parse_options=only_dates).column("inspection_date").to_pandas()
     except pa.ArrowInvalid:  # another accepted kind, a cut line, a date sent as a number: read it the slow way
-        from chicago_food_assets.replay.files import DataFileError, load
+        from chicago_food_assets.local.replay.files import DataFileError, load
 
         try:
             days = load(path).days()
@@ -355,7 +355,7 @@ def main() -> int:
     if args.command == "env":
         print(environment.exports(environment.environment(quiet=True)))
         return 0
-    from chicago_food_assets.embedded import state_dir
+    from chicago_food_assets.local.embedded import state_dir
 
     stopped = environment.stop(Path(os.environ.get("CHICAGO_FOOD_STATE_DIR") or state_dir()))
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")

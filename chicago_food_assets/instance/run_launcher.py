@@ -18,7 +18,7 @@ from dagster import DagsterEventType, DefaultRunLauncher
 from dagster._core.launcher import CheckRunHealthResult, WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
 
-from chicago_food_assets.processes import alive, started_at
+from chicago_food_assets.instance.processes import alive, started_at
 
 # The engine events that name the process executing the whole run (not a step's subprocess).
 RUN_PROCESS_MESSAGES = ("Started process for run", "Executing steps using multiprocess executor", "Executing steps in")

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote_plus, urlsplit
 
-from chicago_food_assets.replay import files, soda
+from chicago_food_assets.local.replay import files, soda
 
 DATASET_ID = "4ijn-s7e5"
 

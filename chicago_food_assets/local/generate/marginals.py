@@ -49,7 +49,7 @@ def refit(sample: pd.DataFrame) -> None:
     PATH.write_text(json.dumps({"fitted": fit(sample), "assumed": load()["assumed"]}, indent=1) + "\n")
 
 
-if __name__ == "__main__":  # python -m chicago_food_assets.generate.marginals: refit from the bundled sample
-    from chicago_food_assets.generate import read_sample
+if __name__ == "__main__":  # python -m chicago_food_assets.local.generate.marginals: refit from the bundled sample
+    from chicago_food_assets.local.generate import read_sample
 
     refit(read_sample())

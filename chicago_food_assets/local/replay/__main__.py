@@ -1,12 +1,12 @@
-"""`python -m chicago_food_assets.replay --data FILE --port N`: serve real rows as the SODA API does."""
+"""`python -m chicago_food_assets.local.replay --data FILE --port N`: serve real rows as the SODA API does."""
 
 import argparse
 import json
 import sys
 
 from chicago_food_assets.data import SAMPLE_PATH
-from chicago_food_assets.replay.files import DataFileError, load
-from chicago_food_assets.replay.server import DATASET_ID, Fault, ReplayServer
+from chicago_food_assets.local.replay.files import DataFileError, load
+from chicago_food_assets.local.replay.server import DATASET_ID, Fault, ReplayServer
 
 
 def main() -> int:
