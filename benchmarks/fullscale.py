@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from benchmarks.report import record
-from chicago_food_assets.local.launcher import data_weeks
+from chicago_food_assets.local.demo import data_weeks
 
 STAGE_LINE = re.compile(r"^\s+(?P<stage>\S.*?)\s+\[#+\] \d+/\d+ steps, .*?,\s+(?P<seconds>[\d.]+) s")
 TARGETS = {"end to end": 300.0, "raw to features": 90.0, "new week": 30.0, "peak": 2048.0}

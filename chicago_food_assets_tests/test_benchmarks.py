@@ -18,7 +18,7 @@ def test_the_full_scale_benchmark_reads_the_demos_stage_lines(capsys):
     import time
 
     from benchmarks.fullscale import stage_seconds
-    from chicago_food_assets.local.launcher import _progress
+    from chicago_food_assets.local.demo import _progress
 
     _progress("weekly features", 3, 3, 881, time.monotonic() - 111.7, end="  rows: clean_inspections 281,486\n")
     _progress("latest risk per establishment", 1, 1, None, time.monotonic() - 14.3, end="  rows: x\n")

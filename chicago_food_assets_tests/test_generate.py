@@ -119,7 +119,7 @@ def test_a_feed_that_reaches_today_runs_up_to_the_last_complete_week(tmp_path):
     """The week under way is not a partition yet: `./run demo --data` on a live-like feed stops before it."""
     from datetime import timedelta
 
-    from chicago_food_assets.local.launcher import data_weeks
+    from chicago_food_assets.local.demo import data_weeks
     from chicago_food_assets.partitions import week_of
 
     out = tmp_path / "today.jsonl"
