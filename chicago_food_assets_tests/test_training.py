@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core import card, evaluation, features, training
+from chicago_food_assets.core import artifacts, card, evaluation, features, selection, training
 
 SMALL = {
     "n_estimators": 60,
@@ -57,12 +57,12 @@ def test_training_is_deterministic_with_a_seed(table):
 
 def test_the_selected_model_beats_the_naive_baselines_on_the_sample(table):
     trained = training.fit(table, training.Settings())
-    chosen = training.choose(trained, table)
+    chosen = selection.choose(trained, table)
     best = chosen.metrics[chosen.name]
     assert best["roc_auc"] > chosen.metrics["baseline_previous_result"]["roc_auc"]
     assert best["roc_auc"] > chosen.metrics["baseline_fail_rate"]["roc_auc"] == 0.5
     assert best["days_earlier"] > max(chosen.metrics["baseline_previous_result"]["days_earlier"], 0)
-    assert 0.6 < best["roc_auc"] < 0.9 and not training.leakage_warnings(trained.metrics)
+    assert 0.6 < best["roc_auc"] < 0.9 and not selection.leakage_warnings(trained.metrics)
 
 
 def test_a_feature_set_with_the_current_violations_trips_the_leakage_warning(cleaned, table):
@@ -79,9 +79,9 @@ def test_a_feature_set_with_the_current_violations_trips_the_leakage_warning(cle
     )
     early = leaky[leaky["week"] < pd.Timestamp("2010-06-01")]  # 2010: every row has its violations recorded
     trained = training.fit(early, settings)
-    warnings = training.leakage_warnings(trained.metrics)
+    warnings = selection.leakage_warnings(trained.metrics)
     assert warnings and all("possible leakage" in w for w in warnings)
-    assert not training.leakage_warnings(
+    assert not selection.leakage_warnings(
         training.fit(early, training.Settings(**{**settings.__dict__, "numeric": features.NUMERIC})).metrics
     )
 
@@ -92,9 +92,9 @@ def test_selection_picks_the_best_by_the_configured_metric():
         "knn": {"roc_auc": 0.64, "accuracy": 0.77, "brier": 0.17},
         "logistic": {"roc_auc": 0.66, "accuracy": 0.75, "brier": 0.19},
     }
-    assert training.select(metrics, "roc_auc") == "xgboost"
-    assert training.select(metrics, "accuracy") == "knn"
-    assert training.select(metrics, "brier") == "knn"  # lower is better
+    assert selection.select(metrics, "roc_auc") == "xgboost"
+    assert selection.select(metrics, "accuracy") == "knn"
+    assert selection.select(metrics, "brier") == "knn"  # lower is better
 
 
 def test_days_earlier_on_a_hand_made_window():
@@ -121,9 +121,9 @@ def test_row_order_does_not_change_the_model_or_its_version(table):
     shuffled = subset.sample(frac=1.0, random_state=3)
     first, second = training.fit(subset, settings), training.fit(shuffled, settings)
     assert first.metrics == second.metrics
-    assert training.choose(first, subset).version == training.choose(second, shuffled).version
+    assert selection.choose(first, subset).version == selection.choose(second, shuffled).version
     fewer = training.fit(subset.iloc[10:], settings)
-    assert training.choose(fewer, subset).version != training.choose(first, subset).version
+    assert selection.choose(fewer, subset).version != selection.choose(first, subset).version
 
 
 def test_a_model_records_its_library_versions_and_refuses_to_score_under_others(table):
@@ -132,14 +132,14 @@ def test_a_model_records_its_library_versions_and_refuses_to_score_under_others(
 
     subset = table[(table["week"] >= pd.Timestamp("2013-01-01")) & (table["week"] < pd.Timestamp("2014-01-01"))]
     settings = training.Settings(holdout_weeks=4, xgboost=SMALL, knn_sample=500)
-    chosen = training.choose(training.fit(subset, settings), subset)
-    assert chosen.libraries == training.library_versions() and "scikit-learn" in chosen.libraries
+    chosen = selection.choose(training.fit(subset, settings), subset)
+    assert chosen.libraries == artifacts.library_versions() and "scikit-learn" in chosen.libraries
     assert "Trained with**: scikit-learn " in card.model_card(chosen, [])
     stored = pickle.loads(pickle.dumps(chosen))  # as the object store gives it back
     assert len(stored.score(subset.head(5))) == 5
 
     older = dataclasses.replace(stored, libraries={**stored.libraries, "scikit-learn": "1.5.0"})
-    with pytest.raises(training.LibraryMismatchError, match=r"trained with scikit-learn 1\.5\.0 \(installed: 1\."):
+    with pytest.raises(artifacts.LibraryMismatchError, match=r"trained with scikit-learn 1\.5\.0 \(installed: 1\."):
         older.score(subset.head(5))
 
 
@@ -148,7 +148,7 @@ def test_permuting_one_days_outcomes_and_violations_changes_no_score_on_or_befor
 ):
     """The no-future guard at the level inspectors see: a fitted model's scores, not only the features."""
     settings = training.Settings(holdout_weeks=4, xgboost=SMALL, knn_sample=2000, backtest_cutoffs=1)
-    chosen = training.choose(training.fit(table, settings), table)
+    chosen = selection.choose(training.fit(table, settings), table)
     by_day = cleaned.groupby("inspection_date")["failed"].agg(["size", "mean"])
     day = by_day[(by_day["size"] >= 20) & by_day["mean"].between(0.2, 0.8)].index[len(by_day) // 40]
     on_day = cleaned.index[cleaned["inspection_date"] == day]
@@ -212,9 +212,9 @@ def test_selection_prefers_the_simpler_model_inside_the_best_ones_interval():
         return training.Trained(candidates, {}, training.Settings(), None, 0, pd.DataFrame(), "", pd.DataFrame(rows))
 
     close = trained_with({"xgboost": (0.70, 0.68), "knn": (0.66, 0.64), "logistic": (0.685, 0.66)})
-    assert training.choice(close)[0] == "logistic"  # 0.685 is inside xgboost's [0.68, ...]
+    assert selection.choice(close)[0] == "logistic"  # 0.685 is inside xgboost's [0.68, ...]
     apart = trained_with({"xgboost": (0.70, 0.69), "knn": (0.66, 0.64), "logistic": (0.685, 0.66)})
-    assert training.choice(apart)[0] == "xgboost"
+    assert selection.choice(apart)[0] == "xgboost"
 
 
 def test_scores_are_calibrated_before_the_holdout_without_changing_their_order(table):
@@ -222,7 +222,7 @@ def test_scores_are_calibrated_before_the_holdout_without_changing_their_order(t
 
     settings = training.Settings(xgboost=SMALL, knn_sample=3000, backtest_cutoffs=1)
     trained = training.fit(table, settings)
-    chosen = training.choose(trained, table)
+    chosen = selection.choose(trained, table)
     calibration = chosen.calibration  # no earlier backtest window: fitted on the last training weeks
     last_week = pd.Timestamp(re.findall(r"\d{4}-\d{2}-\d{2}", calibration.weeks)[-1])
     assert last_week < pd.Timestamp(chosen.window.cutoff) and calibration.rows > 500  # fitted before the holdout
@@ -241,7 +241,7 @@ def test_scores_are_calibrated_before_the_holdout_without_changing_their_order(t
 def test_with_earlier_backtest_windows_calibration_fits_on_their_out_of_time_scores(table):
     settings = training.Settings(xgboost=SMALL, knn_sample=3000, backtest_cutoffs=2)
     trained = training.fit(table, settings)
-    chosen = training.choose(trained, table)
+    chosen = selection.choose(trained, table)
     earlier = trained.earlier_windows
     assert len(earlier) == chosen.calibration.rows > 500
     cutoff = pd.Timestamp(chosen.window.cutoff)
@@ -264,7 +264,7 @@ def test_each_rows_contributions_add_up_with_the_base_value_to_its_raw_score(tab
 
     settings = training.Settings(xgboost=SMALL, knn_sample=2000, backtest_cutoffs=1, holdout_weeks=4)
     trained = training.fit(table, settings)
-    selected = training.choose(trained, table)
+    selected = selection.choose(trained, table)
     selected = dataclasses.replace(selected, name=name, pipeline=trained.candidates[name].pipeline)
     rows = table.sample(3000, random_state=0).reset_index(drop=True)
     contributed, base = reasons.contributions(selected.pipeline, training.model_frame(rows, settings))
@@ -301,7 +301,7 @@ def test_a_model_stored_by_an_older_version_is_refused_saying_how_to_retrain():
     del trained.__dict__["earlier_windows"]  # what an older version pickled
     older = pickle.dumps(trained)
     with pytest.raises(
-        training.OutdatedModelError, match=r"has no earlier_windows\): retrain it with the `training` job"
+        artifacts.OutdatedModelError, match=r"has no earlier_windows\): retrain it with the `training` job"
     ):
         pickle.loads(older)
     assert pickle.loads(old).earlier_windows.empty

@@ -15,7 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from chicago_food_assets.checks import Check
-from chicago_food_assets.core import card, evaluation, fairness, training
+from chicago_food_assets.core import card, evaluation, fairness, selection, training
 from chicago_food_assets.core.training import Settings, Trained
 
 TRAINED = AssetKey("trained_models")
@@ -119,7 +119,7 @@ class SelectionConfig(Config):
 
 AUC_FLOOR = Check("auc_floor", "holdout ROC AUC of the selected model is at least a floor", "warn")
 POSSIBLE_LEAKAGE = Check(
-    "possible_leakage", f"no candidate scores above {training.LEAKAGE_AUC} ROC AUC on the holdout", "warn"
+    "possible_leakage", f"no candidate scores above {selection.LEAKAGE_AUC} ROC AUC on the holdout", "warn"
 )
 PREDICTIONS_IN_RANGE = Check("predictions_in_range", "holdout predictions are finite and in [0, 1]", "error")
 SELECTION_CHECKS = [check.spec(SELECTED) for check in (AUC_FLOOR, POSSIBLE_LEAKAGE, PREDICTIONS_IN_RANGE)]
@@ -140,18 +140,18 @@ def selected_model(
     metrics = trained_models.metrics
     if config.metric not in next(iter(metrics.values())):
         raise ValueError(f"unknown metric {config.metric!r}; choose one of {sorted(next(iter(metrics.values())))}")
-    chosen = training.choose(
+    chosen = selection.choose(
         trained_models, inspection_features, config.metric, config.refit, config.flagged_share, config.min_group_size
     )
-    leakage = training.leakage_warnings(metrics)
+    leakage = selection.leakage_warnings(metrics)
     auc = chosen.metrics[chosen.name]["roc_auc"]
     # Promotion rule: a retrained model replaces the current one only when its holdout ROC AUC is at least the
     # promotion floor and not above the leakage line. Otherwise the step fails before anything is written, so the
     # stored selected_model, and everything scored from it, stays the previous model.
-    if not config.promotion_floor <= auc <= training.LEAKAGE_AUC:
+    if not config.promotion_floor <= auc <= selection.LEAKAGE_AUC:
         raise Failure(
             description=f"{chosen.name} not promoted: holdout ROC AUC {auc:.3f} is outside "
-            f"[{config.promotion_floor}, {training.LEAKAGE_AUC}] (below the floor, or possible leakage); "
+            f"[{config.promotion_floor}, {selection.LEAKAGE_AUC}] (below the floor, or possible leakage); "
             "the current model stays",
             metadata={
                 "roc_auc": auc,
@@ -176,7 +176,7 @@ def selected_model(
     )
     yield AUC_FLOOR.result(SELECTED, auc >= config.auc_floor, {"roc_auc": auc, "floor": config.auc_floor})
     yield POSSIBLE_LEAKAGE.result(
-        SELECTED, not leakage, {"warnings": "; ".join(leakage) if leakage else "none", "limit": training.LEAKAGE_AUC}
+        SELECTED, not leakage, {"warnings": "; ".join(leakage) if leakage else "none", "limit": selection.LEAKAGE_AUC}
     )
     scores = chosen.holdout["score"].to_numpy(dtype=float)
     bad = int((~np.isfinite(scores) | (scores < 0) | (scores > 1)).sum())

@@ -2,7 +2,8 @@
 probabilities are calibrated, which ranking policy is deployed and why, and the rolling-origin backtest."""
 
 from chicago_food_assets.core import evaluation, features
-from chicago_food_assets.core.training import LEAKAGE_AUC, Selected
+from chicago_food_assets.core.selection import LEAKAGE_AUC
+from chicago_food_assets.core.training import Selected
 
 
 def _calibration_section(selected: Selected) -> str:

@@ -308,7 +308,7 @@ CURRENT_MODEL = contract(
     C("training_scores", "json", False, "the training score distribution, for drift"),
     C("libraries", "json", False),
     C("published_at", "instant", False),
-    C("selected_because", "text", description="why this candidate: the backtest's rule (core/training.choice)"),
+    C("selected_because", "text", description="why this candidate: the backtest's rule (core/selection.choice)"),
     C("backtest", "json", description="rolling-origin backtest: per model, per cutoff and pooled"),
     C("calibration", "json", description="the Platt map, where it was fitted, and the holdout's reliability by decile"),
     C("ranking", "json", description="the deployed ranking policy, why, and its effect (core/fairness.decide)"),

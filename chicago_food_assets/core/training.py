@@ -11,14 +11,15 @@ on the backtest's earlier windows, and its ranking policy is decided by the fair
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import evaluation, fairness, features, scoring
+from chicago_food_assets.core import evaluation, fairness, features
+from chicago_food_assets.core.artifacts import Stored, check_libraries, library_versions
 from chicago_food_assets.core.window import ModelWindow
 
 # scikit-learn and XGBoost are imported where models are built and scored: every Dagster process loads this module
@@ -26,38 +27,6 @@ from chicago_food_assets.core.window import ModelWindow
 if TYPE_CHECKING:
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
-
-LEAKAGE_AUC = 0.9  # without leakage, inspection outcomes are predicted at AUC ~0.63-0.70
-# A pickled model is only as good as the libraries that read it back: the card records these, scoring compares them.
-LIBRARIES = ("scikit-learn", "xgboost-cpu", "numpy", "pandas")
-
-
-def library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for name in LIBRARIES:
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = "absent"
-    return versions
-
-
-class LibraryMismatchError(RuntimeError):
-    """The model was trained under other library versions than the ones installed."""
-
-
-def check_libraries(trained_with: dict[str, str]) -> None:
-    """Refuse to score with a model pickled under other versions: its answers could silently differ."""
-    current = library_versions()
-    differ = {name: (was, current.get(name)) for name, was in trained_with.items() if current.get(name) != was}
-    if differ:
-        listed = ", ".join(f"{name} {was} (installed: {now})" for name, (was, now) in differ.items())
-        raise LibraryMismatchError(
-            f"the model was trained with {listed}. Install the locked versions (./run setup installs uv.lock) "
-            "or retrain it under the installed ones (materialize the `training` job)."
-        )
 
 
 @dataclass(frozen=True)
@@ -252,45 +221,6 @@ def baseline_metrics(split: Split, settings: Settings) -> dict[str, dict]:
     }
 
 
-def select(metrics: dict[str, dict], metric: str = "roc_auc") -> str:
-    """The candidate with the best holdout value of `metric` (lower is better for losses)."""
-    lower_is_better = metric in ("log_loss", "brier")
-    ranked = sorted(metrics, key=lambda name: metrics[name][metric], reverse=not lower_is_better)
-    return ranked[0]
-
-
-SIMPLER_FIRST = ("logistic", "xgboost", "knn")  # a linear model, then trees, then neighbours (opaque, costly)
-
-
-def choice(trained: "Trained", metric: str = "roc_auc") -> tuple[str, str]:
-    """The candidate to deploy, and why. By ROC AUC: the best pooled backtest value, unless a simpler candidate's
-    pooled value lies inside the best one's bootstrap interval (then the difference is noise, and simpler wins).
-    By another metric the pooled backtest has: its best; else the holdout's best."""
-    pooled = trained.pooled.reindex(list(trained.candidates)).dropna(how="all")
-    if metric == "roc_auc" and not pooled.empty:
-        best = str(pooled["roc_auc"].idxmax())
-        low = float(pooled.at[best, "roc_auc_low"])
-        for name in SIMPLER_FIRST[: SIMPLER_FIRST.index(best)] if best in SIMPLER_FIRST else ():
-            if name in pooled.index and pooled.at[name, "roc_auc"] >= low:
-                return name, (
-                    f"pooled backtest ROC AUC {pooled.at[name, 'roc_auc']:.3f}, inside the interval of the best "
-                    f"({best}: {pooled.at[best, 'roc_auc']:.3f}, 95% CI from {low:.3f}): the simpler model"
-                )
-        return best, f"best pooled backtest ROC AUC ({pooled.at[best, 'roc_auc']:.3f}) over {len(pooled)} candidates"
-    if metric in pooled.columns and not pooled.empty:
-        name = select(pooled.to_dict("index"), metric)
-        return name, f"best pooled backtest {metric}"
-    return select(trained.metrics, metric), f"best holdout {metric}"
-
-
-def leakage_warnings(metrics: dict[str, dict], limit: float = LEAKAGE_AUC) -> list[str]:
-    return [
-        f"{name}: holdout ROC AUC {m['roc_auc']:.3f} > {limit}: possible leakage (a feature may carry the outcome)"
-        for name, m in metrics.items()
-        if m["roc_auc"] > limit
-    ]
-
-
 def fingerprint(table: pd.DataFrame) -> str:
     """What the model learnt from: the inspections and their outcomes, independent of row order."""
     rows = pd.util.hash_pandas_object(table[["inspection_id", features.TARGET]], index=False).to_numpy()
@@ -303,26 +233,6 @@ def version(name: str, window: ModelWindow, settings: Settings, data: str) -> st
     identity = json.dumps({**fields, "settings": asdict(settings)}, sort_keys=True, default=str)
     digest = hashlib.sha256(identity.encode()).hexdigest()[:8]
     return f"{name}-{window.cutoff:%Y%m%d}-{digest}" + ("-refit" if window.refit else "")
-
-
-class OutdatedModelError(RuntimeError):
-    """A stored model saved by an older version of this project, without what this version reads."""
-
-
-class Stored:
-    """Models are pickled: one loaded from the store must have every field this version reads. The one place a
-    model from an older version is met: it is refused, saying how to retrain, instead of defaults spread over
-    the code that uses it."""
-
-    def __setstate__(self, state: dict) -> None:
-        missing = sorted(f.name for f in fields(self) if f.name not in state)  # type: ignore[arg-type]
-        if missing:
-            raise OutdatedModelError(
-                f"the stored {type(self).__name__.lower()} model was saved by an older version of this project (it "
-                f"has no {', '.join(missing)}): retrain it with the `training` job (Materialize it in the UI, or "
-                "./run dagster job execute -m chicago_food_assets.definitions -j training)"
-            )
-        self.__dict__.update(state)
 
 
 @dataclass
@@ -414,76 +324,4 @@ def fit(table: pd.DataFrame, settings: Settings) -> Trained:
         fingerprint(split.train),
         backtest,
         pd.concat(windows[1:], ignore_index=True) if len(windows) > 1 else pd.DataFrame(),
-    )
-
-
-def calibrate(name: str, trained: Trained, table: pd.DataFrame) -> evaluation.Calibration:
-    """Platt scaling fitted out of time, before the holdout, which never takes part.
-
-    On the backtest's earlier windows: each scored by the candidate fitted strictly before it, in the holdout's
-    season of earlier years, so one season's fail rate does not bias the map (12 weeks just before the holdout did:
-    spring fails less than summer). Without earlier windows: on the last `calibration_weeks` training weeks, scored
-    by the candidate fitted without them."""
-    settings, earlier = trained.settings, trained.earlier_windows
-    if len(earlier) and earlier[features.TARGET].nunique() == 2:
-        cutoffs = ", ".join(f"{cutoff:%Y-%m-%d}" for cutoff in sorted(earlier["cutoff"].unique()))
-        return evaluation.platt(
-            earlier[f"score_{name}"].to_numpy(dtype=float),
-            earlier[features.TARGET].to_numpy(dtype=int),
-            f"the backtest's earlier windows ({settings.holdout_weeks} weeks from {cutoffs}), each scored by a fit "
-            "before it",
-        )
-    learnt = trained.window.learnt(table)
-    last = learnt["week"].max() - pd.Timedelta(weeks=settings.calibration_weeks - 1)
-    early, late = learnt[learnt["week"] < last], learnt[learnt["week"] >= last]
-    if early[features.TARGET].nunique() < 2 or late[features.TARGET].nunique() < 2:
-        return evaluation.Calibration(weeks="none: too few weeks to calibrate on")
-    pipeline = candidates(settings)[name]
-    pipeline.fit(model_frame(early, settings), early[features.TARGET].to_numpy(dtype=int))
-    raw = pipeline.predict_proba(model_frame(late, settings))[:, 1]
-    weeks = f"the weeks {late['week'].min():%Y-%m-%d} to {late['week'].max():%Y-%m-%d}, scored by a fit without them"
-    return evaluation.platt(raw, late[features.TARGET].to_numpy(dtype=int), weeks)
-
-
-def choose(
-    trained: Trained,
-    table: pd.DataFrame,
-    metric: str = "roc_auc",
-    refit: bool = False,
-    flagged_share: float = fairness.FLAGGED_SHARE,
-    min_group_size: int = fairness.MIN_GROUP,
-) -> Selected:
-    """Pick a candidate by `metric` on the backtest (`choice`); with `refit`, fit it again on training + holdout
-    weeks. The ranking policy is decided on the holdout's top `flagged_share` (`fairness.decide`)."""
-    name, reason = choice(trained, metric)
-    pipeline = trained.candidates[name].pipeline
-    window = trained.window.refitted() if refit else trained.window
-    rows, data = trained.train_rows, trained.data
-    learnt = window.learnt(table)
-    if refit:
-        pipeline = candidates(trained.settings)[name]
-        pipeline.fit(model_frame(learnt, trained.settings), learnt[features.TARGET].to_numpy(dtype=int))
-        rows, data = len(learnt), fingerprint(learnt)
-    calibration = calibrate(name, trained, table)  # before the holdout, even refit
-    holdout = trained.holdout[HOLDOUT_COLUMNS].assign(score=calibration.apply(trained.holdout[f"score_{name}"]))
-    distribution = scoring.distribution(
-        calibration.apply(pipeline.predict_proba(model_frame(learnt, trained.settings))[:, 1]), learnt["facility_type"]
-    )
-    return Selected(
-        name=name,
-        version=version(name, window, trained.settings, data),
-        pipeline=pipeline,
-        metric=metric,
-        metrics={**trained.metrics, **{f"baseline_{k}": v for k, v in trained.baselines.items()}},
-        settings=trained.settings,
-        window=window,
-        train_rows=rows,
-        holdout=holdout,
-        training_scores=distribution,
-        backtest=trained.backtest,
-        reason=reason,
-        calibration=calibration,
-        reliability=evaluation.reliability(holdout[features.TARGET], holdout["score"]),
-        holdout_raw=trained.holdout[f"score_{name}"].to_numpy(dtype=float),
-        decision=fairness.decide(holdout, flagged_share, min_group_size),
     )
