@@ -54,3 +54,10 @@ def whole_numbers(values: pd.Series) -> pd.arrays.IntegerArray:
     readable = pc.fill_null(pc.and_(digits, fits), False)
     parsed = pc.cast(pc.if_else(readable, array, pa.scalar(None, pa.string())), pa.int64())
     return pd.array(parsed.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get), dtype="Int64")
+
+
+def text(series: pd.Series) -> pd.Series:
+    """Trimmed Arrow strings, empty -> missing; whatever is not a string (missing) stays missing."""
+    values = series if series.dtype == TEXT else series.astype(TEXT)
+    trimmed = values.str.strip()
+    return trimmed.mask(trimmed == "")

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from chicago_food_assets.core import dates, violations
-from chicago_food_assets.core.arrow import TEXT, numbers, whole_numbers
+from chicago_food_assets.core.arrow import TEXT, text, whole_numbers
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS
+from chicago_food_assets.core.coordinates import coordinates
 from chicago_food_assets.core.establishments import chain_key, establishment_key
 from chicago_food_assets.core.raw import NOT_OUTCOMES, RESULTS, RISKS
 
@@ -89,14 +90,6 @@ class Cleaned:
 
 
 _INTEGER = r"^\d+$"
-_DECIMAL = r"^-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?$"
-
-
-def text(series: pd.Series) -> pd.Series:
-    """Trimmed Arrow strings, empty -> missing; whatever is not a string (missing) stays missing."""
-    values = series if series.dtype == TEXT else series.astype(TEXT)
-    trimmed = values.str.strip()
-    return trimmed.mask(trimmed == "")
 
 
 def per_distinct(series: pd.Series, transform: Callable[[pd.Series], pd.Series]) -> pd.Series:
@@ -160,7 +153,7 @@ def parse(raw: pd.DataFrame) -> Parsed:
     inspection_date = pd.Series(days[codes], index=frame.index)  # code -1 (missing) takes the trailing NaT
     week = inspection_date - pd.to_timedelta(inspection_date.dt.weekday, unit="D")
     raw_id, raw_license = field("inspection_id"), field("license_")
-    latitude, longitude, from_location = _coordinates(
+    latitude, longitude, from_location = coordinates(
         field("latitude"), field("longitude"), field("location") if "location" in frame.columns else None
     )
     return Parsed(
@@ -339,37 +332,3 @@ def derive(kept: pd.DataFrame, repaired: dict[str, int]) -> tuple[pd.DataFrame, 
     kept["chain"] = chain_key(kept["aka_name"], kept["dba_name"])
     parsed = violations.parse(kept)
     return pd.concat([kept, parsed.counts], axis=1)[list(COLUMNS)], identical, parsed
-
-
-def _object(value: str) -> dict:
-    """A JSON object sent as a field (the raw store keeps it as text); anything else is no object."""
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
-
-
-def _coordinates(
-    latitude: pd.Series, longitude: pd.Series, location: pd.Series | None
-) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Floats from the latitude/longitude fields; when both are absent, from `location` (swapped pairs fixed)."""
-    lat = pd.Series(numbers(latitude, _DECIMAL), index=latitude.index)
-    lon = pd.Series(numbers(longitude, _DECIMAL), index=longitude.index)
-    use = pd.Series(False, index=latitude.index)
-    if location is not None:
-        use = (location.notna() & latitude.isna() & longitude.isna()).to_numpy(dtype=bool)
-        if use.any():  # rare: only rows whose own coordinates are absent
-            found = location[use]
-            pairs = pd.DataFrame([_object(v) for v in found], index=found.index)
-            a = pd.Series(
-                numbers(text(pairs.get("latitude", pd.Series(pd.NA, index=found.index))), _DECIMAL), index=found.index
-            )
-            b = pd.Series(
-                numbers(text(pairs.get("longitude", pd.Series(pd.NA, index=found.index))), _DECIMAL), index=found.index
-            )
-            swapped = a < 0  # the portal has served some points as (longitude, latitude)
-            lat[use] = a.where(~swapped, b)
-            lon[use] = b.where(~swapped, a)
-        use = pd.Series(use, index=latitude.index)
-    return lat, lon, use & lat.notna()
