@@ -194,8 +194,22 @@ def test_richer_history_counts_fails_in_a_row_complaints_severity_and_age():
     assert built["establishment_age"].tolist() == [0, 61, 68, 124, 460]
     assert built["complaints_last_year"].tolist() == [0, 0, 1, 1, 0]  # 2013-03-04 is more than 365 days before
     assert built["food_poisoning_last_year"].tolist() == [0, 0, 0, 0, 1]
+    assert built["conditional_passes_last_year"].tolist() == [0, 0, 0, 0, 0]  # none passed with conditions
     assert pd.isna(built.loc[1, "days_since_critical"])  # nothing earlier
     assert built.loc[2:5, "days_since_critical"].tolist() == [61, 68, 124, 460]  # since 2013-01-02's
+
+
+def test_conditional_passes_count_the_year_before_only():
+    built = hand_made(
+        [
+            ("2013-01-02", "Pass w/ Conditions", "canvass", 0),
+            ("2013-01-02", "Pass w/ Conditions", "canvass", 0),  # the same day: not each other's history
+            ("2013-06-03", "Pass", "canvass", 0),
+            ("2014-01-06", "Pass w/ Conditions", "canvass", 0),  # 2013-01-02 is more than 365 days before
+            ("2014-02-03", "Fail", "canvass", 0),
+        ]
+    )
+    assert built["conditional_passes_last_year"].tolist() == [0, 0, 2, 0, 1]
 
 
 def peer_rows(rows: list[tuple[str, str, str | None, str | None, bool]]) -> pd.DataFrame:

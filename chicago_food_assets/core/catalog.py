@@ -136,6 +136,12 @@ FEATURES: tuple[Feature, ...] = (
         "suspected food poisoning inspections in the past year",
     ),
     _counted(
+        "conditional_passes_last_year",
+        RICHER,
+        "inspections in the 365 days before that passed only with conditions (`Pass w/ Conditions`)",
+        "passes with conditions in the past year",
+    ),
+    _counted(
         "fails_in_a_row",
         RICHER,
         "consecutive failed inspection days just before this one: a run of fails and failed re-inspections",

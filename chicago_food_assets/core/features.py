@@ -131,6 +131,7 @@ def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
                 name: total((rows["inspection_kind"] == kind).fillna(False).to_numpy(dtype=float))
                 for name, kind in (("complaints", "complaint"), ("poisonings", "suspected_food_poisoning"))
             },
+            "conditional": total((rows["results"] == "Pass w/ Conditions").fillna(False).to_numpy(dtype=float)),
             "day_failed": rows["failed"].to_numpy(dtype=bool)[order][ends],
         }
     )
@@ -174,6 +175,7 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
     out["inspections_last_year"] = window(days["n"].to_numpy(dtype=float))
     out["complaints_last_year"] = window(days["complaints"].to_numpy(dtype=float))
     out["food_poisoning_last_year"] = window(days["poisonings"].to_numpy(dtype=float))
+    out["conditional_passes_last_year"] = window(days["conditional"].to_numpy(dtype=float))
 
     # since the establishment was first seen (0 on its first day), and since its last critical or serious violation
     out["establishment_age"] = day - day[group_start]
