@@ -59,6 +59,7 @@ def main() -> None:
     )
     measured = {
         "machine": machine(),
+        "skipped": sorted(args.skip),
         "rows": [asdict(row) for row in read(str(results))] if results.exists() else [],
         "breakdown": json.loads((folder / "breakdown.json").read_text())
         if (folder / "breakdown.json").exists()
@@ -66,7 +67,7 @@ def main() -> None:
     }
     print(f"\n## Benchmarks ({measured['machine']})\n")
     print(tables(measured))
-    if measured["rows"] and not args.skip:  # a whole run: the results ./run docs writes into docs/performance.md
+    if measured["rows"] and "fullscale" not in args.skip:  # what ./run docs writes into docs/performance.md
         RESULT.parent.mkdir(exist_ok=True)
         RESULT.write_text(json.dumps(measured, indent=1) + "\n")
         print(f"\n(saved to {RESULT}; ./run docs writes it into docs/performance.md)")
@@ -75,7 +76,9 @@ def main() -> None:
 
 def tables(measured: dict) -> str:
     """The benchmark table and where the full-scale run's time went, as markdown."""
-    text = markdown([Row(**row) for row in measured["rows"]]) if measured["rows"] else "(no results)"
+    text = f"Measured on {measured['machine']}"
+    text += f" (not run: {', '.join(measured['skipped'])})." if measured.get("skipped") else "."
+    text += "\n\n" + (markdown([Row(**row) for row in measured["rows"]]) if measured["rows"] else "(no results)")
     if measured["breakdown"]:
         text += (
             "\n\nWhere the full-scale run's time went (seconds; from Dagster's event log):\n\n"
