@@ -240,8 +240,10 @@ def verify_no_future(
         )
         pasts.append(np.flatnonzero((day < day[here]) & readable))
     world = np.repeat(np.arange(len(at)), [len(past) for past in pasts])
-    past = _world(rows, np.concatenate(pasts), world)
-    own = _world(rows, at, np.arange(len(at)))
+    # each row's place in id order, once: a world's ids keep the order of the originals
+    order = np.argsort(np.argsort(rows["inspection_id"].to_numpy(dtype=np.int64), kind="stable"), kind="stable")
+    past = _world(rows, order, np.concatenate(pasts), world)
+    own = _world(rows, order, at, np.arange(len(at)))
     own["failed"] = ~own["failed"].astype(bool)
     own["results"] = np.where(own["results"] == "Fail", "Pass", "Fail")
     own[["critical_count", "serious_count", "minor_count"]] = 7
@@ -266,14 +268,13 @@ def verify_no_future(
     return [int(i) for i in picked["inspection_id"].to_numpy()[differs]]
 
 
-def _world(rows: pd.DataFrame, positions: np.ndarray, world: np.ndarray) -> pd.DataFrame:
+def _world(rows: pd.DataFrame, order: np.ndarray, positions: np.ndarray, world: np.ndarray) -> pd.DataFrame:
     """`rows[positions]`, each in its numbered world: keys prefixed with it, ids renumbered in their order."""
     part = rows.iloc[positions].reset_index(drop=True)
     prefix = pd.Series(world.astype(str), dtype=object) + "|"
     for name in ("establishment", "chain", "zip"):
         values = part[name].astype(object)
         part[name] = (prefix + values.astype(str)).where(values.notna().to_numpy(), None)
-    order = np.argsort(np.argsort(rows["inspection_id"].to_numpy(dtype=np.int64), kind="stable"), kind="stable")
     part["inspection_id"] = world.astype(np.int64) * len(rows) + order[positions] + 1
     return part
 
