@@ -6,7 +6,7 @@ Every check, here and next to its asset, is the same small declaration (its sett
 `evaluate`): the repeated shape is the one style of checks, not copied logic.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,6 +37,17 @@ class Check:
 
     def evaluate(self, asset: str | AssetKey, frame: pd.DataFrame, size: int) -> AssetCheckResult:
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Rule(Check):
+    """A check that is one measure of the frame: `measure` returns whether it passed and what it counted."""
+
+    measure: Callable[[pd.DataFrame], tuple[bool, dict]] = lambda frame: (True, {})
+
+    def evaluate(self, asset: str | AssetKey, frame: pd.DataFrame, size: int) -> AssetCheckResult:
+        passed, metadata = self.measure(frame)
+        return self.result(asset, passed, metadata)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import os
 
 from dagster import EnvVar, ExecutorDefinition, in_process_executor, multiprocess_executor
 
-from chicago_food_assets.local.embedded import state_dir
+from chicago_food_assets.data import state_dir
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager

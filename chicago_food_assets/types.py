@@ -45,13 +45,15 @@ def _pandas_column(column: Column) -> PandasColumn:
     low, high = column.bounds or (None, None)
     low, high = -float("inf") if low is None else low, float("inf") if high is None else high
     required = {"non_nullable": not column.nullable, "ignore_missing_vals": column.nullable}
-    if column.kind in ("bigint", "integer", "smallint"):
+    if column.type.family == "integer":
         return PandasColumn.integer_column(column.name, min_value=low, max_value=high, unique=column.unique, **required)
-    if column.kind == "float":
+    if column.type.family == "float":
         return PandasColumn.float_column(column.name, min_value=low, max_value=high, **required)
-    if column.kind in ("date", "instant"):
-        return PandasColumn.datetime_column(column.name, tz="UTC" if column.kind == "instant" else None, **required)
-    if column.kind == "boolean":
+    if column.type.family in ("date", "instant"):
+        return PandasColumn.datetime_column(
+            column.name, tz="UTC" if column.type.family == "instant" else None, **required
+        )
+    if column.type.family == "boolean":
         return PandasColumn.boolean_column(column.name, **required)
     if column.values is not None:
         return PandasColumn.categorical_column(

@@ -31,7 +31,7 @@ from service.cursors import Cursors
 from service.db import Database, UnavailableError
 from service.parameters import MAX_LIMIT
 from service.reads import document, read
-from service.schemas import Establishment, Group, Model, Past, Score, WeekScores
+from service.schemas import GROUP_COLUMNS, Establishment, Group, Model, Past, Score, WeekScores
 from service.versions import CACHE_CONTROL, VERSION, BoundedStore, Publication, cache_config, headers, revalidate
 
 # The docs page's scripts and styles come from an installed package (Swagger UI 5, which renders OpenAPI 3.1),
@@ -211,7 +211,7 @@ async def week_scores_parquet(request: Request, database: Database, week: str) -
 CURRENT = f"""
 SELECT {VERSION} AS version, m.*, (
     SELECT json_agg(g ORDER BY g.group_size DESC) FROM (
-        SELECT facility_type, group_size, fpr, fdr, fpr_disparity, fdr_disparity, fpr_parity, fdr_parity
+        SELECT {GROUP_COLUMNS}
         FROM {SCHEMA}.fairness_audit f WHERE f.model_version = m.model_version) g)::text AS fairness
 FROM {SCHEMA}.current_model m LIMIT 1"""
 

@@ -24,20 +24,7 @@ PARQUET = "application/vnd.apache.parquet"
 EXPORT = f"SELECT {SCORE_COLUMNS} FROM {SCHEMA}.inspection_scores WHERE week = $1 ORDER BY rank"
 EXPORT_CHUNK = 64 * 1024
 EXPORT_BATCH = 5_000  # rows per Parquet row group
-ARROW_TYPES = {
-    "bigint": pa.int64(),
-    "integer": pa.int32(),
-    "smallint": pa.int16(),
-    "float": pa.float64(),
-    "boolean": pa.bool_(),
-    "date": pa.date32(),
-    "instant": pa.timestamp("us", tz="UTC"),
-    "text": pa.string(),
-    "json": pa.string(),
-}
-EXPORT_SCHEMA = pa.schema(
-    [pa.field(c.name, ARROW_TYPES[c.kind], nullable=c.nullable) for c in INSPECTION_SCORES.columns]
-)
+EXPORT_SCHEMA = pa.schema([pa.field(c.name, c.type.arrow, nullable=c.nullable) for c in INSPECTION_SCORES.columns])
 
 
 class PublicationChangedError(RuntimeError):

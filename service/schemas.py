@@ -1,30 +1,17 @@
-"""The API's response types: the scores' from their table's contract, the model's and the groups' by hand."""
+"""The API's response types: scores and fairness groups from their tables' contracts; the model's by hand, because it
+renames the stored windows to the names the API has always served and gives its JSON columns their shapes."""
 
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import msgspec
 
-from chicago_food_assets.core.contracts import INSPECTION_SCORES, Contract
-
-PYTHON_TYPES = {
-    "bigint": int,
-    "integer": int,
-    "smallint": int,
-    "float": float,
-    "boolean": bool,
-    "date": date,
-    "instant": datetime,
-    "text": str,
-    "json": list[dict[str, str | float]],  # the served JSON column: a score's reasons (core/reasons.py)
-}
+from chicago_food_assets.core.contracts import FAIRNESS_AUDIT, INSPECTION_SCORES, Contract
 
 
 def struct(name: str, contract: Contract) -> type[msgspec.Struct]:
     """A response type with the contract's columns (core/contracts.py), so the API and the table never drift."""
-    fields = [
-        (c.name, PYTHON_TYPES[c.kind] if not c.nullable else PYTHON_TYPES[c.kind] | None) for c in contract.columns
-    ]
+    fields = [(c.name, c.type.python if not c.nullable else c.type.python | None) for c in contract.columns]
     return msgspec.defstruct(name, fields, module=__name__)
 
 
@@ -35,12 +22,21 @@ if TYPE_CHECKING:  # built from the contract at import: a type checker sees a st
 
     class Past(msgspec.Struct): ...
 
+    class Group(msgspec.Struct): ...
+
 else:
     Score = struct("Score", INSPECTION_SCORES)
     Past = struct(
         "Past",
         INSPECTION_SCORES.select(
             ["inspection_id", "week", "inspection_date", "score", "rank", "period", "failed", "model_version"]
+        ),
+    )
+    # a facility type's fairness, as the model's response carries it
+    Group = struct(
+        "Group",
+        FAIRNESS_AUDIT.select(
+            ["facility_type", "group_size", "fpr", "fdr", "fpr_disparity", "fdr_disparity", "fpr_parity", "fdr_parity"]
         ),
     )
 
@@ -58,17 +54,6 @@ class WeekScores(msgspec.Struct):
     week: date
     items: list[Score]
     next_cursor: str | None  # pass as `cursor` for the next page; null on the last page
-
-
-class Group(msgspec.Struct):
-    facility_type: str
-    group_size: int
-    fpr: float | None
-    fdr: float | None
-    fpr_disparity: float | None
-    fdr_disparity: float | None
-    fpr_parity: bool
-    fdr_parity: bool
 
 
 class Model(msgspec.Struct):
@@ -91,3 +76,4 @@ class Model(msgspec.Struct):
 
 
 SCORE_COLUMNS = ", ".join(Score.__struct_fields__)
+GROUP_COLUMNS = ", ".join(Group.__struct_fields__)

@@ -15,7 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from chicago_food_assets.checks import Check
-from chicago_food_assets.core import card, evaluation, fairness, selection, training
+from chicago_food_assets.core import card, evaluation, fairness, scoring, selection, training
 from chicago_food_assets.core.training import Settings, Trained
 
 TRAINED = AssetKey("trained_models")
@@ -179,7 +179,7 @@ def selected_model(
         SELECTED, not leakage, {"warnings": "; ".join(leakage) if leakage else "none", "limit": selection.LEAKAGE_AUC}
     )
     scores = chosen.holdout["score"].to_numpy(dtype=float)
-    bad = int((~np.isfinite(scores) | (scores < 0) | (scores > 1)).sum())
+    bad = scoring.outside_unit_range(scores)
     yield PREDICTIONS_IN_RANGE.result(
         SELECTED, bad == 0, {"outside": bad, "min": float(np.nanmin(scores)), "max": float(np.nanmax(scores))}
     )

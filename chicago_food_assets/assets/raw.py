@@ -18,7 +18,7 @@ from dagster import (
 )
 from pydantic import Field as PydanticField
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck, SizeCheck
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck, SizeCheck
 from chicago_food_assets.core.raw import CONTRACT_WEEKS_BEFORE, FIELDS, malformed_counts, missing_fields, presence
 from chicago_food_assets.partitions import TIMEZONE, weekly
 from chicago_food_assets.resources.socrata import SocrataResource, combined
@@ -27,20 +27,11 @@ from chicago_food_assets.resources.storage import RawIOManager, split_by_partiti
 KEY = AssetKey("raw_inspections")
 
 
-@dataclass(frozen=True)
-class MalformedValuesCheck(Check):
+def _malformed(frame: pd.DataFrame) -> tuple[bool, dict]:
     """Values that will not parse are kept raw; this counts them per field so nobody is surprised downstream."""
-
-    max_share: float = 0.0
-    name: str = "malformed_values"
-    description: str = "share of present values that do not have their field's expected form"
-    severity: str = "warn"
-
-    def evaluate(self, asset: str | AssetKey, frame: pd.DataFrame, size: int) -> object:
-        counts = malformed_counts(frame)
-        total = sum(counts.values())
-        share = total / max(len(frame), 1)
-        return self.result(asset, share <= self.max_share, {"malformed": total, "share": share, **counts})
+    counts = malformed_counts(frame)
+    total = sum(counts.values())
+    return total == 0, {"malformed": total, "share": total / max(len(frame), 1), **counts}
 
 
 @dataclass(frozen=True)
@@ -83,7 +74,12 @@ DEFAULT_CHECKS = QualityChecks(
         SizeCheck(min_bytes=1),
         NoInfinityCheck(columns=("latitude", "longitude"), severity="warn"),  # raw keeps values as sent
         ShapeCheck(columns=("inspection_id", "inspection_date"), min_rows=0, max_rows=20_000 * 52 * 20),
-        MalformedValuesCheck(),
+        Rule(
+            "malformed_values",
+            "share of present values that do not have their field's expected form",
+            "warn",
+            _malformed,
+        ),
     ),
 )
 

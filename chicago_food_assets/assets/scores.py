@@ -1,11 +1,10 @@
 """inspection_scores, score_monitoring (weekly), establishment_risk and current_model: what the service reads."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
 from dagster import (
-    AssetCheckResult,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
@@ -14,7 +13,7 @@ from dagster import (
     asset,
 )
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck
 from chicago_food_assets.core import fairness, reasons, scoring
 from chicago_food_assets.core.contracts import (
     CURRENT_MODEL,
@@ -30,19 +29,13 @@ SCORES = AssetKey("inspection_scores")
 MONITORING = AssetKey("score_monitoring")
 
 
-@dataclass(frozen=True)
-class ScoreRangeCheck(Check):
-    name: str = "scores_in_range"
-    description: str = "every score is finite and in [0, 1]"
-    severity: str = "error"
-
-    def evaluate(self, asset: str | AssetKey, frame: pd.DataFrame, size: int) -> AssetCheckResult:
-        values = frame["score"].to_numpy(dtype=float)
-        bad = int((~np.isfinite(values) | (values < 0) | (values > 1)).sum())
-        return self.result(asset, bad == 0, {"outside": bad})
+def _scores_in_range(frame: pd.DataFrame) -> tuple[bool, dict]:
+    outside = scoring.outside_unit_range(frame["score"].to_numpy(dtype=float))
+    return outside == 0, {"outside": outside}
 
 
-SCORE_CHECKS = QualityChecks(SCORES, (NoInfinityCheck(), ShapeCheck(columns=scoring.COLUMNS), ScoreRangeCheck()))
+SCORE_RANGE = Rule("scores_in_range", "every score is finite and in [0, 1]", "error", _scores_in_range)
+SCORE_CHECKS = QualityChecks(SCORES, (NoInfinityCheck(), ShapeCheck(columns=scoring.COLUMNS), SCORE_RANGE))
 ONE_ROW = Check("one_row_per_establishment", "each establishment has exactly one latest score", "error")
 ROWS_MATCH = Check("rows_match_features", "every week has as many scores as feature rows", "error")
 MONITORING_CHECKS = QualityChecks(MONITORING, (NoInfinityCheck(), ShapeCheck(columns=scoring.MONITORING_COLUMNS)))

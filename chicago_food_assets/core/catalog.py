@@ -34,7 +34,7 @@ def said(words: str) -> Words:
 @dataclass(frozen=True)
 class Feature:
     name: str
-    kind: str  # the column's kind (core/contracts.KINDS): text is a category for the models, the rest numbers
+    kind: str  # the column's kind (core/kinds.KINDS): text is a category for the models, the rest numbers
     group: str  # what kind of knowledge it is (GROUPS: the ablation adds them one at a time)
     description: str  # what it is, for the contract's column and the documented feature table
     words: Words  # a row's value in plain words, for the reasons

@@ -16,23 +16,9 @@ import numpy as np
 import pandas as pd
 
 from chicago_food_assets.core import catalog
-from chicago_food_assets.core.arrow import TEXT
+from chicago_food_assets.core.kinds import KINDS, Kind
 
 SCHEMA = "food"  # the PostgreSQL schema every table lives in
-
-# kind -> (pandas dtype, PostgreSQL type). Integers are nullable pandas integers; texts are Arrow strings;
-# `json` is JSON text in pandas and `jsonb` in PostgreSQL; `date` is a day (datetime64 at midnight).
-KINDS: dict[str, tuple[object, str]] = {
-    "bigint": ("Int64", "bigint"),
-    "integer": ("Int32", "integer"),
-    "smallint": ("Int16", "smallint"),
-    "float": ("float64", "double precision"),
-    "boolean": ("boolean", "boolean"),
-    "date": ("datetime64[ns]", "date"),
-    "instant": ("datetime64[ns, UTC]", "timestamptz"),
-    "text": (TEXT, "text"),
-    "json": (TEXT, "jsonb"),
-}
 
 
 def json_text(value: object) -> str:
@@ -70,14 +56,18 @@ class Column:
             raise ValueError(f"column {self.name}: unknown kind {self.kind!r} (one of {sorted(KINDS)})")
 
     @property
+    def type(self) -> Kind:
+        return KINDS[self.kind]
+
+    @property
     def dtype(self) -> object:
         if self.kind == "boolean" and not self.nullable:
             return "bool"
-        return KINDS[self.kind][0]
+        return self.type.pandas
 
     @property
     def postgres(self) -> str:
-        return KINDS[self.kind][1]
+        return self.type.postgres
 
 
 @dataclass(frozen=True)
@@ -337,6 +327,125 @@ FAIRNESS_AUDIT = contract(
     partition=None,
 )
 
+VISITS_WITHOUT_OUTCOME = contract(
+    "visits_without_outcome",
+    "Visits that found no inspection to do (out of business, not located, no entry, not ready): they say whether a "
+    "place still exists.",
+    C("inspection_id", "bigint", False, bounds=(1, None), unique=True),
+    C("week", "date", False),
+    C("inspection_date", "date", False),
+    C("license", "bigint", False, "0 is Chicago's 'none'", bounds=(0, None)),
+    C("establishment", "text", False, "license:<n>, or name:<NAME>|<ADDRESS> when the license is 0"),
+    C("dba_name", "text"),
+    C("aka_name", "text"),
+    C("address", "text"),
+    C("zip", "text"),
+    C("latitude", "float", bounds=(-90, 90)),
+    C("longitude", "float", bounds=(-180, 180)),
+    C("risk", "smallint", bounds=(1, 3)),
+    C("inspection_type", "text"),
+    C("results", "text", False, values=frozenset({"Out of Business", "Business Not Located", "No Entry", "Not Ready"})),
+    indexes=("establishment",),
+)
+
+ESTABLISHMENTS = contract(
+    "establishments",
+    "The register: one row per establishment, its latest names, address, coordinates, type and risk, when it was "
+    "inspected and whether it still exists (core/visits.py).",
+    C("establishment", "text", False, unique=True),
+    C("license", "bigint", False),
+    C("dba_name", "text"),
+    C("aka_name", "text"),
+    C("address", "text"),
+    C("zip", "text"),
+    C("latitude", "float", bounds=(-90, 90)),
+    C("longitude", "float", bounds=(-180, 180)),
+    C("facility_type", "text"),
+    C("risk", "smallint", bounds=(1, 3)),
+    C("chain", "text"),
+    C("first_inspection", "date", False),
+    C("last_inspection", "date", False),
+    C("last_canvass", "date", description="the last canvass inspection that was not a re-inspection"),
+    C("last_result", "text"),
+    C("last_visit", "date", False, "the last inspection or visit without an outcome"),
+    C("last_visit_result", "text"),
+    C("status", "text", False, values=frozenset({"active", "out_of_business", "not_located"})),
+    partition=None,
+    indexes=("establishment", "license"),
+)
+
+VISIT_LIST = contract(
+    "visit_list",
+    "The week's visit list: every active establishment due a canvass by the week's end, riskiest first, scored "
+    "from everything dated before the week's Monday (core/visits.py).",
+    C("week", "date", False, "the Monday of the week the list is for"),
+    C("rank", "integer", False, "the visiting order (1 = first), by the deployed ranking policy", bounds=(1, None)),
+    C("establishment", "text", False),
+    C("license", "bigint", False),
+    C("dba_name", "text"),
+    C("aka_name", "text"),
+    C("address", "text"),
+    C("zip", "text"),
+    C("latitude", "float", bounds=(-90, 90)),
+    C("longitude", "float", bounds=(-180, 180)),
+    C("on_map", "boolean", False, "whether the place has coordinates"),
+    C("facility_type", "text"),
+    C("risk", "smallint", bounds=(1, 3)),
+    C("last_inspection", "date", False),
+    C("last_canvass", "date"),
+    C("last_result", "text"),
+    C("due_date", "date", False),
+    C("days_overdue", "integer", False, "days from the due date to the week's Monday (negative: not yet due)"),
+    C("score", "float", False, "the calibrated probability that a canvass inspection on the Monday fails"),
+    C("reasons", "json", description="the features raising the score most, in plain words (core/reasons.py)"),
+    C("model_version", "text", False),
+    C("period", "text", False, "training, holdout or prediction: where the week sits for the model"),
+    indexes=("establishment", "license"),
+)
+
+VISIT_LIST_OUTCOMES = contract(
+    "visit_list_outcomes",
+    "Each inspection of a week, and where that week's list had its place: what the list is judged on.",
+    C("week", "date", False),
+    C("inspection_id", "bigint", False),
+    C("inspection_date", "date", False),
+    C("establishment", "text", False),
+    C("canvass", "boolean", False, "a canvass inspection, not a re-inspection"),
+    C("failed", "boolean", False),
+    C("listed", "boolean", False, "the place was on the week's list"),
+    C("rank", "integer", description="its rank on the list"),
+    C("score", "float", description="its score on the list"),
+    C("list_length", "integer", False),
+    C("model_version", "text"),
+    C("period", "text"),
+)
+
+LIST_EVALUATION = contract(
+    "list_evaluation",
+    "The prospective evaluation of the visit lists: per week and pooled over the weeks outside each model's "
+    "training (core/prospective.py).",
+    C("scope", "text", False, "a week's Monday, or `pooled`"),
+    C("week", "date", description="the week (null for the pooled rows)"),
+    C("model_version", "text", False),
+    C("period", "text", False, "the week's period for the model; pooled rows: `outside_training`"),
+    C("weeks", "integer", False),
+    C("listed", "bigint", False, "places on the list(s)"),
+    C("inspections", "bigint", False),
+    C("canvass_inspections", "bigint", False),
+    C("coverage", "float", description="share of the week's inspections whose place was on the list"),
+    C("canvass_coverage", "float", description="the same, of canvass inspections"),
+    C("inspected_on_list", "bigint", False),
+    C("fails_on_list", "bigint", False, "fails found at listed places"),
+    C("fails", "bigint", False, "fails among all the week's inspections"),
+    C("roc_auc", "float", description="of the list's scores, over the listed places that were inspected"),
+    C("precision_top_10", "float"),
+    C("precision_top_20", "float"),
+    C("days_earlier", "float", description="fails found this many days earlier, visiting in the list's order"),
+    C("first_half_real", "float", description="share of fails found in the first half of the week, real order"),
+    C("first_half_list", "float", description="the same, in the list's order"),
+    partition=None,
+)
+
 CONTRACTS: dict[str, Contract] = {
     c.name: c
     for c in (
@@ -349,5 +458,10 @@ CONTRACTS: dict[str, Contract] = {
         ESTABLISHMENT_RISK,
         CURRENT_MODEL,
         FAIRNESS_AUDIT,
+        VISITS_WITHOUT_OUTCOME,
+        ESTABLISHMENTS,
+        VISIT_LIST,
+        VISIT_LIST_OUTCOMES,
+        LIST_EVALUATION,
     )
 }

@@ -20,6 +20,16 @@ SMALL = "Other (small groups)"
 FLAGGED_SHARE = 0.2  # the inspectors' list: the top fifth of a week's scores (the policy's default)
 MIN_GROUP = 50  # facility types with fewer holdout inspections are merged into SMALL
 COLUMNS = tuple(name for name in FAIRNESS_AUDIT.names if name != "model_version")  # the audit's own
+# the audit's columns -> aequitas' names for them
+AEQUITAS_NAMES = {
+    "facility_type": "attribute_value",
+    "group_size": "group_size",
+    "prevalence": "prev",
+    "flagged": "pp",
+    **{rate: rate for rate in ("tpr", "fpr", "fdr", "fnr", "precision", "fpr_disparity", "fdr_disparity")},
+    "fpr_parity": "FPR Parity",
+    "fdr_parity": "FDR Parity",
+}
 
 
 def merge_small_groups(groups: pd.Series, min_size: int, keep: str = REFERENCE) -> pd.Series:
@@ -55,23 +65,8 @@ def audit(frame: pd.DataFrame, threshold: float, min_size: int = 50, reference: 
         crosstab, original_df=data, ref_groups_dict={"facility_type": reference}, check_significance=False
     )
     fairness = Fairness().get_group_value_fairness(disparity)
-    out = pd.DataFrame(
-        {
-            "facility_type": fairness["attribute_value"].astype(str),
-            "group_size": fairness["group_size"].astype(int),
-            "prevalence": fairness["prev"].astype(float),
-            "flagged": fairness["pp"].astype(int),
-            "tpr": fairness["tpr"].astype(float),
-            "fpr": fairness["fpr"].astype(float),
-            "fdr": fairness["fdr"].astype(float),
-            "fnr": fairness["fnr"].astype(float),
-            "precision": fairness["precision"].astype(float),
-            "fpr_disparity": fairness["fpr_disparity"].astype(float),
-            "fdr_disparity": fairness["fdr_disparity"].astype(float),
-            "fpr_parity": fairness["FPR Parity"].astype(bool),
-            "fdr_parity": fairness["FDR Parity"].astype(bool),
-        }
-    )
+    out = pd.DataFrame({ours: fairness[theirs] for ours, theirs in AEQUITAS_NAMES.items()})
+    out = out.astype({c: FAIRNESS_AUDIT.column(c).dtype for c in AEQUITAS_NAMES}).astype({"facility_type": str})
     out["reference"] = out["facility_type"] == reference
     out["threshold"] = float(threshold)
     return out.sort_values("group_size", ascending=False).reset_index(drop=True)[list(COLUMNS)]

@@ -23,6 +23,12 @@ COLUMNS = INSPECTION_SCORES.names
 MONITORING_COLUMNS = SCORE_MONITORING.names
 
 
+def outside_unit_range(scores: np.ndarray) -> int:
+    """How many scores are not a probability: NaN, infinite, below 0 or above 1."""
+    values = np.asarray(scores, dtype=float)
+    return int((~np.isfinite(values) | (values < 0) | (values > 1)).sum())
+
+
 def score_table(
     table: pd.DataFrame,
     score: np.ndarray,

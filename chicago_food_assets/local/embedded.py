@@ -12,11 +12,6 @@ from chicago_food_assets.instance.processes import alive
 DATABASES = ("chicago_food", "dagster")
 
 
-def state_dir() -> Path:
-    """Where local deployments keep their data: CHICAGO_FOOD_STATE_DIR, else `.state` in the project folder."""
-    return Path(os.environ.get("CHICAGO_FOOD_STATE_DIR") or Path(__file__).resolve().parents[2] / ".state").resolve()
-
-
 def with_database(url: str, database: str) -> str:
     """The same server URL pointing at another database."""
     parts = urlsplit(url)

@@ -18,12 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from chicago_food_assets.data import SAMPLE_PATH
+from chicago_food_assets.data import SAMPLE_PATH, state_dir
 from chicago_food_assets.instance.processes import alive
 from chicago_food_assets.local.embedded import (
     embedded_directory,
     start_embedded_postgres,
-    state_dir,
     stop_embedded_postgres,
     with_database,
 )

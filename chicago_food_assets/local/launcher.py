@@ -126,7 +126,7 @@ def main() -> int:
     if args.command == "env":
         print(environment.exports(environment.environment(quiet=True)))
         return 0
-    from chicago_food_assets.local.embedded import state_dir
+    from chicago_food_assets.data import state_dir
 
     stopped = environment.stop(Path(os.environ.get("CHICAGO_FOOD_STATE_DIR") or state_dir()))
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")

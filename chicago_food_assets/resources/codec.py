@@ -25,19 +25,19 @@ def to_csv(frame: pd.DataFrame, contract: Contract) -> io.BytesIO:
     fields = []
     for column in contract.columns:
         values = frame[column.name]
-        if column.kind == "date":
+        if column.type.family == "date":
             days = values.dropna()
             if (days != days.dt.normalize()).any():
                 raise ValueError(
                     f"column {column.name!r} is stored as a date but has times of day; declare it an instant"
                 )
             text = pa.array(values.dt.strftime("%Y-%m-%d"), type=pa.string(), from_pandas=True)
-        elif column.kind == "instant":
+        elif column.type.family == "instant":
             text = pa.array(values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f%z"), type=pa.string(), from_pandas=True)
-        elif column.kind == "boolean":
+        elif column.type.family == "boolean":
             flags = pa.array(values.astype("boolean"), type=pa.bool_(), from_pandas=True)
             text = pc.if_else(flags, "t", "f")
-        elif column.kind in ("text", "json"):
+        elif column.type.family == "text":
             text = pa.array(values.astype(TEXT), type=pa.string(), from_pandas=True)
         else:
             text = pc.cast(pa.array(values, from_pandas=True), pa.string())
@@ -77,16 +77,16 @@ def read_query(cursor: "psycopg2.extensions.cursor", select: sql.Composable, con
     columns = {}
     for column in contract.columns:
         values = table.column(column.name)
-        if column.kind in ("bigint", "integer", "smallint"):
+        if column.type.family == "integer":
             columns[column.name] = pd.Series(pc.cast(values, pa.int64()).to_pandas(types_mapper=NULLABLE.get))
-        elif column.kind == "float":
+        elif column.type.family == "float":
             columns[column.name] = pd.Series(pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False))
-        elif column.kind == "boolean":
+        elif column.type.family == "boolean":
             flags = pc.equal(values, "t")
             columns[column.name] = pd.Series(flags.to_pandas(types_mapper=NULLABLE.get))
-        elif column.kind == "date":
+        elif column.type.family == "date":
             columns[column.name] = pd.Series(pc.strptime(values, "%Y-%m-%d", "s").to_numpy(zero_copy_only=False))
-        elif column.kind == "instant":
+        elif column.type.family == "instant":
             columns[column.name] = pd.to_datetime(pd.Series(values.to_pandas()), format="ISO8601", utc=True)
         else:
             columns[column.name] = pd.Series(values.to_pandas(types_mapper={pa.string(): TEXT}.get))
