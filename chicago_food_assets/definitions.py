@@ -6,6 +6,7 @@ from chicago_food_assets import deployment
 from chicago_food_assets.assets.clean import cleaning_assets
 from chicago_food_assets.assets.fairness import fairness_audit
 from chicago_food_assets.assets.features import inspection_features
+from chicago_food_assets.assets.lists import establishments, list_evaluation, visit_list, visit_list_outcomes
 from chicago_food_assets.assets.models import selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.assets.scores import current_model, establishment_risk, inspection_scores, score_monitoring
@@ -25,6 +26,10 @@ defs = Definitions(
         inspection_scores,
         score_monitoring,
         establishment_risk,
+        establishments,
+        visit_list,
+        visit_list_outcomes,
+        list_evaluation,
     ],
     jobs=[ingest_job, weekly_job, training_job, lookup_job],
     schedules=[weekly_schedule, monthly_retraining],

@@ -4,6 +4,7 @@ The stages are listed here once; `./run demo` runs them in order, the tests and 
 """
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from dagster import AssetSelection, define_asset_job
 
@@ -14,24 +15,57 @@ WEEKLY_FEATURES = AssetSelection.groups("ingestion", "cleaning", "features")
 WEEKLY_SCORES = AssetSelection.assets("inspection_scores", "score_monitoring")
 MODELS = AssetSelection.groups("models") | AssetSelection.assets("current_model")
 LOOKUPS = AssetSelection.assets("establishment_risk")
+LISTS = AssetSelection.assets("visit_list")
+OUTCOMES = AssetSelection.assets("visit_list_outcomes")
+REGISTER = AssetSelection.assets("establishments", "list_evaluation")
 WEEKLY = WEEKLY_FEATURES | WEEKLY_SCORES  # what a changed week needs refreshed, raw to monitoring
 
 
 @dataclass(frozen=True)
 class Stage:
-    """A step of the pipeline as a user runs it: weekly stages run over a range of weeks in one run."""
+    """A step of the pipeline as a user runs it: weekly stages run over a range of weeks in one run.
+
+    weeks: `data` (every week of the data), `lists` (the lists of the model's holdout weeks and of the week after the
+    data), `judged` (the holdout weeks: lists whose inspections have arrived), None (unpartitioned).
+    """
 
     name: str
     selection: AssetSelection
-    weekly: bool
+    weeks: str | None
     trains: bool = False  # takes the training run config (./run demo --train-config)
+
+    def ranges(
+        self, first: str, last: str, holdout: tuple[str, str] | None = None, newest: str | None = None
+    ) -> list[tuple[str, str] | None]:
+        """The stage's runs, each a range of weeks (None: unpartitioned), for data from week `first` to week `last`,
+        the model's holdout weeks [start, end) and the newest week of stored inspections (a list is for at most the
+        week after it)."""
+        if self.weeks is None:
+            return [None]
+        if self.weeks == "data":
+            return [(first, last)]
+        newest_week = date.fromisoformat(min(newest or last, last))
+        runs: list[tuple[date, date]] = []
+        if holdout is not None:
+            start, end = date.fromisoformat(holdout[0]), date.fromisoformat(holdout[1]) - timedelta(days=7)
+            if min(end, newest_week) >= start:
+                runs.append((start, min(end, newest_week)))
+        if self.weeks == "lists":
+            after = newest_week + timedelta(days=7)
+            if runs and runs[-1][1] + timedelta(days=7) >= after:
+                runs[-1] = (runs[-1][0], after)
+            else:
+                runs.append((after, after))
+        return [(str(a), str(b)) for a, b in runs]
 
 
 STAGES = (
-    Stage("weekly features", WEEKLY_FEATURES, weekly=True),
-    Stage("training, selection, fairness audit", MODELS, weekly=False, trains=True),
-    Stage("weekly scores and monitoring", WEEKLY_SCORES, weekly=True),
-    Stage("latest risk per establishment", LOOKUPS, weekly=False),
+    Stage("weekly features", WEEKLY_FEATURES, weeks="data"),
+    Stage("training, selection, fairness audit", MODELS, weeks=None, trains=True),
+    Stage("weekly scores and monitoring", WEEKLY_SCORES, weeks="data"),
+    Stage("visit lists", LISTS, weeks="lists"),
+    Stage("the lists' outcomes", OUTCOMES, weeks="judged"),
+    Stage("lookups, register, lists' evaluation", LOOKUPS | REGISTER, weeks=None),
 )
 
 ingest_job = define_asset_job(

@@ -141,6 +141,7 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
 
     from chicago_food_assets.definitions import defs, keys
     from chicago_food_assets.jobs import STAGES
+    from chicago_food_assets.local.demo import published
     from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager
     from chicago_food_assets.resources.tables import PostgresIOManager
 
@@ -159,7 +160,6 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
         "table_io_manager": PostgresIOManager(postgres=postgres),
     }
     assets = list(defs.assets)
-    weeks = {"dagster/asset_partition_range_start": "2013-01-07", "dagster/asset_partition_range_end": "2013-06-24"}
     quick = RunConfig(
         {
             "trained_models": {
@@ -174,9 +174,17 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
         }
     )
     for stage in STAGES:  # as ./run demo runs them
-        extra = {"tags": weeks} if stage.weekly else {"run_config": quick} if stage.trains else {}
-        result = materialize(assets, selection=keys(stage.selection), resources=resources, **extra)
-        assert result.success
+        for span in stage.ranges("2013-01-07", "2013-06-24", *published(url)):
+            extra: dict = {"run_config": quick} if stage.trains else {}
+            if span:
+                extra = {
+                    "tags": {
+                        "dagster/asset_partition_range_start": span[0],
+                        "dagster/asset_partition_range_end": span[1],
+                    }
+                }
+            result = materialize(assets, selection=keys(stage.selection), resources=resources, **extra)
+            assert result.success
     yield {"url": url, "postgres": postgres, "resources": resources}
     with admin.cursor() as cursor:
         cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

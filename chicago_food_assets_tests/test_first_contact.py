@@ -17,6 +17,7 @@ import psycopg2
 import pytest
 import requests
 
+from chicago_food_assets.definitions import defs
 from chicago_food_assets.local.environment import PROJECT
 from chicago_food_assets_tests.helpers import bash, portal_csv, user_environment
 
@@ -101,7 +102,12 @@ def test_every_readme_command_works_as_pasted(state):
     ui = serve("./run ui", env)
     try:  # the UI's GraphQL sees the asset graph and every week the demo built
         nodes = graphql("{ assetNodes { assetKey { path } } }")["assetNodes"]
-        assert len(nodes) == 12
+        assert len(nodes) == len(defs.resolve_asset_graph().get_all_asset_keys())
+        lists = graphql(
+            '{ assetNodeOrError(assetKey: {path: ["visit_list"]}) '
+            "{ ... on AssetNode { partitionStats { numMaterialized numFailed } } } }"
+        )["assetNodeOrError"]["partitionStats"]
+        assert lists["numMaterialized"] == 13 and lists["numFailed"] == 0  # the holdout's 12 weeks and the next one
         stats = graphql(
             '{ assetNodeOrError(assetKey: {path: ["inspection_features"]}) '
             "{ ... on AssetNode { partitionStats { numMaterialized numFailed } } } }"

@@ -1,10 +1,8 @@
-"""clean_inspections, inspection_violations, inspection_rejects: the week's raw rows made typed and counted."""
-
-from dataclasses import dataclass
+"""clean_inspections, inspection_violations, inspection_rejects, visits_without_outcome: the week's raw rows made
+typed and counted."""
 
 import pandas as pd
 from dagster import (
-    AssetCheckResult,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
@@ -15,10 +13,16 @@ from dagster import (
     multi_asset,
 )
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck
 from chicago_food_assets.core import cleaning
 from chicago_food_assets.core.cleaning import clean
-from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS, INSPECTION_VIOLATIONS, Contract
+from chicago_food_assets.core.contracts import (
+    CLEAN_INSPECTIONS,
+    INSPECTION_REJECTS,
+    INSPECTION_VIOLATIONS,
+    VISITS_WITHOUT_OUTCOME,
+    Contract,
+)
 from chicago_food_assets.partitions import weekly
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
@@ -27,17 +31,9 @@ from chicago_food_assets.types import TYPES, table_metadata
 CLEAN = AssetKey("clean_inspections")
 
 
-@dataclass(frozen=True)
-class UniqueIdCheck(Check):
-    """No inspection_id twice in what was written."""
-
-    name: str = "unique_inspection_id"
-    description: str = "no inspection_id appears twice"
-    severity: str = "error"
-
-    def evaluate(self, asset: str | AssetKey, frame: pd.DataFrame, size: int) -> AssetCheckResult:
-        repeated = int(frame["inspection_id"].duplicated().sum())
-        return self.result(asset, repeated == 0, {"repeated_ids": repeated})
+def _repeated_ids(frame: pd.DataFrame) -> tuple[bool, dict]:
+    repeated = int(frame["inspection_id"].duplicated().sum())
+    return repeated == 0, {"repeated_ids": repeated}
 
 
 CLEAN_CHECKS = QualityChecks(
@@ -45,7 +41,7 @@ CLEAN_CHECKS = QualityChecks(
     (
         NoInfinityCheck(),
         ShapeCheck(columns=cleaning.COLUMNS, min_rows=0),
-        UniqueIdCheck(),
+        Rule("unique_inspection_id", "no inspection_id appears twice", "error", _repeated_ids),
     ),
 )
 DROPPED_SHARE = Check("dropped_share", "share of raw rows dropped or rejected in any week stays under a bound", "warn")
@@ -69,7 +65,10 @@ def _table(contract: Contract) -> AssetOut:
 
 
 @multi_asset(
-    outs={c.name: _table(c) for c in (CLEAN_INSPECTIONS, INSPECTION_VIOLATIONS, INSPECTION_REJECTS)},
+    outs={
+        c.name: _table(c)
+        for c in (CLEAN_INSPECTIONS, INSPECTION_VIOLATIONS, INSPECTION_REJECTS, VISITS_WITHOUT_OUTCOME)
+    },
     ins={"raw_inspections": AssetIn()},
     partitions_def=weekly,
     backfill_policy=BackfillPolicy.single_run(),
@@ -124,6 +123,12 @@ def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFram
         },
     )
     yield Output(rejects, "inspection_rejects")  # the IO manager reports the row count
+    visits = VISITS_WITHOUT_OUTCOME.conform(cleaned.visits)
+    yield Output(
+        visits,
+        "visits_without_outcome",
+        metadata={"by_result": MetadataValue.json(visits["results"].value_counts().to_dict() or {"none": 0})},
+    )
     yield from CLEAN_CHECKS.evaluate(inspections)
     stored = History(postgres).stored_weeks(
         CLEAN_INSPECTIONS, inspections["inspection_id"].dropna().astype(int).tolist()

@@ -15,7 +15,7 @@ import pandas as pd
 
 from chicago_food_assets.core import dates, violations
 from chicago_food_assets.core.arrow import TEXT, text, whole_numbers
-from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS
+from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS, VISITS_WITHOUT_OUTCOME
 from chicago_food_assets.core.coordinates import coordinates
 from chicago_food_assets.core.establishments import chain_key, establishment_key
 from chicago_food_assets.core.raw import NOT_OUTCOMES, RESULTS, RISKS
@@ -76,6 +76,7 @@ class Cleaned:
     inspections: pd.DataFrame
     violations: pd.DataFrame
     rejects: pd.DataFrame
+    visits: pd.DataFrame  # visits without an outcome (counted as dropped from the inspections: `not_an_outcome`)
     dropped: dict[str, int] = field(default_factory=dict)
     repaired: dict[str, int] = field(default_factory=dict)
     identical_under_other_ids: int = 0
@@ -257,6 +258,39 @@ def drop_rules(parsed: Parsed, keep: np.ndarray) -> tuple[np.ndarray, dict[str, 
     return candidates[np.lexsort((ids, parsed.inspection_date.to_numpy()[candidates]))], dropped
 
 
+def visit_table(parsed: Parsed, readable: np.ndarray) -> pd.DataFrame:
+    """The readable rows whose result says no inspection took place, dated and licensed (one per inspection_id, the
+    last received wins): out of business, not located, no entry, not ready. Coordinates may be missing."""
+    keep = (
+        readable
+        & parsed.raw_date.notna().to_numpy()
+        & parsed.raw_license.notna().to_numpy()
+        & parsed.results.isin(NOT_OUTCOMES).fillna(False).to_numpy(dtype=bool)
+    )
+    rows = np.flatnonzero(keep)
+    ids = parsed.inspection_id.to_numpy(dtype="int64", na_value=0)[rows]
+    rows = rows[~pd.Series(ids).duplicated(keep="last").to_numpy()]
+    field = parsed.field
+    visits = pd.DataFrame(
+        {
+            "inspection_id": parsed.inspection_id.iloc[rows].array,
+            "week": parsed.week.iloc[rows].array,
+            "inspection_date": parsed.inspection_date.iloc[rows].array,
+            "license": parsed.license.iloc[rows].array,
+            **{name: field(name).iloc[rows].array for name in ("dba_name", "aka_name", "address", "zip")},
+            "latitude": parsed.latitude.iloc[rows].array,
+            "longitude": parsed.longitude.iloc[rows].array,
+            "risk": field("risk").iloc[rows].map(RISKS).astype("Int16").array,
+            "inspection_type": field("inspection_type").iloc[rows].array,
+            "results": parsed.results.iloc[rows].array,
+        }
+    )
+    visits["address"] = visits["address"].astype(TEXT).str.replace(r" {2,}", " ", regex=True)
+    visits["zip"] = visits["zip"].astype(TEXT).str.slice(0, 5)
+    visits["establishment"] = establishment_key(visits["license"], visits["dba_name"], visits["address"])
+    return VISITS_WITHOUT_OUTCOME.conform(visits[list(VISITS_WITHOUT_OUTCOME.names)])
+
+
 def clean(raw: pd.DataFrame, start: object = None, end: object = None) -> Cleaned:
     """Clean a batch of raw rows (all text, as received) fetched for the window [start, end), when given.
 
@@ -302,6 +336,7 @@ def clean(raw: pd.DataFrame, start: object = None, end: object = None) -> Cleane
         inspections,
         parsed_violations.violations,
         rejects,
+        visit_table(parsed, pd.isna(reasons)),
         dropped,
         repaired,
         identical,

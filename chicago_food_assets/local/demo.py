@@ -3,7 +3,6 @@ progress line per stage, the checks that did not pass, and where everything is."
 
 import json
 import os
-import subprocess
 import sys
 import time
 from datetime import date, datetime
@@ -11,7 +10,6 @@ from pathlib import Path
 
 from chicago_food_assets.core.contracts import SCHEMA
 from chicago_food_assets.local import environment
-from chicago_food_assets.local.environment import PROJECT
 from chicago_food_assets.partitions import FIRST_WEEK, week_of, weekly
 
 BAR = 24
@@ -71,7 +69,7 @@ def _progress(name: str, done: int, steps: int, weeks: int | None, started: floa
     span = f"{weeks} weeks" if weeks else "all weeks"
     seconds = time.monotonic() - started
     line = f"  {name:<38} [{'#' * filled}{'.' * (BAR - filled)}] {done}/{steps} steps, {span}, {seconds:5.1f} s"
-    print(line, end=end, file=sys.stderr if end == "\r" else sys.stdout, flush=True)
+    print(line, end=end, file=sys.__stderr__ if end == "\r" else sys.__stdout__, flush=True)
 
 
 def run_stage(
@@ -82,33 +80,73 @@ def run_stage(
     configs: list[Path],
     verbose: bool,
 ) -> int:
-    """One `dagster asset materialize` run of a stage; its log appended to `log` unless verbose."""
+    """One run of a stage in this process (as `dagster asset materialize` would run it: in process, recorded in the
+    instance, so the UI shows it), its Dagster log appended to `log` unless verbose. In one process, the
+    definitions and the instance are loaded once for all the stages, not once per stage."""
+    import contextlib
+    import threading
+
+    import yaml
+    from dagster import DagsterInstance, materialize
+
+    from chicago_food_assets.definitions import defs
+
     keys, steps, _ = _stage_plan(stage)
-    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "chicago_food_assets.definitions"]
-    command += ["--select", ",".join(keys)]
-    if weeks:
-        command += ["--partition-range", f"{weeks[0]}...{weeks[1]}"]
+    run_config: dict = {}
     for config in configs:
-        command += ["-c", str(config)]
-    started = time.monotonic()
+        run_config.update(yaml.safe_load(config.read_text()) or {})
+    tags = (
+        {"dagster/asset_partition_range_start": weeks[0], "dagster/asset_partition_range_end": weeks[1]}
+        if weeks
+        else {}
+    )
     count = (date.fromisoformat(weeks[1]) - date.fromisoformat(weeks[0])).days // 7 + 1 if weeks else None
+    started = time.monotonic()
+
+    def run() -> bool:
+        with DagsterInstance.get() as instance:
+            result = materialize(
+                list(defs.assets or ()),
+                selection=keys,
+                resources=defs.resources,
+                instance=instance,
+                run_config=run_config,
+                tags=tags,
+                raise_on_error=False,
+            )
+        return result.success
+
     if verbose:
-        return subprocess.run(command, env=env, cwd=PROJECT).returncode
+        return 0 if run() else 1
     with log.open("a") as out:
-        out.write(f"\n===== {stage.name}: {' '.join(command)}\n")
+        out.write(f"\n===== {stage.name}: materialize {','.join(keys)}{f' {weeks[0]}...{weeks[1]}' if weeks else ''}\n")
         out.flush()
         offset = log.stat().st_size
-        process = subprocess.Popen(command, env=env, cwd=PROJECT, stdout=out, stderr=subprocess.STDOUT)
-        done = 0
-        while process.poll() is None:
-            time.sleep(0.25)
-            with log.open("rb") as handle:
-                handle.seek(offset)
-                done = handle.read().count(b"STEP_SUCCESS")
-            if sys.stderr.isatty():
+        finished = threading.Event()
+
+        def progress() -> None:  # the run's own log, read from the side: how many steps are done
+            while not finished.wait(0.25):
+                with log.open("rb") as handle:
+                    handle.seek(offset)
+                    done = handle.read().count(b"STEP_SUCCESS")
                 _progress(stage.name, min(done, steps), steps, count, started)
-    _progress(stage.name, steps if process.returncode == 0 else done, steps, count, started, end="")
-    return process.returncode
+
+        watcher = threading.Thread(target=progress, daemon=True)
+        if sys.__stderr__ is not None and sys.__stderr__.isatty():
+            watcher.start()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                succeeded = run()
+        except Exception as error:  # a resource that cannot start, a definitions error: the run could not begin
+            out.write(f"{type(error).__name__}: {error}\n")
+            succeeded = False
+        finally:
+            finished.set()
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            done = handle.read().count(b"STEP_SUCCESS")
+    _progress(stage.name, steps if succeeded else done, steps, count, started, end="")
+    return 0 if succeeded else 1
 
 
 def demo(
@@ -142,16 +180,38 @@ def demo(
         print(f"Dagster's full log: {log}")
     for stage in STAGES:
         stage_configs = [Path(train_config).resolve()] if train_config and stage.trains else []
-        code = run_stage(stage, env, log, weeks if stage.weekly else None, stage_configs, verbose)
-        print(f"  {_rows(stage, weeks if stage.weekly else None)}" if code == 0 else "")
-        if code:
-            print(f"the '{stage.name}' run failed (exit {code}){_failure()}")
-            print(f"see {log} or open the run in the Dagster UI: ./run ui")
-            return code
-        for warning in _failed_checks():
-            print(f"    warning: {warning}")
+        for span in stage.ranges(*weeks, *published(env["CHICAGO_FOOD_POSTGRES_URL"])):
+            code = run_stage(stage, env, log, span, stage_configs, verbose)
+            print(f"  {_rows(stage, span)}" if code == 0 else "")
+            if code:
+                print(f"the '{stage.name}' run failed (exit {code}){_failure()}")
+                print(f"see {log} or open the run in the Dagster UI: ./run ui")
+                return code
+            for warning in _failed_checks():
+                print(f"    warning: {warning}")
     print(summary(env))
     return 0
+
+
+def published(url: str) -> tuple[tuple[str, str] | None, str | None]:
+    """The published model's holdout weeks [start, end) and the newest week of stored inspections (None: not yet)."""
+    import psycopg2
+
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT to_regclass(%s), to_regclass(%s)", (f"{SCHEMA}.current_model", f"{SCHEMA}.clean_inspections")
+        )
+        model, inspections = cursor.fetchone()
+        holdout = newest = None
+        if model is not None:
+            cursor.execute(f"SELECT cutoff, holdout_end FROM {SCHEMA}.current_model LIMIT 1")
+            row = cursor.fetchone()
+            holdout = (str(row[0]), str(row[1])) if row else None
+        if inspections is not None:
+            cursor.execute(f"SELECT max(week) FROM {SCHEMA}.clean_inspections")
+            row = cursor.fetchone()
+            newest = str(row[0]) if row and row[0] is not None else None
+    return holdout, newest
 
 
 def _rows(stage: "Stage", weeks: tuple[str, str] | None) -> str:  # noqa: F821
@@ -231,6 +291,7 @@ def summary(env: dict[str, str]) -> str:
             f"{chosen['days_earlier']:.1f} days earlier (baseline previous result: "
             f"AUC {metrics['baseline_previous_result']['roc_auc']:.3f})"
         )
+    lines += visit_summary(env["CHICAGO_FOOD_POSTGRES_URL"])
     state = env["CHICAGO_FOOD_STATE_DIR"]
     lines += [
         f"tables: PostgreSQL schema `food`; run history and metadata: database `dagster`; all state in {state}",
@@ -240,3 +301,47 @@ def summary(env: dict[str, str]) -> str:
         "stop the embedded PostgreSQL and the replay server: ./run stop",
     ]
     return "\n".join(lines)
+
+
+def visit_summary(url: str) -> list[str]:
+    """The newest visit list's top five and the pooled prospective evaluation, as lines."""
+    import psycopg2
+
+    lines: list[str] = []
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s), to_regclass(%s)", (f"{SCHEMA}.visit_list", f"{SCHEMA}.list_evaluation"))
+        lists, evaluation = cursor.fetchone()
+        if lists is None:
+            return lines
+        cursor.execute(
+            f"SELECT week, rank, dba_name, address, score, reasons->0->>'reason', (SELECT count(*) FROM"
+            f" {SCHEMA}.visit_list l WHERE l.week = v.week) FROM {SCHEMA}.visit_list v"
+            f" WHERE week = (SELECT max(week) FROM {SCHEMA}.visit_list) ORDER BY rank LIMIT 5"
+        )
+        top = cursor.fetchall()
+        if top:
+            lines.append(f"visit list of the week of {top[0][0]}: {top[0][6]:,} places due, the first five:")
+            for _, rank, name, address, score, reason, _ in top:
+                lines.append(f"  {rank:>3}. {name or '?'}, {address or '?'}: {score:.2f} ({reason or 'no reason'})")
+        if evaluation is not None:
+            cursor.execute(
+                f"SELECT weeks, coverage, canvass_coverage, roc_auc, days_earlier, first_half_real, first_half_list"
+                f" FROM {SCHEMA}.list_evaluation WHERE scope = 'pooled' ORDER BY model_version DESC LIMIT 1"
+            )
+            pooled = cursor.fetchone()
+            if pooled:
+                weeks, coverage, canvass, auc, earlier, real, listed = pooled
+                lines.append(
+                    f"past lists judged on {weeks} weeks outside training: ROC AUC {_number(auc)}, "
+                    f"{_share(coverage)} of inspections ({_share(canvass)} of canvass inspections) at listed places, "
+                    f"fails found {_number(earlier, 1)} days earlier, first half {_share(real)} -> {_share(listed)}"
+                )
+    return lines
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"

@@ -51,3 +51,24 @@ class History:
         except LookupError:
             return []
         return list(zip(rows["inspection_id"].astype(int), rows[contract.partition].dt.date, strict=True))
+
+    def before(self, contract: Contract, columns: Sequence[str], before: date) -> pd.DataFrame:
+        """Every row of a weekly table whose week is before `before` (none when the table does not exist yet)."""
+        table = Table(SCHEMA, contract.select(columns))
+        condition = sql.SQL("{} < {}").format(sql.Identifier(contract.partition), sql.Literal(before))
+        try:
+            return read_rows(self.postgres, table, condition)
+        except LookupError:
+            return contract.select(columns).empty()
+
+    def newest_week(self, contract: Contract) -> date | None:
+        """The newest week a weekly table holds rows of (None when it holds none)."""
+        query = sql.SQL("SELECT max({}) FROM {}").format(
+            sql.Identifier(contract.partition), Table(SCHEMA, contract).identifier
+        )
+        with self.postgres.connect() as connection, connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.{contract.name}",))
+            if cursor.fetchone()[0] is None:
+                return None
+            cursor.execute(query)
+            return cursor.fetchone()[0]

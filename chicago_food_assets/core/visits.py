@@ -1,0 +1,224 @@
+"""The weekly visit list: every establishment due for a canvass inspection in a week, as known before it began.
+
+The register (`register`) says, from everything dated before the week, what each establishment is (its latest names,
+address, coordinates, facility type and risk), when it was inspected and whether it still exists (a visit that found
+it out of business or not located, with no inspection after it, closes it). Chicago inspects by risk: risk 1 twice
+a year, risk 2 once a year, risk 3 every other year, counted from the last canvass (or, never canvassed, the last
+inspection); a place is due when that time has passed by the end of the week. The due places become planned canvass
+inspections on the week's Monday (`planned`), whose features come from `features.build`, the function training's
+rows come from.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from chicago_food_assets.core import features, reasons, scoring
+from chicago_food_assets.core.arrow import TEXT
+from chicago_food_assets.core.contracts import ESTABLISHMENTS, VISIT_LIST
+
+if TYPE_CHECKING:
+    from chicago_food_assets.core.training import Selected
+
+# Chicago's canvass frequency by risk, in days (risk 1: twice a year, 2: yearly, 3: every other year)
+FREQUENCY_DAYS: Mapping[int, int] = {1: 182, 2: 365, 3: 730}
+# visits without an outcome that say the place is gone; `No Entry` and `Not Ready` say it is there
+CLOSED = {"Out of Business": "out_of_business", "Business Not Located": "not_located"}
+ACTIVE = "active"
+COLUMNS = ESTABLISHMENTS.names
+COUNTS = ("critical_count", "serious_count", "minor_count")  # a planned inspection's: unknown
+
+
+@dataclass(frozen=True)
+class ListSettings:
+    frequency_days: Mapping[int, int] = field(default_factory=lambda: dict(FREQUENCY_DAYS))
+    include_not_due: bool = False  # list every active place, due or not (the due ones are still marked)
+    within_years: float = 3.0  # only places inspected or visited in the last N years (older ones are likely gone)
+    max_length: int | None = None  # the list's length at most (the riskiest first)
+
+
+class FutureWeekError(ValueError):
+    """A list was asked for a week its data cannot speak for yet."""
+
+
+def register(inspections: pd.DataFrame, visits: pd.DataFrame, before: pd.Timestamp | None = None) -> pd.DataFrame:
+    """One row per establishment from its clean inspections and its visits without an outcome (both dated before
+    `before`, when given). The latest known value of each attribute wins (a missing value does not erase an older
+    one); the status is the latest event's: a closing visit with no inspection after it, else active."""
+    if before is not None:
+        inspections = inspections[inspections["inspection_date"] < before]
+        visits = visits[visits["inspection_date"] < before]
+    attributes = ["license", "dba_name", "aka_name", "address", "zip", "latitude", "longitude"]
+    kept = [*attributes, "facility_type", "risk", "chain", "results"]
+    from_inspections = inspections[["inspection_id", "inspection_date", "establishment", *kept]].assign(
+        outcome=True,
+        canvass=(inspections["inspection_kind"] == "canvass").fillna(False).to_numpy(dtype=bool)
+        & ~inspections["reinspection"].to_numpy(dtype=bool),
+    )
+    from_visits = visits[["inspection_id", "inspection_date", "establishment", *attributes, "risk", "results"]]
+    from_visits = from_visits.assign(outcome=False, canvass=False)
+    types = {"latitude": float, "longitude": float, "risk": "Float64", "license": "Int64"}
+    events = (
+        pd.concat([part.astype(types) for part in (from_inspections, from_visits) if len(part)], ignore_index=True)
+        if len(from_inspections) or len(from_visits)
+        else from_inspections
+    )
+    if events.empty:
+        return ESTABLISHMENTS.empty()
+    events = events.sort_values(["establishment", "inspection_date", "inspection_id"], kind="stable")
+    grouped = events.groupby("establishment", sort=True)
+    latest = grouped[[*attributes, "facility_type", "risk", "chain"]].last()  # last non-null value of each
+    inspected = events[events["outcome"]].groupby("establishment")
+    last_event = grouped.tail(1).set_index("establishment")
+    closing = last_event["results"].map(CLOSED)
+    out = latest.assign(
+        first_inspection=inspected["inspection_date"].min(),
+        last_inspection=inspected["inspection_date"].max(),
+        last_canvass=events[events["canvass"]].groupby("establishment")["inspection_date"].max(),
+        last_result=inspected["results"].last(),
+        last_visit=last_event["inspection_date"],
+        last_visit_result=last_event["results"],
+        status=closing.where(closing.notna() & ~last_event["outcome"].astype(bool), ACTIVE),
+    )
+    out = out[out["last_inspection"].notna()]  # never inspected with an outcome: nothing to score it on
+    return ESTABLISHMENTS.conform(out.reset_index()[list(COLUMNS)])
+
+
+def due_dates(places: pd.DataFrame, frequency_days: Mapping[int, int] = FREQUENCY_DAYS) -> pd.Series:
+    """When each place's next canvass is due: its frequency after the last canvass, else after the last inspection.
+    An unknown risk is treated as risk 1 (the most frequent)."""
+    risk = places["risk"].astype("Int64").fillna(1)
+    lookup = {int(k): float(v) for k, v in frequency_days.items()}
+    days = risk.map(lookup).astype(float).fillna(float(frequency_days[1])).to_numpy(dtype=float)
+    start = places["last_canvass"].fillna(places["last_inspection"])
+    return start + pd.to_timedelta(days, unit="D")
+
+
+def due(places: pd.DataFrame, week: pd.Timestamp, settings: ListSettings) -> pd.DataFrame:
+    """The active places of the register to list for the week starting `week` (a Monday), with due date and days
+    overdue on that Monday (negative: not yet due)."""
+    due_date = due_dates(places, settings.frequency_days)
+    recent = places["last_visit"] >= week - pd.Timedelta(days=round(365.25 * settings.within_years))
+    wanted = (places["status"] == ACTIVE) & recent
+    if not settings.include_not_due:
+        wanted &= due_date < week + pd.Timedelta(days=7)
+    chosen = places[wanted.to_numpy(dtype=bool)].copy()
+    chosen["due_date"] = due_date[wanted.to_numpy(dtype=bool)]
+    chosen["days_overdue"] = (week - chosen["due_date"]).dt.days.astype("Int32")
+    return chosen.reset_index(drop=True)
+
+
+def planned(places: pd.DataFrame, day: pd.Timestamp | pd.Series) -> pd.DataFrame:
+    """Planned canvass inspections of `places` (rows of the register) on `day`: rows shaped like clean inspections,
+    with no outcome yet, for `features.build`. Their ids are negative, so they never meet a real inspection's."""
+    n = len(places)
+    when = (
+        pd.Series(pd.to_datetime(day), index=range(n)) if not isinstance(day, pd.Series) else day.reset_index(drop=True)
+    )
+    when = pd.to_datetime(when).dt.normalize()
+    return pd.DataFrame(
+        {
+            "inspection_id": -np.arange(1, n + 1, dtype=np.int64),
+            "week": when - pd.to_timedelta(when.dt.weekday, unit="D"),
+            "inspection_date": when,
+            "establishment": places["establishment"].to_numpy(dtype=object),
+            "license": places["license"].to_numpy(),
+            "chain": places["chain"].to_numpy(dtype=object),
+            "zip": places["zip"].to_numpy(dtype=object),
+            "latitude": places["latitude"].to_numpy(dtype=float),
+            "longitude": places["longitude"].to_numpy(dtype=float),
+            "facility_type": places["facility_type"].to_numpy(dtype=object),
+            "risk": places["risk"].array,
+            "results": pd.Series(pd.NA, index=range(n), dtype=TEXT),
+            "failed": False,
+            "inspection_kind": pd.Series("canvass", index=range(n), dtype=TEXT),
+            "reinspection": False,
+            **{name: pd.Series(pd.NA, index=range(n), dtype="Int16") for name in COUNTS},
+        }
+    )
+
+
+def planned_features(
+    places: pd.DataFrame, day: pd.Timestamp | pd.Series, history: pd.DataFrame, citations: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The features of planned canvass inspections of `places` on `day`, from the clean rows of `history` dated
+    before it, by the same function as every inspection's features."""
+    rows = planned(places, day)
+    earlier = history[history["inspection_date"] < rows["inspection_date"].max()] if len(rows) else history
+    return features.build(rows, earlier, citations)
+
+
+# what a list reads of the clean inspections: the features' history and the register's attributes
+HISTORY_COLUMNS = tuple(
+    dict.fromkeys(
+        (
+            *features.HISTORY_COLUMNS,
+            "license",
+            "dba_name",
+            "aka_name",
+            "address",
+            "latitude",
+            "longitude",
+            "facility_type",
+            "risk",
+            "reinspection",
+        )
+    )
+)
+
+
+def visit_list(
+    week: pd.Timestamp,
+    inspections: pd.DataFrame,
+    visits: pd.DataFrame,
+    citations: pd.DataFrame | None,
+    model: "Selected",
+    settings: ListSettings = ListSettings(),
+) -> pd.DataFrame:
+    """The list for the week starting `week` (a Monday), from rows dated before it only: the due places of the
+    register, each scored as a canvass inspection on the Monday by `model` and ranked by its deployed policy."""
+    week = pd.Timestamp(week).normalize()
+    earlier = inspections[inspections["inspection_date"] < week]
+    chosen = due(register(earlier, visits, before=week), week, settings)
+    if chosen.empty:
+        return VISIT_LIST.empty()
+    table = planned_features(chosen, week, earlier, citations)
+    score = model.score(table)
+    ranked = scoring.score_table(
+        table, score, model.version, model.window, reasons.explain(model, table), model.decision
+    )
+    out = chosen.assign(
+        week=week,
+        rank=ranked["rank"].to_numpy(),
+        on_map=chosen["latitude"].notna().to_numpy() & chosen["longitude"].notna().to_numpy(),
+        score=ranked["score"].to_numpy(),
+        reasons=ranked["reasons"].to_numpy(),
+        model_version=model.version,
+        period=ranked["period"].to_numpy(),
+    )
+    out = out.sort_values("rank", kind="stable")
+    if settings.max_length is not None:
+        out = out.head(settings.max_length)
+    return VISIT_LIST.conform(out.reset_index(drop=True)[list(VISIT_LIST.names)])
+
+
+def newest_allowed(newest_week: pd.Timestamp | None) -> pd.Timestamp | None:
+    """The latest week a list can be built for: the week after the newest week of stored inspections (whose rows
+    are all it may read)."""
+    return None if newest_week is None else pd.Timestamp(newest_week) + pd.Timedelta(days=7)
+
+
+def refuse_future(week: pd.Timestamp, newest_week: pd.Timestamp | None) -> None:
+    """Raise `FutureWeekError` for a week the stored inspections cannot speak for yet."""
+    allowed = newest_allowed(newest_week)
+    if allowed is None:
+        raise FutureWeekError(f"no inspections are stored: ingest weeks before building the list of {week:%Y-%m-%d}")
+    if pd.Timestamp(week) > allowed:
+        raise FutureWeekError(
+            f"the list of {week:%Y-%m-%d} is too far in the future: the newest inspections stored are of the week of "
+            f"{pd.Timestamp(newest_week):%Y-%m-%d}, so the latest list that can be built is {allowed:%Y-%m-%d}; "
+            "ingest the weeks in between first"
+        )
