@@ -10,9 +10,22 @@ from chicago_food_assets.assets.lists import establishments, list_evaluation, vi
 from chicago_food_assets.assets.models import selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.assets.scores import current_model, establishment_risk, inspection_scores, score_monitoring
-from chicago_food_assets.jobs import ingest_job, lookup_job, training_job, weekly_job
+from chicago_food_assets.jobs import (
+    ingest_job,
+    judging_job,
+    list_job,
+    lookup_job,
+    register_job,
+    training_job,
+    weekly_job,
+)
 from chicago_food_assets.schedules import monthly_retraining, weekly_schedule
-from chicago_food_assets.sensors import lookups_follow_scores, socrata_changes
+from chicago_food_assets.sensors import (
+    evaluation_follows_judging,
+    lists_follow_data,
+    lookups_follow_scores,
+    socrata_changes,
+)
 
 defs = Definitions(
     assets=[
@@ -31,9 +44,9 @@ defs = Definitions(
         visit_list_outcomes,
         list_evaluation,
     ],
-    jobs=[ingest_job, weekly_job, training_job, lookup_job],
+    jobs=[ingest_job, weekly_job, training_job, lookup_job, list_job, judging_job, register_job],
     schedules=[weekly_schedule, monthly_retraining],
-    sensors=[socrata_changes, lookups_follow_scores],
+    sensors=[socrata_changes, lookups_follow_scores, lists_follow_data, evaluation_follows_judging],
     resources=deployment.resources(),
     executor=deployment.executor(),
 )

@@ -16,6 +16,7 @@ import json
 from datetime import date
 
 from dagster import (
+    DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -28,8 +29,8 @@ from dagster import (
 )
 
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS
-from chicago_food_assets.jobs import lookup_job, weekly_job
-from chicago_food_assets.partitions import week_of, weekly
+from chicago_food_assets.jobs import judging_job, list_job, lookup_job, register_job, training_job, weekly_job
+from chicago_food_assets.partitions import upcoming, week_of, weekly
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataError, SocrataResource
@@ -137,3 +138,46 @@ def socrata_changes(
 )
 def lookups_follow_scores(context) -> RunRequest:
     return RunRequest(run_key=f"after-{context.dagster_run.run_id}")
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[weekly_job, training_job],
+    request_jobs=[list_job, judging_job],
+    default_status=DefaultSensorStatus.RUNNING,
+    description="After weeks are ingested (the Monday schedule, or late rows the Socrata sensor saw) or a model is "
+    "published: rebuild the current week's visit list, and judge the lists of the weeks that run refreshed.",
+)
+def lists_follow_data(context) -> list[RunRequest]:
+    return follow_up(context.dagster_run, upcoming.get_last_partition_key())
+
+
+def follow_up(run: DagsterRun, current: str | None) -> list[RunRequest]:
+    """The runs after a successful run of the weekly or training job: the current week's list (`current`), and for
+    weekly weeks, the judging of those weeks' lists."""
+    requests = []
+    if current is not None:
+        requests.append(RunRequest(run_key=f"list-after-{run.run_id}", job_name=list_job.name, partition_key=current))
+    first, last = run.tags.get(RANGE_START), run.tags.get(RANGE_END)
+    if not (first and last):
+        first = last = run.tags.get("dagster/partition")
+    if run.job_name == weekly_job.name and first and last:
+        requests.append(
+            RunRequest(
+                run_key=f"judging-after-{run.run_id}",
+                job_name=judging_job.name,
+                tags={RANGE_START: first, RANGE_END: last},
+            )
+        )
+    return requests
+
+
+@run_status_sensor(
+    run_status=DagsterRunStatus.SUCCESS,
+    monitored_jobs=[judging_job],
+    request_job=register_job,
+    default_status=DefaultSensorStatus.RUNNING,
+    description="After lists are judged, rebuild the register and the lists' evaluation.",
+)
+def evaluation_follows_judging(context) -> RunRequest:
+    return RunRequest(run_key=f"register-after-{context.dagster_run.run_id}")

@@ -2,7 +2,9 @@
 backfills through a PostgreSQL-backed instance, schedules and the promotion rule."""
 
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
@@ -168,7 +170,11 @@ def test_schedules_and_jobs_are_defined_for_every_stage():
     weekly = repository.get_schedule_def("weekly_schedule")
     assert weekly.cron_schedule == "0 6 * * 1" and weekly.job_name == "weekly"
     assert repository.get_schedule_def("monthly_retraining").job_name == "training"
-    assert {"socrata_changes", "lookups_follow_scores"} <= {s.name for s in repository.sensor_defs}
+    assert {"socrata_changes", "lookups_follow_scores", "lists_follow_data", "evaluation_follows_judging"} <= {
+        s.name for s in repository.sensor_defs
+    }
+    today = datetime.now(ZoneInfo("America/Chicago")).date()
+    assert repository.get_job("visit_list").partitions_def.get_last_partition_key() >= str(today - timedelta(6))
     weekly_assets = {
         key.to_user_string() for key in repository.get_job("weekly").asset_layer.asset_graph.get_all_asset_keys()
     }
@@ -284,3 +290,25 @@ def test_the_sensor_gives_up_on_a_week_after_three_failed_runs_and_says_so(pipel
             assert not run_requested(request, pipeline["resources"], portal, instance).success
         assert not result.run_requests
         assert "given up after 3 failed runs" in result.skip_message and "2013-02-11" in result.skip_message
+
+
+def test_new_weeks_and_a_new_model_rebuild_the_current_list_and_judge_the_weeks_lists():
+    """The Monday schedule's run (or the sensor's late rows) and a training run both end in the current week's list;
+    a weekly run also has its weeks' lists judged."""
+    from dagster import DagsterRun
+
+    from chicago_food_assets.partitions import upcoming
+    from chicago_food_assets.sensors import follow_up
+
+    current = upcoming.get_last_partition_key()
+    today = datetime.now(ZoneInfo("America/Chicago")).date()
+    assert current == str(today - timedelta(days=today.weekday()))  # this week's Monday, in Chicago
+    weekly = DagsterRun(job_name="weekly", run_id="w1", tags={RANGE_START: "2026-11-16", RANGE_END: "2026-11-23"})
+    requests = follow_up(weekly, current)
+    assert [(r.job_name, r.partition_key) for r in requests] == [("visit_list", current), ("list_judging", None)]
+    assert requests[1].tags[RANGE_START] == "2026-11-16" and requests[1].tags[RANGE_END] == "2026-11-23"
+    single = follow_up(DagsterRun(job_name="weekly", run_id="w2", tags={"dagster/partition": "2026-11-23"}), current)
+    assert single[1].tags == {RANGE_START: "2026-11-23", RANGE_END: "2026-11-23"}
+    trained = follow_up(DagsterRun(job_name="training", run_id="t1"), current)
+    assert [(r.job_name, r.partition_key) for r in trained] == [("visit_list", current)]
+    assert len({r.run_key for r in requests + single + trained}) == 5  # each follow-up once per run

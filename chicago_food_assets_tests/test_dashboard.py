@@ -178,3 +178,33 @@ def test_the_overlap_measure_sees_overlapping_labels(browser):
     )
     assert [(a, b) for a, b, *_ in overlapping_labels(page)] == [("2013-01-07", "2013-01-14")]
     page.close()
+
+
+def test_the_visit_list_page_a_supervisor_reads_on_monday(dashboard, browser, pipeline):
+    """The newest list: every place counted, the map of those with coordinates (no tiles, nothing from the
+    internet), the ranked table with names and reasons, a ZIP filter, a download, and the past lists' evaluation."""
+    lists = read_table(pipeline["postgres"], "food", "visit_list")
+    newest = lists[lists["week"] == lists["week"].max()].sort_values("rank")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(dashboard.replace("/dashboard", "/visit_list"))
+    page.wait_for_selector("#listed", timeout=30_000)
+    assert int(page.locator("#listed").inner_text().replace(",", "")) == len(newest)
+    expect(page.locator("svg text").first).to_be_attached(timeout=30_000)
+    expect(page.get_by_text(f"{int(newest['on_map'].sum()):,} places on the map")).to_be_attached()
+    top = newest.iloc[0]
+    expect(page.get_by_role("gridcell", name=top["dba_name"], exact=True).first).to_be_visible()
+    expect(page.get_by_text("Download this list (CSV)")).to_be_visible()
+    evaluation = read_table(pipeline["postgres"], "food", "list_evaluation")
+    pooled = evaluation[evaluation["scope"] == "pooled"].iloc[-1]
+    assert page.locator("#coverage").inner_text() == f"{pooled['coverage']:.0%}"
+    assert overlapping_labels(page) == []
+    assert all(url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:", "data:")) for url in requested)
+    page.screenshot(path=str(ARTIFACTS / "visit-list.png"), full_page=True)
+
+    zip_code = newest["zip"].value_counts().index[0]
+    page.locator("#sidebar").get_by_placeholder("all").fill(zip_code)
+    page.locator("#sidebar").get_by_placeholder("all").press("Enter")
+    expect(page.locator("#listed")).to_have_text(f"{int((newest['zip'] == zip_code).sum()):,}", timeout=15_000)
+    page.close()

@@ -239,6 +239,10 @@ def test_the_openapi_document_is_valid_and_lists_the_routes(api):
         "/v1/weeks/{week}/scores.csv",
         "/v1/weeks/{week}/scores.parquet",
         "/v1/models/current",
+        "/v1/lists/{week}",
+        "/v1/lists/{week}/visits.csv",
+        "/v1/lists/{week}/visits.parquet",
+        "/v1/lists/evaluation",
     } <= set(document["paths"])
     for path, item in document["paths"].items():  # every data route documents its validators and its 304
         if path.startswith("/v1/"):

@@ -9,30 +9,32 @@ import logging
 import os
 import uuid
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
+import asyncpg
 import msgspec
 import swagger_ui
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.compression import CompressionConfig
-from litestar.datastructures import ResponseHeader, State
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import Parameter
 from litestar.response import Stream
 from litestar.static_files import create_static_files_router
 
 from chicago_food_assets.core.contracts import SCHEMA
-from service import exports, parameters
+from service import exports, lists, parameters
 from service.cursors import Cursors
 from service.db import Database, UnavailableError
 from service.parameters import MAX_LIMIT
 from service.reads import document, read
+from service.responses import EXPORTED, NOT_MODIFIED, VERSIONED, passthrough
 from service.schemas import GROUP_COLUMNS, Establishment, Group, Model, Past, Score, WeekScores
-from service.versions import CACHE_CONTROL, VERSION, BoundedStore, Publication, cache_config, headers, revalidate
+from service.versions import VERSION, BoundedStore, Publication, cache_config, headers, revalidate
 
 # The docs page's scripts and styles come from an installed package (Swagger UI 5, which renders OpenAPI 3.1),
 # never from a CDN: /schema works offline.
@@ -66,31 +68,6 @@ async def ready(database: Database) -> Response[dict[str, str]]:
     return Response({"status": "ready", "model_version": row["model_version"]})
 
 
-def _json(document: bytes) -> Response:
-    """A JSON document PostgreSQL already built (as UTF-8 bytes): passed through untouched (routes annotate the
-    type it has, for the OpenAPI document)."""
-    return Response(document, media_type=MediaType.JSON)
-
-
-# Every data route: cached by Litestar per publication (see service/versions.py), and documented with its
-# validators and its 304.
-VERSIONED: dict[str, Any] = {
-    "cache": True,
-    "response_headers": [
-        ResponseHeader(
-            name="ETag",
-            description="the published data version (weak); send it as If-None-Match",
-            documentation_only=True,  # set by service.versions.headers, here only documented (a value gives a type)
-            value='W/"0123456789abcdef0123"',
-        ),
-        ResponseHeader(name="Cache-Control", description=CACHE_CONTROL, documentation_only=True, value=CACHE_CONTROL),
-    ],
-}
-NOT_MODIFIED = {
-    304: ResponseSpec(
-        data_container=None, description="Not modified: If-None-Match names the current publication (no body)"
-    )
-}
 SCORE_OBJECT = "json_build_object(" + ", ".join(f"'{c}', s.{c}" for c in Score.__struct_fields__) + ")"
 INSPECTION = (
     f"SELECT convert_to({SCORE_OBJECT}::text, 'UTF8') FROM {SCHEMA}.inspection_scores s WHERE inspection_id = $1"
@@ -108,7 +85,7 @@ async def inspection_score(request: Request, database: Database, inspection_id: 
     body = await document(request, database, INSPECTION, parameters.whole(inspection_id, "inspection_id"))
     if body is None:
         raise NotFoundException(f"no score for inspection {inspection_id}")
-    return _json(body)
+    return passthrough(body)
 
 
 ESTABLISHMENT = f"""
@@ -118,9 +95,17 @@ SELECT convert_to(json_build_object(
     'history', COALESCE((SELECT json_agg(h) FROM (
         SELECT {", ".join(f"p.{name}" for name in Past.__struct_fields__)}
         FROM {SCHEMA}.inspection_scores p WHERE p.license = s.license
-        ORDER BY p.inspection_date DESC, p.inspection_id DESC LIMIT {HISTORY}) h), '[]'::json)
+        ORDER BY p.inspection_date DESC, p.inspection_id DESC LIMIT {HISTORY}) h), '[]'::json),
+    'listed', (SELECT {lists.VISIT_OBJECT} FROM {SCHEMA}.visit_list v
+               WHERE v.week = ({lists.NEWEST}) AND v.license = s.license LIMIT 1),
+    'listed_week', ({lists.NEWEST})
 )::text, 'UTF8')
 FROM {SCHEMA}.establishment_risk s WHERE s.license = $1"""
+# before the first list is built: the same answer with no list entry
+UNLISTED = ESTABLISHMENT.replace(
+    ESTABLISHMENT[ESTABLISHMENT.index("    'listed',") : ESTABLISHMENT.index(")::text")],
+    "    'listed', NULL, 'listed_week', NULL\n",
+)
 
 
 @get(
@@ -130,14 +115,20 @@ FROM {SCHEMA}.establishment_risk s WHERE s.license = $1"""
     **VERSIONED,
 )
 async def establishment(request: Request, database: Database, license: str) -> Response[Establishment]:
-    """An establishment's current risk and its score history (newest first, at most 100), by business license."""
+    """An establishment's current risk, its score history (newest first, at most 100) and its entry on the newest
+    visit list (null when it is not on it), by business license."""
     number = parameters.whole(license, "license")
     if number == 0:
         raise ValidationException("license 0 means 'no license' in the City's data; look those places up by inspection")
-    body = await document(request, database, ESTABLISHMENT, number)
+    try:
+        body = await document(request, database, ESTABLISHMENT, number)
+    except UnavailableError as error:
+        if not isinstance(error.__cause__, asyncpg.UndefinedTableError):
+            raise
+        body = await document(request, database, UNLISTED, number)
     if body is None:
         raise NotFoundException(f"no establishment with license {number}")
-    return _json(body)
+    return passthrough(body)
 
 
 WEEK = f"""
@@ -175,13 +166,10 @@ async def week_scores(
     if not row["known"]:  # type: ignore[index]
         raise NotFoundException(f"no scores for the week of {day}")
     following = request.app.state.cursors.following(day, row["last"]) if row["more"] else None  # type: ignore[index]
-    return _json(
+    return passthrough(
         b'{"week":"%s","items":%s,"next_cursor":%s}'
         % (day.isoformat().encode(), row["items"], msgspec.json.encode(following))  # type: ignore[index]
     )
-
-
-EXPORTED = {"response_headers": VERSIONED["response_headers"]}
 
 
 @get(
@@ -193,7 +181,7 @@ EXPORTED = {"response_headers": VERSIONED["response_headers"]}
 )
 async def week_scores_csv(request: Request, database: Database, week: str) -> Stream:
     """A whole week's scores, riskiest first, as CSV with a header line (columns as in `Score`), streamed."""
-    return await exports.export(request, database, week, "text/csv", exports.csv_rows)
+    return await exports.SCORES.stream(request, database, parameters.week(week), "text/csv")
 
 
 @get(
@@ -205,7 +193,7 @@ async def week_scores_csv(request: Request, database: Database, week: str) -> St
 )
 async def week_scores_parquet(request: Request, database: Database, week: str) -> Stream:
     """A whole week's scores, riskiest first, as a Parquet file (typed columns as in `Score`), streamed."""
-    return await exports.export(request, database, week, exports.PARQUET, exports.parquet_rows)
+    return await exports.SCORES.stream(request, database, parameters.week(week), exports.PARQUET)
 
 
 CURRENT = f"""
@@ -317,6 +305,7 @@ def create_app(database_url: str | None = None) -> Litestar:
             week_scores_csv,
             week_scores_parquet,
             current_model,
+            *lists.ROUTES,
             DOCS_FILES,
         ],
         dependencies={"database": Provide(provide, use_cache=True, sync_to_thread=False)},

@@ -1,8 +1,9 @@
-"""A whole week's scores as a file (CSV written by PostgreSQL's COPY, or typed Parquet), streamed from one
-snapshot under that snapshot's ETag."""
+"""A whole week of a served table as a file (CSV written by PostgreSQL's COPY, or typed Parquet), streamed from one
+snapshot under that snapshot's ETag: a week's scores, a week's visit list (the route sheet)."""
 
 import io
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
@@ -12,76 +13,93 @@ from litestar import Request
 from litestar.exceptions import NotFoundException
 from litestar.response import Stream
 
-from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCHEMA
-from service import db, parameters
+from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCHEMA, VISIT_LIST, Contract
+from service import db
 from service.db import Database
 from service.reads import read
-from service.schemas import SCORE_COLUMNS, Score
+from service.schemas import Score, Visit
 from service.versions import VERSION, versioned
 
 PARQUET = "application/vnd.apache.parquet"
-
-EXPORT = f"SELECT {SCORE_COLUMNS} FROM {SCHEMA}.inspection_scores WHERE week = $1 ORDER BY rank"
 EXPORT_CHUNK = 64 * 1024
 EXPORT_BATCH = 5_000  # rows per Parquet row group
-EXPORT_SCHEMA = pa.schema([pa.field(c.name, c.type.arrow, nullable=c.nullable) for c in INSPECTION_SCORES.columns])
 
 
 class PublicationChangedError(RuntimeError):
     """A publication landed between an export's headers and its rows: the download is cut, the client retries."""
 
 
-async def export(
-    request: Request,
-    database: Database,
-    week: str,
-    media_type: str,
-    rows: Callable[[asyncpg.Connection, date], AsyncIterator[bytes]],
-) -> Stream:
-    """A week's rows, read in one snapshot and sent as PostgreSQL hands them over, under that snapshot's ETag."""
-    day = parameters.week(week)
-    row = await read(
-        request,
-        database,
-        f"SELECT {VERSION} AS version, EXISTS (SELECT 1 FROM {SCHEMA}.inspection_scores WHERE week = $1) AS known",
-        day,
-    )
-    if not row["known"]:  # type: ignore[index]
-        raise NotFoundException(f"no scores for the week of {day}")
-    sent = row["version"]  # type: ignore[index]
-    query = versioned(f"SELECT {VERSION}", request)
+@dataclass(frozen=True)
+class Export:
+    """One weekly table's export: its columns (a response struct's), in rank order."""
 
-    async def chunks() -> AsyncIterator[bytes]:
-        async with database.snapshot() as connection:
-            if await connection.fetchval(query) != sent:
-                raise PublicationChangedError(f"a new publication landed while the {day} export started; retry")
-            async for chunk in rows(connection, day):
-                yield chunk
+    contract: Contract
+    fields: tuple[str, ...]
+    what: str  # "scores", "visit list": for messages and file names
 
-    suffix = "csv" if media_type == "text/csv" else "parquet"
-    disposition = f'attachment; filename="scores-{day}.{suffix}"'
-    return Stream(chunks(), media_type=media_type, headers={"Content-Disposition": disposition})
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema(
+            [
+                pa.field(n, self.contract.column(n).type.arrow, nullable=self.contract.column(n).nullable)
+                for n in self.fields
+            ]
+        )
+
+    @property
+    def query(self) -> str:
+        return f"SELECT {', '.join(self.fields)} FROM {SCHEMA}.{self.contract.name} WHERE week = $1 ORDER BY rank"
+
+    @property
+    def groups(self) -> str:
+        """One row per row group, each column an array (ranks 1..n within a week): Arrow takes the columns whole, no
+        row-by-row transposition in Python."""
+        group = f"(rank - 1) / {EXPORT_BATCH}"
+        columns = ", ".join(f"array_agg({name} ORDER BY rank) AS {name}" for name in self.fields)
+        return f"SELECT {columns} FROM {SCHEMA}.{self.contract.name} WHERE week = $1 GROUP BY {group} ORDER BY {group}"
+
+    def csv_rows(self, connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
+        return db.csv(connection, self.query, day, chunk=EXPORT_CHUNK)
+
+    async def parquet_rows(self, connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
+        """Row groups of EXPORT_BATCH rows, each sent once written (zstd)."""
+        schema, sink = self.schema, io.BytesIO()
+        with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
+            async for group in connection.cursor(self.groups, day, prefetch=1):
+                columns = [pa.array(group[f.name], type=f.type) for f in schema]
+                writer.write_batch(pa.record_batch(columns, schema=schema))
+                yield sink.getvalue()
+                sink.seek(0)
+                sink.truncate()
+        yield sink.getvalue()  # the footer
+
+    async def stream(self, request: Request, database: Database, day: date, media_type: str) -> Stream:
+        """The week's rows, read in one snapshot and sent as PostgreSQL hands them over, under its ETag."""
+        table = f"{SCHEMA}.{self.contract.name}"
+        row = await read(
+            request,
+            database,
+            f"SELECT {VERSION} AS version, EXISTS (SELECT 1 FROM {table} WHERE week = $1) AS known",
+            day,
+        )
+        if not row["known"]:  # type: ignore[index]
+            raise NotFoundException(f"no {self.what} for the week of {day}")
+        sent = row["version"]  # type: ignore[index]
+        query = versioned(f"SELECT {VERSION}", request)
+        rows = self.csv_rows if media_type == "text/csv" else self.parquet_rows
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async with database.snapshot() as connection:
+                if await connection.fetchval(query) != sent:
+                    raise PublicationChangedError(f"a new publication landed while the {day} export started; retry")
+                async for chunk in rows(connection, day):
+                    yield chunk
+
+        suffix = "csv" if media_type == "text/csv" else "parquet"
+        name = self.what.replace(" ", "-")
+        disposition = f'attachment; filename="{name}-{day}.{suffix}"'
+        return Stream(chunks(), media_type=media_type, headers={"Content-Disposition": disposition})
 
 
-def csv_rows(connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
-    return db.csv(connection, EXPORT, day, chunk=EXPORT_CHUNK)
-
-
-# One row per row group, each column an array (ranks 1..n within a week): Arrow takes the columns whole, no
-# row-by-row transposition in Python.
-GROUP = f"(rank - 1) / {EXPORT_BATCH}"
-EXPORT_GROUPS = f"""SELECT {", ".join(f"array_agg({name} ORDER BY rank) AS {name}" for name in Score.__struct_fields__)}
-    FROM {SCHEMA}.inspection_scores WHERE week = $1 GROUP BY {GROUP} ORDER BY {GROUP}"""
-
-
-async def parquet_rows(connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
-    """Row groups of EXPORT_BATCH rows, each sent once written (zstd)."""
-    sink = io.BytesIO()
-    with pq.ParquetWriter(sink, EXPORT_SCHEMA, compression="zstd") as writer:
-        async for group in connection.cursor(EXPORT_GROUPS, day, prefetch=1):
-            columns = [pa.array(group[f.name], type=f.type) for f in EXPORT_SCHEMA]
-            writer.write_batch(pa.record_batch(columns, schema=EXPORT_SCHEMA))
-            yield sink.getvalue()
-            sink.seek(0)
-            sink.truncate()
-    yield sink.getvalue()  # the footer
+SCORES = Export(INSPECTION_SCORES, tuple(Score.__struct_fields__), "scores")
+VISITS = Export(VISIT_LIST, ("week", *Visit.__struct_fields__), "visit list")

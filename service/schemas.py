@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from chicago_food_assets.core.contracts import FAIRNESS_AUDIT, INSPECTION_SCORES, Contract
+from chicago_food_assets.core.contracts import FAIRNESS_AUDIT, INSPECTION_SCORES, LIST_EVALUATION, VISIT_LIST, Contract
 
 
 def struct(name: str, contract: Contract) -> type[msgspec.Struct]:
@@ -24,6 +24,10 @@ if TYPE_CHECKING:  # built from the contract at import: a type checker sees a st
 
     class Group(msgspec.Struct): ...
 
+    class Visit(msgspec.Struct): ...
+
+    class Judged(msgspec.Struct): ...
+
 else:
     Score = struct("Score", INSPECTION_SCORES)
     Past = struct(
@@ -39,6 +43,10 @@ else:
             ["facility_type", "group_size", "fpr", "fdr", "fpr_disparity", "fdr_disparity", "fpr_parity", "fdr_parity"]
         ),
     )
+    # a place on a week's visit list (the week is the list's)
+    Visit = struct("Visit", VISIT_LIST.select([name for name in VISIT_LIST.names if name != "week"]))
+    # a row of the lists' prospective evaluation: a week's, or pooled over a model's weeks outside its training
+    Judged = struct("Judged", LIST_EVALUATION)
 
 
 class Establishment(msgspec.Struct):
@@ -48,6 +56,19 @@ class Establishment(msgspec.Struct):
     current: Score
     inspections_scored: int
     history: list[Past]  # newest first, at most 100
+    listed: Visit | None  # its entry on the newest visit list; null when it is not on it
+    listed_week: date | None  # that list's week
+
+
+class VisitList(msgspec.Struct):
+    week: date
+    items: list[Visit]  # in visiting order
+    next_cursor: str | None  # pass as `cursor` for the next page; null on the last page
+
+
+class ListEvaluation(msgspec.Struct):
+    pooled: list[Judged]  # per model: over its weeks outside training (holdout and prediction)
+    weeks: list[Judged]  # each judged week, newest first
 
 
 class WeekScores(msgspec.Struct):

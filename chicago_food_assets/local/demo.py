@@ -69,7 +69,7 @@ def _progress(name: str, done: int, steps: int, weeks: int | None, started: floa
     span = f"{weeks} weeks" if weeks else "all weeks"
     seconds = time.monotonic() - started
     line = f"  {name:<38} [{'#' * filled}{'.' * (BAR - filled)}] {done}/{steps} steps, {span}, {seconds:5.1f} s"
-    print(line, end=end, file=sys.__stderr__ if end == "\r" else sys.__stdout__, flush=True)
+    print(line, end=end, file=sys.__stderr__ if end == "\r" else sys.stdout, flush=True)
 
 
 def run_stage(

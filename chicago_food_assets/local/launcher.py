@@ -41,13 +41,13 @@ def reader_url(variable: str) -> str:
 
 
 def dashboard_command(host: str, port: int) -> list[str]:
-    app = PROJECT / "service" / "dashboard.py"
+    apps = [PROJECT / "service" / "dashboard.py", PROJECT / "service" / "visit_list.py"]
     return [
         sys.executable,
         "-m",
         "panel",
         "serve",
-        str(app),
+        *map(str, apps),
         "--address",
         host,
         "--port",
@@ -72,7 +72,7 @@ def api(host: str, port: int) -> int:
 def dashboard(host: str, port: int) -> int:
     """Serve the Panel monitoring dashboard as the read-only role."""
     env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": reader_url("CHICAGO_FOOD_DASHBOARD_DATABASE_URL")}
-    print(f"dashboard: http://{host}:{port}/dashboard")
+    print(f"dashboard: http://{host}:{port}/dashboard  (this week's visit list: http://{host}:{port}/visit_list)")
     return _foreground(dashboard_command(host, port), env)
 
 

@@ -1,0 +1,115 @@
+"""The visit list over HTTP: the real Litestar app over a socket, reading the pipeline's lists as the read-only role."""
+
+import io
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import requests
+
+from chicago_food_assets.core.contracts import VISIT_LIST
+from chicago_food_assets.resources.tables import read_table
+from chicago_food_assets_tests.test_service import serve
+from service.db import ensure_reader
+
+
+@pytest.fixture(scope="module")
+def api(pipeline):
+    process, base = serve(ensure_reader(pipeline["url"]))
+    yield base
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def lists(pipeline) -> pd.DataFrame:
+    return read_table(pipeline["postgres"], "food", "visit_list")
+
+
+def get(base: str, path: str, **params: object) -> requests.Response:
+    return requests.get(base + path, params=params, timeout=10)
+
+
+def test_the_current_list_is_the_newest_week_in_visiting_order_and_pages_by_cursor(api, lists):
+    newest = lists["week"].max()
+    expected = lists[lists["week"] == newest].sort_values("rank")
+    first = get(api, "/v1/lists/current", limit=40).json()
+    assert first["week"] == f"{newest:%Y-%m-%d}" and len(first["items"]) == 40
+    items, cursor = list(first["items"]), first["next_cursor"]
+    while cursor:
+        page = get(api, f"/v1/lists/{newest:%Y-%m-%d}", limit=500, cursor=cursor).json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+    assert [item["establishment"] for item in items] == expected["establishment"].tolist()
+    assert [item["rank"] for item in items] == list(range(1, len(expected) + 1))
+    top = items[0]
+    assert top["dba_name"] and top["address"] and "days_overdue" in top and top["reasons"] is not None
+    assert set(top) == set(VISIT_LIST.names) - {"week"}
+
+
+def test_a_list_filters_by_facility_type_zip_and_score(api, lists):
+    week = lists["week"].max()
+    rows = lists[lists["week"] == week]
+    kind = rows["facility_type"].value_counts().index[0]
+    zip_code = rows["zip"].value_counts().index[0]
+    floor = float(rows["score"].median())
+    answer = get(api, f"/v1/lists/{week:%Y-%m-%d}", facility_type=kind, zip=zip_code, min_score=floor, limit=500)
+    wanted = rows[(rows["facility_type"] == kind) & (rows["zip"] == zip_code) & (rows["score"] >= floor)]
+    assert [i["establishment"] for i in answer.json()["items"]] == wanted.sort_values("rank")["establishment"].tolist()
+
+
+def test_a_whole_list_exports_as_csv_and_parquet(api, lists):
+    week = lists["week"].min()
+    expected = lists[lists["week"] == week].sort_values("rank")
+    csv = get(api, f"/v1/lists/{week:%Y-%m-%d}/visits.csv")
+    assert csv.status_code == 200 and csv.headers["Content-Type"].startswith("text/csv") and "ETag" in csv.headers
+    assert f'filename="visit-list-{week:%Y-%m-%d}.csv"' in csv.headers["Content-Disposition"]
+    table = pd.read_csv(io.StringIO(csv.text))
+    assert list(table.columns) == list(VISIT_LIST.names)
+    assert table["establishment"].tolist() == expected["establishment"].tolist()
+    parquet = get(api, "/v1/lists/current/visits.parquet")
+    frame = pq.read_table(io.BytesIO(parquet.content)).to_pandas()
+    newest = lists[lists["week"] == lists["week"].max()].sort_values("rank")
+    assert frame["establishment"].tolist() == newest["establishment"].tolist()
+    assert frame["score"].to_numpy() == pytest.approx(newest["score"].to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "status", "says"),
+    [
+        ("/v1/lists/2013-03-05", {}, 400, "must be the Monday"),
+        ("/v1/lists/yesterday", {}, 400, "YYYY-MM-DD"),
+        ("/v1/lists/2031-01-06", {}, 404, "no visit list for the week of 2031-01-06"),
+        ("/v1/lists/2031-01-06/visits.csv", {}, 404, "no visit list"),
+        ("/v1/lists/current", {"limit": 501}, 400, "limit"),
+        ("/v1/lists/current", {"min_score": -1}, 400, "min_score"),
+        ("/v1/lists/current", {"zip": "\x00"}, 400, "NUL"),
+        ("/v1/lists/current", {"cursor": "not-ours"}, 400, "cursor"),
+    ],
+)
+def test_bad_list_requests_get_a_4xx_that_says_what_was_wrong(api, path, params, status, says):
+    response = get(api, path, **params)
+    assert response.status_code == status
+    assert says in str(response.json())
+
+
+def test_an_establishment_shows_its_entry_on_the_newest_list(api, lists, pipeline):
+    newest = lists[lists["week"] == lists["week"].max()]
+    risk = read_table(pipeline["postgres"], "food", "establishment_risk")
+    listed = newest[newest["license"].isin(risk["license"]) & (newest["license"] > 0)].iloc[0]
+    answer = get(api, f"/v1/establishments/{int(listed['license'])}").json()
+    assert answer["listed"]["rank"] == listed["rank"] and answer["listed_week"] == f"{listed['week']:%Y-%m-%d}"
+    unlisted = risk[~risk["license"].isin(newest["license"]) & (risk["license"] > 0)].iloc[0]
+    answer = get(api, f"/v1/establishments/{int(unlisted['license'])}").json()
+    assert answer["listed"] is None and answer["history"]
+
+
+def test_the_lists_evaluation_is_served_per_week_and_pooled(api, pipeline):
+    stored = read_table(pipeline["postgres"], "food", "list_evaluation")
+    answer = get(api, "/v1/lists/evaluation").json()
+    pooled = stored[stored["scope"] == "pooled"]
+    assert len(answer["pooled"]) == len(pooled) >= 1
+    assert answer["pooled"][0]["inspections"] == int(pooled["inspections"].iloc[0])
+    assert [w["scope"] for w in answer["weeks"]] == sorted(
+        stored.loc[stored["scope"] != "pooled", "scope"], reverse=True
+    )
