@@ -97,7 +97,7 @@ lookup_job = define_asset_job(
 )
 
 list_job = define_asset_job(
-    "visit_list",
+    "visit_lists",
     selection=LISTS,
     partitions_def=upcoming,
     description="Build the visit list of a week (or a range of weeks) from everything dated before its Monday.",

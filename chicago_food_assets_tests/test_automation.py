@@ -174,7 +174,7 @@ def test_schedules_and_jobs_are_defined_for_every_stage():
         s.name for s in repository.sensor_defs
     }
     today = datetime.now(ZoneInfo("America/Chicago")).date()
-    assert repository.get_job("visit_list").partitions_def.get_last_partition_key() >= str(today - timedelta(6))
+    assert repository.get_job("visit_lists").partitions_def.get_last_partition_key() >= str(today - timedelta(6))
     weekly_assets = {
         key.to_user_string() for key in repository.get_job("weekly").asset_layer.asset_graph.get_all_asset_keys()
     }
@@ -305,10 +305,10 @@ def test_new_weeks_and_a_new_model_rebuild_the_current_list_and_judge_the_weeks_
     assert current == str(today - timedelta(days=today.weekday()))  # this week's Monday, in Chicago
     weekly = DagsterRun(job_name="weekly", run_id="w1", tags={RANGE_START: "2026-11-16", RANGE_END: "2026-11-23"})
     requests = follow_up(weekly, current)
-    assert [(r.job_name, r.partition_key) for r in requests] == [("visit_list", current), ("list_judging", None)]
+    assert [(r.job_name, r.partition_key) for r in requests] == [("visit_lists", current), ("list_judging", None)]
     assert requests[1].tags[RANGE_START] == "2026-11-16" and requests[1].tags[RANGE_END] == "2026-11-23"
     single = follow_up(DagsterRun(job_name="weekly", run_id="w2", tags={"dagster/partition": "2026-11-23"}), current)
     assert single[1].tags == {RANGE_START: "2026-11-23", RANGE_END: "2026-11-23"}
     trained = follow_up(DagsterRun(job_name="training", run_id="t1"), current)
-    assert [(r.job_name, r.partition_key) for r in trained] == [("visit_list", current)]
+    assert [(r.job_name, r.partition_key) for r in trained] == [("visit_lists", current)]
     assert len({r.run_key for r in requests + single + trained}) == 5  # each follow-up once per run

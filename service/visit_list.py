@@ -89,8 +89,7 @@ def risk_map(table: pd.DataFrame) -> hv.Points:
             tools=["hover"],
             width=WIDTH,
             height=520,
-            title=f"{len(placed):,} places on the map (riskier is redder); {int((~table['on_map']).sum())} without "
-            "coordinates are in the table only",
+            title=f"{len(placed):,} places on the map (riskier is redder)",
             data_aspect=1.35,
             show_legend=False,
         )
@@ -163,7 +162,9 @@ def build(url: str) -> pn.template.BootstrapTemplate:
 
     def heading(day: Any, kinds: list[str], low: float, place: str) -> str:
         table = shown(day, kinds, low, place)
-        return f"## Week of {day}: <span id='listed'>{len(table):,}</span> places due, riskiest first"
+        unmapped = int((~table["on_map"]).sum())
+        off = f" ({unmapped:,} without coordinates: in the table, not on the map)" if unmapped else ""
+        return f"## Week of {day}: <span id='listed'>{len(table):,}</span> places due, riskiest first{off}"
 
     def route_sheet(day: Any, kinds: list[str], low: float, place: str) -> object:
         table = shown(day, kinds, low, place)
