@@ -21,7 +21,6 @@ from chicago_food_assets.jobs import (
 )
 from chicago_food_assets.schedules import monthly_retraining, weekly_schedule
 from chicago_food_assets.sensors import (
-    evaluation_follows_judging,
     lists_follow_data,
     lookups_follow_scores,
     socrata_changes,
@@ -46,7 +45,7 @@ defs = Definitions(
     ],
     jobs=[ingest_job, weekly_job, training_job, lookup_job, list_job, judging_job, register_job],
     schedules=[weekly_schedule, monthly_retraining],
-    sensors=[socrata_changes, lookups_follow_scores, lists_follow_data, evaluation_follows_judging],
+    sensors=[socrata_changes, lookups_follow_scores, lists_follow_data],
     resources=deployment.resources(),
     executor=deployment.executor(),
 )

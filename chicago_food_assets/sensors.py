@@ -131,13 +131,16 @@ def socrata_changes(
 
 @run_status_sensor(
     run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[weekly_job],
-    request_job=lookup_job,
+    monitored_jobs=[weekly_job, judging_job],
+    request_jobs=[lookup_job, register_job],
     default_status=DefaultSensorStatus.RUNNING,
-    description="After weekly scores change, rebuild the latest score per establishment for the service.",
+    description="After weekly scores change, rebuild the latest score per establishment for the service; after "
+    "lists are judged, rebuild the register and the lists' evaluation.",
 )
 def lookups_follow_scores(context) -> RunRequest:
-    return RunRequest(run_key=f"after-{context.dagster_run.run_id}")
+    run = context.dagster_run
+    job = lookup_job if run.job_name == weekly_job.name else register_job
+    return RunRequest(run_key=f"{job.name}-after-{run.run_id}", job_name=job.name)
 
 
 @run_status_sensor(
@@ -170,14 +173,3 @@ def follow_up(run: DagsterRun, current: str | None) -> list[RunRequest]:
             )
         )
     return requests
-
-
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[judging_job],
-    request_job=register_job,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="After lists are judged, rebuild the register and the lists' evaluation.",
-)
-def evaluation_follows_judging(context) -> RunRequest:
-    return RunRequest(run_key=f"register-after-{context.dagster_run.run_id}")

@@ -86,14 +86,17 @@ def table_metadata(contract: Contract) -> dict[str, object]:
 TYPES = {name: dataframe_type(contract) for name, contract in CONTRACTS.items()}
 
 
-def weekly_table(contract: Contract) -> dict[str, object]:
-    """What every weekly table asset declares alike: weekly partitions backfilled in one run per range, stored by the
-    table IO manager, typed and described by its contract (the asset adds its key, inputs, checks and group)."""
+def table_asset(contract: Contract) -> dict[str, object]:
+    """What every table asset declares alike: stored by the table IO manager, typed and described by its contract
+    (the asset adds its key, inputs, checks, group and description)."""
     return {
-        "partitions_def": weekly,
-        "backfill_policy": BackfillPolicy.single_run(),
         "io_manager_key": "table_io_manager",
         "metadata": table_metadata(contract),
         "dagster_type": TYPES[contract.name],
         "kinds": {"python", "postgres"},
     }
+
+
+def weekly_table(contract: Contract, partitions: object = weekly) -> dict[str, object]:
+    """A weekly table: weekly partitions (or `partitions`), backfilled in one run per range."""
+    return {**table_asset(contract), "partitions_def": partitions, "backfill_policy": BackfillPolicy.single_run()}

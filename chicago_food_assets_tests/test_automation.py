@@ -170,9 +170,7 @@ def test_schedules_and_jobs_are_defined_for_every_stage():
     weekly = repository.get_schedule_def("weekly_schedule")
     assert weekly.cron_schedule == "0 6 * * 1" and weekly.job_name == "weekly"
     assert repository.get_schedule_def("monthly_retraining").job_name == "training"
-    assert {"socrata_changes", "lookups_follow_scores", "lists_follow_data", "evaluation_follows_judging"} <= {
-        s.name for s in repository.sensor_defs
-    }
+    assert {"socrata_changes", "lookups_follow_scores", "lists_follow_data"} <= {s.name for s in repository.sensor_defs}
     today = datetime.now(ZoneInfo("America/Chicago")).date()
     assert repository.get_job("visit_lists").partitions_def.get_last_partition_key() >= str(today - timedelta(6))
     weekly_assets = {

@@ -289,3 +289,31 @@ def test_a_week_without_inspections_has_nothing_to_judge():
     result = prospective.evaluate(empty, listed=10)
     assert result["inspections"] == 0 and result["coverage"] is None and result["roc_auc"] is None
     assert prospective.table(empty).empty
+
+
+def test_a_list_before_any_model_fails_naming_the_training_job(postgres, tmp_path):
+    from dagster import materialize
+
+    from chicago_food_assets.definitions import defs
+    from chicago_food_assets.resources.socrata import SocrataResource
+    from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager
+    from chicago_food_assets.resources.tables import PostgresIOManager
+
+    resources = {
+        "postgres": postgres,
+        "table_io_manager": PostgresIOManager(postgres=postgres),
+        "model_io_manager": ModelIOManager(base_dir=str(tmp_path / "models")),
+        "raw_io_manager": LocalRawIOManager(base_dir=str(tmp_path / "objects")),
+        "socrata": SocrataResource(domain="127.0.0.1:9", scheme="http"),  # never called: no week is pulled
+    }
+    result = materialize(
+        list(defs.assets),
+        selection=["visit_list"],
+        resources=resources,
+        partition_key="2013-07-01",
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = str(failure.step_failure_data.error)
+    assert "no selected_model is stored yet" in message and "`training` job" in message

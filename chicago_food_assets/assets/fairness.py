@@ -14,7 +14,7 @@ from chicago_food_assets.checks import Check
 from chicago_food_assets.core import fairness
 from chicago_food_assets.core.contracts import FAIRNESS_AUDIT
 from chicago_food_assets.core.training import Selected
-from chicago_food_assets.types import TYPES, table_metadata
+from chicago_food_assets.types import table_asset
 
 KEY = AssetKey("fairness_audit")
 FAIR_BAND = Check("fair_band", "FPR and FDR disparities of sizeable groups lie within [0.8, 1.25]", "warn")
@@ -27,12 +27,9 @@ class AuditConfig(Config):
 @asset(
     key=KEY,
     ins={"selected_model": AssetIn()},
-    io_manager_key="table_io_manager",
-    metadata=table_metadata(FAIRNESS_AUDIT),
-    dagster_type=TYPES[FAIRNESS_AUDIT.name],
+    **table_asset(FAIRNESS_AUDIT),
     check_specs=[FAIR_BAND.spec(KEY)],
     group_name="models",
-    kinds={"python", "postgres"},
     description=fairness.__doc__,
 )
 def fairness_audit(config: AuditConfig, selected_model: Selected):

@@ -6,7 +6,6 @@ from dagster import (
     AssetDep,
     AssetExecutionContext,
     AssetIn,
-    BackfillPolicy,
     Config,
     Failure,
     MetadataValue,
@@ -32,7 +31,7 @@ from chicago_food_assets.core.training import Selected
 from chicago_food_assets.partitions import upcoming
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
-from chicago_food_assets.types import TYPES, table_metadata, weekly_table
+from chicago_food_assets.types import table_asset, weekly_table
 
 FAR = pd.Timestamp("2100-01-01").date()  # "before" that reads every stored week
 
@@ -73,12 +72,9 @@ LIST_CHECKS = QualityChecks(
 
 
 @asset(
-    io_manager_key="table_io_manager",
-    metadata=table_metadata(ESTABLISHMENTS),
-    dagster_type=TYPES[ESTABLISHMENTS.name],
+    **table_asset(ESTABLISHMENTS),
     deps=["clean_inspections", "visits_without_outcome"],
     group_name="lists",
-    kinds={"python", "postgres"},
     description=ESTABLISHMENTS.description,
 )
 def establishments(postgres: PostgresResource):
@@ -105,14 +101,9 @@ THE_WEEK_BEFORE = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, all
         AssetDep("clean_inspections", partition_mapping=THE_WEEK_BEFORE),
         AssetDep("visits_without_outcome", partition_mapping=THE_WEEK_BEFORE),
     ],
-    partitions_def=upcoming,
-    backfill_policy=BackfillPolicy.single_run(),
-    io_manager_key="table_io_manager",
-    metadata=table_metadata(VISIT_LIST),
-    dagster_type=TYPES[VISIT_LIST.name],
+    **weekly_table(VISIT_LIST, upcoming),
     check_specs=LIST_CHECKS.specs,
     group_name="lists",
-    kinds={"python", "postgres"},
     description=VISIT_LIST.description,
 )
 def visit_list(
@@ -181,11 +172,8 @@ def visit_list_outcomes(context: AssetExecutionContext, clean_inspections: pd.Da
 
 @asset(
     ins={"visit_list_outcomes": AssetIn()},
-    io_manager_key="table_io_manager",
-    metadata=table_metadata(LIST_EVALUATION),
-    dagster_type=TYPES[LIST_EVALUATION.name],
+    **table_asset(LIST_EVALUATION),
     group_name="lists",
-    kinds={"python", "postgres"},
     description=LIST_EVALUATION.description,
 )
 def list_evaluation(visit_list_outcomes: pd.DataFrame):

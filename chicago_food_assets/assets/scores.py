@@ -23,7 +23,7 @@ from chicago_food_assets.core.contracts import (
     json_text,
 )
 from chicago_food_assets.core.training import Selected
-from chicago_food_assets.types import TYPES, table_metadata, weekly_table
+from chicago_food_assets.types import table_asset, weekly_table
 
 SCORES = AssetKey("inspection_scores")
 MONITORING = AssetKey("score_monitoring")
@@ -137,12 +137,9 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
 
 @asset(
     ins={"inspection_scores": AssetIn()},
-    io_manager_key="table_io_manager",
-    metadata=table_metadata(ESTABLISHMENT_RISK),
-    dagster_type=TYPES[ESTABLISHMENT_RISK.name],
+    **table_asset(ESTABLISHMENT_RISK),
     check_specs=[ONE_ROW.spec("establishment_risk")],
     group_name="scores",
-    kinds={"python", "postgres"},
     description="The latest score of each establishment (by license; name and address when the license is 0).",
 )
 def establishment_risk(inspection_scores: pd.DataFrame):
@@ -168,11 +165,8 @@ def ranking(selected_model: Selected) -> str | None:
 
 @asset(
     ins={"selected_model": AssetIn()},
-    io_manager_key="table_io_manager",
-    metadata=table_metadata(CURRENT_MODEL),
-    dagster_type=TYPES[CURRENT_MODEL.name],
+    **table_asset(CURRENT_MODEL),
     group_name="scores",
-    kinds={"python", "postgres"},
     description="The selected model's identity and holdout metrics, for the service (which reads only PostgreSQL).",
 )
 def current_model(selected_model: Selected) -> pd.DataFrame:

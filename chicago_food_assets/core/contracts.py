@@ -165,6 +165,20 @@ def _counts(*names: str, kind: str = "smallint") -> tuple[Column, ...]:
 
 
 C = Column
+
+
+def _whereabouts(located: bool = False) -> tuple[Column, ...]:
+    """What a place is called and where it is (`located`: its coordinates are required)."""
+    return (
+        C("dba_name", "text"),
+        C("aka_name", "text"),
+        C("address", "text"),
+        C("zip", "text"),
+        C("latitude", "float", not located, bounds=(-90, 90)),
+        C("longitude", "float", not located, bounds=(-180, 180)),
+    )
+
+
 VIOLATION_COUNTS = ("critical_count", "serious_count", "minor_count", "violation_count")
 
 CLEAN_INSPECTIONS = contract(
@@ -176,12 +190,7 @@ CLEAN_INSPECTIONS = contract(
     C("license", "bigint", False, "0 is Chicago's 'none'", bounds=(0, None)),
     C("establishment", "text", False, "license:<n>, or name:<NAME>|<ADDRESS> when the license is 0"),
     C("chain", "text", description="the business across its licenses: the name without store numbers or suffixes"),
-    C("dba_name", "text"),
-    C("aka_name", "text"),
-    C("address", "text"),
-    C("zip", "text"),
-    C("latitude", "float", False, bounds=(-90, 90)),
-    C("longitude", "float", False, bounds=(-180, 180)),
+    *_whereabouts(located=True),
     C("outside_chicago", "boolean", False),
     C("facility_type", "text", False),
     C("facility_type_raw", "text"),
@@ -336,12 +345,7 @@ VISITS_WITHOUT_OUTCOME = contract(
     C("inspection_date", "date", False),
     C("license", "bigint", False, "0 is Chicago's 'none'", bounds=(0, None)),
     C("establishment", "text", False, "license:<n>, or name:<NAME>|<ADDRESS> when the license is 0"),
-    C("dba_name", "text"),
-    C("aka_name", "text"),
-    C("address", "text"),
-    C("zip", "text"),
-    C("latitude", "float", bounds=(-90, 90)),
-    C("longitude", "float", bounds=(-180, 180)),
+    *_whereabouts(),
     C("risk", "smallint", bounds=(1, 3)),
     C("inspection_type", "text"),
     C("results", "text", False, values=frozenset({"Out of Business", "Business Not Located", "No Entry", "Not Ready"})),
@@ -354,12 +358,7 @@ ESTABLISHMENTS = contract(
     "inspected and whether it still exists (core/visits.py).",
     C("establishment", "text", False, unique=True),
     C("license", "bigint", False),
-    C("dba_name", "text"),
-    C("aka_name", "text"),
-    C("address", "text"),
-    C("zip", "text"),
-    C("latitude", "float", bounds=(-90, 90)),
-    C("longitude", "float", bounds=(-180, 180)),
+    *_whereabouts(),
     C("facility_type", "text"),
     C("risk", "smallint", bounds=(1, 3)),
     C("chain", "text"),
@@ -382,12 +381,7 @@ VISIT_LIST = contract(
     C("rank", "integer", False, "the visiting order (1 = first), by the deployed ranking policy", bounds=(1, None)),
     C("establishment", "text", False),
     C("license", "bigint", False),
-    C("dba_name", "text"),
-    C("aka_name", "text"),
-    C("address", "text"),
-    C("zip", "text"),
-    C("latitude", "float", bounds=(-90, 90)),
-    C("longitude", "float", bounds=(-180, 180)),
+    *_whereabouts(),
     C("on_map", "boolean", False, "whether the place has coordinates"),
     C("facility_type", "text"),
     C("risk", "smallint", bounds=(1, 3)),

@@ -137,6 +137,12 @@ class AtomicPickleIOManager(UPathIOManager):
         write_atomically(Path(path), pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
+        if not Path(path).exists():
+            name = context.asset_key.to_user_string() if context.has_asset_key else Path(path).name
+            raise FileNotFoundError(
+                f"no {name} is stored yet ({path}): run the `training` job first (it trains, selects and publishes "
+                "a model: ./run demo does, or materialize the models group in the UI)"
+            )
         return pickle.loads(Path(path).read_bytes())
 
 
