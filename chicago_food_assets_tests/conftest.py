@@ -232,3 +232,16 @@ def state() -> Iterator[Path]:
     yield folder / "state"
     subprocess.run(["./run", "stop"], cwd=PROJECT, env=user_environment(folder / "state"), capture_output=True)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+# The longest files first: with a file to a worker (./run test's --dist loadfile), they start at once, one on each
+# worker, and the short ones fill in around them.
+LONGEST = ("test_first_contact.py", "test_readme_elsewhere.py", "test_instance.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return LONGEST.index(name) if name in LONGEST else len(LONGEST)
+
+    items.sort(key=rank)  # stable: the order within and among the other files stays

@@ -19,6 +19,7 @@ USED_WITHOUT_IMPORT = {
     "flask": "moto's ThreadedMotoServer",
     "flask-cors": "moto's ThreadedMotoServer",
     "pytest-timeout": "the `timeout` setting in pyproject.toml",
+    "pytest-xdist": "`-n` in ./run test (two workers)",
     "ruff": "the linter and formatter (test_the_code_is_lint_clean_formatted_and_type_checked)",
     "mypy": "the type checker (the same test)",
     "schemathesis": "its CLI runs against the API in test_service.py",

@@ -228,7 +228,7 @@ def test_a_week_too_far_in_the_future_is_refused_with_the_reason():
 
 
 def test_the_prospective_evaluation_matches_a_hand_computation():
-    """A list of 4 places; the week had 5 inspections: 3 at listed places (one of them twice), 2 elsewhere."""
+    """A list of 4 places; the week had 6 inspections: 4 at listed places (one of them twice), 2 elsewhere."""
     week = pd.Timestamp("2015-03-02")
     plan = pd.DataFrame(
         {
@@ -258,17 +258,18 @@ def test_the_prospective_evaluation_matches_a_hand_computation():
     result = prospective.evaluate(rows, listed=4)
     # coverage: 4 of 6 inspections at listed places; canvass (not re-inspections): a, c, x, y -> 2 of 4
     assert result["coverage"] == pytest.approx(4 / 6) and result["canvass_coverage"] == pytest.approx(0.5)
-    # first inspection of each listed place: a (fail, 0.9), c on 03-02 (pass, 0.4), d (fail, 0.1)
-    assert result["inspected_on_list"] == 3 and result["fails_on_list"] == 2 and result["fails"] == 4
-    assert result["roc_auc"] == pytest.approx(0.5)  # fails 0.9 and 0.1 against the pass at 0.4
-    assert result["precision_top_10"] == 1.0  # one place (rank 1: a, failed)
-    # re-ordering: the days 03-02, 03-04, 03-06 go to a, c, d in list order; a found 4 days earlier, d 2 days later
-    assert result["days_earlier"] == pytest.approx((4 + -2) / 2)
-    # first half ends at 03-04: real order finds d (03-04) but not a (03-06); the list's finds a (03-02) only
-    assert result["first_half_real"] == pytest.approx(0.5) and result["first_half_list"] == pytest.approx(0.5)
+    # ranked: each listed place's first canvass inspection: a (fail, 0.9, 03-06), c (pass, 0.4, 03-02); d's was a
+    # complaint and c's second a re-inspection
+    assert result["inspected_on_list"] == 2 and result["fails_on_list"] == 1 and result["fails"] == 4
+    assert result["roc_auc"] == pytest.approx(1.0)
+    assert result["precision_top_10"] == 1.0 and result["precision_top_20"] == 1.0  # one place each: a, failed
+    # re-ordering: the days 03-02 and 03-06 go to a and c in list order; a is found 4 days earlier
+    assert result["days_earlier"] == pytest.approx(4.0)
+    # the first half ends at 03-04: the real order finds a on 03-06 (after it), the list's on 03-02
+    assert result["first_half_real"] == pytest.approx(0.0) and result["first_half_list"] == pytest.approx(1.0)
     table = prospective.table(rows)
     assert list(table["scope"]) == ["2015-03-02", "pooled"]
-    assert table["roc_auc"].tolist() == pytest.approx([0.5, 0.5])
+    assert table["roc_auc"].tolist() == pytest.approx([1.0, 1.0])
 
 
 def test_a_week_without_inspections_has_nothing_to_judge():

@@ -4,9 +4,11 @@ published before it with the model of the time, ranked the places that were actu
 `outcomes` matches a week's inspections to its list (one row per inspection); `evaluate` turns matched rows into the
 numbers a city would judge a list by, for one week or pooled over many:
 - coverage: the share of the week's inspections (and of its canvass inspections) whose place was on the list;
-- ROC AUC of the list's scores, and the share failed among the top 10% and 20% of the list's inspected places;
-- the re-ordering simulation: the inspected listed places visited in the list's order on the week's real inspection
-  days; how many days earlier each fail is found, and the share of fails found in the first half of the week.
+- over the listed places that had a canvass inspection that week (the list plans canvass inspections: a
+  re-inspection after a fail or a complaint is another question, with answers the list cannot know on Monday): ROC
+  AUC of the list's scores, and the share failed among the top 10% and 20% in the list's order;
+- the re-ordering simulation: those places visited in the list's order on the week's real canvass days; how many
+  days earlier each fail is found, and the share of fails found in the first half of the week.
 """
 
 import numpy as np
@@ -42,10 +44,10 @@ def outcomes(inspections: pd.DataFrame, visit_list: pd.DataFrame) -> pd.DataFram
 def evaluate(rows: pd.DataFrame, listed: int) -> dict[str, float | int | None]:
     """The numbers of matched rows (`outcomes`) of one list or many; `listed` is how many places the lists held.
 
-    Ranked metrics read each listed place's first inspection in its week (a re-inspection the same week is not a
-    second chance); the re-ordering is per week, on that week's own days, pooled weighted by fails."""
+    Ranked metrics read each listed place's first canvass inspection in its week; the re-ordering is per week, on
+    that week's own days, pooled weighted by fails."""
     canvass = rows[rows["canvass"]]
-    first = rows[rows["listed"]].sort_values(["week", "inspection_date", "inspection_id"], kind="stable")
+    first = canvass[canvass["listed"]].sort_values(["week", "inspection_date", "inspection_id"], kind="stable")
     first = first.drop_duplicates(["week", "establishment"])
     failed = first["failed"].to_numpy(dtype=bool)
     score = first["score"].to_numpy(dtype=float)
