@@ -4,6 +4,7 @@ Each generated part of a page sits between `<!-- generated: NAME -->` and `<!-- 
 whole; everything else is prose. The parts and where they come from:
 - `features` (docs/pipeline.md): the features' declarations (core/catalog.py);
 - `card` (docs/model.md): the model card of the state folder's selected model (run `./run demo` first);
+- `lists` (docs/model.md): the same state folder's visit lists, judged on the inspections that followed;
 - `ablation` (docs/model.md): `python -m benchmarks.ablation`'s last table (docs/results/ablation.md);
 - `benchmarks` (docs/performance.md): `./run bench`'s last whole run (docs/results/benchmarks.json).
 """
@@ -17,7 +18,13 @@ from pathlib import Path
 from benchmarks.__main__ import tables
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = {"features": "pipeline.md", "card": "model.md", "ablation": "model.md", "benchmarks": "performance.md"}
+PAGES = {
+    "features": "pipeline.md",
+    "card": "model.md",
+    "lists": "model.md",
+    "ablation": "model.md",
+    "benchmarks": "performance.md",
+}
 
 
 def features() -> str:
@@ -42,6 +49,55 @@ def card() -> str:
     return re.sub(r"(?m)^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", text).strip()  # under the page's
 
 
+def lists() -> str:
+    """The state folder's `list_evaluation`: pooled rows first, then each judged week, beside the model's holdout."""
+    import os
+
+    import pandas as pd
+    import psycopg2
+    from dagster import AssetKey, DagsterInstance
+
+    from chicago_food_assets.core.contracts import LIST_EVALUATION, SCHEMA
+
+    with psycopg2.connect(os.environ["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.list_evaluation",))
+        if cursor.fetchone()[0] is None:
+            return "_no list judged in this state folder yet: run ./run demo first_"
+        cursor.execute(f"SELECT {', '.join(LIST_EVALUATION.names)} FROM {SCHEMA}.list_evaluation ORDER BY week")
+        table = pd.DataFrame(cursor.fetchall(), columns=list(LIST_EVALUATION.names))
+    with DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(AssetKey("selected_model"))
+    holdout = (
+        event.asset_materialization.metadata.get("holdout_roc_auc") if event and event.asset_materialization else None
+    )
+    shown = [
+        "scope",
+        "period",
+        "listed",
+        "inspections",
+        "canvass_inspections",
+        "coverage",
+        "canvass_coverage",
+        "inspected_on_list",
+        "roc_auc",
+        "precision_top_20",
+        "days_earlier",
+        "first_half_real",
+        "first_half_list",
+    ]
+    pooled = table[table["scope"] == "pooled"]
+    order = pd.concat([pooled, table[table["scope"] != "pooled"]])[shown]
+    text = order.to_markdown(index=False, floatfmt=".3f")
+    if holdout is not None and len(pooled):
+        auc = pooled["roc_auc"].iloc[-1]
+        text += (
+            f"\n\nThe model's own holdout ROC AUC (every inspection of those weeks, scored with its real kind and "
+            f"day): {float(holdout.value):.3f}; the lists', pooled: "
+            f"{'n/a' if pd.isna(auc) else f'{auc:.3f}'}."
+        )
+    return text
+
+
 def stored(name: str) -> str:
     path = DOCS / "results" / name
     if not path.exists():
@@ -64,6 +120,7 @@ def main() -> int:
     parts = {
         "features": features(),
         "card": card(),
+        "lists": lists(),
         "ablation": stored("ablation.md"),
         "benchmarks": stored("benchmarks.json"),
     }

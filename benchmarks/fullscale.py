@@ -28,7 +28,14 @@ from benchmarks.report import record
 from chicago_food_assets.local.demo import data_weeks
 
 STAGE_LINE = re.compile(r"^\s+(?P<stage>\S.*?)\s+\[#+\] \d+/\d+ steps, .*?,\s+(?P<seconds>[\d.]+) s")
-TARGETS = {"end to end": 300.0, "raw to features": 90.0, "new week": 30.0, "peak": 2048.0, "list code": 15.0}
+TARGETS = {
+    "end to end": 300.0,
+    "raw to features": 90.0,
+    "new week": 30.0,
+    "peak": 2048.0,
+    "list code": 15.0,
+    "list run": 30.0,
+}
 
 
 def measured(command: list[str], env: dict[str, str], folder: Path, name: str) -> tuple[dict, str]:
@@ -97,12 +104,20 @@ def breakdown(instance, stages: list[tuple[str, float]]) -> list[dict]:
     return table
 
 
-def _count(env: dict[str, str], query: str) -> int:
+def one_list(env: dict[str, str], folder: Path, week: date) -> tuple[float, float, int]:
+    """The list of `week` (the week after the data the demo built on) alone, as one process: its wall seconds, its
+    step's own code (from the run's events) and the places listed."""
     import psycopg2
+    from dagster import DagsterInstance
 
+    command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "chicago_food_assets.definitions"]
+    numbers, _ = measured([*command, "--select", "visit_list", "--partition", str(week)], env, folder, "one-list")
+    with DagsterInstance.get() as instance:
+        [part] = breakdown(instance, [("one list", numbers["seconds"])])
     with psycopg2.connect(env["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
-        cursor.execute(query)
-        return int(cursor.fetchone()[0])
+        cursor.execute("SELECT count(*) FROM food.visit_list WHERE week = %s", (week,))
+        listed = int(cursor.fetchone()[0])
+    return numbers["seconds"], part["code"], listed
 
 
 def publish_week(domain: str, feed: Path, week: date) -> int:
@@ -213,20 +228,15 @@ def main() -> None:
             f"| {part['outside']:.0f} |"
         )
     (folder / "breakdown.json").write_text(json.dumps(parts, indent=1))
-    lists = [part for part in parts if part["stage"] == "visit lists"]
-    if lists:  # the last list run is the one week after the data: every due place of the feed's city
-        week = lists[-1]
-        established = _count(
-            env, "SELECT count(*) FROM food.visit_list WHERE week = (SELECT max(week) FROM food.visit_list)"
-        )
-        record(
-            "  one week's visit list (the week after the data): its step's own code",
-            week["code"],
-            "< 15 s",
-            week["code"] < TARGETS["list code"],
-            established,
-            f"the whole run {week['wall']:.1f} s (target < 30 s)",
-        )
+    seconds, code, listed = one_list(env, folder, held_back)
+    record(
+        f"one week's visit list ({held_back}, every due place of the feed's city): one run",
+        seconds,
+        "< 30 s; its step's code < 15 s",
+        seconds < TARGETS["list run"] and code < TARGETS["list code"],
+        listed,
+        f"the step's own code {code:.1f} s; a `dagster asset materialize` process",
+    )
 
     seconds, rows, runs = new_week(env, feed, held_back, folder)
     peak = max(
