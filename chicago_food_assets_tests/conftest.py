@@ -195,6 +195,18 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
     admin.close()
 
 
+@pytest.fixture(scope="module")
+def api(pipeline) -> Iterator[str]:
+    """The score API over a socket, reading the pipeline's tables as the read-only role; its base URL."""
+    from chicago_food_assets_tests.helpers import serve_api
+    from service.db import ensure_reader
+
+    process, base = serve_api(ensure_reader(pipeline["url"]))
+    yield base
+    process.terminate()
+    process.wait(10)
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # screenshots (not committed)
 needs_chromium = pytest.mark.skipif(

@@ -145,3 +145,17 @@ def portal_csv(lines: list[str], path: Path) -> Path:
     frame["location"] = ("(" + frame["latitude"] + ", " + frame["longitude"] + ")").where(frame["latitude"].notna())
     frame.rename(columns=PORTAL_NAMES).to_csv(path, index=False, encoding="utf-8-sig")
     return path
+
+
+def serve_api(database_url: str, **settings: str):
+    """The score API (`python -m service`) on a free port, reading `database_url`; the process and its base URL."""
+    import sys
+
+    port = free_port()
+    env = {**os.environ, "CHICAGO_FOOD_API_DATABASE_URL": database_url, "CHICAGO_FOOD_API_PORT": str(port), **settings}
+    process = start_process([sys.executable, "-m", "service"], env, port, "/health")
+    return process, f"http://127.0.0.1:{port}"
+
+
+def api_get(base: str, path: str, **params: object) -> requests.Response:
+    return requests.get(base + path, params=params, timeout=10)

@@ -5,29 +5,15 @@ import io
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-import requests
 
 from chicago_food_assets.core.contracts import VISIT_LIST
 from chicago_food_assets.resources.tables import read_table
-from chicago_food_assets_tests.test_service import serve
-from service.db import ensure_reader
-
-
-@pytest.fixture(scope="module")
-def api(pipeline):
-    process, base = serve(ensure_reader(pipeline["url"]))
-    yield base
-    process.terminate()
-    process.wait(10)
+from chicago_food_assets_tests.helpers import api_get as get
 
 
 @pytest.fixture(scope="module")
 def lists(pipeline) -> pd.DataFrame:
     return read_table(pipeline["postgres"], "food", "visit_list")
-
-
-def get(base: str, path: str, **params: object) -> requests.Response:
-    return requests.get(base + path, params=params, timeout=10)
 
 
 def test_the_current_list_is_the_newest_week_in_visiting_order_and_pages_by_cursor(api, lists):

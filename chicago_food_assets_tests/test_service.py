@@ -26,35 +26,17 @@ from chicago_food_assets.local.embedded import stop_embedded_postgres, with_data
 from chicago_food_assets.resources.postgres import PostgresResource, Table
 from chicago_food_assets.resources.tables import read_table, write_table
 from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
-from chicago_food_assets_tests.helpers import free_port, new_database, start_process
+from chicago_food_assets_tests.helpers import api_get as get
+from chicago_food_assets_tests.helpers import new_database, serve_api
 from service.db import READER, Database, ensure_reader
 from service.versions import SERVED
 
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-def serve(database_url: str, **settings: str):
-    port = free_port()
-    env = {**os.environ, "CHICAGO_FOOD_API_DATABASE_URL": database_url, "CHICAGO_FOOD_API_PORT": str(port), **settings}
-    process = start_process([sys.executable, "-m", "service"], env, port, "/health")
-    return process, f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture(scope="module")
-def api(pipeline):
-    process, base = serve(ensure_reader(pipeline["url"]))
-    yield base
-    process.terminate()
-    process.wait(10)
-
-
 @pytest.fixture(scope="module")
 def scores(pipeline) -> pd.DataFrame:
     return read_table(pipeline["postgres"], "food", "inspection_scores")
-
-
-def get(base: str, path: str, **params: object) -> requests.Response:
-    return requests.get(base + path, params=params, timeout=10)
 
 
 def test_health_and_ready_name_the_model(api, pipeline):
@@ -268,7 +250,7 @@ def test_a_database_outage_gives_503_and_the_service_recovers_by_itself(pipeline
         target = PostgresResource(url=admin)
         for name in SERVED:  # the pipeline's output, copied to a server we can stop
             write_table(target, Table("food", CONTRACTS[name]), read_table(pipeline["postgres"], "food", name), None)
-        process, base = serve(ensure_reader(admin))
+        process, base = serve_api(ensure_reader(admin))
         try:
             license_number = read_table(target, "food", "establishment_risk")["license"].iloc[0]
             assert get(base, f"/v1/establishments/{license_number}").status_code == 200
@@ -386,7 +368,7 @@ def test_large_answers_are_gzipped(api, scores):
 
 
 def test_a_client_over_the_rate_limit_gets_429_with_retry_after(pipeline):
-    process, base = serve(ensure_reader(pipeline["url"]), CHICAGO_FOOD_API_RATE_LIMIT="minute:5")
+    process, base = serve_api(ensure_reader(pipeline["url"]), CHICAGO_FOOD_API_RATE_LIMIT="minute:5")
     try:
         answers = [get(base, "/v1/models/current") for _ in range(7)]
         assert [a.status_code for a in answers[:5]] == [200] * 5

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Literal, cast
 
 import asyncpg
-import msgspec
 import swagger_ui
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.compression import CompressionConfig
@@ -27,7 +26,7 @@ from litestar.response import Stream
 from litestar.static_files import create_static_files_router
 
 from chicago_food_assets.core.contracts import SCHEMA
-from service import exports, lists, parameters
+from service import exports, lists, pages, parameters
 from service.cursors import Cursors
 from service.db import Database, UnavailableError
 from service.parameters import MAX_LIMIT
@@ -68,7 +67,7 @@ async def ready(database: Database) -> Response[dict[str, str]]:
     return Response({"status": "ready", "model_version": row["model_version"]})
 
 
-SCORE_OBJECT = "json_build_object(" + ", ".join(f"'{c}', s.{c}" for c in Score.__struct_fields__) + ")"
+SCORE_OBJECT = pages.json_object(Score.__struct_fields__, "s")
 INSPECTION = (
     f"SELECT convert_to({SCORE_OBJECT}::text, 'UTF8') FROM {SCHEMA}.inspection_scores s WHERE inspection_id = $1"
 )
@@ -131,17 +130,11 @@ async def establishment(request: Request, database: Database, license: str) -> R
     return passthrough(body)
 
 
-WEEK = f"""
-WITH page AS (
-    SELECT *, row_number() OVER (ORDER BY rank) AS n FROM {SCHEMA}.inspection_scores
-    WHERE week = $1 AND ($2::text IS NULL OR facility_type = $2) AND score >= $3 AND rank > $4
-    ORDER BY rank LIMIT $5 + 1)
-SELECT {VERSION} AS version,
-       EXISTS (SELECT 1 FROM {SCHEMA}.inspection_scores WHERE week = $1) AS known,
-       (SELECT convert_to(COALESCE(json_agg({SCORE_OBJECT} ORDER BY s.rank), '[]')::text, 'UTF8')
-        FROM page s WHERE s.n <= $5) AS items,
-       (SELECT max(rank) FROM page WHERE n <= $5) AS last,
-       (SELECT count(*) FROM page) > $5 AS more"""
+WEEK = pages.paged(
+    f"{SCHEMA}.inspection_scores",
+    Score.__struct_fields__,
+    ["($2::text IS NULL OR facility_type = $2)", "score >= $3"],
+)
 
 
 @get(
@@ -160,16 +153,8 @@ async def week_scores(
     cursor: str | None = Parameter(default=None, max_length=64, description="next_cursor of the previous page"),
 ) -> Response[WeekScores]:
     """A week's inspections, riskiest first, with cursor paging."""
-    day = parameters.week(week)
-    after, facility_type = request.app.state.cursors.after(cursor, day), parameters.text(facility_type, "facility_type")
-    row = await read(request, database, WEEK, day, facility_type, min_score, after, limit)
-    if not row["known"]:  # type: ignore[index]
-        raise NotFoundException(f"no scores for the week of {day}")
-    following = request.app.state.cursors.following(day, row["last"]) if row["more"] else None  # type: ignore[index]
-    return passthrough(
-        b'{"week":"%s","items":%s,"next_cursor":%s}'
-        % (day.isoformat().encode(), row["items"], msgspec.json.encode(following))  # type: ignore[index]
-    )
+    filters = (parameters.text(facility_type, "facility_type"), min_score)
+    return await pages.week_page(request, database, WEEK, parameters.week(week), "scores", filters, cursor, limit)
 
 
 @get(

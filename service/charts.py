@@ -69,7 +69,7 @@ def _svg(plot: Any, element: Any) -> None:  # a Bokeh plot and its HoloViews ele
     plot.state.output_backend = "svg"
 
 
-def _style(element: hv.Element, **options: object) -> hv.Element:
+def style(element: hv.Element, **options: object) -> hv.Element:
     fontsize = {"title": 12, "labels": 10, "xticks": 9, "yticks": 9, "legend": 9}
     return element.opts(hooks=[_svg], fontsize=fontsize, shared_axes=False, **options)
 
@@ -85,7 +85,7 @@ def distribution(rows: pd.DataFrame, types: list[str]) -> hv.Layout:
             x="decile of training scores", y="share", by="scores", title=name, height=260, width=445, rot=0
         )
         headroom = float(frame["share"].max()) * 1.5  # the legend sits above the tallest bar
-        plots.append(_style(bars, multi_level=False, show_legend=True, legend_position="top_right", ylim=(0, headroom)))
+        plots.append(style(bars, multi_level=False, show_legend=True, legend_position="top_right", ylim=(0, headroom)))
     return hv.Layout(plots).cols(2)
 
 
@@ -103,7 +103,7 @@ def drift(rows: pd.DataFrame, types: list[str]) -> hv.Overlay:
         width=WIDTH,
     )
     line = hv.HLine(PSI_ALERT).opts(color="red", line_dash="dashed")
-    return _style(lines * line, show_legend=True)
+    return style(lines * line, show_legend=True)
 
 
 def calibration(rows: pd.DataFrame) -> hv.Overlay:
@@ -121,7 +121,7 @@ def calibration(rows: pd.DataFrame) -> hv.Overlay:
         height=300,
         width=WIDTH,
     )
-    return _style(lines, show_legend=True)
+    return style(lines, show_legend=True)
 
 
 def reliability_plot(model: pd.Series) -> hv.Overlay | None:
@@ -145,7 +145,7 @@ def reliability_plot(model: pd.Series) -> hv.Overlay | None:
         height=320,
         width=WIDTH // 2 + 100,
     )
-    return _style(overlay, show_legend=True)
+    return style(overlay, show_legend=True)
 
 
 def fairness_plot(table: pd.DataFrame) -> hv.Overlay:
@@ -169,4 +169,4 @@ def fairness_plot(table: pd.DataFrame) -> hv.Overlay:
         xlim=(0, max(2.0, float(long["disparity"].max() or 0) * 1.1)),
     )
     band = hv.VSpan(*FAIR_BAND).opts(color="green", alpha=0.15)
-    return _style(band * dots, show_legend=True)
+    return style(band * dots, show_legend=True)

@@ -6,14 +6,13 @@
 
 from datetime import date
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Stream
 
 from chicago_food_assets.core.contracts import SCHEMA
-from service import exports, parameters
+from service import exports, pages, parameters
 from service.db import Database
 from service.parameters import MAX_LIMIT
 from service.reads import read
@@ -22,21 +21,14 @@ from service.schemas import Judged, ListEvaluation, Visit, VisitList
 from service.versions import VERSION
 
 CURRENT = "current"
-VISIT_OBJECT = "json_build_object(" + ", ".join(f"'{c}', v.{c}" for c in Visit.__struct_fields__) + ")"
+VISIT_OBJECT = pages.json_object(Visit.__struct_fields__, "v")
 NEWEST = f"SELECT max(week) FROM {SCHEMA}.visit_list"
 
-LIST = f"""
-WITH page AS (
-    SELECT *, row_number() OVER (ORDER BY rank) AS n FROM {SCHEMA}.visit_list
-    WHERE week = $1 AND ($2::text IS NULL OR facility_type = $2) AND ($3::text IS NULL OR zip = $3)
-      AND score >= $4 AND rank > $5
-    ORDER BY rank LIMIT $6 + 1)
-SELECT {VERSION} AS version,
-       EXISTS (SELECT 1 FROM {SCHEMA}.visit_list WHERE week = $1) AS known,
-       (SELECT convert_to(COALESCE(json_agg({VISIT_OBJECT} ORDER BY v.rank), '[]')::text, 'UTF8')
-        FROM page v WHERE v.n <= $6) AS items,
-       (SELECT max(rank) FROM page WHERE n <= $6) AS last,
-       (SELECT count(*) FROM page) > $6 AS more"""
+LIST = pages.paged(
+    f"{SCHEMA}.visit_list",
+    Visit.__struct_fields__,
+    ["($2::text IS NULL OR facility_type = $2)", "($3::text IS NULL OR zip = $3)", "score >= $4"],
+)
 
 
 async def list_week(request: Request, database: Database, week: str) -> date:
@@ -62,17 +54,9 @@ async def visit_list(
 ) -> Response[VisitList]:
     """The establishments due a canvass that week, in visiting order: names, addresses, coordinates, score, reasons
     and days overdue, scored before the week began."""
+    filters = (parameters.text(facility_type, "facility_type"), parameters.text(zip, "zip"), min_score)
     day = await list_week(request, database, week)
-    after = request.app.state.cursors.after(cursor, day)
-    facility_type, zip = parameters.text(facility_type, "facility_type"), parameters.text(zip, "zip")
-    row = await read(request, database, LIST, day, facility_type, zip, min_score, after, limit)
-    if not row["known"]:  # type: ignore[index]
-        raise NotFoundException(f"no visit list for the week of {day}")
-    following = request.app.state.cursors.following(day, row["last"]) if row["more"] else None  # type: ignore[index]
-    return passthrough(
-        b'{"week":"%s","items":%s,"next_cursor":%s}'
-        % (day.isoformat().encode(), row["items"], msgspec.json.encode(following))  # type: ignore[index]
-    )
+    return await pages.week_page(request, database, LIST, day, "visit list", filters, cursor, limit)
 
 
 @get("/v1/lists/{week:str}/visits.csv", tags=["lists"], media_type="text/csv", responses=NOT_MODIFIED, **EXPORTED)
@@ -93,7 +77,7 @@ async def visit_list_parquet(request: Request, database: Database, week: str) ->
     return await exports.VISITS.stream(request, database, await list_week(request, database, week), exports.PARQUET)
 
 
-JUDGED_OBJECT = "json_build_object(" + ", ".join(f"'{c}', e.{c}" for c in Judged.__struct_fields__) + ")"
+JUDGED_OBJECT = pages.json_object(Judged.__struct_fields__, "e")
 EVALUATION = f"""
 SELECT {VERSION} AS version, EXISTS (SELECT 1 FROM {SCHEMA}.list_evaluation) AS known,
     convert_to(json_build_object(

@@ -18,7 +18,7 @@ import psycopg2
 import psycopg2.extras
 
 from chicago_food_assets.core.contracts import LIST_EVALUATION, SCHEMA, VISIT_LIST
-from service.charts import WIDTH, _style
+from service.charts import WIDTH, style
 from service.dashboard import notice, reason_text
 
 SHOWN = VISIT_LIST.select(
@@ -80,7 +80,7 @@ def risk_map(table: pd.DataFrame) -> hv.Points:
     """The listed places that have coordinates, coloured by score; hovering names the place."""
     placed = table[table["on_map"]].rename(columns={"longitude": "Longitude", "latitude": "Latitude"})
     points = hv.Points(placed, kdims=["Longitude", "Latitude"], vdims=["score", "dba_name", "address", "rank"])
-    return _style(
+    return style(
         points.opts(
             color="score",
             cmap="YlOrRd",
@@ -110,7 +110,7 @@ def evaluation_chart(judged: pd.DataFrame) -> hv.Overlay:
         height=300,
         width=WIDTH,
     )
-    return _style(lines * hv.HLine(0.5).opts(color="gray", line_dash="dotted"), show_legend=True)
+    return style(lines * hv.HLine(0.5).opts(color="gray", line_dash="dotted"), show_legend=True)
 
 
 def pooled_text(judged: pd.DataFrame) -> str:
