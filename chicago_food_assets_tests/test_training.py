@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from chicago_food_assets.core import artifacts, card, evaluation, features, selection, training
+from chicago_food_assets.core.preparation import Preparation
 
 SMALL = {
     "n_estimators": 60,
@@ -305,3 +306,52 @@ def test_a_model_stored_by_an_older_version_is_refused_saying_how_to_retrain():
     ):
         pickle.loads(older)
     assert pickle.loads(old).earlier_windows.empty
+
+
+def _scikit_learn_preparation(numeric: list[str], categorical: list[str], scale: bool):
+    """What the candidates' preparation was built of before core/preparation.py: scikit-learn's own parts."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numbers = [("impute", SimpleImputer(strategy="median", add_indicator=True))]
+    categories = [
+        ("impute", SimpleImputer(strategy="constant", fill_value="missing", missing_values=None)),
+        ("encode", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20, sparse_output=False)),
+    ]
+    return ColumnTransformer(
+        [
+            ("numeric", Pipeline(numbers + ([("scale", StandardScaler())] if scale else [])), numeric),
+            ("categorical", Pipeline(categories), categorical),
+        ],
+        verbose_feature_names_out=False,
+    )
+
+
+@pytest.mark.parametrize("scale", [False, True])
+def test_the_preparation_computes_what_scikit_learns_imputers_scaler_and_encoder_compute(table, scale):
+    """The sample's real feature rows, fitted on its first 30,000 and applied to the rest (with a ZIP and a facility
+    type the fit never saw), plus a constant column: the same matrix and column names as scikit-learn's."""
+    settings = training.Settings()
+    frame = training.model_frame(table, settings).assign(constant=1.0)
+    numeric = [*settings.numeric, "constant"]
+    fit, rest = frame.iloc[:30_000], frame.iloc[30_000:].copy()
+    rest.iloc[::50, list(rest.columns).index("zip")] = "99999"  # values the fit never saw
+    rest.iloc[::70, list(rest.columns).index("facility_type")] = "spaceport"
+    assert fit[list(settings.numeric)].isna().any().any() and fit["zip"].isna().any()
+    assert (fit["zip"].value_counts() < 20).any()  # rare values: one column of their own
+    ours = Preparation(tuple(numeric), settings.categorical, scale=scale).fit(fit)
+    theirs = _scikit_learn_preparation(numeric, list(settings.categorical), scale).fit(fit)
+    for rows in (fit, rest):
+        np.testing.assert_allclose(ours.transform(rows), theirs.transform(rows), rtol=1e-9, atol=1e-9)
+    assert list(ours.get_feature_names_out()) == list(theirs.get_feature_names_out())
+
+
+def test_the_preparation_keeps_a_column_without_values_and_encodes_a_missing_category_as_missing():
+    frame = pd.DataFrame({"empty": [np.nan] * 4, "number": [1.0, np.nan, 3.0, 5.0], "kind": ["a", None, "a", "a"]})
+    prepared = Preparation(("empty", "number"), ("kind",), min_frequency=1).fit(frame)
+    names = list(prepared.get_feature_names_out())
+    assert names == ["empty", "number", "missingindicator_empty", "missingindicator_number", "kind_a", "kind_missing"]
+    out = prepared.transform(pd.DataFrame({"empty": [np.nan], "number": [np.nan], "kind": ["b"]}))
+    assert out.tolist() == [[0.0, 3.0, 1.0, 1.0, 0.0, 0.0]]  # imputed 0 and the median; "b" is unseen, no rare

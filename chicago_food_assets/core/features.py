@@ -87,6 +87,21 @@ def build(
     return out[list(COLUMNS)]
 
 
+def history_needed(inspections: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `history` that `build` reads for `inspections`: the same establishments' and chains', and every
+    inspection of the ZIP window before the first of them (the rest cannot change a feature)."""
+    if inspections.empty:
+        return history.iloc[:0]
+    since = inspections["inspection_date"].min() - pd.Timedelta(days=peers.ZIP_DAYS)
+    chains = inspections["chain"].dropna().unique()
+    wanted = (
+        history["establishment"].isin(inspections["establishment"].unique()).to_numpy(dtype=bool)
+        | history["chain"].isin(chains).fillna(False).to_numpy(dtype=bool)
+        | (history["inspection_date"] >= since).to_numpy(dtype=bool)
+    )
+    return history[wanted]
+
+
 def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """One row per (establishment, inspection day), sorted, and for each input row the position of its day.
 

@@ -25,8 +25,9 @@ from chicago_food_assets.core.window import ModelWindow
 # scikit-learn and XGBoost are imported where models are built and scored: every Dagster process loads this module
 # (its classes type the model assets), and only training and scoring need them (4 s of a 9 s process start).
 if TYPE_CHECKING:
-    from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
+
+    from chicago_food_assets.core.preparation import Preparation
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,9 @@ class Settings:
         }
     )
     knn: dict = field(default_factory=lambda: {"n_neighbors": 100, "weights": "distance"})
-    logistic: dict = field(default_factory=lambda: {"C": 0.5, "max_iter": 2000})
+    # Newton steps with a Cholesky solve: the optimum L-BFGS finds in about 4 iterations instead of 50-60 (rows far
+    # outnumber the prepared columns), in half its time
+    logistic: dict = field(default_factory=lambda: {"C": 0.5, "max_iter": 2000, "solver": "newton-cholesky"})
     numeric: tuple[str, ...] = features.NUMERIC
     categorical: tuple[str, ...] = features.CATEGORICAL
 
@@ -109,25 +112,10 @@ def model_frame(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     return pd.DataFrame({**numbers, **categories}, index=table.index)
 
 
-def _preprocess(settings: Settings, scale: bool) -> "ColumnTransformer":
-    from sklearn.compose import ColumnTransformer
-    from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+def _preprocess(settings: Settings, scale: bool) -> "Preparation":
+    from chicago_food_assets.core.preparation import Preparation
 
-    numeric = [("impute", SimpleImputer(strategy="median", add_indicator=True))] + (
-        [("scale", StandardScaler())] if scale else []
-    )
-    categorical = [
-        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
-        ("encode", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20, sparse_output=False)),
-    ]
-    return ColumnTransformer(
-        [
-            ("numeric", Pipeline(numeric), list(settings.numeric)),
-            ("categorical", Pipeline(categorical), list(settings.categorical)),
-        ]
-    )
+    return Preparation(settings.numeric, settings.categorical, scale=scale, min_frequency=20)
 
 
 def candidates(settings: Settings) -> dict[str, "Pipeline"]:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import features, reasons, scoring
+from chicago_food_assets.core import dates, features, reasons, scoring
 from chicago_food_assets.core.arrow import TEXT
 from chicago_food_assets.core.contracts import ESTABLISHMENTS, VISIT_LIST
 
@@ -68,21 +68,46 @@ def register(inspections: pd.DataFrame, visits: pd.DataFrame, before: pd.Timesta
     )
     if events.empty:
         return ESTABLISHMENTS.empty()
-    events = events.sort_values(["establishment", "inspection_date", "inspection_id"], kind="stable")
-    grouped = events.groupby("establishment", sort=True)
-    latest = grouped[[*attributes, "facility_type", "risk", "chain"]].last()  # last non-null value of each
-    inspected = events[events["outcome"]].groupby("establishment")
-    last_event = grouped.tail(1).set_index("establishment")
-    closing = last_event["results"].map(CLOSED)
-    out = latest.assign(
-        first_inspection=inspected["inspection_date"].min(),
-        last_inspection=inspected["inspection_date"].max(),
-        last_canvass=events[events["canvass"]].groupby("establishment")["inspection_date"].max(),
-        last_result=inspected["results"].last(),
-        last_visit=last_event["inspection_date"],
-        last_visit_result=last_event["results"],
-        status=closing.where(closing.notna() & ~last_event["outcome"].astype(bool), ACTIVE),
+    # Events are put in (establishment, date, id) order by their positions only: each attribute's latest non-null
+    # value is the one at its highest position among its non-null rows (one integer group-by per column), so only
+    # one row per establishment of each column is ever taken, not the whole table sorted (a list is built every
+    # week over all of history).
+    code, places = pd.factorize(events["establishment"], sort=True)
+    order = np.lexsort(
+        (events["inspection_id"].to_numpy(dtype=np.int64), dates.day_numbers(events["inspection_date"]), code)
     )
+    position = np.empty(len(order), dtype=np.int64)
+    position[order] = np.arange(len(order))
+    by_place = pd.Series(position).groupby(code)
+
+    def latest(column: str, rows: np.ndarray | None = None) -> pd.Series:
+        """Per establishment, the value of `column` at its last event (among `rows`, and non-null)."""
+        known = events[column].notna().to_numpy(dtype=bool) & (True if rows is None else rows)
+        last = pd.Series(np.where(known, position, -1)).groupby(code).max().to_numpy()
+        found = last >= 0
+        values = events[column].take(order[np.where(found, last, 0)]).reset_index(drop=True)
+        return values.where(found).set_axis(places)
+
+    inspected = events["outcome"].to_numpy(dtype=bool)
+    last_event = order[by_place.max().to_numpy()]
+    closing = events["results"].take(last_event).map(CLOSED).to_numpy(dtype=object)
+    last_was_inspection = inspected[last_event]
+    dated = events["inspection_date"].where(inspected)
+    out = pd.DataFrame({column: latest(column) for column in [*attributes, "facility_type", "risk", "chain"]})
+    out = out.assign(
+        first_inspection=dated.groupby(code).min().to_numpy(),
+        last_inspection=dated.groupby(code).max().to_numpy(),
+        last_canvass=events["inspection_date"]
+        .where(events["canvass"].to_numpy(dtype=bool))
+        .groupby(code)
+        .max()
+        .to_numpy(),
+        last_result=latest("results", inspected),
+        last_visit=latest("inspection_date"),
+        last_visit_result=latest("results"),
+        status=np.where(pd.notna(closing) & ~last_was_inspection, closing, ACTIVE),
+    )
+    out.index.name = "establishment"
     out = out[out["last_inspection"].notna()]  # never inspected with an outcome: nothing to score it on
     return ESTABLISHMENTS.conform(out.reset_index()[list(COLUMNS)])
 
@@ -148,7 +173,7 @@ def planned_features(
     before it, by the same function as every inspection's features."""
     rows = planned(places, day)
     earlier = history[history["inspection_date"] < rows["inspection_date"].max()] if len(rows) else history
-    return features.build(rows, earlier, citations)
+    return features.build(rows, features.history_needed(rows, earlier), citations)
 
 
 # what a list reads of the clean inspections: the features' history and the register's attributes
