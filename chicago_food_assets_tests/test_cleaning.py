@@ -46,13 +46,39 @@ def test_new_scheme_reads_the_category_from_the_comments_else_from_the_number(by
     assert (row.critical_count, row.serious_count, row.minor_count) == (0, 3, 1)  # PF -> serious, core -> minor
 
 
-def test_violations_not_recorded_are_unknown_not_zero(by_id, sample_rows):
-    without = next(r for r in sample_rows if "violations" not in r and r.get("license_") and r["results"] == "Fail")
-    nil = next(r for r in sample_rows if r.get("violations") == "NIL" and r.get("license_"))
-    result = cleaned(without, nil).inspections.set_index("inspection_id")
-    assert pd.isna(result.loc[int(without["inspection_id"]), "critical_count"])
-    assert not result.loc[int(without["inspection_id"]), "violations_recorded"]
-    assert result.loc[int(nil["inspection_id"]), "violation_count"] == 0
+def test_a_missing_violations_key_is_nothing_cited_and_an_explicit_null_is_not_recorded(by_id, sample_rows):
+    """The live feed omits `violations` where nothing was cited; the bundled sample says "not recorded" with an
+    explicit null (which Socrata never sends). One real inspection, sent four ways."""
+    cited = next(r for r in sample_rows if r.get("violations") not in (None, "NIL") and r.get("license_"))
+    without = {k: v for k, v in cited.items() if k != "violations"}
+    forms = {
+        "1": cited,
+        "2": without,  # the key absent: nothing cited
+        "3": {**cited, "violations": "NIL"},  # the older extracts' word for nothing cited
+        "4": {**cited, "violations": None},  # an explicit null: not recorded
+    }
+    result = cleaned(*({**row, "inspection_id": id_} for id_, row in forms.items())).inspections.set_index(
+        "inspection_id"
+    )
+    counts = ["critical_count", "serious_count", "minor_count", "violation_count"]
+    assert result.loc[1, "violation_count"] > 0
+    assert result.loc[2, counts].tolist() == [0, 0, 0, 0] and result.loc[3, counts].tolist() == [0, 0, 0, 0]
+    assert result.loc[4, counts].isna().all()
+    assert result["violations_recorded"].to_dict() == {1: True, 2: True, 3: True, 4: False}
+
+
+def test_the_bundled_samples_not_recorded_rows_are_those_whose_source_had_no_violations_column(sample_rows):
+    """Read from the development sample's provenance file (../shared/data), not from the sample itself."""
+    from chicago_food_assets.local.sample import SOURCE, without_violations_column
+
+    if not SOURCE.exists():
+        pytest.skip(f"the development sample is not at {SOURCE}")
+    unknown = without_violations_column(SOURCE)
+    marked = {row["inspection_id"] for row in sample_rows if "violations" in row and row["violations"] is None}
+    assert marked == {row["inspection_id"] for row in sample_rows} & unknown
+    assert 30_000 < len(marked) < len(sample_rows)  # most rows: the extracts without the column
+    recorded = cleaned(*sample_rows).inspections
+    assert int((~recorded["violations_recorded"]).sum()) == len(marked & set(recorded["inspection_id"].astype(str)))
 
 
 def test_typed_columns_and_real_nulls(by_id):

@@ -52,14 +52,21 @@ def test_rows_are_shaped_like_the_socrata_answer(feed):
     rows, _ = feed
     assert ROWS * 0.97 < len(rows) < ROWS * 1.03
     assert all(set(row) <= set(FIELDS) for row in rows)
-    assert all(isinstance(v, str) for row in rows[:2000] for k, v in row.items() if k != "location")
+    assert all(isinstance(v, str) for row in rows[:2000] for k, v in row.items() if k not in ("location", "violations"))
     located = [row for row in rows if "location" in row]
     assert located and located[0]["location"] == {
         "latitude": located[0]["latitude"],
         "longitude": located[0]["longitude"],
     }
     assert any("facility_type" not in row for row in rows)  # absent keys, never nulls
-    assert not any(v is None for row in rows for v in row.values())
+    assert not any(v is None for row in rows for k, v in row.items() if k != "violations")
+    # violations: cited (text), nothing cited (the key absent, as Socrata sends it), or not recorded (a null, as the
+    # bundled sample marks its extracts without the column), the last in its declared share
+    kinds = pd.Series(["absent" if "violations" not in r else r["violations"] is None for r in rows]).value_counts()
+    assert kinds[False] > 0.3 * len(rows) and kinds["absent"] > 0.1 * len(rows)
+    assert kinds[True] / len(rows) == pytest.approx(load()["assumed"]["violations_not_recorded"], abs=0.01)
+    passes = [r for r in rows if r["results"] == "Pass" and r.get("violations", "") is not None]
+    assert sum("violations" not in r for r in passes) / len(passes) > 0.3  # most clean passes cite nothing
     days = pd.to_datetime([row["inspection_date"] for row in rows], errors="coerce")
     assert days.min() >= pd.Timestamp("2010-01-04") and days.max() <= pd.Timestamp("2024-12-31")
     assert (days.dropna().dayofweek < 5).mean() > 0.999  # weekdays (a handful of malformed dates aside)

@@ -25,7 +25,7 @@ def without(rows: list[dict], field: str, keep_every: int = 0) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def weeks(sample_rows) -> dict[str, list[dict]]:
-    """Six real weeks of 2013 (every field; violations on a third to a half of the rows)."""
+    """Six real weeks of 2013 (every field; violations, cited or marked not recorded, on most rows)."""
     ends = [*WEEKS[1:], "2013-03-18"]
     return {
         w: [r for r in sample_rows if w <= r["inspection_date"][:10] < end] for w, end in zip(WEEKS, ends, strict=True)
@@ -37,7 +37,7 @@ def test_a_repulled_week_that_lost_a_field_its_stored_version_had_is_reported(we
     stored = profile(weeks[week], [week])
     found = missing_fields(profile(without(weeks[week], "violations"), [week]), stored)
     assert found[["week", "field", "reference"]].values.tolist() == [[week, "violations", "this week as stored before"]]
-    assert 0.2 < found["reference_share"].iloc[0] < 0.8 and found["rows"].iloc[0] == len(weeks[week])
+    assert 0.2 < found["reference_share"].iloc[0] < 0.9 and found["rows"].iloc[0] == len(weeks[week])
 
 
 def test_a_new_week_is_compared_with_the_weeks_stored_before_it(weeks):
@@ -53,7 +53,7 @@ def test_a_field_still_on_some_rows_or_a_week_too_small_to_tell_is_not_a_change(
     stored = profile(weeks[week], [week])
     some = without(weeks[week], "violations", keep_every=20)  # nothing cited on most rows: the live feed's way
     assert missing_fields(profile(some, [week]), stored).empty
-    small = without(weeks[week], "violations")[:15]
+    small = without(weeks[week], "violations")[:5]
     assert missing_fields(profile(small, [week]), stored).empty
 
 

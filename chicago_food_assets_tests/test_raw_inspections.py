@@ -11,6 +11,7 @@ from dagster_aws.s3 import S3Resource
 
 from chicago_food_assets.assets.raw import DEFAULT_CHECKS, build_raw_inspections, raw_inspections
 from chicago_food_assets.checks import QualityChecks, ShapeCheck
+from chicago_food_assets.core.raw import NOT_RECORDED, UNKNOWN_WHEN_NULL
 from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.s3 import S3RawIOManager
 from chicago_food_assets.resources.socrata import SocrataResource
@@ -37,8 +38,10 @@ def stored(objects: LocalRawIOManager, week: str) -> list[dict]:
 
 
 def as_received(row: dict) -> dict:
-    """A stored row as the feed sent it: absent values left out, a nested object (location) kept as its JSON."""
-    return {k: json.loads(v) if k == "location" else v for k, v in row.items() if v is not None}
+    """A stored row as the feed sent it: absent values left out, a nested object (location) kept as its JSON, an
+    explicit null where it means "not recorded" kept as the text `NOT_RECORDED`."""
+    sent = {k: json.loads(v) if k == "location" else v for k, v in row.items() if v is not None}
+    return {k: None if k in UNKNOWN_WHEN_NULL and v == NOT_RECORDED else v for k, v in sent.items()}
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from chicago_food_assets.core.arrow import TEXT, text, whole_numbers
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS, VISITS_WITHOUT_OUTCOME
 from chicago_food_assets.core.coordinates import coordinates
 from chicago_food_assets.core.establishments import chain_key, establishment_key
-from chicago_food_assets.core.raw import NOT_OUTCOMES, RESULTS, RISKS
+from chicago_food_assets.core.raw import NOT_OUTCOMES, NOT_RECORDED, RESULTS, RISKS
 
 CHICAGO = {"latitude": (41.60, 42.05), "longitude": (-87.95, -87.50)}  # the city's bounding box, with a margin
 OTHER = "Other"
@@ -304,6 +304,9 @@ def clean(raw: pd.DataFrame, start: object = None, end: object = None) -> Cleane
     rejects = reject_table(parsed, reasons, start, end)
     rows, dropped = drop_rules(parsed, pd.isna(reasons))
     field, risk_text = parsed.field, parsed.field("risk")
+    # the live feed's meaning: no `violations` is nothing cited; only an explicit null says "not recorded"
+    cited = field("violations")
+    recorded = cited.ne(NOT_RECORDED).fillna(True).astype(bool)
     columns = {
         "inspection_id": parsed.inspection_id,
         "week": parsed.week,
@@ -319,12 +322,8 @@ def clean(raw: pd.DataFrame, start: object = None, end: object = None) -> Cleane
         "risk": risk_text.map(RISKS).astype("Int16"),
         "inspection_type": field("inspection_type"),
         "results": parsed.results,
-        "violations_recorded": parsed.frame["violations"].notna()
-        if "violations" in parsed.frame.columns
-        else pd.Series(False, index=parsed.frame.index),
-        "violations": field("violations")
-        if "violations" in parsed.frame.columns
-        else pd.Series(None, index=parsed.frame.index),
+        "violations_recorded": recorded,
+        "violations": cited.where(recorded),
     }
     kept = pd.DataFrame({name: values.iloc[rows].reset_index(drop=True) for name, values in columns.items()})
     repaired = {

@@ -27,6 +27,13 @@ FIELDS = (
     "location",
 )
 
+# Socrata's JSON omits a field that is empty: a row without `violations` is an inspection where nothing was cited.
+# It never sends a JSON null, which the bundled sample sends instead for rows whose source extract had no
+# violations column (set from its provenance; the generator does the same): "not recorded". Such a null is kept as
+# this text, so stored weeks and cleaning can tell the two apart.
+UNKNOWN_WHEN_NULL = ("violations",)
+NOT_RECORDED = "null"
+
 OUTCOMES = frozenset({"Pass", "Pass w/ Conditions", "Fail"})
 NOT_OUTCOMES = frozenset({"Out of Business", "Business Not Located", "No Entry", "Not Ready"})  # no inspection
 RESULTS = OUTCOMES | NOT_OUTCOMES
@@ -60,14 +67,18 @@ def as_text(value: object) -> object:
 
 
 def frame_of_rows(rows: list[dict]) -> pd.DataFrame:
-    """Rows as received, every value text (Arrow strings): the known fields first (absent -> missing), extras kept.
+    """Rows as received, every value text (Arrow strings): the known fields first (absent -> missing), extras kept;
+    an explicit null in a field of `UNKNOWN_WHEN_NULL` becomes `NOT_RECORDED` (elsewhere, null is missing too).
 
     The feed sends strings; a JSON number, `Infinity`, `NaN` or a nested object is kept as the text it was sent
     as, so a stored week always reads back with the same types and the cleaner decides what the value means.
     """
     frame = pd.DataFrame.from_records(rows, index=range(len(rows))) if rows else pd.DataFrame()  # {} is a row too
     extras = [name for name in frame.columns if name not in FIELDS]
-    frame = frame.reindex(columns=[*FIELDS, *extras])
+    frame = frame.reindex(columns=[*FIELDS, *extras]).astype(object)
+    for name in UNKNOWN_WHEN_NULL:  # one look-up per row's dict, as from_records did: null and absent are both NaN now
+        explicit = np.fromiter((row.get(name, "") is None for row in rows), dtype=bool, count=len(rows))
+        frame.loc[explicit, name] = NOT_RECORDED
     for name in frame.columns:
         column = frame[name]
         if pd.api.types.infer_dtype(column, skipna=True) not in ("string", "empty"):  # rare: only odd columns

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chicago_food_assets.core.dates import FIRST_WEEK
-from chicago_food_assets.core.raw import FIELDS, OUTCOMES
+from chicago_food_assets.core.raw import FIELDS, NOT_RECORDED, OUTCOMES
 from chicago_food_assets.core.violations import NEW_SCHEME_FROM
 from chicago_food_assets.data import SAMPLE_PATH
 from chicago_food_assets.local.generate.marginals import REINSPECTION, load
@@ -61,7 +61,7 @@ def pools(sample: pd.DataFrame) -> Pools:
     places = sample.dropna(subset=["address", "latitude", "longitude"]).drop_duplicates("license_")
     places = places.assign(dba_name=places["dba_name"].fillna(places["aka_name"]))
     places = places.dropna(subset=["dba_name"])[["dba_name", "aka_name", "address", "zip", "latitude", "longitude"]]
-    recorded = sample.dropna(subset=["violations"])
+    recorded = sample[sample["violations"].notna().to_numpy() & (sample["violations"] != NOT_RECORDED).to_numpy()]
     text = recorded["violations"].str.replace(r"\n(\s*\d{1,2}\.\s+[A-Z])", r" | \1", regex=True)
     items = text.str.split(r"\s*\|\s*", regex=True).explode().str.strip()
     new = (pd.to_datetime(recorded["inspection_date"]) >= NEW_SCHEME_FROM).reindex(items.index).to_numpy()
@@ -183,12 +183,15 @@ def inspections(rng: np.random.Generator, rows: int, places: pd.DataFrame, m: di
 
 
 def violations(rng: np.random.Generator, visits: pd.DataFrame, latent: np.ndarray, pool: Pools, m: dict) -> pd.Series:
-    """A violations text per visit (or None): items of the visit's era, more and graver for fails and risky places."""
+    """A violations text per visit: items of the visit's era, more and graver for fails and risky places; None
+    (the key absent: nothing cited) for the visits without citations, as the live feed sends them; and for a share
+    of visits `NOT_RECORDED` (sent as an explicit null), as the bundled sample marks its extracts without the column.
+    """
     assumed = m["assumed"]
     result = visits["results"].where(visits["results"].isin(list(OUTCOMES)), "other").to_numpy()
-    recorded = rng.random(len(visits)) < pd.Series(result).map(assumed["violations_recorded"]).to_numpy()
+    with_items = rng.random(len(visits)) < pd.Series(result).map(assumed["violations_cited"]).to_numpy()
     mean = pd.Series(result).map(assumed["violation_items_mean"]).to_numpy() * np.exp(0.3 * latent)
-    count = np.where(recorded, np.maximum(rng.poisson(mean), 1), 0)
+    count = np.where(with_items, np.maximum(rng.poisson(mean), 1), 0)
     parent = np.repeat(np.arange(len(visits)), count)
     new = (visits["day"].to_numpy() >= np.datetime64(NEW_SCHEME_FROM, "D").astype(int))[parent]
     grave = (result == "Fail")[parent] * 0.5 + 0.15 * latent[parent] + rng.standard_normal(len(parent)) * 0.5
@@ -203,7 +206,8 @@ def violations(rng: np.random.Generator, visits: pd.DataFrame, latent: np.ndarra
             item[where] = cell["text"].to_numpy()[rng.integers(0, len(cell), len(where))]
     offsets = np.concatenate([[0], np.cumsum(count)]).astype(np.int64)  # items come in visit order (np.repeat)
     text = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), pa.array(item, pa.string())), " | ")
-    return pd.Series(text.to_numpy(zero_copy_only=False), dtype=object).where(recorded, None)
+    cited = pd.Series(text.to_numpy(zero_copy_only=False), dtype=object).where(with_items, None)
+    return cited.where(rng.random(len(visits)) >= assumed["violations_not_recorded"], NOT_RECORDED)
 
 
 def dirt(rng: np.random.Generator, rows: pd.DataFrame, m: dict) -> pd.DataFrame:
@@ -287,6 +291,7 @@ def to_jsonl(frame: pd.DataFrame) -> str:
     fields = [f for f in FIELDS if f != "location"]
     text = frame[fields].where(frame[fields].notna(), None).to_json(orient="records", lines=True, force_ascii=False)
     lines = pd.Series(text.rstrip("\n").split("\n"), index=frame.index).str.replace(r',"[a-z_]+":null', "", regex=True)
+    lines = lines.str.replace(f'"violations":"{NOT_RECORDED}"', '"violations":null', regex=False)
     located = frame["_location"].to_numpy() & frame["latitude"].notna().to_numpy()
     location = ',"location":{"latitude":"' + frame["latitude"] + '","longitude":"' + frame["longitude"] + '"}}'
     lines = lines.where(~located, lines.str[:-1] + location.where(located, ""))
@@ -313,5 +318,8 @@ def describe(frame: pd.DataFrame) -> dict[str, object]:
         "first": str(dates.min().date()),
         "last": str(dates.max().date()),
         "fail_share": round(float((frame["results"] == "Fail").mean()), 4),
-        "violations_recorded": round(float(frame["violations"].notna().mean()), 4),
+        "violations_cited": round(
+            float((frame["violations"].notna() & (frame["violations"] != NOT_RECORDED)).mean()), 4
+        ),
+        "violations_not_recorded": round(float((frame["violations"] == NOT_RECORDED).mean()), 4),
     }
