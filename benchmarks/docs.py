@@ -6,6 +6,7 @@ whole; everything else is prose. The parts and where they come from:
 - `card` (docs/model.md): the model card of the state folder's selected model (run `./run demo` first);
 - `lists` (docs/model.md): the same state folder's visit lists, judged on the inspections that followed;
 - `ablation` (docs/model.md): `python -m benchmarks.ablation`'s last table (docs/results/ablation.md);
+- `targets` (docs/model.md): `python -m benchmarks.targets`'s last table (docs/results/targets.md);
 - `benchmarks` (docs/performance.md): `./run bench`'s last whole run (docs/results/benchmarks.json).
 """
 
@@ -23,6 +24,7 @@ PAGES = {
     "card": "model.md",
     "lists": "model.md",
     "ablation": "model.md",
+    "targets": "model.md",
     "benchmarks": "performance.md",
 }
 
@@ -122,6 +124,7 @@ def main() -> int:
         "card": card(),
         "lists": lists(),
         "ablation": stored("ablation.md"),
+        "targets": stored("targets.md"),
         "benchmarks": stored("benchmarks.json"),
     }
     pages = {page: (DOCS / page).read_text() for page in set(PAGES.values())}

@@ -93,6 +93,8 @@ def test_the_page_a_model_owner_reads_on_monday(browser, dashboard, pipeline):
     model = read_table(pipeline["postgres"], "food", "current_model").iloc[0]
     assert page.locator("#model-version").inner_text() == model.model_version
     expect(page.get_by_text(f"{model['name']}, selected by {model['selected_because']}")).to_be_visible()
+    assert page.locator("#model-target").inner_text() == "the inspection fails"  # what the scores predict
+    expect(page.get_by_text("Under the City of Chicago's protocol")).to_be_visible()
     backtest = page.get_by_text("Rolling-origin backtest")
     expect(backtest).to_be_visible()  # the published backtest's table: a pooled row per model, with its interval
     pooled = [row for row in json.loads(model["backtest"]) if row["cutoff"] == "pooled"]

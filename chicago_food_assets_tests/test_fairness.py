@@ -15,13 +15,13 @@ def frame() -> pd.DataFrame:
         {
             "facility_type": "Restaurant",
             "score": [0.9, 0.8, 0.7, 0.6, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
-            "failed": [1, 1, 0, 0, 1, 0, 0, 0, 0, 0],
+            "outcome": [1, 1, 0, 0, 1, 0, 0, 0, 0, 0],
         }
     )
     grocery = pd.DataFrame(
-        {"facility_type": "Grocery Store", "score": [0.9, 0.8, 0.7, 0.1, 0.1, 0.1], "failed": [1, 0, 0, 0, 0, 0]}
+        {"facility_type": "Grocery Store", "score": [0.9, 0.8, 0.7, 0.1, 0.1, 0.1], "outcome": [1, 0, 0, 0, 0, 0]}
     )
-    bakery = pd.DataFrame({"facility_type": "Bakery", "score": [0.9, 0.1], "failed": [0, 1]})
+    bakery = pd.DataFrame({"facility_type": "Bakery", "score": [0.9, 0.1], "outcome": [0, 1]})
     return pd.concat([restaurant, grocery, bakery], ignore_index=True)
 
 
@@ -64,7 +64,7 @@ def policy_frame(grocery_scores: list[float]) -> pd.DataFrame:
         {
             "facility_type": ["Restaurant"] * 100 + ["Grocery Store"] * 100,
             "score": np.r_[restaurant_score, grocery_scores],
-            "failed": np.r_[restaurant_failed, np.r_[np.ones(30), np.zeros(70)]].astype(int),
+            "outcome": np.r_[restaurant_failed, np.r_[np.ones(30), np.zeros(70)]].astype(int),
             "inspection_date": pd.Timestamp("2019-07-01") + pd.to_timedelta(rng.integers(0, 60, 200), unit="D"),
         }
     )
@@ -106,7 +106,7 @@ def test_per_group_thresholds_that_open_a_wider_gap_elsewhere_are_not_deployed()
         + block("School", 26, 54)
     )
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame(ranked, columns=["facility_type", "failed"]).assign(
+    frame = pd.DataFrame(ranked, columns=["facility_type", "outcome"]).assign(
         score=np.arange(len(ranked), 0, -1) / len(ranked),
         inspection_date=pd.Timestamp("2019-07-01") + pd.to_timedelta(rng.integers(0, 60, len(ranked)), unit="D"),
     )
@@ -160,7 +160,7 @@ def test_the_per_group_list_the_decision_judges_is_the_one_scoring_ranks():
         {
             "facility_type": [t for t, size in n.items() for _ in range(size)],
             "score": rng.random(sum(n.values())),
-            "failed": rng.random(sum(n.values())) < 0.3,
+            "outcome": rng.random(sum(n.values())) < 0.3,
             "inspection_date": pd.Timestamp("2019-07-01") + pd.to_timedelta(rng.integers(0, 90, sum(n.values())), "D"),
         }
     )
@@ -170,6 +170,7 @@ def test_the_per_group_list_the_decision_judges_is_the_one_scoring_ranks():
         license=range(1, len(frame) + 1),
         establishment=[f"e{i}" for i in range(len(frame))],
         week=pd.Timestamp("2019-07-01"),
+        failed=frame["outcome"],  # what scoring records beside the score
     )
     window = ModelWindow(
         pd.Timestamp("2019-01-07").date(), pd.Timestamp("2019-03-04").date(), pd.Timestamp("2019-04-01").date()
@@ -177,7 +178,7 @@ def test_the_per_group_list_the_decision_judges_is_the_one_scoring_ranks():
     deployed = fairness.Decision(pd.DataFrame(), {}, fairness.PER_GROUP, "test", decision.groups)
     ranked = scoring.score_table(rows, frame["score"].to_numpy(), "v", window, decision=deployed)
     visited = evaluation.reorder(
-        frame["inspection_date"].to_numpy(), frame["failed"].to_numpy(dtype=int), -ranked["rank"].to_numpy(float)
+        frame["inspection_date"].to_numpy(), frame["outcome"].to_numpy(dtype=int), -ranked["rank"].to_numpy(float)
     )
     assert decision.days_earlier[fairness.PER_GROUP] == pytest.approx(visited["days_earlier"])
 

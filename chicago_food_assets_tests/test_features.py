@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core import features, peers
+from chicago_food_assets.core import features, peers, targets
 from chicago_food_assets.core.cleaning import clean
 from chicago_food_assets.core.establishments import chain_key
 from chicago_food_assets.core.raw import frame_of_rows
@@ -47,7 +47,8 @@ def test_changing_an_inspections_violations_and_result_changes_only_later_rows(h
     after = build_from(changed)
     inputs = list(features.FEATURES)
     pd.testing.assert_series_equal(before.loc[middle, inputs], after.loc[middle, inputs])  # the row itself: unchanged
-    assert before.loc[middle, features.TARGET] != after.loc[middle, features.TARGET]  # its target moved
+    assert before.loc[middle, "failed"] != after.loc[middle, "failed"]  # its targets moved
+    assert after.loc[middle, "critical_found"] == True  # noqa: E712 (item 1 is critical; a pandas boolean)
     later = int(rows[2]["inspection_id"])
     assert before.loc[later, "prior_fails"] != after.loc[later, "prior_fails"]
     assert after.loc[later, "last_critical"] == 1 and after.loc[later, "last_serious"] == 1
@@ -127,7 +128,7 @@ def test_current_violations_and_results_are_not_features():
     assert not {"results", "failed", "critical_count", "serious_count", "minor_count", "violation_count"} & set(
         features.FEATURES
     )
-    assert features.TARGET == "failed" and features.TARGET not in features.FEATURES
+    assert not set(targets.TARGETS) & set(features.FEATURES)  # the targets are the inspection's own outcome
 
 
 def test_an_empty_week_gives_an_empty_typed_table(sample_rows):
@@ -139,11 +140,13 @@ def test_an_empty_week_gives_an_empty_typed_table(sample_rows):
 def test_feature_columns_have_their_types(clean_sample):
     table = features.build(clean_sample)
     assert {
-        name: str(table[name].dtype) for name in ("reinspection", "reinspection_after_failed_canvass", "failed")
+        name: str(table[name].dtype)
+        for name in ("reinspection", "reinspection_after_failed_canvass", "failed", "critical_found")
     } == {
         "reinspection": "bool",
         "reinspection_after_failed_canvass": "bool",
         "failed": "bool",
+        "critical_found": "boolean",  # unknown where the violations were not recorded
     }
     assert str(table["last_failed"].dtype) == "boolean" and str(table["prior_inspections"].dtype) == "Int32"
 

@@ -207,6 +207,17 @@ def test_the_current_model_has_its_windows_metrics_and_fairness(api, pipeline):
     assert "pooled backtest ROC AUC" in body["selected_because"]
     assert body["ranking"]["deployed"] in ("single threshold", "per-group thresholds") and body["ranking"]["why"]
     assert set(body["ranking"]["days_earlier"]) == {"single threshold", "per-group thresholds"}
+    assert body["target"] == "failed"  # the default
+    chicago = {row["model"]: row for row in body["chicago"] if row["cutoff"] == "pooled"}
+    assert chicago[body["name"]]["rows"] <= pooled[body["name"]]["rows"]  # canvass only, each window's first 60 days
+    assert body["chicago"] == json.loads(stored.chicago)  # per window and pooled, as published
+    assert set(chicago[body["name"]]) >= {
+        "roc_auc",
+        "days_earlier",
+        "first_half_real",
+        "first_half_model",
+        "found_later",
+    }
 
 
 def test_the_openapi_document_is_valid_and_lists_the_routes(api):

@@ -229,7 +229,7 @@ def test_scores_are_calibrated_before_the_holdout_without_changing_their_order(t
     assert last_week < pd.Timestamp(chosen.window.cutoff) and calibration.rows > 500  # fitted before the holdout
     assert (calibration.slope, calibration.intercept) != (1.0, 0.0)
     raw = trained.holdout[f"score_{chosen.name}"].to_numpy()
-    failed = chosen.holdout[features.TARGET].to_numpy()
+    failed = chosen.holdout["outcome"].to_numpy()
     assert roc_auc_score(failed, chosen.holdout["score"]) == pytest.approx(roc_auc_score(failed, raw))  # monotone
     holdout_rows = table[table["inspection_id"].isin(chosen.holdout["inspection_id"])]
     assert chosen.score(holdout_rows) == pytest.approx(calibration.apply(chosen.raw_score(holdout_rows)))
@@ -249,7 +249,7 @@ def test_with_earlier_backtest_windows_calibration_fits_on_their_out_of_time_sco
     assert set(earlier["cutoff"]) == set(training.backtest_cutoffs(table, settings, cutoff)[:-1]) != set()
     assert earlier["inspection_date"].max() < cutoff  # the holdout takes no part
     assert not set(earlier["inspection_id"]) & set(chosen.holdout["inspection_id"])
-    expected = evaluation.platt(earlier[f"score_{chosen.name}"], earlier[features.TARGET])
+    expected = evaluation.platt(earlier[f"score_{chosen.name}"], earlier["outcome"])
     assert (chosen.calibration.slope, chosen.calibration.intercept) == pytest.approx(
         (expected.slope, expected.intercept)
     )
@@ -355,3 +355,83 @@ def test_the_preparation_keeps_a_column_without_values_and_encodes_a_missing_cat
     assert names == ["empty", "number", "missingindicator_empty", "missingindicator_number", "kind_a", "kind_missing"]
     out = prepared.transform(pd.DataFrame({"empty": [np.nan], "number": [np.nan], "kind": ["b"]}))
     assert out.tolist() == [[0.0, 3.0, 1.0, 1.0, 0.0, 0.0]]  # imputed 0 and the median; "b" is unseen, no rare
+
+
+def test_the_critical_target_fits_and_judges_only_inspections_whose_violations_were_recorded(table):
+    """On the bundled sample's real rows: 3,666 of 41,196 have recorded violations (the 2010, 2013 and 2019-2020
+    extracts), so the holdout is the last 8 weeks with 15 of them; the others sit out of fitting and metrics."""
+    settings = training.Settings(
+        xgboost=SMALL, knn_sample=2000, target="critical_found", min_week_rows=15, holdout_weeks=8
+    )
+    trained = training.fit(table, settings)
+    known = table[table["critical_found"].notna()]
+    cutoff = pd.Timestamp(trained.window.cutoff)
+    assert trained.train_rows == int((known["week"] < cutoff).sum()) < int((table["week"] < cutoff).sum())
+    held = known.set_index("inspection_id").loc[trained.holdout["inspection_id"]]
+    assert len(trained.holdout) == int(
+        ((known["week"] >= cutoff) & (known["week"] < pd.Timestamp(trained.window.end))).sum()
+    )
+    assert (trained.holdout["outcome"].to_numpy() == held["critical_found"].to_numpy(dtype=bool)).all()
+    assert trained.holdout["outcome"].mean() != pytest.approx(held["failed"].mean())  # another question
+    chosen = selection.choose(trained, table)
+    assert (
+        chosen.target.name == "critical_found"
+        and chosen.version
+        != selection.choose(
+            training.fit(table, training.Settings(xgboost=SMALL, knn_sample=2000, min_week_rows=15, holdout_weeks=8)),
+            table,
+        ).version
+    )
+    text = card.model_card(chosen, [])
+    assert "**Target**: `critical_found`" in text and "protocol on the same windows (target `critical_found`)" in text
+    assert len(chosen.score(table.head(50))) == 50  # rows of unknown outcome are still scored
+    with pytest.raises(ValueError, match="unknown target 'critical'"):
+        training.fit(table, training.Settings(target="critical"))
+
+
+def test_chicagos_protocol_judges_canvass_inspections_of_each_windows_first_60_days():
+    """Two hand-made windows: re-inspections, other kinds and rows after day 60 are left out; what remains is
+    re-ordered by score as `reorder` does, and the pooled row weights the windows by their positives."""
+    rng = np.random.default_rng(1)
+    parts = []
+    for cutoff in ("2019-07-01", "2020-06-29"):
+        n = 300
+        parts.append(
+            pd.DataFrame(
+                {
+                    "cutoff": pd.Timestamp(cutoff),
+                    "inspection_date": pd.Timestamp(cutoff) + pd.to_timedelta(np.sort(rng.integers(0, 84, n)), "D"),
+                    "inspection_kind": rng.choice(["canvass", "complaint"], n, p=[0.7, 0.3]),
+                    "reinspection": rng.random(n) < 0.2,
+                    "outcome": rng.random(n) < 0.25,
+                    "score_model": rng.random(n),
+                }
+            )
+        )
+    for part in parts:
+        part["score_model"] += part["outcome"] * 0.3  # a score that knows something
+    windows = pd.concat(parts, ignore_index=True)
+    table = evaluation.chicago(windows, ["model"]).set_index("cutoff")
+    positives = []
+    for part in parts:
+        first = part["inspection_date"].min()
+        kept = part[
+            (part["inspection_kind"] == "canvass")
+            & ~part["reinspection"]
+            & (part["inspection_date"] < first + pd.Timedelta(days=60))
+        ]
+        assert 0 < len(kept) < len(part)
+        expected = evaluation.reorder(
+            kept["inspection_date"].to_numpy(), kept["outcome"].to_numpy(dtype=int), kept["score_model"].to_numpy()
+        )
+        row = table.loc[str(part["cutoff"].iloc[0].date())]
+        assert row["rows"] == len(kept) and row["positives"] == kept["outcome"].sum()
+        assert row["days_earlier"] == pytest.approx(expected["days_earlier"])
+        assert row["first_half_model"] == pytest.approx(expected["fails_in_first_half"])
+        assert row["first_half_real"] == pytest.approx(expected["fails_in_first_half_real_order"])
+        assert 0 < row["found_later"] < 1 and row["roc_auc"] > 0.6
+        positives.append((row["positives"], row["days_earlier"]))
+    pooled = table.loc[evaluation.POOLED]
+    weights, values = zip(*positives, strict=True)
+    assert pooled["days_earlier"] == pytest.approx(np.average(values, weights=weights))
+    assert pooled["rows"] == table.drop(index=evaluation.POOLED)["rows"].sum()

@@ -214,7 +214,9 @@ async def current_model(request: Request, database: Database) -> Model:
         fairness=[Group(**g) for g in json.loads(row["fairness"] or "[]")],
         published_at=row["published_at"],
         selected_because=row["selected_because"],
+        target=row["target"],
         backtest=json.loads(row["backtest"] or "[]"),
+        chicago=json.loads(row["chicago"] or "[]"),
         ranking=json.loads(row["ranking"]) if row["ranking"] else None,
     )
 

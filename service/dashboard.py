@@ -25,7 +25,9 @@ from chicago_food_assets.core.contracts import (
     SCHEMA,
     SCORE_MONITORING,
 )
+from chicago_food_assets.core.evaluation import CHICAGO_DAYS, POOLED
 from chicago_food_assets.core.scoring import ALL, MIN_DRIFT_ROWS
+from chicago_food_assets.core.targets import TARGETS
 from service.charts import (
     WIDTH,
     between,
@@ -113,11 +115,26 @@ def model_card(model: pd.Series) -> str:
         f"| {name} | {m['roc_auc']:.3f} | {m['days_earlier']:.1f} | {m['brier']:.3f} |\n" for name, m in metrics.items()
     )
     chosen = model.get("selected_because") or f"holdout {model['metric']}"
+    target = TARGETS[model["target"]]
+    city = [
+        row
+        for row in json.loads(model.get("chicago") or "[]")
+        if row["model"] == model["name"] and row["cutoff"] == POOLED
+    ]
+    chicago = (
+        f" Under the City of Chicago's protocol (canvass inspections, each window's first {CHICAGO_DAYS} days): "
+        f"ROC AUC **{city[0]['roc_auc'] or float('nan'):.3f}**, **{city[0]['days_earlier']:.1f} days earlier**, "
+        f"first half {city[0]['first_half_real']:.0%} -> {city[0]['first_half_model']:.0%}."
+        if city
+        else ""
+    )
     return (
         f"### Model <span id='model-version'>{model['model_version']}</span>\n"
-        f"{model['name']}, selected by {chosen}; trained on weeks from {model['first_week']:%Y-%m-%d} "
+        f"{model['name']}, selected by {chosen}; it predicts that <span id='model-target'>the inspection "
+        f"{target.event}</span> (`{target.name}`); trained on weeks from {model['first_week']:%Y-%m-%d} "
         f"to {model['cutoff']:%Y-%m-%d}, judged on {model['cutoff']:%Y-%m-%d} to {model['holdout_end']:%Y-%m-%d}. "
-        f"Holdout ROC AUC **{best['roc_auc']:.3f}**, fails found **{best['days_earlier']:.1f} days earlier**.\n\n"
+        f"Holdout ROC AUC **{best['roc_auc']:.3f}**, {target.found} found **{best['days_earlier']:.1f} days "
+        f"earlier**.{chicago}\n\n"
         f"| model | ROC AUC | days earlier | Brier |\n| --- | --- | --- | --- |\n{rows}"
     )
 

@@ -92,7 +92,10 @@ class Model(msgspec.Struct):
     fairness: list[Group]
     published_at: datetime
     selected_because: str | None  # the backtest's rule: best pooled ROC AUC, or a simpler model inside its interval
+    target: str  # what the scores predict: failed, or critical_found (a critical or priority violation)
     backtest: list[dict[str, str | int | float | None]]  # per model: each cutoff and `pooled` (ROC AUC with its CI)
+    # the same windows under the City of Chicago's protocol: canvass inspections, the first 60 days, re-ordered
+    chicago: list[dict[str, str | int | float | None]]
     ranking: dict[str, object] | None  # the deployed ranking policy (single or per-group thresholds) and why
 
 

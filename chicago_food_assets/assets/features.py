@@ -7,7 +7,7 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
-from chicago_food_assets.core import features, peers, repeats
+from chicago_food_assets.core import features, peers, repeats, targets
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES, INSPECTION_VIOLATIONS
 from chicago_food_assets.partitions import week_of
 from chicago_food_assets.resources.history import History
@@ -83,13 +83,17 @@ def inspection_features(
             "history_rows_read": len(history),
             "history_citations_read": len(earlier_citations),
             "establishments": int(table["establishment"].nunique()),
-            "fail_rate": float(table[features.TARGET].mean()) if len(table) else 0.0,
+            "fail_rate": float(table["failed"].mean()) if len(table) else 0.0,
+            "critical_found_rate": float(table["critical_found"].mean())
+            if table["critical_found"].notna().any()
+            else 0.0,
+            "critical_found_unknown": int(table["critical_found"].isna().sum()),
             "first_inspections": int((table["prior_inspections"] == 0).sum()),
             "feature_null_rates": MetadataValue.json(null_rates.to_dict()),
             "features": MetadataValue.json(
                 {"numeric": list(features.NUMERIC), "categorical": list(features.CATEGORICAL)}
             ),
-            "target": features.TARGET,
+            "targets": MetadataValue.json(list(targets.TARGETS)),
         },
     )
     yield from FEATURE_CHECKS.evaluate(table)

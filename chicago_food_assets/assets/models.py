@@ -15,7 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from chicago_food_assets.checks import Check
-from chicago_food_assets.core import card, evaluation, fairness, scoring, selection, training
+from chicago_food_assets.core import card, evaluation, fairness, scoring, selection, targets, training
 from chicago_food_assets.core.training import Settings, Trained
 
 TRAINED = AssetKey("trained_models")
@@ -43,6 +43,11 @@ class TrainingConfig(Config):
         default=DEFAULT.backtest_cutoffs, ge=1, description="rolling-origin cutoffs, the holdout's included"
     )
     backtest_step_weeks: int = Field(default=DEFAULT.backtest_step_weeks, ge=1, description="weeks between cutoffs")
+    target: str = Field(
+        default=DEFAULT.target,
+        description="what the models predict: "
+        + "; ".join(f"{t.name}: {t.description}" for t in targets.TARGETS.values()),
+    )
 
     def settings(self) -> Settings:
         defaults = DEFAULT
@@ -63,6 +68,7 @@ class TrainingConfig(Config):
             },
             knn={**defaults.knn, "n_neighbors": self.knn_neighbors},
             logistic={**defaults.logistic, "C": self.logistic_c},
+            target=targets.check(self.target).name,
         )
 
 
@@ -85,6 +91,7 @@ def trained_models(
         trained,
         metadata={
             "window": trained.window.describe(),
+            "target": trained.settings.target,
             "train_rows": trained.train_rows,
             "holdout_rows": len(trained.holdout),
             "fit_seconds": MetadataValue.json({n: round(c.fit_seconds, 2) for n, c in trained.candidates.items()}),
@@ -94,8 +101,14 @@ def trained_models(
             "backtest": MetadataValue.md(evaluation.backtest_table(trained.backtest)),
             "backtest_cutoffs": MetadataValue.json(sorted(set(trained.backtest["cutoff"]) - {evaluation.POOLED})),
             **{f"pooled_roc_auc_{name}": float(row.roc_auc) for name, row in trained.pooled.iterrows()},
+            "chicago_protocol": MetadataValue.md(_chicago_pooled(trained.chicago)),
         },
     )
+
+
+def _chicago_pooled(frame: pd.DataFrame) -> str:
+    pooled = frame[frame["cutoff"] == evaluation.POOLED].drop(columns=["cutoff"]) if len(frame) else frame
+    return pooled.to_markdown(index=False, floatfmt=".3f") if len(pooled) else "_no window_"
 
 
 class SelectionConfig(Config):

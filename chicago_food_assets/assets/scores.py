@@ -188,7 +188,9 @@ def current_model(selected_model: Selected) -> pd.DataFrame:
                 "libraries": [json_text(selected_model.libraries)],
                 "published_at": [pd.Timestamp.now(tz="UTC")],
                 "selected_because": [selected_model.reason or None],
+                "target": [selected_model.settings.target],
                 "backtest": [json_text(selected_model.backtest.to_dict("records"))],
+                "chicago": [json_text(selected_model.chicago.to_dict("records"))],
                 "ranking": [ranking(selected_model)],
                 "calibration": [
                     json_text(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import catalog
+from chicago_food_assets.core import catalog, targets
 from chicago_food_assets.core.kinds import KINDS, Kind
 
 SCHEMA = "food"  # the PostgreSQL schema every table lives in
@@ -232,14 +232,15 @@ INSPECTION_REJECTS = contract(
 
 INSPECTION_FEATURES = contract(
     "inspection_features",
-    "Identifiers, leakage-free features and the target `failed` (see core/features.py).",
+    "Identifiers, leakage-free features and the targets `failed` and `critical_found` (see core/features.py, "
+    "core/targets.py).",
     C("inspection_id", "bigint", False, bounds=(1, None), unique=True),
     C("week", "date", False),
     C("inspection_date", "date", False),
     C("establishment", "text", False),
     C("license", "bigint", False),
     *(C(f.name, f.kind, f.nullable, f.description, bounds=f.bounds) for f in catalog.FEATURES),
-    C("failed", "boolean", False),
+    *(C(t.name, "boolean", t.nullable, f"target: {t.description}") for t in targets.TARGETS.values()),
 )
 
 INSPECTION_SCORES = contract(
@@ -308,7 +309,9 @@ CURRENT_MODEL = contract(
     C("libraries", "json", False),
     C("published_at", "instant", False),
     C("selected_because", "text", description="why this candidate: the backtest's rule (core/selection.choice)"),
+    C("target", "text", False, "what the model predicts (core/targets.py): failed or critical_found"),
     C("backtest", "json", description="rolling-origin backtest: per model, per cutoff and pooled"),
+    C("chicago", "json", description="the backtest under the City of Chicago's protocol (evaluation.chicago)"),
     C("calibration", "json", description="the Platt map, where it was fitted, and the holdout's reliability by decile"),
     C("ranking", "json", description="the deployed ranking policy, why, and its effect (core/fairness.decide)"),
     partition=None,

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from chicago_food_assets.core.targets import OUTCOME
+
 
 def top_share(score: np.ndarray, failed: np.ndarray, share: float) -> tuple[float, float]:
     """Precision and recall among the `share` of inspections with the highest scores (the inspector's list)."""
@@ -33,6 +35,7 @@ def reorder(dates: np.ndarray, failed: np.ndarray, score: np.ndarray) -> dict[st
         "days_earlier": float(earlier.mean()) if fails.any() else 0.0,
         "fails_in_first_half": float((simulated[fails] <= midpoint).mean()) if fails.any() else 0.0,
         "fails_in_first_half_real_order": float((real[fails] <= midpoint).mean()) if fails.any() else 0.0,
+        "fails_found_later": float((simulated[fails] > real[fails]).mean()) if fails.any() else 0.0,
     }
 
 
@@ -97,7 +100,7 @@ POOLED = "pooled"
 
 
 def backtest(windows: pd.DataFrame, scorers: list[str], boot: int = 200, seed: int = 0) -> pd.DataFrame:
-    """Rolling-origin results: `windows` has cutoff, failed, inspection_date and a `score_<name>` column per scorer,
+    """Rolling-origin results: `windows` has cutoff, outcome, inspection_date and a `score_<name>` column per scorer,
     one block of rows per cutoff (each scored by models fitted before it). One row per scorer and cutoff, and per
     scorer a `pooled` row: ROC AUC (with its bootstrap interval) and average precision over all windows' rows;
     precision in the top 10% and 20% as the mean over windows (an inspector's list is a window's); days earlier and
@@ -107,7 +110,7 @@ def backtest(windows: pd.DataFrame, scorers: list[str], boot: int = 200, seed: i
     for name in scorers:
         per_window = []
         for cutoff, part in windows.groupby("cutoff", sort=True):
-            failed = part["failed"].to_numpy(dtype=int)
+            failed = part[OUTCOME].to_numpy(dtype=int)
             score = part[f"score_{name}"].to_numpy(dtype=float)
             per_window.append(
                 {
@@ -123,7 +126,7 @@ def backtest(windows: pd.DataFrame, scorers: list[str], boot: int = 200, seed: i
         pooled = {
             "model": name,
             "cutoff": POOLED,
-            **_ranking(windows["failed"].to_numpy(dtype=int), windows[f"score_{name}"].to_numpy(float), boot, seed),
+            **_ranking(windows[OUTCOME].to_numpy(dtype=int), windows[f"score_{name}"].to_numpy(float), boot, seed),
             **{
                 f"precision_top_{int(s * 100)}pct": float(frame[f"precision_top_{int(s * 100)}pct"].mean())
                 for s in BACKTEST_SHARES
@@ -131,6 +134,71 @@ def backtest(windows: pd.DataFrame, scorers: list[str], boot: int = 200, seed: i
             **{
                 k: float(np.average(frame[k], weights=fails))
                 for k in ("days_earlier", "fails_in_first_half", "fails_in_first_half_real_order")
+            },
+        }
+        rows.extend([*per_window, pooled])
+    return pd.DataFrame(rows)
+
+
+CHICAGO_DAYS = 60  # the City's evaluation re-ordered two months of inspections (Sept-Oct 2014)
+
+
+def chicago_rows(window: pd.DataFrame, days: int = CHICAGO_DAYS) -> pd.DataFrame:
+    """The rows of one backtest window the City's protocol judges: canvass inspections that are not re-inspections,
+    in the window's first `days` days, with a known outcome."""
+    first = window["inspection_date"].min()
+    kept = (
+        (window["inspection_kind"] == "canvass").fillna(False).to_numpy(dtype=bool)
+        & ~window["reinspection"].to_numpy(dtype=bool)
+        & (window["inspection_date"] < first + pd.Timedelta(days=days)).to_numpy(dtype=bool)
+        & window[OUTCOME].notna().to_numpy(dtype=bool)
+    )
+    return window[kept]
+
+
+def chicago(windows: pd.DataFrame, scorers: list[str], days: int = CHICAGO_DAYS) -> pd.DataFrame:
+    """The City of Chicago's protocol on the backtest's windows (`chicago_rows` of each), re-ordered by score: per
+    scorer and window, and pooled (ROC AUC over all rows; the rest weighted by positives): rows, positives, ROC AUC,
+    days earlier, the share of positives found in the first half in the real order and in the score order, and the
+    share found later than they really were."""
+    from sklearn.metrics import roc_auc_score
+
+    rows = []
+    parts = {cutoff: chicago_rows(part, days) for cutoff, part in windows.groupby("cutoff", sort=True)}
+    for name in scorers:
+        per_window = []
+        for cutoff, part in parts.items():
+            outcome = part[OUTCOME].to_numpy(dtype=int)
+            score = part[f"score_{name}"].to_numpy(dtype=float)
+            moved = reorder(part["inspection_date"].to_numpy(), outcome, score)
+            per_window.append(
+                {
+                    "model": name,
+                    "cutoff": str(pd.Timestamp(cutoff).date()),
+                    "rows": len(part),
+                    "positives": int(outcome.sum()),
+                    "roc_auc": float(roc_auc_score(outcome, score)) if 0 < outcome.sum() < len(outcome) else np.nan,
+                    "days_earlier": moved["days_earlier"],
+                    "first_half_real": moved["fails_in_first_half_real_order"],
+                    "first_half_model": moved["fails_in_first_half"],
+                    "found_later": moved["fails_found_later"],
+                }
+            )
+        frame = pd.DataFrame(per_window)
+        weights = frame["positives"].to_numpy(dtype=float)
+        everything = pd.concat(parts.values())
+        outcome = everything[OUTCOME].to_numpy(dtype=int)
+        pooled = {
+            "model": name,
+            "cutoff": POOLED,
+            "rows": int(frame["rows"].sum()),
+            "positives": int(weights.sum()),
+            "roc_auc": float(roc_auc_score(outcome, everything[f"score_{name}"].to_numpy(dtype=float)))
+            if 0 < outcome.sum() < len(outcome)
+            else np.nan,
+            **{
+                k: float(np.average(frame[k], weights=weights)) if weights.sum() else np.nan
+                for k in ("days_earlier", "first_half_real", "first_half_model", "found_later")
             },
         }
         rows.extend([*per_window, pooled])

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from chicago_food_assets.core.contracts import FAIRNESS_AUDIT
+from chicago_food_assets.core.targets import OUTCOME
 
 REFERENCE = "Restaurant"
 FAIR_BAND = (0.8, 1.25)
@@ -45,7 +46,7 @@ def operating_threshold(score: np.ndarray, flagged_share: float) -> float:
 
 
 def audit(frame: pd.DataFrame, threshold: float, min_size: int = 50, reference: str = REFERENCE) -> pd.DataFrame:
-    """`frame` has facility_type, score and failed. One row per facility type group with rates and disparities."""
+    """`frame` has facility_type, score and outcome. One row per facility type group with rates and disparities."""
     from aequitas.bias import Bias
     from aequitas.fairness import Fairness
     from aequitas.group import Group
@@ -53,7 +54,7 @@ def audit(frame: pd.DataFrame, threshold: float, min_size: int = 50, reference: 
     data = pd.DataFrame(
         {
             "score": (frame["score"].to_numpy(dtype=float) >= threshold).astype(int),
-            "label_value": frame["failed"].to_numpy(dtype=int),
+            "label_value": frame[OUTCOME].to_numpy(dtype=int),
             # aequitas needs plain object columns for attributes (not category or string dtypes)
             "facility_type": merge_small_groups(frame["facility_type"].astype(object), min_size)
             .astype(object)
@@ -180,7 +181,7 @@ def decide(
             "mitigated_fdr_disparity": mitigated["fdr_disparity"].reindex(table.index),
         }
     ).reset_index()
-    dates, failed = frame["inspection_date"].to_numpy(), frame["failed"].to_numpy(dtype=int)
+    dates, failed = frame["inspection_date"].to_numpy(), frame[OUTCOME].to_numpy(dtype=int)
     days = {
         SINGLE: reorder(dates, failed, score)["days_earlier"],
         PER_GROUP: reorder(dates, failed, -_visits(score, within_group_order(score, groups)))["days_earlier"],

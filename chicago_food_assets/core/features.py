@@ -10,7 +10,7 @@ windows over the last 365 days come from `searchsorted` on a sorted (establishme
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import catalog, dates, peers, repeats
+from chicago_food_assets.core import catalog, dates, peers, repeats, targets
 from chicago_food_assets.core.arrow import integers
 from chicago_food_assets.core.contracts import INSPECTION_FEATURES
 
@@ -19,7 +19,6 @@ IDENTIFIERS = ("inspection_id", "week", "inspection_date", "establishment", "lic
 # and which count inspections or violations: all from the features' declarations (core/catalog.py).
 NUMERIC, CATEGORICAL, COUNTS = catalog.NUMERIC, catalog.CATEGORICAL, catalog.COUNTS
 FEATURES = NUMERIC + CATEGORICAL
-TARGET = "failed"
 COLUMNS = INSPECTION_FEATURES.names
 
 # What features read from the clean table (for the history query): never violations text or the current result.
@@ -83,7 +82,8 @@ def build(
         out[name] = inspections[name].to_numpy()
     out["last_result"] = known["last_result"].to_numpy()
     out["season"] = SEASONS[month - 1]
-    out[TARGET] = inspections[TARGET].to_numpy(dtype=bool)
+    for name, value in targets.values(inspections).items():  # the inspection's own outcome: never an input
+        out[name] = value.array
     return out[list(COLUMNS)]
 
 

@@ -3,14 +3,17 @@ out-of-time calibration of its scores, and the fairness decision of how its list
 
 import pandas as pd
 
-from chicago_food_assets.core import evaluation, fairness, features, scoring
+from chicago_food_assets.core import evaluation, fairness, scoring
+from chicago_food_assets.core.targets import OUTCOME
 from chicago_food_assets.core.training import (
     HOLDOUT_COLUMNS,
     Selected,
     Trained,
     candidates,
     fingerprint,
+    known,
     model_frame,
+    outcome,
     version,
 )
 
@@ -64,24 +67,24 @@ def calibrate(name: str, trained: Trained, table: pd.DataFrame) -> evaluation.Ca
     spring fails less than summer). Without earlier windows: on the last `calibration_weeks` training weeks, scored
     by the candidate fitted without them."""
     settings, earlier = trained.settings, trained.earlier_windows
-    if len(earlier) and earlier[features.TARGET].nunique() == 2:
+    if len(earlier) and earlier[OUTCOME].nunique() == 2:
         cutoffs = ", ".join(f"{cutoff:%Y-%m-%d}" for cutoff in sorted(earlier["cutoff"].unique()))
         return evaluation.platt(
             earlier[f"score_{name}"].to_numpy(dtype=float),
-            earlier[features.TARGET].to_numpy(dtype=int),
+            earlier[OUTCOME].to_numpy(dtype=int),
             f"the backtest's earlier windows ({settings.holdout_weeks} weeks from {cutoffs}), each scored by a fit "
             "before it",
         )
-    learnt = trained.window.learnt(table)
+    learnt = known(trained.window.learnt(table), settings)
     last = learnt["week"].max() - pd.Timedelta(weeks=settings.calibration_weeks - 1)
     early, late = learnt[learnt["week"] < last], learnt[learnt["week"] >= last]
-    if early[features.TARGET].nunique() < 2 or late[features.TARGET].nunique() < 2:
+    if early[settings.target].nunique() < 2 or late[settings.target].nunique() < 2:
         return evaluation.Calibration(weeks="none: too few weeks to calibrate on")
     pipeline = candidates(settings)[name]
-    pipeline.fit(model_frame(early, settings), early[features.TARGET].to_numpy(dtype=int))
+    pipeline.fit(model_frame(early, settings), outcome(early, settings))
     raw = pipeline.predict_proba(model_frame(late, settings))[:, 1]
     weeks = f"the weeks {late['week'].min():%Y-%m-%d} to {late['week'].max():%Y-%m-%d}, scored by a fit without them"
-    return evaluation.platt(raw, late[features.TARGET].to_numpy(dtype=int), weeks)
+    return evaluation.platt(raw, outcome(late, settings), weeks)
 
 
 def choose(
@@ -101,8 +104,9 @@ def choose(
     learnt = window.learnt(table)
     if refit:
         pipeline = candidates(trained.settings)[name]
-        pipeline.fit(model_frame(learnt, trained.settings), learnt[features.TARGET].to_numpy(dtype=int))
-        rows, data = len(learnt), fingerprint(learnt)
+        fitted = known(learnt, trained.settings)
+        pipeline.fit(model_frame(fitted, trained.settings), outcome(fitted, trained.settings))
+        rows, data = len(fitted), fingerprint(fitted, trained.settings.target)
     calibration = calibrate(name, trained, table)  # before the holdout, even refit
     holdout = trained.holdout[HOLDOUT_COLUMNS].assign(score=calibration.apply(trained.holdout[f"score_{name}"]))
     distribution = scoring.distribution(
@@ -122,7 +126,8 @@ def choose(
         backtest=trained.backtest,
         reason=reason,
         calibration=calibration,
-        reliability=evaluation.reliability(holdout[features.TARGET], holdout["score"]),
+        reliability=evaluation.reliability(holdout[OUTCOME], holdout["score"]),
         holdout_raw=trained.holdout[f"score_{name}"].to_numpy(dtype=float),
         decision=fairness.decide(holdout, flagged_share, min_group_size),
+        chicago=trained.chicago,
     )

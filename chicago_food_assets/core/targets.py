@@ -16,22 +16,25 @@ class Target:
     description: str  # what a positive is, for the model card and the API
     event: str  # the positive in a few words, as in "<score> chance that the next inspection <event>"
     found: str  # the positives, counted: "fails", "critical findings"
+    nullable: bool  # unknown for some inspections
 
 
 TARGETS = {
     target.name: target
     for target in (
-        Target("failed", "the inspection fails (`results` is `Fail`)", "fails", "fails"),
+        Target("failed", "the inspection fails (`results` is `Fail`)", "fails", "fails", False),
         Target(
             "critical_found",
             "the inspection finds at least one critical violation (items 1-14 of the old numbering) or priority "
             "violation (the new numbering from 2018-07-01); unknown when its violations were not recorded",
             "finds a critical violation",
             "critical findings",
+            True,
         ),
     )
 }
 DEFAULT = "failed"
+OUTCOME = "outcome"  # the chosen target's value, in the holdout and backtest frames of a model
 
 
 def check(name: str) -> Target:

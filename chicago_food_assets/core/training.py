@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import evaluation, fairness, features
+from chicago_food_assets.core import evaluation, fairness, features, targets
 from chicago_food_assets.core.artifacts import Stored, check_libraries, library_versions
+from chicago_food_assets.core.targets import OUTCOME
 from chicago_food_assets.core.window import ModelWindow
 
 # scikit-learn and XGBoost are imported where models are built and scored: every Dagster process loads this module
@@ -59,6 +60,7 @@ class Settings:
     # Newton steps with a Cholesky solve: the optimum L-BFGS finds in about 4 iterations instead of 50-60 (rows far
     # outnumber the prepared columns), in half its time
     logistic: dict = field(default_factory=lambda: {"C": 0.5, "max_iter": 2000, "solver": "newton-cholesky"})
+    target: str = targets.DEFAULT  # what the candidates predict (core/targets.py); rows where it is unknown sit out
     numeric: tuple[str, ...] = features.NUMERIC
     categorical: tuple[str, ...] = features.CATEGORICAL
 
@@ -80,9 +82,21 @@ class Candidate:
     holdout_score: np.ndarray = field(default_factory=lambda: np.zeros(0))  # predicted once, reused
 
 
+def known(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """The rows whose target is known: the only ones fitted on or judged by (critical_found is unknown where the
+    violations were not recorded)."""
+    targets.check(settings.target)
+    return table[table[settings.target].notna().to_numpy(dtype=bool)]
+
+
+def outcome(table: pd.DataFrame, settings: Settings) -> np.ndarray:
+    return table[settings.target].to_numpy(dtype=int)
+
+
 def temporal_split(table: pd.DataFrame, settings: Settings) -> Split:
-    """Train on weeks before the cutoff, hold out `holdout_weeks` weeks from it."""
-    table = table.sort_values(["inspection_date", "inspection_id"], kind="stable")  # row order is part of the result
+    """Train on weeks before the cutoff, hold out `holdout_weeks` weeks from it (rows with a known target)."""
+    # row order is part of the result
+    table = known(table, settings).sort_values(["inspection_date", "inspection_id"], kind="stable")
     weeks = table.groupby("week").size()
     if settings.cutoff is not None:
         cutoff = pd.Timestamp(settings.cutoff)
@@ -97,7 +111,7 @@ def temporal_split(table: pd.DataFrame, settings: Settings) -> Split:
     end = cutoff + pd.Timedelta(weeks=settings.holdout_weeks)
     train = table[table["week"] < cutoff]
     holdout = table[(table["week"] >= cutoff) & (table["week"] < end)].sort_values(["inspection_date", "inspection_id"])
-    if train.empty or holdout.empty or train[features.TARGET].nunique() < 2:
+    if train.empty or holdout.empty or train[settings.target].nunique() < 2:
         raise ValueError(f"cutoff {cutoff:%Y-%m-%d} leaves {len(train)} training and {len(holdout)} holdout rows")
     window = ModelWindow(train["week"].min().date(), cutoff.date(), end.date())
     return Split(train.reset_index(drop=True), holdout.reset_index(drop=True), window)
@@ -154,8 +168,8 @@ def candidates(settings: Settings) -> dict[str, "Pipeline"]:
 
 def train(split: Split, settings: Settings) -> dict[str, Candidate]:
     """Fit every candidate on the training weeks and evaluate it on the holdout weeks."""
-    x_train, y_train = model_frame(split.train, settings), split.train[features.TARGET].to_numpy(dtype=int)
-    x_holdout, y_holdout = model_frame(split.holdout, settings), split.holdout[features.TARGET].to_numpy(dtype=int)
+    x_train, y_train = model_frame(split.train, settings), outcome(split.train, settings)
+    x_holdout, y_holdout = model_frame(split.holdout, settings), outcome(split.holdout, settings)
     dates = split.holdout["inspection_date"].to_numpy()
     fitted = {}
     for name, pipeline in candidates(settings).items():
@@ -190,28 +204,33 @@ def backtest_cutoffs(table: pd.DataFrame, settings: Settings, final: pd.Timestam
     return sorted(found)
 
 
-def window_scores(split: Split, fitted: dict[str, Candidate]) -> pd.DataFrame:
+def holdout_frame(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """What a model keeps of held-out rows: identifiers, what the City's protocol selects on, the outcome."""
+    return rows[KEPT].assign(**{OUTCOME: rows[settings.target].to_numpy(dtype=bool)})
+
+
+def window_scores(split: Split, fitted: dict[str, Candidate], settings: Settings) -> pd.DataFrame:
     """A window of the backtest: its holdout rows with every candidate's and every baseline's score."""
-    rate = float(split.train[features.TARGET].mean())
+    rate = float(split.train[settings.target].mean())
     baselines = {f"baseline_{k}": v for k, v in evaluation.baselines(split.holdout, rate).items()}
     scores = {**{name: c.holdout_score for name, c in fitted.items()}, **baselines}
-    return split.holdout[HOLDOUT_COLUMNS].assign(
+    return holdout_frame(split.holdout, settings).assign(
         cutoff=pd.Timestamp(split.window.cutoff), **{f"score_{name}": value for name, value in scores.items()}
     )
 
 
 def baseline_metrics(split: Split, settings: Settings) -> dict[str, dict]:
-    rate = float(split.train[features.TARGET].mean())
-    dates, failed = split.holdout["inspection_date"].to_numpy(), split.holdout[features.TARGET].to_numpy(dtype=int)
+    rate = float(split.train[settings.target].mean())
+    dates, failed = split.holdout["inspection_date"].to_numpy(), outcome(split.holdout, settings)
     return {
         name: evaluation.evaluate(failed, score, dates, settings.top_share)
         for name, score in evaluation.baselines(split.holdout, rate).items()
     }
 
 
-def fingerprint(table: pd.DataFrame) -> str:
+def fingerprint(table: pd.DataFrame, target: str = targets.DEFAULT) -> str:
     """What the model learnt from: the inspections and their outcomes, independent of row order."""
-    rows = pd.util.hash_pandas_object(table[["inspection_id", features.TARGET]], index=False).to_numpy()
+    rows = pd.util.hash_pandas_object(table[["inspection_id", target]], index=False).to_numpy()
     return hashlib.sha256(np.sort(rows).tobytes()).hexdigest()[:16]
 
 
@@ -232,11 +251,12 @@ class Trained(Stored):
     settings: Settings
     window: ModelWindow
     train_rows: int
-    holdout: pd.DataFrame  # inspection_id, week, inspection_date, facility_type, failed and one score column per model
+    holdout: pd.DataFrame  # HOLDOUT_COLUMNS and one score column per model
     data: str = ""  # fingerprint of the training inspections
     backtest: pd.DataFrame = field(default_factory=pd.DataFrame)  # evaluation.backtest: per cutoff and pooled
     # the backtest's earlier windows, row by row, with each scorer's out-of-time score (what calibration fits on)
     earlier_windows: pd.DataFrame = field(default_factory=pd.DataFrame)
+    chicago: pd.DataFrame = field(default_factory=pd.DataFrame)  # evaluation.chicago: the City's protocol
 
     @property
     def metrics(self) -> dict[str, dict]:
@@ -260,7 +280,7 @@ class Selected(Stored):
     settings: Settings
     window: ModelWindow
     train_rows: int
-    holdout: pd.DataFrame  # inspection_id, week, inspection_date, facility_type, failed, score (held-out fit)
+    holdout: pd.DataFrame  # HOLDOUT_COLUMNS and score (held-out fit)
     training_scores: dict = field(default_factory=dict)  # the training score distribution (for drift)
     libraries: dict = field(default_factory=library_versions)  # versions it was trained (and pickled) with
     backtest: pd.DataFrame = field(default_factory=pd.DataFrame)  # evaluation.backtest of every candidate
@@ -269,6 +289,11 @@ class Selected(Stored):
     reliability: pd.DataFrame = field(default_factory=pd.DataFrame)  # holdout: predicted against observed by decile
     holdout_raw: np.ndarray | None = None  # the holdout's uncalibrated scores
     decision: fairness.Decision | None = None  # how the week's list is ranked, and why (fairness.decide)
+    chicago: pd.DataFrame = field(default_factory=pd.DataFrame)  # evaluation.chicago of every candidate
+
+    @property
+    def target(self) -> targets.Target:
+        return targets.TARGETS[self.settings.target]
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -280,11 +305,13 @@ class Selected(Stored):
         return self.pipeline.predict_proba(model_frame(table, self.settings))[:, 1]
 
     def score(self, table: pd.DataFrame) -> np.ndarray:
-        """The calibrated probability that the inspection fails."""
+        """The calibrated probability of the target (that the inspection fails, by default)."""
         return self.calibration.apply(self.raw_score(table))
 
 
-HOLDOUT_COLUMNS = ["inspection_id", "week", "inspection_date", "facility_type", features.TARGET]
+# what a model keeps of a held-out row (the City's protocol selects canvass inspections that are not re-inspections)
+KEPT = ["inspection_id", "week", "inspection_date", "facility_type", "inspection_kind", "reinspection"]
+HOLDOUT_COLUMNS = [*KEPT, OUTCOME]
 
 
 def fit(table: pd.DataFrame, settings: Settings) -> Trained:
@@ -292,16 +319,17 @@ def fit(table: pd.DataFrame, settings: Settings) -> Trained:
     candidates refitted before each earlier cutoff and judged on the weeks after it."""
     split = temporal_split(table, settings)
     fitted = train(split, settings)
-    holdout = split.holdout[HOLDOUT_COLUMNS].assign(
+    holdout = holdout_frame(split.holdout, settings).assign(
         **{f"score_{name}": candidate.holdout_score for name, candidate in fitted.items()}
     )
-    windows = [window_scores(split, fitted)]
-    for cutoff in backtest_cutoffs(table, settings, pd.Timestamp(split.window.cutoff))[:-1]:
+    windows = [window_scores(split, fitted, settings)]
+    for cutoff in backtest_cutoffs(known(table, settings), settings, pd.Timestamp(split.window.cutoff))[:-1]:
         earlier = replace(settings, cutoff=cutoff.date())
         past = temporal_split(table, earlier)
-        windows.append(window_scores(past, train(past, earlier)))
+        windows.append(window_scores(past, train(past, earlier), earlier))
     scorers = [*fitted, *(f"baseline_{name}" for name in evaluation.baselines(split.holdout, 0.0))]
-    backtest = evaluation.backtest(pd.concat(windows, ignore_index=True), scorers, settings.bootstrap, settings.seed)
+    every = pd.concat(windows, ignore_index=True)
+    backtest = evaluation.backtest(every, scorers, settings.bootstrap, settings.seed)
     return Trained(
         fitted,
         baseline_metrics(split, settings),
@@ -309,7 +337,8 @@ def fit(table: pd.DataFrame, settings: Settings) -> Trained:
         split.window,
         len(split.train),
         holdout.reset_index(drop=True),
-        fingerprint(split.train),
+        fingerprint(split.train, settings.target),
         backtest,
         pd.concat(windows[1:], ignore_index=True) if len(windows) > 1 else pd.DataFrame(),
+        evaluation.chicago(every, scorers),
     )
