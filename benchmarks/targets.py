@@ -51,7 +51,7 @@ def judged(table: pd.DataFrame, settings: training.Settings) -> list[dict]:
             "roc_auc": f"{ours['roc_auc']:.3f} [{ours['roc_auc_low']:.3f}, {ours['roc_auc_high']:.3f}]",
             "days_earlier": ours["days_earlier"],
             "first_half": f"{ours['fails_in_first_half_real_order']:.0%} -> {ours['fails_in_first_half']:.0%}",
-            "found_later": None,
+            "found_later": "",
         },
         {
             **common,
@@ -61,7 +61,7 @@ def judged(table: pd.DataFrame, settings: training.Settings) -> list[dict]:
             "roc_auc": f"{city_row['roc_auc']:.3f}",
             "days_earlier": city_row["days_earlier"],
             "first_half": f"{city_row['first_half_real']:.0%} -> {city_row['first_half_model']:.0%}",
-            "found_later": city_row["found_later"],
+            "found_later": f"{city_row['found_later']:.0%}",
         },
     ]
 
