@@ -227,7 +227,7 @@ def exports_of(output: str) -> dict[str, str]:
 
 
 @pytest.mark.faults
-@pytest.mark.timeout(600)
+@pytest.mark.timeout(900)
 def test_a_cli_run_cut_off_by_a_database_crash_is_failed_by_the_monitor_and_frees_its_slot(tmp_path, monkeypatch):
     """The embedded PostgreSQL's postmaster is killed under a `./run dagster asset materialize --partition-range`:
     the CLI dies without marking its run failed. In a shell that ran `eval "$(./run env)"`, `./run env` starts the
@@ -309,9 +309,11 @@ def test_a_cli_run_cut_off_by_a_database_crash_is_failed_by_the_monitor_and_free
         )
         # the daemon loads the code location before its first poll: on two busy cores that alone can take a minute
         cut = lambda: instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE  # noqa: E731
-        wait(cut, 240, "the cut run failed", log=folder / "daemon.log")
+        wait(cut, 300, "the cut run failed", log=folder / "daemon.log")
         messages = " ".join(event.message or "" for event in instance.all_logs(run.run_id))
-        assert "is gone" in messages  # found by the launcher's health check
+        # found by the launcher's health check: its worker gone, or (when the crash came before the CLI's engine
+        # event naming its pid was stored, as on CI's busy cores) no worker named 180 s after the run started
+        assert "is gone" in messages or "names no worker process" in messages, messages[-2000:]
         wait(
             lambda: instance.get_run_by_id(queued).status == DagsterRunStatus.SUCCESS,
             180,
