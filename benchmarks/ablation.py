@@ -2,7 +2,7 @@
 
 Groups are added one at a time. Each row is the pooled backtest of the candidates trained on the groups so far;
 the output is a markdown table of pooled ROC AUC [95% interval] and days earlier per candidate.
-    python -m benchmarks.ablation      (about 10 minutes; writes docs/results/ablation.md for ./run docs)
+    python -m benchmarks.ablation      (about 2 minutes on 2 cores; writes docs/results/ablation.md for ./run docs)
 """
 
 import gzip

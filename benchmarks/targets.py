@@ -5,7 +5,7 @@ and on the generated feed, judged our way (every inspection of each 12-week wind
 The bundled sample has recorded violations on 3,666 of its 41,196 inspections (the 2010, 2013 and 2019-2020
 extracts), too few for the default holdout (weeks of 50 rows): its `critical_found` row uses the last 8 weeks with
 15 such rows, one window, and says so.
-    python -m benchmarks.targets [--rows 300000]   (about 10 minutes; writes docs/results/targets.md for ./run docs)
+    python -m benchmarks.targets [--rows 300000]   (about 5 minutes; writes docs/results/targets.md for ./run docs)
 """
 
 import argparse
