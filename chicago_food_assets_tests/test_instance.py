@@ -132,6 +132,7 @@ def wait(condition, seconds: float, what: str, log: Path | None = None):
 
 
 @pytest.mark.faults
+@pytest.mark.timeout(900)
 def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_url, tmp_path, sample_rows, monkeypatch):
     """The project's dagster.yaml with one run slot and a 5 s monitoring poll (the only two changes), the daemon
     running: a run whose worker and code server are killed is marked failed within seconds by run monitoring, its
@@ -181,7 +182,9 @@ def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_ur
             os.killpg(daemon.pid, signal.SIGKILL)
             daemon.wait(30)
             daemon = start_daemon(tmp_path / "daemon-restarted.log")
-            wait(lambda: instance.get_run_by_id(waiting).status == DagsterRunStatus.SUCCESS, 180, "the next run ran")
+            # the restarted daemon loads its code server before it dequeues: minutes on busy cores (seen under load)
+            ran = lambda: instance.get_run_by_id(waiting).status == DagsterRunStatus.SUCCESS  # noqa: E731
+            wait(ran, 360, "the next run ran", log=tmp_path / "daemon-restarted.log")
         finally:
             instance.dispose()
             os.killpg(daemon.pid, signal.SIGKILL)  # the daemon and the code server it started
