@@ -42,27 +42,33 @@ def judged(table: pd.DataFrame, settings: training.Settings) -> list[dict]:
     city_row = city.iloc[0]
     windows = len(set(trained.backtest["cutoff"]) - {evaluation.POOLED})
     common = {"model": chosen.name, "windows": windows}
+
+    def row(protocol: str, rows: int, positives: int, auc: str, days: float, halves: tuple, later: str) -> dict:
+        first_half = f"{halves[0]:.0%} -> {halves[1]:.0%}"
+        return {
+            **common,
+            "protocol": protocol,
+            "rows": int(rows),
+            "positives": int(positives),
+            "roc_auc": auc,
+            "days_earlier": days,
+            "first_half": first_half,
+            "found_later": later,
+        }
+
+    halves = (ours["fails_in_first_half_real_order"], ours["fails_in_first_half"])
+    interval = f"{ours['roc_auc']:.3f} [{ours['roc_auc_low']:.3f}, {ours['roc_auc_high']:.3f}]"
     return [
-        {
-            **common,
-            "protocol": "ours",
-            "rows": int(ours["rows"]),
-            "positives": int(ours["fails"]),
-            "roc_auc": f"{ours['roc_auc']:.3f} [{ours['roc_auc_low']:.3f}, {ours['roc_auc_high']:.3f}]",
-            "days_earlier": ours["days_earlier"],
-            "first_half": f"{ours['fails_in_first_half_real_order']:.0%} -> {ours['fails_in_first_half']:.0%}",
-            "found_later": "",
-        },
-        {
-            **common,
-            "protocol": "Chicago's",
-            "rows": int(city_row["rows"]),
-            "positives": int(city_row["positives"]),
-            "roc_auc": f"{city_row['roc_auc']:.3f}",
-            "days_earlier": city_row["days_earlier"],
-            "first_half": f"{city_row['first_half_real']:.0%} -> {city_row['first_half_model']:.0%}",
-            "found_later": f"{city_row['found_later']:.0%}",
-        },
+        row("ours", ours["rows"], ours["fails"], interval, ours["days_earlier"], halves, ""),
+        row(
+            "Chicago's",
+            city_row["rows"],
+            city_row["positives"],
+            f"{city_row['roc_auc']:.3f}",
+            city_row["days_earlier"],
+            (city_row["first_half_real"], city_row["first_half_model"]),
+            f"{city_row['found_later']:.0%}",
+        ),
     ]
 
 

@@ -165,6 +165,8 @@ def chicago(windows: pd.DataFrame, scorers: list[str], days: int = CHICAGO_DAYS)
 
     rows = []
     parts = {cutoff: chicago_rows(part, days) for cutoff, part in windows.groupby("cutoff", sort=True)}
+    everything = pd.concat(parts.values())  # the pooled rows: the same for every scorer
+    positive = everything[OUTCOME].to_numpy(dtype=int)
     for name in scorers:
         per_window = []
         for cutoff, part in parts.items():
@@ -186,15 +188,13 @@ def chicago(windows: pd.DataFrame, scorers: list[str], days: int = CHICAGO_DAYS)
             )
         frame = pd.DataFrame(per_window)
         weights = frame["positives"].to_numpy(dtype=float)
-        everything = pd.concat(parts.values())
-        outcome = everything[OUTCOME].to_numpy(dtype=int)
         pooled = {
             "model": name,
             "cutoff": POOLED,
             "rows": int(frame["rows"].sum()),
             "positives": int(weights.sum()),
-            "roc_auc": float(roc_auc_score(outcome, everything[f"score_{name}"].to_numpy(dtype=float)))
-            if 0 < outcome.sum() < len(outcome)
+            "roc_auc": float(roc_auc_score(positive, everything[f"score_{name}"].to_numpy(dtype=float)))
+            if 0 < positive.sum() < len(positive)
             else np.nan,
             **{
                 k: float(np.average(frame[k], weights=weights)) if weights.sum() else np.nan
