@@ -1,7 +1,9 @@
 """What each group of features adds, in the rolling-origin backtest on the bundled sample (model quality, not speed).
 
 Groups are added one at a time. Each row is the pooled backtest of the candidates trained on the groups so far;
-the output is a markdown table of pooled ROC AUC [95% interval] and days earlier per candidate.
+then each candidate feature (core/catalog.py: computed and stored, not a model input) is added alone to all of them,
+and all candidates together. The output is a markdown table of pooled ROC AUC [95% interval] and days earlier per
+candidate model.
     python -m benchmarks.ablation      (about 2 minutes on 2 cores; writes docs/results/ablation.md for ./run docs)
 """
 
@@ -19,11 +21,16 @@ from chicago_food_assets.data import SAMPLE_PATH
 warnings.filterwarnings("ignore")
 RESULT = Path(__file__).resolve().parent.parent / "docs" / "results" / "ablation.md"
 
-# the features' own groups (core/catalog.py), added one at a time in their declared order
+# the model inputs' own groups (core/catalog.py), added one at a time in their declared order; then each candidate
+# (a feature no model reads yet) added alone to all of them, and all candidates together
+INPUT_GROUPS = [group for group in catalog.GROUPS if any(f.group == group for f in catalog.INPUTS)]
 GROUPS = {
-    ("+ " if position else "") + group: tuple(f.name for f in catalog.FEATURES if f.group == group)
-    for position, group in enumerate(catalog.GROUPS)
+    ("+ " if position else "") + group: tuple(f.name for f in catalog.INPUTS if f.group == group)
+    for position, group in enumerate(INPUT_GROUPS)
 }
+CANDIDATES = {f"+ candidate `{name}` alone": (name,) for name in catalog.CANDIDATES}
+if len(catalog.CANDIDATES) > 1:
+    CANDIDATES["+ every candidate"] = catalog.CANDIDATES
 
 
 def main() -> None:
@@ -31,12 +38,14 @@ def main() -> None:
         rows = [json.loads(line) for line in sample]
     cleaned = clean(frame_of_rows(rows))
     table = features.build(cleaned.inspections, citations=cleaned.violations)
-    used: list[str] = []
+    steps: list[tuple[str, list[str]]] = []
+    for group, names in GROUPS.items():  # cumulative
+        steps.append((group, [*(steps[-1][1] if steps else []), *names]))
+    steps += [(label, [*features.FEATURES, *names]) for label, names in CANDIDATES.items()]
     lines = []
-    for group, names in GROUPS.items():
-        used += names
+    for group, used in steps:
         settings = training.Settings(
-            numeric=tuple(n for n in features.NUMERIC if n in used),
+            numeric=tuple(n for n in features.BUILT if n in used and n not in features.CATEGORICAL),
             categorical=tuple(n for n in features.CATEGORICAL if n in used),
         )
         start = time.perf_counter()

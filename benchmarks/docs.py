@@ -35,7 +35,8 @@ def features() -> str:
     lines = ["| feature | group | kind | defined as |", "| --- | --- | --- | --- |"]
     for feature in catalog.FEATURES:
         kind = "category" if feature.categorical else feature.kind
-        lines.append(f"| `{feature.name}` | {feature.group} | {kind} | {feature.description} |")
+        note = " (a candidate: stored and measured by the ablation, not a model input)" if feature.candidate else ""
+        lines.append(f"| `{feature.name}` | {feature.group} | {kind} | {feature.description}{note} |")
     return "\n".join(lines)
 
 

@@ -45,7 +45,7 @@ def test_changing_an_inspections_violations_and_result_changes_only_later_rows(h
     changed[1]["results"] = "Fail" if rows[1]["results"] != "Fail" else "Pass"
     changed[1]["violations"] = "1. APPROVED FOOD SOURCES - Comments: CHANGED | 15. UNWRAPPED FOOD - Comments: CHANGED"
     after = build_from(changed)
-    inputs = list(features.FEATURES)
+    inputs = list(features.BUILT)
     pd.testing.assert_series_equal(before.loc[middle, inputs], after.loc[middle, inputs])  # the row itself: unchanged
     assert before.loc[middle, "failed"] != after.loc[middle, "failed"]  # its targets moved
     assert after.loc[middle, "critical_found"] == True  # noqa: E712 (item 1 is critical; a pandas boolean)
@@ -126,9 +126,9 @@ def test_the_sample_passes_the_no_future_recomputation(clean_sample, citations):
 
 def test_current_violations_and_results_are_not_features():
     assert not {"results", "failed", "critical_count", "serious_count", "minor_count", "violation_count"} & set(
-        features.FEATURES
+        features.BUILT
     )
-    assert not set(targets.TARGETS) & set(features.FEATURES)  # the targets are the inspection's own outcome
+    assert not set(targets.TARGETS) & set(features.BUILT)  # the targets are the inspection's own outcome
 
 
 def test_an_empty_week_gives_an_empty_typed_table(sample_rows):
@@ -152,7 +152,7 @@ def test_feature_columns_have_their_types(clean_sample):
 
 
 def hand_made(
-    days: list[tuple[str, str, str, int | None]], citations: list[tuple[int, int, str]] | None = None
+    days: list[tuple[str, str, str, int | None]], citations: list[tuple[int, int, str]] | None = None, risk: int = 1
 ) -> pd.DataFrame:
     """One establishment's inspections (date, result, kind, critical+serious count): clean rows, features built.
 
@@ -172,7 +172,7 @@ def hand_made(
             "serious_count": [0 if c is not None else None for *_, c in days],
             "minor_count": [0 if c is not None else None for *_, c in days],
             "reinspection": [k == "reinspection" for *_, k, _ in days],
-            "risk": 1,
+            "risk": pd.array([risk] * len(days), dtype="Int16"),
             "latitude": 41.9,
             "longitude": -87.6,
             "facility_type": "Restaurant",
@@ -215,8 +215,29 @@ def test_conditional_passes_count_the_year_before_only():
     assert built["conditional_passes_last_year"].tolist() == [0, 0, 2, 0, 1]
 
 
-def peer_rows(rows: list[tuple[str, str, str | None, str | None, bool]]) -> pd.DataFrame:
-    """Inspections (date, establishment, chain, zip, failed) of several places: peer features built."""
+def test_the_canvass_schedule_counts_from_the_last_canvass_and_numbers_re_inspections():
+    built = hand_made(
+        [
+            ("2013-01-02", "Pass", "complaint", 0),
+            ("2013-02-04", "Fail", "canvass", 0),  # never canvassed before: overdue counted from the last inspection
+            ("2013-02-11", "Fail", "reinspection", 0),
+            ("2013-02-18", "Pass", "reinspection", 0),
+            ("2013-10-07", "Pass", "canvass", 0),  # 245 days after the last canvass, risk 1's is due every 182
+            ("2013-10-14", "Pass", "reinspection", 0),
+        ]
+    )
+    assert pd.isna(built.loc[1, "days_since_canvass"]) and pd.isna(built.loc[2, "days_since_canvass"])
+    assert built.loc[3:6, "days_since_canvass"].tolist() == [7, 14, 245, 7]
+    assert pd.isna(built.loc[1, "days_overdue"])  # a first inspection
+    assert built.loc[2:6, "days_overdue"].tolist() == [33 - 182, 7 - 182, 14 - 182, 245 - 182, 7 - 182]
+    assert built["reinspection_number"].tolist() == [0, 0, 1, 2, 0, 1]
+
+
+def peer_rows(
+    rows: list[tuple[str, str, str | None, str | None, bool]], critical: list[int | None] | None = None
+) -> pd.DataFrame:
+    """Inspections (date, establishment, chain, zip, failed) of several places, with their critical counts (0 when
+    not given): peer features built."""
     return peers.build(
         pd.DataFrame(
             {
@@ -225,6 +246,7 @@ def peer_rows(rows: list[tuple[str, str, str | None, str | None, bool]]) -> pd.D
                 "chain": [c for _, _, c, *_ in rows],
                 "zip": [z for *_, z, _ in rows],
                 "failed": [f for *_, f in rows],
+                "critical_count": pd.array(critical or [0] * len(rows), dtype="Int16"),
             }
         )
     )
@@ -264,11 +286,32 @@ def test_the_zip_fail_rate_covers_the_90_days_before_only():
     assert built.loc[1, "zip_fail_rate"] == 1.0  # only a's, the day before
 
 
+def test_the_zip_critical_rate_counts_recorded_inspections_of_the_90_days_before():
+    built = peer_rows(
+        [
+            ("2013-01-02", "a", None, "60601", True),  # 91 days before 2013-04-03: outside the window
+            ("2013-01-03", "b", None, "60601", False),
+            ("2013-01-03", "c", None, "60601", True),
+            ("2013-01-04", "h", None, "60601", True),  # violations not recorded: not counted either way
+            ("2013-04-03", "d", None, "60601", False),
+            ("2013-04-03", "f", None, "60602", False),  # another ZIP
+        ],
+        critical=[2, 0, 1, None, 5, 0],
+    )
+    assert built.loc[4, "zip_critical_rate"] == 0.5  # b's none, c's one; h unknown; d's own not its history
+    assert built.loc[1, "zip_critical_rate"] == 1.0  # a's, the day before
+    assert built.loc[3, "zip_critical_rate"] == 2 / 3
+    assert built.loc[[0, 5], "zip_critical_rate"].isna().all()
+
+
 def test_peer_features_pass_the_no_future_recomputation_and_catch_a_leak(clean_sample, citations):
     table = features.build(clean_sample, citations=citations)
     # about a quarter of the sample's rows come from extracts without the ZIP column
     assert table["chain_fail_rate"].notna().mean() > 0.2 and table["zip_fail_rate"].notna().mean() > 0.7
     leaked = table.assign(zip_fail_rate=table["zip_fail_rate"].fillna(0) + 0.01)
+    assert len(features.verify_no_future(clean_sample, leaked, citations=citations, sample=30)) == 30
+    # the candidates are checked too, though no model reads them
+    leaked = table.assign(zip_critical_rate=table["zip_critical_rate"].fillna(0) + 0.01)
     assert len(features.verify_no_future(clean_sample, leaked, citations=citations, sample=30)) == 30
 
 

@@ -87,11 +87,21 @@ def test_a_planned_inspection_on_a_real_canvass_day_has_exactly_that_inspections
         place = place[place["establishment"] == row.establishment]
         planned = visits.planned_features(place, day, inspections, cleaned_sample.violations).iloc[0]
         expected = real.loc[row.inspection_id]
-        for name in features.FEATURES:
+        for name in features.BUILT:
             left, right = planned[name], expected[name]
             assert (pd.isna(left) and pd.isna(right)) or left == pytest.approx(right), (row.inspection_id, name)
         compared += 1
     assert compared == 40
+
+
+def test_a_planned_canvass_is_as_overdue_as_the_visit_list_counts_it(inspections, cleaned_sample):
+    """`days_overdue`, the feature, is the list's own count: from the last canvass, else the last inspection."""
+    week = pd.Timestamp("2019-06-03")
+    places = visits.register(inspections, NO_VISITS, before=week)
+    due = visits.due(places, week, visits.ListSettings(include_not_due=True))  # overdue or not: negative counts too
+    planned = visits.planned_features(due, week, inspections, cleaned_sample.violations)
+    assert len(due) > 1000 and due["last_canvass"].isna().any() and (due["days_overdue"] < 0).any()
+    assert planned["days_overdue"].tolist() == due["days_overdue"].tolist()
 
 
 def test_the_register_keeps_the_latest_values_and_the_status_of_the_last_visit():

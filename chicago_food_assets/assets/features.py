@@ -73,7 +73,7 @@ def inspection_features(
     )
     citations = pd.concat([inspection_violations[list(repeats.CITATION_COLUMNS)], earlier_citations])
     table = INSPECTION_FEATURES.conform(features.build(clean_inspections, history, citations))
-    null_rates = table[list(features.FEATURES)].isna().mean().round(4)
+    null_rates = table[list(features.BUILT)].isna().mean().round(4)
     scope = "range_" if len(context.partition_keys) > 1 else ""  # a range run shows these on every week's page
     yield Output(
         table,

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from chicago_food_assets.assets.scores import SCORE_RANGE
 from chicago_food_assets.checks import NoInfinityCheck, QualityChecks, Rule, ShapeCheck
-from chicago_food_assets.core import prospective, repeats, visits
+from chicago_food_assets.core import canvass, prospective, repeats, visits
 from chicago_food_assets.core.contracts import (
     CLEAN_INSPECTIONS,
     ESTABLISHMENTS,
@@ -39,9 +39,9 @@ FAR = pd.Timestamp("2100-01-01").date()  # "before" that reads every stored week
 class ListConfig(Config):
     """Who is on a week's list (core/visits.ListSettings); Chicago's canvass frequency by risk, in days."""
 
-    risk_1_days: int = Field(default=visits.FREQUENCY_DAYS[1], gt=0, description="risk 1: twice a year")
-    risk_2_days: int = Field(default=visits.FREQUENCY_DAYS[2], gt=0, description="risk 2: once a year")
-    risk_3_days: int = Field(default=visits.FREQUENCY_DAYS[3], gt=0, description="risk 3: every other year")
+    risk_1_days: int = Field(default=canvass.FREQUENCY_DAYS[1], gt=0, description="risk 1: twice a year")
+    risk_2_days: int = Field(default=canvass.FREQUENCY_DAYS[2], gt=0, description="risk 2: once a year")
+    risk_3_days: int = Field(default=canvass.FREQUENCY_DAYS[3], gt=0, description="risk 3: every other year")
     include_not_due: bool = Field(default=False, description="list every active place, due or not")
     within_years: float = Field(default=3.0, gt=0, description="only places inspected or visited in the last N years")
     max_length: int | None = Field(default=None, gt=0, description="at most this many places, the riskiest first")

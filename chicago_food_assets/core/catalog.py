@@ -1,9 +1,11 @@
 """Every feature, declared once: its column, what it means, how a reason says it, and its group.
 
 From this list come the feature columns of `inspection_features` (its contract), the models' numeric and categorical
-inputs in their order (part of a model's settings and version), the counts the table checks, the plain words of the
-reasons, the groups the ablation adds one at a time, and the feature table of `docs/model.md`. A new feature is a
-line here, its computation in `features.build` (or `peers`, `repeats`), and its test.
+inputs in their order (every feature but the candidates; part of a model's settings and version), the counts the
+table checks, the plain words of the reasons, the groups the ablation adds one at a time, and the feature table of
+`docs/model.md`. A new feature is a line here, its computation in `features.build` (or `peers`, `repeats`), and its
+test. A candidate is a feature measured before the models read it: the ablation adds each alone, and it becomes an
+input (`candidate` removed) only when the backtest gains.
 """
 
 import calendar
@@ -42,6 +44,9 @@ class Feature:
     count: bool = False  # a count of inspections or violations: a non-negative integer, null when unknown
     nullable: bool = True
     bounds: tuple[float | None, float | None] | None = None
+    # a candidate is computed, stored and measured (benchmarks/ablation.py) but not a model input: it becomes one
+    # when the rolling-origin backtest gains from it
+    candidate: bool = False
 
     @property
     def categorical(self) -> bool:
@@ -50,6 +55,7 @@ class Feature:
 
 ITSELF, RESULTS, VIOLATIONS, RICHER = "the inspection itself", "past results", "past violations", "richer history"
 REPEATS, CHAIN, PLACE = "repeated violations", "chain", "neighbourhood"
+SCHEDULE = "canvass schedule"
 NO_EARLIER = "no earlier inspection"
 
 
@@ -208,6 +214,49 @@ FEATURES: tuple[Feature, ...] = (
         bounds=(0, 1),
     ),
     Feature(
+        "zip_critical_rate",
+        "float",
+        PLACE,
+        "the share of the inspections in the same ZIP code in the 90 days before whose violations were recorded that "
+        "found a critical (or priority) violation (null when none)",
+        share("", "% of inspections in its ZIP code found a critical violation in the past 90 days"),
+        "no inspection with recorded violations in its ZIP code in the past 90 days",
+        bounds=(0, 1),
+        candidate=True,
+    ),
+    Feature(
+        "days_since_canvass",
+        "integer",
+        SCHEDULE,
+        "days since the establishment's last canvass (a canvass that is not a re-inspection; null when none)",
+        count("days since its last canvass"),
+        "never canvassed before",
+        bounds=(1, None),
+        candidate=True,
+    ),
+    Feature(
+        "days_overdue",
+        "integer",
+        SCHEDULE,
+        "days past the canvass due by its risk (risk 1 every 182 days, 2 every 365, 3 every 730), counted from the "
+        "last canvass, else the last inspection, as the visit list counts them (negative: not yet due; null for a "
+        "first inspection)",
+        lambda v: v.astype("Int64").astype(str) + " days past its canvass due date",
+        NO_EARLIER,
+        candidate=True,
+    ),
+    Feature(
+        "reinspection_number",
+        "smallint",
+        SCHEDULE,
+        "a re-inspection's place in its chain (1: the first re-inspection, 2: the one after a re-inspection, ...); "
+        "0 when not a re-inspection",
+        lambda v: "re-inspection number " + v.astype("Int64").astype(str),
+        nullable=False,
+        bounds=(0, None),
+        candidate=True,
+    ),
+    Feature(
         "reinspection",
         "boolean",
         ITSELF,
@@ -267,9 +316,11 @@ FEATURES: tuple[Feature, ...] = (
     Feature("season", "text", ITSELF, "the season of the inspection", lambda v: "inspected in " + v.astype(str)),
 )
 
-GROUPS = (ITSELF, RESULTS, VIOLATIONS, RICHER, REPEATS, CHAIN, PLACE)  # the ablation adds them in this order
+GROUPS = (ITSELF, RESULTS, VIOLATIONS, RICHER, REPEATS, CHAIN, PLACE, SCHEDULE)  # the ablation adds them in this order
 assert {feature.group for feature in FEATURES} == set(GROUPS), "every feature in a group"
 BY_NAME = {feature.name: feature for feature in FEATURES}
-NUMERIC = tuple(feature.name for feature in FEATURES if not feature.categorical)
-CATEGORICAL = tuple(feature.name for feature in FEATURES if feature.categorical)
+INPUTS = tuple(feature for feature in FEATURES if not feature.candidate)  # what the models read
+NUMERIC = tuple(feature.name for feature in INPUTS if not feature.categorical)
+CATEGORICAL = tuple(feature.name for feature in INPUTS if feature.categorical)
+CANDIDATES = tuple(feature.name for feature in FEATURES if feature.candidate)
 COUNTS = tuple(feature.name for feature in FEATURES if feature.count)

@@ -10,7 +10,7 @@ windows over the last 365 days come from `searchsorted` on a sorted (establishme
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import catalog, dates, peers, repeats, targets
+from chicago_food_assets.core import canvass, catalog, dates, peers, repeats, targets
 from chicago_food_assets.core.arrow import integers
 from chicago_food_assets.core.contracts import INSPECTION_FEATURES
 
@@ -19,6 +19,7 @@ IDENTIFIERS = ("inspection_id", "week", "inspection_date", "establishment", "lic
 # and which count inspections or violations: all from the features' declarations (core/catalog.py).
 NUMERIC, CATEGORICAL, COUNTS = catalog.NUMERIC, catalog.CATEGORICAL, catalog.COUNTS
 FEATURES = NUMERIC + CATEGORICAL
+BUILT = (*FEATURES, *catalog.CANDIDATES)  # every feature column: the inputs and the candidates
 COLUMNS = INSPECTION_FEATURES.names
 
 # What features read from the clean table (for the history query): never violations text or the current result.
@@ -32,6 +33,7 @@ HISTORY_COLUMNS = (
     "results",
     "failed",
     "inspection_kind",
+    "reinspection",
     "critical_count",
     "serious_count",
     "minor_count",
@@ -57,17 +59,26 @@ def build(
     known = _history_by_day(days).iloc[row_day[: len(inspections)]].reset_index(drop=True)
 
     out = inspections[list(IDENTIFIERS)].reset_index(drop=True)
-    for name in (*COUNTS, "days_since_last", "days_since_critical", "establishment_age"):
+    for name in (*COUNTS, "days_since_last", "days_since_critical", "days_since_canvass", "establishment_age"):
         out[name] = integers(known[name], "Int32")
+    # against the risk's canvass frequency, counted as the visit list counts it: from the last canvass, else from
+    # the last inspection (null for a first inspection)
+    since = known["days_since_canvass"].fillna(known["days_since_last"]).to_numpy(dtype=float)
+    out["days_overdue"] = integers(since - canvass.frequency(inspections["risk"].reset_index(drop=True)), "Int32")
     prior = known["prior_inspections"].to_numpy()
     peer = peers.build(combined).iloc[: len(inspections)].reset_index(drop=True)
     out["chain_locations"] = integers(peer["chain_locations"], "Int32")
     out["chain_fail_rate"] = peer["chain_fail_rate"].to_numpy()
     out["zip_fail_rate"] = peer["zip_fail_rate"].to_numpy()
+    out["zip_critical_rate"] = peer["zip_critical_rate"].to_numpy()
     out["prior_fail_rate"] = np.where(prior > 0, known["prior_fails"].to_numpy() / np.maximum(prior, 1), np.nan)
     out["last_failed"] = known["last_failed"].array
     reinspection = inspections["reinspection"].to_numpy(dtype=bool)
     out["reinspection"] = reinspection
+    # a re-inspection's place in its chain: 1 after the original, 2 after a failed re-inspection, ...; 0 for others
+    out["reinspection_number"] = integers(
+        np.where(reinspection, known["reinspections_in_a_row"].to_numpy(dtype=float) + 1, 0), "Int16"
+    )
     out["reinspection_after_failed_canvass"] = (
         reinspection
         & (known["last_kind"].to_numpy(dtype=object) == "canvass")
@@ -146,8 +157,10 @@ def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
                 name: total((rows["inspection_kind"] == kind).fillna(False).to_numpy(dtype=float))
                 for name, kind in (("complaints", "complaint"), ("poisonings", "suspected_food_poisoning"))
             },
+            "canvass": total(canvass.is_canvass(rows).astype(float)),
             "conditional": total((rows["results"] == "Pass w/ Conditions").fillna(False).to_numpy(dtype=float)),
             "day_failed": rows["failed"].to_numpy(dtype=bool)[order][ends],
+            "day_reinspection": rows["reinspection"].to_numpy(dtype=bool)[order][ends],
         }
     )
     return days, row_day
@@ -199,15 +212,24 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
         """Per day: the position of the establishment's latest day up to it with `flag` (group_start - 1: none)."""
         return np.maximum.accumulate(np.where(flag, position, group_start - 1))
 
+    def since(flag: np.ndarray) -> np.ndarray:
+        """Days since the establishment's latest strictly earlier day with `flag` (null: none)."""
+        earlier = previous(latest(flag).astype(float))  # strictly earlier: the day before's answer
+        found = ~np.isnan(earlier) & (earlier >= group_start)
+        return np.where(found, day - day[np.where(found, earlier, 0).astype(np.int64)], np.nan)
+
+    def in_a_row(flag: np.ndarray) -> np.ndarray:
+        """Consecutive days with `flag` just before this one."""
+        return np.nan_to_num(previous((position - latest(~flag)).astype(float)))
+
     severe = np.nan_to_num(days["critical"].to_numpy(dtype=float)) + np.nan_to_num(
         days["serious"].to_numpy(dtype=float)
     )
-    earlier_severe = previous(latest(severe > 0).astype(float))  # strictly earlier: the day before's answer
-    found = ~np.isnan(earlier_severe) & (earlier_severe >= group_start)
-    out["days_since_critical"] = np.where(found, day - day[np.where(found, earlier_severe, 0).astype(np.int64)], np.nan)
-    # consecutive failed days just before this one (a run of failed inspections and re-inspections)
-    streak = position - latest(~days["day_failed"].to_numpy(dtype=bool))
-    out["fails_in_a_row"] = np.nan_to_num(previous(streak.astype(float)))
+    out["days_since_critical"] = since(severe > 0)
+    out["days_since_canvass"] = since(days["canvass"].to_numpy() > 0)
+    # a run of failed inspections and re-inspections; a run of re-inspections (the chain of the current one)
+    out["fails_in_a_row"] = in_a_row(days["day_failed"].to_numpy(dtype=bool))
+    out["reinspections_in_a_row"] = in_a_row(days["day_reinspection"].to_numpy(dtype=bool))
     recorded = window((days["recorded"] > 0).to_numpy(dtype=float))
     for name in ("critical", "serious", "minor"):
         totals = window(np.nan_to_num(days[name].to_numpy(dtype=float)))
@@ -278,7 +300,7 @@ def verify_no_future(
     rebuilt = build(own, past, cited)
     rebuilt["zip"] = rebuilt["zip"].str.split("|", n=1).str[1]  # back to the ZIP code itself
     differs = np.zeros(len(picked), dtype=bool)
-    for name in FEATURES:
+    for name in BUILT:
         differs |= ~_same(picked[name].reset_index(drop=True), rebuilt[name].reset_index(drop=True))
     return [int(i) for i in picked["inspection_id"].to_numpy()[differs]]
 

@@ -3,6 +3,7 @@
 - `chain_locations`: the chain's other establishments seen on earlier days.
 - `chain_fail_rate`: the share of those other establishments' earlier inspections that failed.
 - `zip_fail_rate`: the share of all inspections in the same ZIP code over the 90 days before that failed.
+- `zip_critical_rate`: the share of those whose violations were recorded that found a critical violation.
 
 Strictly earlier days only, as for an establishment's own history. Vectorised: rows sorted by (group, day) and
 totals between two positions of cumulative sums, found with `searchsorted`.
@@ -36,7 +37,8 @@ def earlier_totals(
 
 
 def build(rows: pd.DataFrame) -> pd.DataFrame:
-    """Peer features for every row of `rows` (inspection_date, establishment, chain, zip, failed), in its order.
+    """Peer features for every row of `rows` (inspection_date, establishment, chain, zip, failed, critical_count),
+    in its order.
 
     `rows` must hold every earlier inspection of each row's chain, and every inspection of the 90 days before it."""
     day = dates.day_numbers(rows["inspection_date"])
@@ -54,12 +56,20 @@ def build(rows: pd.DataFrame) -> pd.DataFrame:
     own = earlier_totals(branch, day, {"n": ones, "fails": failed, "seen": first})
     others = whole["n"] - own["n"]
     zip_code = pd.factorize(rows["zip"])[0]
-    area = earlier_totals(zip_code, day, {"n": ones, "fails": failed}, within=ZIP_DAYS)
+    critical = rows["critical_count"].to_numpy(dtype=float, na_value=np.nan)
+    recorded = (~np.isnan(critical)).astype(float)  # inspections whose violations were recorded
+    found = np.nan_to_num(critical) > 0
+    area = earlier_totals(
+        zip_code, day, {"n": ones, "fails": failed, "recorded": recorded, "critical": found.astype(float)}, ZIP_DAYS
+    )
     return pd.DataFrame(
         {
             "chain_locations": whole["locations"] - own["seen"],
             "chain_fail_rate": np.where(others > 0, (whole["fails"] - own["fails"]) / np.maximum(others, 1), np.nan),
             "zip_fail_rate": np.where(area["n"] > 0, area["fails"] / np.maximum(area["n"], 1), np.nan),
+            "zip_critical_rate": np.where(
+                area["recorded"] > 0, area["critical"] / np.maximum(area["recorded"], 1), np.nan
+            ),
         },
         index=rows.index,
     )

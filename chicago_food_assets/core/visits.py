@@ -16,15 +16,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import dates, features, reasons, scoring
+from chicago_food_assets.core import canvass, dates, features, reasons, scoring
 from chicago_food_assets.core.arrow import TEXT
 from chicago_food_assets.core.contracts import ESTABLISHMENTS, VISIT_LIST
 
 if TYPE_CHECKING:
     from chicago_food_assets.core.training import Selected
 
-# Chicago's canvass frequency by risk, in days (risk 1: twice a year, 2: yearly, 3: every other year)
-FREQUENCY_DAYS: Mapping[int, int] = {1: 182, 2: 365, 3: 730}
 # visits without an outcome that say the place is gone; `No Entry` and `Not Ready` say it is there
 CLOSED = {"Out of Business": "out_of_business", "Business Not Located": "not_located"}
 ACTIVE = "active"
@@ -34,7 +32,7 @@ COUNTS = ("critical_count", "serious_count", "minor_count")  # a planned inspect
 
 @dataclass(frozen=True)
 class ListSettings:
-    frequency_days: Mapping[int, int] = field(default_factory=lambda: dict(FREQUENCY_DAYS))
+    frequency_days: Mapping[int, int] = field(default_factory=lambda: dict(canvass.FREQUENCY_DAYS))
     include_not_due: bool = False  # list every active place, due or not (the due ones are still marked)
     within_years: float = 3.0  # only places inspected or visited in the last N years (older ones are likely gone)
     max_length: int | None = None  # the list's length at most (the riskiest first)
@@ -55,8 +53,7 @@ def register(inspections: pd.DataFrame, visits: pd.DataFrame, before: pd.Timesta
     kept = [*attributes, "facility_type", "risk", "chain", "results"]
     from_inspections = inspections[["inspection_id", "inspection_date", "establishment", *kept]].assign(
         outcome=True,
-        canvass=(inspections["inspection_kind"] == "canvass").fillna(False).to_numpy(dtype=bool)
-        & ~inspections["reinspection"].to_numpy(dtype=bool),
+        canvass=canvass.is_canvass(inspections),
     )
     from_visits = visits[["inspection_id", "inspection_date", "establishment", *attributes, "risk", "results"]]
     from_visits = from_visits.assign(outcome=False, canvass=False)
@@ -112,12 +109,10 @@ def register(inspections: pd.DataFrame, visits: pd.DataFrame, before: pd.Timesta
     return ESTABLISHMENTS.conform(out.reset_index()[list(COLUMNS)])
 
 
-def due_dates(places: pd.DataFrame, frequency_days: Mapping[int, int] = FREQUENCY_DAYS) -> pd.Series:
+def due_dates(places: pd.DataFrame, frequency_days: Mapping[int, int] = canvass.FREQUENCY_DAYS) -> pd.Series:
     """When each place's next canvass is due: its frequency after the last canvass, else after the last inspection.
     An unknown risk is treated as risk 1 (the most frequent)."""
-    risk = places["risk"].astype("Int64").fillna(1)
-    lookup = {int(k): float(v) for k, v in frequency_days.items()}
-    days = risk.map(lookup).astype(float).fillna(float(frequency_days[1])).to_numpy(dtype=float)
+    days = canvass.frequency(places["risk"], frequency_days)
     start = places["last_canvass"].fillna(places["last_inspection"])
     return start + pd.to_timedelta(days, unit="D")
 
