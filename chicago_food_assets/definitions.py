@@ -3,6 +3,7 @@
 from dagster import AssetKey, AssetSelection, Definitions
 
 from chicago_food_assets import deployment
+from chicago_food_assets.alerting import alerts
 from chicago_food_assets.assets.clean import cleaning_assets
 from chicago_food_assets.assets.fairness import fairness_audit
 from chicago_food_assets.assets.features import inspection_features
@@ -10,6 +11,13 @@ from chicago_food_assets.assets.lists import establishments, list_evaluation, vi
 from chicago_food_assets.assets.models import selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.assets.scores import current_model, establishment_risk, inspection_scores, score_monitoring
+from chicago_food_assets.freshness import (
+    freshness_sensor,
+    source_check_job,
+    source_check_schedule,
+    source_is_fresh,
+    weekly_freshness,
+)
 from chicago_food_assets.jobs import (
     ingest_job,
     judging_job,
@@ -43,9 +51,10 @@ defs = Definitions(
         visit_list_outcomes,
         list_evaluation,
     ],
-    jobs=[ingest_job, weekly_job, training_job, lookup_job, list_job, judging_job, register_job],
-    schedules=[weekly_schedule, monthly_retraining],
-    sensors=[socrata_changes, lookups_follow_scores, lists_follow_data],
+    asset_checks=[*weekly_freshness, source_is_fresh],
+    jobs=[ingest_job, weekly_job, training_job, lookup_job, list_job, judging_job, register_job, source_check_job],
+    schedules=[weekly_schedule, monthly_retraining, source_check_schedule],
+    sensors=[socrata_changes, lookups_follow_scores, lists_follow_data, freshness_sensor, alerts],
     resources=deployment.resources(),
     executor=deployment.executor(),
 )

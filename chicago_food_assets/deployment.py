@@ -6,13 +6,17 @@ prod:  raw pulls and models in S3 (CHICAGO_FOOD_S3_BUCKET, CHICAGO_FOOD_S3_PREFI
 Both: tables in the PostgreSQL at CHICAGO_FOOD_POSTGRES_URL (locally the launcher starts the embedded server and
       sets it: `./run env` prints it). Secrets come from the environment through dagster.EnvVar.
 Both: Socrata at SOCRATA_DOMAIN / SOCRATA_SCHEME / SOCRATA_DATASET_ID, token SOCRATA_APP_TOKEN (optional).
+Both: alerts (each channel off when unset) by email through CHICAGO_FOOD_ALERT_SMTP_HOST (_SMTP_PORT, _SMTP_USER,
+      _SMTP_PASSWORD, _SMTP_STARTTLS, _EMAIL_FROM, _EMAIL_TO) and to CHICAGO_FOOD_ALERT_WEBHOOK_URL; links to the UI at
+      CHICAGO_FOOD_UI_URL.
 """
 
 import os
 
-from dagster import EnvVar, ExecutorDefinition, in_process_executor, multiprocess_executor
+from dagster import Backoff, EnvVar, ExecutorDefinition, Jitter, RetryPolicy, in_process_executor, multiprocess_executor
 
 from chicago_food_assets.data import state_dir
+from chicago_food_assets.resources.alerts import AlertResource
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager
@@ -32,6 +36,34 @@ def socrata() -> SocrataResource:
         dataset_id=os.environ.get("SOCRATA_DATASET_ID", "4ijn-s7e5"),
         app_token=_optional("SOCRATA_APP_TOKEN"),
     )
+
+
+def socrata_retry_policy() -> RetryPolicy:
+    """The steps that talk to Socrata retry an outage longer than the resource's own retries (seconds): by default
+    twice, after about 1 and 2 minutes (CHICAGO_FOOD_SOCRATA_STEP_RETRIES, CHICAGO_FOOD_SOCRATA_STEP_RETRY_SECONDS).
+    A step retry stays in its run: the Socrata sensor counts the run, not its steps."""
+    return RetryPolicy(
+        max_retries=int(os.environ.get("CHICAGO_FOOD_SOCRATA_STEP_RETRIES", "2")),
+        delay=float(os.environ.get("CHICAGO_FOOD_SOCRATA_STEP_RETRY_SECONDS", "60")),
+        backoff=Backoff.EXPONENTIAL,
+        jitter=Jitter.PLUS_MINUS,
+    )
+
+
+def alerting() -> AlertResource:
+    """Where alerts go, from the environment: the password and the webhook URL (a secret of its own) by EnvVar."""
+    settings: dict = {
+        "smtp_host": os.environ.get("CHICAGO_FOOD_ALERT_SMTP_HOST") or None,
+        "smtp_port": int(os.environ.get("CHICAGO_FOOD_ALERT_SMTP_PORT", "587")),
+        "smtp_user": os.environ.get("CHICAGO_FOOD_ALERT_SMTP_USER") or None,
+        "smtp_password": _optional("CHICAGO_FOOD_ALERT_SMTP_PASSWORD"),
+        "smtp_starttls": os.environ.get("CHICAGO_FOOD_ALERT_SMTP_STARTTLS", "true").lower() in ("1", "true", "yes"),
+        "email_from": os.environ.get("CHICAGO_FOOD_ALERT_EMAIL_FROM", "chicago-food@localhost"),
+        "email_to": os.environ.get("CHICAGO_FOOD_ALERT_EMAIL_TO", ""),
+        "webhook_url": _optional("CHICAGO_FOOD_ALERT_WEBHOOK_URL"),
+        "ui_url": os.environ.get("CHICAGO_FOOD_UI_URL", "http://127.0.0.1:3000"),
+    }
+    return AlertResource(**settings)
 
 
 def executor(deployment: str | None = None) -> ExecutorDefinition:
@@ -82,6 +114,7 @@ def resources(deployment: str | None = None) -> dict[str, object]:
         raise ValueError(f"CHICAGO_FOOD_DEPLOYMENT must be one of {DEPLOYMENTS}, got {deployment!r}")
     return {
         "socrata": socrata(),
+        "alerting": alerting(),
         "postgres": postgres,
         "raw_io_manager": raw,
         "model_io_manager": models,

@@ -27,6 +27,7 @@ from dagster import (
     run_status_sensor,
     sensor,
 )
+from dagster._core.storage.tags import WILL_RETRY_TAG
 
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS
 from chicago_food_assets.jobs import judging_job, list_job, lookup_job, register_job, training_job, weekly_job
@@ -57,12 +58,19 @@ def weeks_between(first: str, last: str) -> list[str]:
     return [str(date.fromordinal(day)) for day in range(start.toordinal(), end.toordinal() + 1, 7)]
 
 
+def will_retry(run: DagsterRun) -> bool:
+    """A failed run that Dagster's run retries will launch again: the retry, not this run, has the last word."""
+    return run.status == DagsterRunStatus.FAILURE and run.tags.get(WILL_RETRY_TAG) == "true"
+
+
 def settle(context: SensorEvaluationContext, state: dict) -> None:
-    """Runs launched earlier: a success pays its weeks; a failure or crash makes them owed again."""
+    """Runs launched earlier: a success pays its weeks; a failure or crash makes them owed again. A run that Dagster
+    will retry is not settled: its retry keeps the run key and is the newest run under it, so a week is counted once
+    per attempt of the sensor's, not once per retry of Dagster's."""
     for run_key, weeks in list(state["launched"].items()):
         runs = context.instance.get_runs(filters=RunsFilter(tags={RUN_KEY: run_key}), limit=1)
-        if not runs or not runs[0].is_finished:
-            continue  # queued, running, or not launched by the daemon yet
+        if not runs or not runs[0].is_finished or will_retry(runs[0]):
+            continue  # queued, running, not launched by the daemon yet, or about to be retried
         del state["launched"][run_key]
         for week in weeks:
             if runs[0].status in FINISHED_BADLY:

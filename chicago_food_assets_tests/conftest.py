@@ -17,6 +17,9 @@ import psycopg2
 import pytest
 import requests
 
+# the steps that talk to Socrata retry as in production (deployment.socrata_retry_policy), without minutes of backoff
+os.environ.setdefault("CHICAGO_FOOD_SOCRATA_STEP_RETRY_SECONDS", "0")
+
 from chicago_food_assets.core.cleaning import Cleaned, clean
 from chicago_food_assets.core.raw import frame_of_rows
 from chicago_food_assets.data import SAMPLE_PATH

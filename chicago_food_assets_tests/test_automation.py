@@ -269,6 +269,34 @@ def test_a_week_whose_run_failed_stays_owed_until_a_run_of_it_succeeds(pipeline,
 
 
 @pytest.mark.faults
+def test_a_run_dagster_will_retry_is_not_counted_and_its_retry_settles_the_week(pipeline, sample_rows):
+    """Run retries (dagster.yaml) launch a failed run again with its tags, the run key among them: the sensor waits
+    for the retry instead of counting a failed attempt and requesting the week a second time."""
+    instance = DagsterInstance.ephemeral()
+    week = rows_between(sample_rows, "2013-03-04", "2013-03-11")
+    with ReplayServer(rows_between(sample_rows, "2013-01-07", "2013-06-24")) as portal:
+        cursor = tick(portal, None, pipeline["postgres"], instance).cursor
+        upsert(portal, [{**week[0], "results": "Fail" if week[0]["results"] != "Fail" else "Pass"}])
+        first = tick(portal, cursor, pipeline["postgres"], instance)
+        [request] = first.run_requests
+        inject(portal, status=500, times=-1)
+        failed = run_requested(request, pipeline["resources"], portal, instance)
+        assert not failed.success
+        instance.add_run_tags(failed.run_id, {"dagster/will_retry": "true"})  # as the run-retry daemon marks it
+        requests.delete(f"http://{portal.domain}/__replay/faults", timeout=5)
+
+        waiting = tick(portal, first.cursor, pipeline["postgres"], instance)
+        assert not waiting.run_requests  # the week is in flight: its retry is coming
+        assert json.loads(waiting.cursor)["owed"] == {"2013-03-04": 0}
+        assert run_requested(request, pipeline["resources"], portal, instance).success  # the retry: same run key
+        settled = tick(portal, waiting.cursor, pipeline["postgres"], instance)
+        assert not settled.run_requests and json.loads(settled.cursor)["owed"] == {}
+        upsert(portal, [week[0]])  # back to the bundled row for the other tests
+        for again in tick(portal, settled.cursor, pipeline["postgres"], instance).run_requests:
+            assert run_requested(again, pipeline["resources"], portal, instance).success
+
+
+@pytest.mark.faults
 def test_the_sensor_gives_up_on_a_week_after_three_failed_runs_and_says_so(pipeline, sample_rows):
     instance = DagsterInstance.ephemeral()
     week = rows_between(sample_rows, "2013-02-11", "2013-02-18")

@@ -149,6 +149,17 @@ def test_every_readme_command_works_as_pasted(state):
     card = (state.parent / "docs" / "model.md").read_text()
     assert "<!-- generated: card -->\n### Model card: " in card  # the demo's model, written by ./run docs
 
+    # ./run status on the demo's state: the model in service is healthy; a week the Socrata sensor gave up on is not
+    status = bash("./run status", env)
+    assert status.returncode in (0, 1) and re.search(r"(?m)^ok +model +xgboost|^ok +model +", status.stdout)
+    assert "given up after" not in status.stdout, status.stdout
+    given_up = json.dumps({"updated_at": None, "pending": [], "launched": {}, "owed": {"2013-02-04": 3}})
+    assert bash(f"./run dagster sensor cursor socrata_changes --set '{given_up}'", env).returncode == 0
+    status = bash("./run status", env)
+    assert status.returncode == 1, status.stdout
+    assert re.search(r"(?m)^ATTENTION +weeks +given up after 3 failed runs: \['2013-02-04'\]", status.stdout)
+    assert "need attention" in status.stdout.splitlines()[-1]
+
 
 def test_the_environment_is_one_for_every_tool(state):
     env = user_environment(state)

@@ -95,6 +95,16 @@ def test_429_then_success_is_retried_inside_the_run(socrata, objects, replay):
     assert result.get_asset_materialization_events()[0].materialization.metadata["retries"].value == 1
 
 
+def test_an_outage_longer_than_the_resources_retries_is_outlasted_by_the_steps_retry(socrata, objects, replay):
+    """The resource retries each request 3 times; the step (deployment.socrata_retry_policy) tries again after it."""
+    assert raw_inspections.op.retry_policy is not None and raw_inspections.op.retry_policy.max_retries >= 1
+    inject(replay, status=503, times=3)  # every try of the first step attempt
+    result = ingest(socrata, objects, partition_key="2013-01-14")
+    assert result.success
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retried) == 1 and stored(objects, "2013-01-14")
+
+
 def test_a_persistent_500_fails_the_run_clearly_and_keeps_the_stored_week(socrata, objects, replay):
     assert ingest(socrata, objects, partition_key="2013-01-14").success
     before = stored(objects, "2013-01-14")

@@ -20,6 +20,7 @@ from pydantic import Field as PydanticField
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck, SizeCheck
 from chicago_food_assets.core.raw import CONTRACT_WEEKS_BEFORE, FIELDS, malformed_counts, missing_fields, presence
+from chicago_food_assets.deployment import socrata_retry_policy
 from chicago_food_assets.partitions import TIMEZONE, weekly
 from chicago_food_assets.resources.socrata import SocrataResource, combined
 from chicago_food_assets.resources.storage import RawIOManager, split_by_partition
@@ -91,6 +92,7 @@ def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):
         key=KEY,
         partitions_def=weekly,
         backfill_policy=BackfillPolicy.single_run(),
+        retry_policy=socrata_retry_policy(),
         io_manager_key="raw_io_manager",
         check_specs=[CONTRACT.spec(KEY), *checks.specs],
         metadata={"partition_expr": "inspection_date"},

@@ -1,4 +1,4 @@
-"""What `./run demo|ui|api|dashboard|dagster|shell|env|stop` do once the virtualenv exists.
+"""What `./run demo|ui|api|dashboard|status|dagster|shell|env|stop` do once the virtualenv exists.
 
 Every command runs in `environment.environment()`: the same state folder, embedded PostgreSQL and replay server.
 """
@@ -94,6 +94,7 @@ def main() -> int:
     run_dashboard = commands.add_parser("dashboard", help="serve the monitoring dashboard (read-only role)")
     run_dashboard.add_argument("--host", default="127.0.0.1")
     run_dashboard.add_argument("--port", type=int, default=5006)
+    commands.add_parser("status", help="the platform's health; exit code 1 when something needs attention")
     run_dagster = commands.add_parser("dagster", help="a dagster command in the project's environment")
     run_dagster.add_argument("arguments", nargs=argparse.REMAINDER)
     commands.add_parser("shell", help="a shell in the project's environment")
@@ -112,6 +113,9 @@ def main() -> int:
         return api(args.host, args.port)
     if args.command == "dashboard":
         return dashboard(args.host, args.port)
+    if args.command == "status":
+        env = environment.environment(quiet=True, replay=False)
+        return subprocess.run([sys.executable, "-m", "chicago_food_assets.status"], env=env, cwd=PROJECT).returncode
     if args.command == "dagster":
         env = environment.environment(quiet=True)
         return _foreground([sys.executable, "-m", "dagster", *args.arguments], env, cwd=PROJECT)

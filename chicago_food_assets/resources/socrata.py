@@ -276,6 +276,10 @@ class SocrataResource(ConfigurableResource):
             seen_at_last = same
             last = newest
 
+    def newest_update(self) -> str | None:
+        """Socrata's newest `:updated_at` over the whole dataset (None for an empty one): one aggregate query."""
+        return self.changes_since(None).updated_at
+
     def changes_since(self, updated_at: str | None) -> Changes:
         """Rows changed on the portal since `updated_at` (Socrata's `:updated_at`): how many, and for each its id
         and (new) inspection date. One aggregate query, then the changed rows' keys paged like any pull."""

@@ -1,0 +1,107 @@
+"""What the instance knows about the platform's health, for the alerts sensor and `./run status`.
+
+Reads only: Dagster's instance (runs, their events, the sensors' cursors) here; the tables in `./run status`.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+from dagster import DagsterEventType, DagsterInstance, DagsterRun
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
+from dagster._core.scheduler.instigation import InstigatorType
+
+from chicago_food_assets.sensors import MAX_ATTEMPTS, RANGE_END, RANGE_START, socrata_changes, weeks_between
+
+SOCRATA_SENSOR = socrata_changes.name
+PARTITION = "dagster/partition"
+FRESHNESS_CHECK = "freshness_check"  # the name Dagster gives its time-partition freshness checks
+SOURCE_CHECK = "source_is_fresh"
+DRIFT_CHECK = "drift"
+
+
+def sensor_cursor(instance: DagsterInstance, name: str) -> dict | None:
+    """The JSON cursor of the sensor called `name`, as the daemon last stored it (None: it never ticked)."""
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        if state.name == name and state.instigator_data is not None:
+            cursor = getattr(state.instigator_data, "cursor", None)
+            return json.loads(cursor) if cursor else None
+    return None
+
+
+def given_up(socrata_state: dict | None) -> list[str]:
+    """The weeks the Socrata sensor stopped re-requesting after MAX_ATTEMPTS failed runs."""
+    owed = (socrata_state or {}).get("owed", {})
+    return sorted(week for week, attempts in owed.items() if attempts >= MAX_ATTEMPTS)
+
+
+def owed(socrata_state: dict | None) -> list[str]:
+    """The weeks the Socrata sensor still owes a successful run (given up or not)."""
+    return sorted((socrata_state or {}).get("owed", {}))
+
+
+def weeks_of(run: DagsterRun) -> list[str]:
+    """The weeks a run wrote: its partition range, its partition, or none."""
+    first, last = run.tags.get(RANGE_START), run.tags.get(RANGE_END)
+    if first and last:
+        return weeks_between(first, last)
+    return [run.tags[PARTITION]] if run.tags.get(PARTITION) else []
+
+
+@dataclass(frozen=True)
+class Failure:
+    step: str
+    message: str
+
+
+@dataclass
+class RunReport:
+    """A finished run: its failed steps and its failed checks."""
+
+    run: DagsterRun
+    failures: list[Failure] = field(default_factory=list)
+    checks: list[AssetCheckEvaluation] = field(default_factory=list)  # the evaluations that did not pass
+
+    @property
+    def blocking(self) -> list[AssetCheckEvaluation]:
+        return [check for check in self.checks if check.blocking]
+
+
+def report(instance: DagsterInstance, run: DagsterRun) -> RunReport:
+    """What went wrong in `run`: one read of its failure and check events."""
+    found = RunReport(run)
+    kinds = {DagsterEventType.STEP_FAILURE, DagsterEventType.ASSET_CHECK_EVALUATION}
+    for entry in instance.all_logs(run.run_id, of_type=kinds):
+        event = entry.dagster_event
+        if event is None:
+            continue
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            data = event.step_failure_data
+            message = ""
+            if data.user_failure_data is not None and data.user_failure_data.description:
+                message = data.user_failure_data.description
+            elif data.error is not None:
+                message = _messages(data.error)
+            found.failures.append(Failure(event.step_key or "", message))
+        else:
+            evaluation = event.event_specific_data
+            if isinstance(evaluation, AssetCheckEvaluation) and not evaluation.passed:
+                found.checks.append(evaluation)
+    return found
+
+
+def _messages(error: object) -> str:
+    """An error's message and its causes' (a step that gave up after retries says only that; its cause says why)."""
+    parts = []
+    while error is not None and len(parts) < 5:
+        text = (getattr(error, "message", "") or "").strip()
+        if text and text not in parts:
+            parts.append(text)
+        error = getattr(error, "cause", None) or getattr(error, "context", None)
+    return "\n  caused by: ".join(parts)
+
+
+def describe_check(evaluation: AssetCheckEvaluation) -> str:
+    """A failed check in one line: which, on which asset, and its numbers."""
+    numbers = ", ".join(f"{key}={getattr(value, 'value', value)}" for key, value in evaluation.metadata.items())
+    where = f"{evaluation.asset_key.to_user_string()}.{evaluation.check_name}"
+    return f"{where} failed" + (f" ({numbers[:600]})" if numbers else "")

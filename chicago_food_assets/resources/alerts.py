@@ -1,0 +1,86 @@
+"""Sending alerts: by email (SMTP) and to a webhook that takes Slack-compatible JSON; each channel off when unset.
+
+A delivery is tried `attempts` times with a doubling pause; one that still fails is logged and reported to the
+caller (the alerting sensor keeps it and tries again on its next ticks). Nothing here raises into a run.
+"""
+
+import logging
+import smtplib
+import time
+from collections.abc import Callable
+
+import requests
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from chicago_food_assets.core.alerts import Alert
+
+log = logging.getLogger(__name__)
+
+EMAIL, WEBHOOK = "email", "webhook"
+
+
+class AlertResource(ConfigurableResource):
+    smtp_host: str | None = Field(default=None, description="SMTP server; email is off when unset")
+    smtp_port: int = Field(default=587, description="SMTP port")
+    smtp_user: str | None = Field(default=None, description="SMTP login (optional)")
+    smtp_password: str | None = Field(default=None, description="SMTP password (a secret: EnvVar)")
+    smtp_starttls: bool = Field(default=True, description="upgrade the connection with STARTTLS")
+    email_from: str = Field(default="chicago-food@localhost", description="the alerts' sender")
+    email_to: str = Field(default="", description="recipients, comma-separated; email is off when empty")
+    webhook_url: str | None = Field(
+        default=None, description="Slack incoming webhook (or any receiver of its JSON); a secret: EnvVar"
+    )
+    ui_url: str = Field(default="http://127.0.0.1:3000", description="the Dagster UI's base URL, for links")
+    attempts: int = Field(default=3, ge=1, description="tries per delivery within one sensor tick")
+    backoff_seconds: float = Field(default=1.0, ge=0, description="pause before the second try, doubled after")
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    def channels(self) -> list[str]:
+        """The channels configured: email when a server and recipients are set, the webhook when its URL is."""
+        found = []
+        if self.smtp_host and self.recipients():
+            found.append(EMAIL)
+        if self.webhook_url:
+            found.append(WEBHOOK)
+        return found
+
+    def recipients(self) -> list[str]:
+        return [address.strip() for address in self.email_to.split(",") if address.strip()]
+
+    def send(self, alert: Alert, channels: list[str]) -> list[str]:
+        """Deliver `alert` on each of `channels`; returns the channels where it did not arrive."""
+        failed = []
+        for channel in channels:
+            deliver: Callable[[Alert], None] = self._email if channel == EMAIL else self._webhook
+            if not self._tried(deliver, alert, f"{channel} alert {alert.key}"):
+                failed.append(channel)
+        return failed
+
+    def _tried(self, deliver: Callable[[Alert], None], alert: Alert, what: str) -> bool:
+        pause = self.backoff_seconds
+        for attempt in range(1, self.attempts + 1):
+            try:
+                deliver(alert)
+                return True
+            except Exception as error:  # any failure of a receiver: logged, retried, never raised
+                log.warning("%s: attempt %d of %d failed: %s", what, attempt, self.attempts, error)
+                if attempt < self.attempts:
+                    time.sleep(pause)
+                    pause *= 2
+        return False
+
+    def _email(self, alert: Alert) -> None:
+        assert self.smtp_host is not None
+        message = alert.email(self.email_from, self.recipients(), self.ui_url)
+        with smtplib.SMTP(self.smtp_host, self.smtp_port, timeout=self.timeout_seconds) as server:
+            if self.smtp_starttls:
+                server.starttls()
+            if self.smtp_user:
+                server.login(self.smtp_user, self.smtp_password or "")
+            server.send_message(message)
+
+    def _webhook(self, alert: Alert) -> None:
+        assert self.webhook_url is not None
+        response = requests.post(self.webhook_url, json=alert.slack(self.ui_url), timeout=self.timeout_seconds)
+        response.raise_for_status()

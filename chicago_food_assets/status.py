@@ -1,0 +1,212 @@
+"""`./run status`: the platform's health in one screen, from Dagster's instance and the tables.
+
+The last run of each job, the last tick of each schedule and sensor, the weeks owed and given up, the newest data and
+its age, the model in service, drift in the last weeks, and the checks whose latest evaluation failed. Each line is
+`ok`, `info`, `warn` (a failed warning check) or `ATTENTION`; the exit code is 1 when any line needs attention (so it
+can be cron'd or used as a probe), 0 otherwise. In production, run it where DAGSTER_HOME and
+CHICAGO_FOOD_POSTGRES_URL point at the deployment:
+    python -m chicago_food_assets.status
+"""
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import psycopg2
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.scheduler.instigation import TickStatus
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
+
+from chicago_food_assets import health
+from chicago_food_assets.core import scoring
+from chicago_food_assets.core.contracts import SCHEMA
+from chicago_food_assets.sensors import will_retry
+
+DRIFT_WEEKS = 4  # drift is reported for the newest weeks of monitoring
+# the runs of assets materialized outside a named job: from the UI, and by `materialize` (./run demo)
+ASSET_JOB, EPHEMERAL_JOB = "__ASSET_JOB", "__ephemeral_asset_job__"
+OK, INFO, WARN, ATTENTION = "ok", "info", "warn", "ATTENTION"
+
+
+@dataclass(frozen=True)
+class Line:
+    section: str
+    level: str  # OK, INFO, WARN (a failed warning) or ATTENTION
+    text: str
+
+
+def _age(stamp: float | datetime | None) -> str:
+    if stamp is None:
+        return "never"
+    moment = stamp if isinstance(stamp, datetime) else datetime.fromtimestamp(stamp, UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    seconds = (datetime.now(UTC) - moment).total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h ago"
+    return f"{seconds / 86400:.0f} days ago"
+
+
+def runs(instance: DagsterInstance, jobs: list[str]) -> list[Line]:
+    lines = []
+    for job in jobs:
+        names = (ASSET_JOB, EPHEMERAL_JOB) if job == ASSET_JOB else (job,)
+        found = [run for name in names for run in instance.get_runs(RunsFilter(job_name=name), limit=1)]
+        found = sorted(found, key=lambda run: instance.get_run_record_by_id(run.run_id).create_timestamp)[::-1]
+        label = "assets outside a job (the UI, ./run demo)" if job == ASSET_JOB else job
+        if not found:
+            lines.append(Line("runs", INFO, f"{label}: never run"))
+            continue
+        run = found[0]
+        record = instance.get_run_record_by_id(run.run_id)
+        when = record.end_time or record.start_time or record.create_timestamp.timestamp() if record else None
+        failed = run.status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED) and not will_retry(run)
+        weeks = health.weeks_of(run)
+        span = f" weeks {weeks[0]}..{weeks[-1]}" if len(weeks) > 1 else (f" week {weeks[0]}" if weeks else "")
+        text = f"{label}: last run {run.status.value.lower()} {_age(when)}{span} (run {run.run_id[:8]})"
+        lines.append(Line("runs", ATTENTION if failed else OK, text))
+    return lines
+
+
+def ticks(instance: DagsterInstance) -> list[Line]:
+    states = instance.all_instigator_state()
+    if not states:
+        return [Line("automation", INFO, "no schedule or sensor has ticked yet (the daemon: ./run ui starts it)")]
+    lines = []
+    for state in sorted(states, key=lambda s: s.name):
+        last = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
+        kind = state.instigator_type.value.lower()
+        if not last:
+            lines.append(Line("automation", INFO, f"{kind} {state.name}: {state.status.value.lower()}, no tick yet"))
+            continue
+        tick = last[0]
+        failed = tick.status == TickStatus.FAILURE
+        error = f": {tick.error.message.strip()[:200]}" if failed and tick.error else ""
+        text = f"{kind} {state.name}: last tick {tick.status.value.lower()} {_age(tick.timestamp)}{error}"
+        lines.append(Line("automation", ATTENTION if failed else OK, text))
+    return lines
+
+
+def weeks(instance: DagsterInstance) -> list[Line]:
+    state = health.sensor_cursor(instance, health.SOCRATA_SENSOR)
+    if state is None:
+        return [Line("weeks", INFO, "the Socrata sensor has not ticked: no weeks owed")]
+    given_up = health.given_up(state)
+    owed = [week for week in health.owed(state) if week not in given_up]
+    lines = [Line("weeks", OK if not owed else INFO, f"owed (being re-requested): {owed or 'none'}")]
+    if given_up:
+        text = f"given up after {health.MAX_ATTEMPTS} failed runs: {given_up} (docs/operations.md: re-run a week)"
+        lines.append(Line("weeks", ATTENTION, text))
+    else:
+        lines.append(Line("weeks", OK, "given up: none"))
+    if state.get("updated_at"):
+        lines.append(Line("weeks", INFO, f"Socrata's newest :updated_at seen: {state['updated_at']}"))
+    return lines
+
+
+def tables(url: str) -> list[Line]:
+    lines = []
+    try:
+        connection = psycopg2.connect(url, connect_timeout=5, options="-c timezone=UTC")
+    except psycopg2.Error as error:
+        return [Line("data", ATTENTION, f"cannot reach the tables' database: {str(error).strip()[:200]}")]
+    with connection, connection.cursor() as cursor:
+
+        def one(query: str) -> tuple | None:
+            try:
+                cursor.execute(query)
+                return cursor.fetchone()
+            except psycopg2.errors.UndefinedTable:
+                connection.rollback()
+                return None
+
+        newest = one(f"SELECT max(inspection_date), max(week), count(*) FROM {SCHEMA}.clean_inspections")
+        if newest is None or newest[0] is None:
+            lines.append(Line("data", ATTENTION, "no clean inspections stored: run ./run demo or a backfill"))
+        else:
+            days = (datetime.now(UTC).date() - newest[0]).days
+            text = f"newest inspection {newest[0]} ({days} days old), newest week {newest[1]}, {newest[2]:,} rows"
+            lines.append(Line("data", INFO, text))
+        model = one(
+            f"SELECT name, model_version, target, published_at, metrics, backtest FROM {SCHEMA}.current_model "
+            "ORDER BY published_at DESC LIMIT 1"
+        )
+        if model is None:
+            lines.append(Line("model", ATTENTION, "no model in service: run the training job"))
+        else:
+            name, version, target, published, metrics, backtest = model
+            metrics = metrics if isinstance(metrics, dict) else json.loads(metrics)
+            rows = backtest if isinstance(backtest, list) else json.loads(backtest or "[]")
+            pooled = [r for r in rows if r.get("model") == name and r.get("cutoff") == "pooled"]
+            auc = f", backtest ROC AUC {pooled[0]['roc_auc']:.3f}" if pooled else ""
+            holdout = metrics.get(name, {}).get("roc_auc")
+            text = (
+                f"{name} {version[:12]} ({target}), published {_age(published)}"
+                + (f", holdout ROC AUC {holdout:.3f}" if holdout is not None else "")
+                + auc
+            )
+            lines.append(Line("model", OK, text))
+        drift = one(
+            f"SELECT count(*) FILTER (WHERE psi > {scoring.PSI_ALERT} AND count >= {scoring.MIN_DRIFT_ROWS}), "
+            f"count(DISTINCT week), max(psi) FILTER (WHERE count >= {scoring.MIN_DRIFT_ROWS}), "
+            "string_agg(DISTINCT facility_type, ', ') FILTER "
+            f"(WHERE psi > {scoring.PSI_ALERT} AND count >= {scoring.MIN_DRIFT_ROWS}) "
+            f"FROM {SCHEMA}.score_monitoring WHERE week > (SELECT max(week) FROM {SCHEMA}.score_monitoring) - "
+            f"{7 * DRIFT_WEEKS}"
+        )
+        if drift is not None and drift[1]:
+            drifting, weeks_seen, worst, groups = drift
+            worst_text = f"{worst:.2f}" if worst is not None else "n/a"
+            text = f"last {weeks_seen} weeks: {drifting} group-weeks over PSI {scoring.PSI_ALERT} (max {worst_text})"
+            text += f": {groups}" if drifting else ""
+            lines.append(Line("drift", ATTENTION if drifting else OK, text))
+    connection.close()
+    return lines
+
+
+def checks(instance: DagsterInstance, keys: list) -> list[Line]:
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(keys)
+    failed = []
+    for key, record in latest.items():
+        if record is None or record.status != AssetCheckExecutionRecordStatus.FAILED:
+            continue
+        evaluation = (
+            record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
+        )
+        blocking = bool(getattr(evaluation, "blocking", False))
+        # a late week or a stale source needs someone; drift is judged on the newest weeks below, and a warning is
+        # a warning
+        late = key.name in (health.FRESHNESS_CHECK, health.SOURCE_CHECK)
+        text = health.describe_check(evaluation) if evaluation is not None else f"{key.to_user_string()} failed"
+        failed.append(Line("checks", ATTENTION if blocking or late else WARN, text[:200]))
+    evaluated = sum(record is not None for record in latest.values())
+    return failed or [Line("checks", OK, f"the latest evaluation of all {evaluated} evaluated checks passed")]
+
+
+def collect() -> list[Line]:
+    from chicago_food_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    jobs = [*sorted(job.name for job in defs.resolve_all_job_defs() if not job.name.startswith("__")), ASSET_JOB]
+    with DagsterInstance.get() as instance:
+        lines = runs(instance, jobs) + ticks(instance) + weeks(instance)
+        lines += checks(instance, sorted(graph.asset_check_keys, key=lambda k: k.to_user_string()))
+    url = os.environ.get("CHICAGO_FOOD_POSTGRES_URL", "")
+    return lines + (tables(url) if url else [Line("data", ATTENTION, "CHICAGO_FOOD_POSTGRES_URL is not set")])
+
+
+def main() -> int:
+    lines = collect()
+    width = max(len(line.section) for line in lines)
+    for line in lines:
+        print(f"{line.level:<9} {line.section:<{width}}  {line.text}")
+    attention = [line for line in lines if line.level == ATTENTION]
+    print(f"\n{len(attention)} item(s) need attention" if attention else "\nhealthy: nothing needs attention")
+    return 1 if attention else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
