@@ -9,13 +9,17 @@ stored under (looked up in `clean_inspections`), so no stale copy stays behind.
 Its cursor is JSON: the newest `:updated_at` seen; weeks that changed but are not partitions yet (the current week,
 until it ends); the runs it launched and their weeks; and the weeks it still owes. A week is owed until a run of
 it succeeds: a failed or crashed run puts its weeks back, re-requested on the next ticks up to MAX_ATTEMPTS times,
-then kept as given up (listed on every tick) until a later change or a manual run.
+then kept as given up (listed on every tick, with when) until a later change re-requests it or a run by hand
+refreshes it end to end.
 """
 
 import json
+import time
 from datetime import date
 
 from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
     DagsterRun,
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -75,17 +79,36 @@ def settle(context: SensorEvaluationContext, state: dict) -> None:
         for week in weeks:
             if runs[0].status in FINISHED_BADLY:
                 state["owed"][week] = state["owed"].get(week, 0) + 1
+                if state["owed"][week] >= MAX_ATTEMPTS:
+                    state["given_up_at"].setdefault(week, time.time())
             else:
                 state["owed"].pop(week, None)
+                state["given_up_at"].pop(week, None)
+
+
+END_OF_WEEK = AssetKey("score_monitoring")  # the last asset of a week's chain: written only when the rest was
+
+
+def recovered(context: SensorEvaluationContext, state: dict) -> None:
+    """Given-up weeks that a run by hand has since refreshed end to end (the week's `score_monitoring` written after
+    the sensor gave up) are paid: no longer owed, no longer listed."""
+    for week, since in list(state["given_up_at"].items()):
+        found = context.instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=END_OF_WEEK, asset_partitions=[week], after_timestamp=since), limit=1
+        ).records
+        if found:
+            state["owed"].pop(week, None)
+            del state["given_up_at"][week]
 
 
 @sensor(job=weekly_job, minimum_interval_seconds=300, description=__doc__, default_status=DefaultSensorStatus.RUNNING)
 def socrata_changes(
     context: SensorEvaluationContext, socrata: SocrataResource, postgres: PostgresResource
 ) -> SensorResult | SkipReason:
-    state = {"updated_at": None, "pending": [], "launched": {}, "owed": {}}
+    state = {"updated_at": None, "pending": [], "launched": {}, "owed": {}, "given_up_at": {}}
     state.update(json.loads(context.cursor) if context.cursor else {})
     settle(context, state)
+    recovered(context, state)
     try:
         changes = socrata.changes_since(state["updated_at"])
     except SocrataError as error:  # an outage: try again next tick; what was settled is kept

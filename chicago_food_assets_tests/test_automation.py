@@ -316,6 +316,22 @@ def test_the_sensor_gives_up_on_a_week_after_three_failed_runs_and_says_so(pipel
             assert not run_requested(request, pipeline["resources"], portal, instance).success
         assert not result.run_requests
         assert "given up after 3 failed runs" in result.skip_message and "2013-02-11" in result.skip_message
+        assert list(json.loads(cursor)["given_up_at"]) == ["2013-02-11"]
+        # the runbook's fix: the week run by hand, end to end; the sensor sees it and stops owing it
+        requests.delete(f"http://{portal.domain}/__replay/faults", timeout=5)
+        socrata = SocrataResource(domain=portal.domain, scheme="http", max_attempts=2, backoff_seconds=0.01)
+        resources = {**pipeline["resources"], "socrata": socrata}
+        by_hand = materialize(
+            list(defs.assets),
+            selection=keys(WEEKLY),
+            resources=resources,
+            partition_key="2013-02-11",
+            instance=instance,
+        )
+        assert by_hand.success
+        after = tick(portal, cursor, pipeline["postgres"], instance)
+        state = json.loads(after.cursor)
+        assert state["owed"] == {} and state["given_up_at"] == {} and "given up" not in (after.skip_message or "")
 
 
 def test_new_weeks_and_a_new_model_rebuild_the_current_list_and_judge_the_weeks_lists():
