@@ -138,6 +138,7 @@ def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):
                     "stored and nothing downstream was overwritten. If the source really dropped it, re-run with "
                     f"config ops.raw_inspections.config.allow_missing_fields: [{worst['field']}]"
                 ),
+                allow_retries=False,  # a contract broken by the source: retrying the step cannot mend it
                 metadata={"missing": MetadataValue.md(lost.to_markdown(index=False))},
             )
         weeks = len(context.partition_keys)
