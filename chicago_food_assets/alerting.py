@@ -64,10 +64,17 @@ def run_alerts(report: health.RunReport) -> list[Alert]:
         )
         if kind is None:
             continue
-        line = health.describe_check(check)
-        late_weeks = [check.partition] if check.partition else _expected(check) or weeks
-        key = f"{run.run_id}:{check.asset_key.to_user_string()}:{check.check_name}"
-        alerts.append(Alert(kind, key, line, line, **{**common, "weeks": late_weeks}))
+        line, asset = health.describe_check(check), check.asset_key.to_user_string()
+        if kind == "late":  # once per missing week: a failed check is evaluated again after each later write
+            late = [check.partition] if check.partition else _expected(check)
+            key = f"late:{asset}:{','.join(late) or run.run_id}"
+            alerts.append(Alert(kind, key, line, line, **{**common, "weeks": late}))
+        elif kind == "source_stale":  # once per newest change seen: the daily check says it again every morning
+            newest = check.metadata.get("newest_update")
+            key = f"source_stale:{getattr(newest, 'value', newest)}"
+            alerts.append(Alert(kind, key, line, line, **{**common, "weeks": []}))
+        else:
+            alerts.append(Alert(kind, f"{run.run_id}:{asset}:drift", line, line, **common))
     return alerts
 
 
