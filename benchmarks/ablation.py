@@ -5,10 +5,10 @@ then each candidate feature (core/catalog.py: computed and stored, not a model i
 and all candidates together. The output is a markdown table of pooled ROC AUC [95% interval] and days earlier per
 candidate model.
     python -m benchmarks.ablation      (about 2 minutes on 2 cores; writes docs/results/ablation.md for ./run docs)
+    python -m benchmarks.ablation --data FEED.jsonl.gz --target critical_found   (printed only, nothing written)
 """
 
-import gzip
-import json
+import argparse
 import time
 import warnings
 from pathlib import Path
@@ -16,7 +16,9 @@ from pathlib import Path
 from chicago_food_assets.core import catalog, features, training
 from chicago_food_assets.core.cleaning import clean
 from chicago_food_assets.core.raw import frame_of_rows
+from chicago_food_assets.core.targets import DEFAULT, TARGETS
 from chicago_food_assets.data import SAMPLE_PATH
+from chicago_food_assets.local.replay import read_rows
 
 warnings.filterwarnings("ignore")
 RESULT = Path(__file__).resolve().parent.parent / "docs" / "results" / "ablation.md"
@@ -34,9 +36,11 @@ if len(catalog.CANDIDATES) > 1:
 
 
 def main() -> None:
-    with gzip.open(SAMPLE_PATH, "rt") as sample:
-        rows = [json.loads(line) for line in sample]
-    cleaned = clean(frame_of_rows(rows))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", help="a file of Socrata rows (default: the bundled sample, written to the docs)")
+    parser.add_argument("--target", default=DEFAULT, choices=sorted(TARGETS))
+    args = parser.parse_args()
+    cleaned = clean(frame_of_rows(read_rows(args.data or SAMPLE_PATH)))
     table = features.build(cleaned.inspections, citations=cleaned.violations)
     steps: list[tuple[str, list[str]]] = []
     for group, names in GROUPS.items():  # cumulative
@@ -47,6 +51,7 @@ def main() -> None:
         settings = training.Settings(
             numeric=tuple(n for n in features.BUILT if n in used and n not in features.CATEGORICAL),
             categorical=tuple(n for n in features.CATEGORICAL if n in used),
+            target=args.target,
         )
         start = time.perf_counter()
         pooled = training.fit(table, settings).pooled
@@ -60,8 +65,9 @@ def main() -> None:
     table = "| features | xgboost | knn | logistic |\n| --- | --- | --- | --- |\n" + "\n".join(lines)
     table += "\n\n(pooled over the backtest's cutoffs: ROC AUC [95% interval], days earlier)\n"
     print("\n" + table)
-    RESULT.parent.mkdir(exist_ok=True)
-    RESULT.write_text(table)  # ./run docs puts it into docs/model.md
+    if args.data is None and args.target == DEFAULT:
+        RESULT.parent.mkdir(exist_ok=True)
+        RESULT.write_text(table)  # ./run docs puts it into docs/model.md
 
 
 if __name__ == "__main__":
