@@ -14,6 +14,7 @@ so turning alerts on later does not replay the past.
 """
 
 import json
+import os
 
 from dagster import (
     DagsterEventType,
@@ -30,8 +31,9 @@ from chicago_food_assets.core.alerts import Alert
 from chicago_food_assets.resources.alerts import AlertResource
 from chicago_food_assets.sensors import will_retry
 
+INTERVAL_SECONDS = int(os.environ.get("CHICAGO_FOOD_ALERT_INTERVAL_SECONDS", "60"))  # between ticks, at least
 PAGE = 100  # finished runs read per tick at most (the rest on the next tick)
-RESEND_TICKS = 30  # ticks an undelivered alert is retried on (30 minutes at the sensor's interval)
+RESEND_TICKS = 30  # ticks an undelivered alert is retried on (30 minutes at the default interval)
 REMEMBERED = 1000  # sent keys kept in the cursor
 LOOKBACK_SECONDS = 24 * 3600  # on the very first tick: alert on what finished in the last day only
 FINISHED = (DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_SUCCESS)
@@ -96,7 +98,7 @@ def given_up_alerts(weeks: list[str], already: set[str]) -> list[Alert]:
     return [Alert("weeks_given_up", "given_up:" + ",".join(new), summary, detail, weeks=new)]
 
 
-@sensor(minimum_interval_seconds=60, description=__doc__, default_status=DefaultSensorStatus.RUNNING)
+@sensor(minimum_interval_seconds=INTERVAL_SECONDS, description=__doc__, default_status=DefaultSensorStatus.RUNNING)
 def alerts(context: SensorEvaluationContext, alerting: AlertResource) -> SensorResult:
     state: dict = {"after": None, "sent": [], "given_up": [], "unsent": []}
     state.update(json.loads(context.cursor) if context.cursor else {})

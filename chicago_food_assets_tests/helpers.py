@@ -1,10 +1,14 @@
-"""Small helpers the tests share: talking to the replay server, picking real rows, a user's shell, files users have."""
+"""Small helpers the tests share: talking to the replay server, picking real rows, a user's shell, files users have,
+receivers of alerts (an SMTP server, a webhook)."""
 
 import json
 import os
 import subprocess
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
@@ -159,3 +163,49 @@ def serve_api(database_url: str, **settings: str):
 
 def api_get(base: str, path: str, **params: object) -> requests.Response:
     return requests.get(base + path, params=params, timeout=10)
+
+
+class Mailbox:
+    """What the SMTP server received."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
+        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+class Receiver(ThreadingHTTPServer):
+    """An HTTP receiver of webhook posts."""
+
+    def __init__(self, port: int) -> None:
+        self.posts: list[dict] = []
+        posts = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+@contextmanager
+def smtp_server() -> Iterator[tuple["Mailbox", int]]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1: its mailbox and port."""
+    from aiosmtpd.controller import Controller
+
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box, port
+    finally:
+        controller.stop()

@@ -3,15 +3,11 @@ exactly one message each for a run that failed, a late week and a model that was
 of ticks; a receiver that is down loses nothing and fails nothing."""
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import datetime
-from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiosmtpd.controller import Controller
 from dagster import AssetSelection, AssetSpec, DagsterInstance, RunConfig, build_sensor_context, materialize
 from dagster._core.test_utils import freeze_time
 
@@ -23,50 +19,23 @@ from chicago_food_assets.freshness import weekly_freshness
 from chicago_food_assets.partitions import upcoming, weekly
 from chicago_food_assets.resources.alerts import AlertResource
 from chicago_food_assets.resources.storage import LocalRawIOManager
-from chicago_food_assets_tests.helpers import free_port, inject, new_database, project_instance
+from chicago_food_assets_tests.helpers import (
+    Mailbox,
+    Receiver,
+    free_port,
+    inject,
+    new_database,
+    project_instance,
+    smtp_server,
+)
 
 UI = "https://dagster.example.org"
 
 
-class Mailbox:
-    """What the SMTP server received."""
-
-    def __init__(self) -> None:
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's hook name)
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-class Receiver(ThreadingHTTPServer):
-    """An HTTP receiver of webhook posts."""
-
-    def __init__(self, port: int) -> None:
-        self.posts: list[dict] = []
-        posts = self.posts
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", port), Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield box, port
-    controller.stop()
+    with smtp_server() as found:
+        yield found
 
 
 @pytest.fixture
