@@ -42,41 +42,36 @@ FINISHED = (DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_SUCCESS)
 def run_alerts(report: health.RunReport) -> list[Alert]:
     """The alerts of one finished run."""
     run = report.run
-    weeks = health.weeks_of(run)
-    common = {"weeks": weeks, "run_id": run.run_id, "job": run.job_name}
+
+    def alert(kind: str, key: str, summary: str, detail: str, weeks: list[str] | None = None) -> Alert:
+        found = health.weeks_of(run) if weeks is None else weeks
+        return Alert(kind, key, summary, detail, weeks=found, run_id=run.run_id, job=run.job_name)
+
     alerts = []
     failed = run.is_failure and not will_retry(run)
     if failed and report.blocking:
         lines = [health.describe_check(check) for check in report.blocking]
-        alerts.append(Alert("check_failed", f"{run.run_id}:blocking", lines[0], "\n".join(lines), **common))
+        alerts.append(alert("check_failed", f"{run.run_id}:blocking", lines[0], "\n".join(lines)))
     elif failed:
         refused = [f for f in report.failures if f.step == "selected_model" and "not promoted" in f.message]
         if refused:
-            alerts.append(
-                Alert("model_not_promoted", f"{run.run_id}:promotion", refused[0].message, refused[0].message, **common)
-            )
+            message = refused[0].message
+            alerts.append(alert("model_not_promoted", f"{run.run_id}:promotion", message, message))
         else:
             first = report.failures[0] if report.failures else None
             summary = f"run of {run.job_name} failed" + (f" at step {first.step}" if first else "")
             detail = "\n\n".join(f"{f.step}: {f.message}" for f in report.failures) or "no step failed: see the run"
-            alerts.append(Alert("run_failed", f"{run.run_id}:failed", summary, detail[:4000], **common))
+            alerts.append(alert("run_failed", f"{run.run_id}:failed", summary, detail[:4000]))
     for check in report.checks:
-        kind = {health.FRESHNESS_CHECK: "late", health.SOURCE_CHECK: "source_stale", health.DRIFT_CHECK: "drift"}.get(
-            check.check_name
-        )
-        if kind is None:
-            continue
         line, asset = health.describe_check(check), check.asset_key.to_user_string()
-        if kind == "late":  # once per missing week: a failed check is evaluated again after each later write
+        if check.check_name == health.FRESHNESS_CHECK:  # once per missing week: evaluated again after later writes
             late = [check.partition] if check.partition else _expected(check)
-            key = f"late:{asset}:{','.join(late) or run.run_id}"
-            alerts.append(Alert(kind, key, line, line, **{**common, "weeks": late}))
-        elif kind == "source_stale":  # once per newest change seen: the daily check says it again every morning
+            alerts.append(alert("late", f"late:{asset}:{','.join(late) or run.run_id}", line, line, late))
+        elif check.check_name == health.SOURCE_CHECK:  # once per newest change: the daily check says it each morning
             newest = check.metadata.get("newest_update")
-            key = f"source_stale:{getattr(newest, 'value', newest)}"
-            alerts.append(Alert(kind, key, line, line, **{**common, "weeks": []}))
-        else:
-            alerts.append(Alert(kind, f"{run.run_id}:{asset}:drift", line, line, **common))
+            alerts.append(alert("source_stale", f"source_stale:{getattr(newest, 'value', newest)}", line, line, []))
+        elif check.check_name == health.DRIFT_CHECK:
+            alerts.append(alert("drift", f"{run.run_id}:{asset}:drift", line, line))
     return alerts
 
 
@@ -140,7 +135,9 @@ def finished_since(context: SensorEvaluationContext, after: int | None) -> tuple
     for event_type in FINISHED:
         since = {"after_storage_id": after} if after is not None else {"after_timestamp": _now() - LOOKBACK_SECONDS}
         records = context.instance.fetch_run_status_changes(
-            RunStatusChangeRecordsFilter(event_type=event_type, **since), limit=PAGE, ascending=True
+            RunStatusChangeRecordsFilter(event_type=event_type, **since),  # type: ignore[arg-type]
+            limit=PAGE,
+            ascending=True,
         ).records
         for record in records:
             newest = max(newest or 0, record.storage_id)

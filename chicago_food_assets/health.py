@@ -91,7 +91,7 @@ def report(instance: DagsterInstance, run: DagsterRun) -> RunReport:
 
 def _messages(error: object) -> str:
     """An error's message and its causes' (a step that gave up after retries says only that; its cause says why)."""
-    parts = []
+    parts: list[str] = []
     while error is not None and len(parts) < 5:
         text = (getattr(error, "message", "") or "").strip()
         if text and text not in parts:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import psycopg2
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
@@ -54,15 +55,14 @@ def runs(instance: DagsterInstance, jobs: list[str]) -> list[Line]:
     lines = []
     for job in jobs:
         names = (ASSET_JOB, EPHEMERAL_JOB) if job == ASSET_JOB else (job,)
-        found = [run for name in names for run in instance.get_runs(RunsFilter(job_name=name), limit=1)]
-        found = sorted(found, key=lambda run: instance.get_run_record_by_id(run.run_id).create_timestamp)[::-1]
+        records = [r for name in names for r in instance.get_run_records(RunsFilter(job_name=name), limit=1)]
         label = "assets outside a job (the UI, ./run demo)" if job == ASSET_JOB else job
-        if not found:
+        if not records:
             lines.append(Line("runs", INFO, f"{label}: never run"))
             continue
-        run = found[0]
-        record = instance.get_run_record_by_id(run.run_id)
-        when = record.end_time or record.start_time or record.create_timestamp.timestamp() if record else None
+        record = max(records, key=lambda r: r.create_timestamp)
+        run = record.dagster_run
+        when = record.end_time or record.start_time or record.create_timestamp.timestamp()
         failed = run.status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED) and not will_retry(run)
         weeks = health.weeks_of(run)
         span = f" weeks {weeks[0]}..{weeks[-1]}" if len(weeks) > 1 else (f" week {weeks[0]}" if weeks else "")
@@ -173,9 +173,8 @@ def checks(instance: DagsterInstance, keys: list) -> list[Line]:
     for key, record in latest.items():
         if record is None or record.status != AssetCheckExecutionRecordStatus.FAILED:
             continue
-        evaluation = (
-            record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
-        )
+        data = record.event.dagster_event.event_specific_data if record.event and record.event.dagster_event else None
+        evaluation = data if isinstance(data, AssetCheckEvaluation) else None
         blocking = bool(getattr(evaluation, "blocking", False))
         # a late week or a stale source needs someone; drift is judged on the newest weeks below, and a warning is
         # a warning
