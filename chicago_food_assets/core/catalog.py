@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from chicago_food_assets.core import canvass
+
 Words = Callable[[pd.Series], pd.Series]
 
 
@@ -238,9 +240,10 @@ FEATURES: tuple[Feature, ...] = (
         "days_overdue",
         "integer",
         SCHEDULE,
-        "days past the canvass due by its risk (risk 1 every 182 days, 2 every 365, 3 every 730), counted from the "
-        "last canvass, else the last inspection, as the visit list counts them (negative: not yet due; null for a "
-        "first inspection)",
+        "days past the canvass due by its risk ("
+        + ", ".join(f"risk {risk} every {days} days" for risk, days in canvass.FREQUENCY_DAYS.items())
+        + "), counted from the last canvass, else the last inspection, as the visit list counts them (negative: "
+        "not yet due; null for a first inspection)",
         lambda v: v.astype("Int64").astype(str) + " days past its canvass due date",
         NO_EARLIER,
         candidate=True,
