@@ -69,6 +69,20 @@ def channels(mailbox: tuple[Mailbox, int], webhook: str) -> AlertResource:
     )
 
 
+def failed_pull(instance: DagsterInstance, replay, socrata, tmp_path, week: str):
+    """A run of `raw_inspections` for `week` while the portal answers 500 for good: every retry fails."""
+    inject(replay, status=500, times=-1)
+    result = materialize(
+        [raw_inspections],
+        partition_key=week,
+        resources={"socrata": socrata, "raw_io_manager": LocalRawIOManager(base_dir=str(tmp_path / "objects"))},
+        instance=instance,
+        raise_on_error=False,
+    )
+    assert not result.success
+    return result
+
+
 def tick(instance: DagsterInstance, resource: AlertResource, cursor: str | None) -> str:
     """One evaluation of the alerts sensor, as the daemon runs it: from the cursor it stored last."""
     context = build_sensor_context(instance=instance, cursor=cursor, resources={"alerting": resource})
@@ -79,15 +93,7 @@ def tick(instance: DagsterInstance, resource: AlertResource, cursor: str | None)
 def test_a_run_that_failed_for_good_is_told_once_by_email_and_webhook(
     instance, replay, socrata, tmp_path, mailbox, receiver
 ):
-    inject(replay, status=500, times=-1)  # the portal answers 500 for good: every retry fails
-    failed = materialize(
-        [raw_inspections],
-        partition_key="2013-01-14",
-        resources={"socrata": socrata, "raw_io_manager": LocalRawIOManager(base_dir=str(tmp_path / "objects"))},
-        instance=instance,
-        raise_on_error=False,
-    )
-    assert not failed.success
+    failed = failed_pull(instance, replay, socrata, tmp_path, "2013-01-14")
     resource = channels(mailbox, f"http://127.0.0.1:{receiver.server_port}/hook")
     cursor = tick(instance, resource, None)
     for _ in range(2):  # later ticks, and a daemon restarted from the stored cursor: nothing new to tell
@@ -150,15 +156,7 @@ def test_a_model_refused_by_the_promotion_rule_is_told_once(instance, pipeline, 
 
 
 def test_a_receiver_that_is_down_loses_nothing_and_gets_it_once_when_back(instance, replay, socrata, tmp_path, mailbox):
-    inject(replay, status=500, times=-1)
-    failed = materialize(
-        [raw_inspections],
-        partition_key="2013-01-21",
-        resources={"socrata": socrata, "raw_io_manager": LocalRawIOManager(base_dir=str(tmp_path / "objects"))},
-        instance=instance,
-        raise_on_error=False,
-    )
-    assert not failed.success
+    failed = failed_pull(instance, replay, socrata, tmp_path, "2013-01-21")
     port = free_port()  # nobody listens here yet
     resource = channels(mailbox, f"http://127.0.0.1:{port}/hook")
     cursor = tick(instance, resource, None)  # the webhook is down: the tick itself succeeds
@@ -177,11 +175,7 @@ def test_a_receiver_that_is_down_loses_nothing_and_gets_it_once_when_back(instan
 
 
 def test_no_channel_configured_sends_nothing_and_does_not_replay_the_past_later(instance, replay, socrata, tmp_path):
-    inject(replay, status=500, times=-1)
-    resources = {"socrata": socrata, "raw_io_manager": LocalRawIOManager(base_dir=str(tmp_path / "objects"))}
-    assert not materialize(
-        [raw_inspections], partition_key="2013-01-28", resources=resources, instance=instance, raise_on_error=False
-    ).success
+    failed_pull(instance, replay, socrata, tmp_path, "2013-01-28")
     off = AlertResource()
     assert off.channels() == []
     cursor = tick(instance, off, None)

@@ -151,15 +151,7 @@ def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_ur
         new_database(server_url) as tables_url,
         ReplayServer(rows_between(sample_rows, "2013-01-07", "2013-01-21")) as replay,
     ):
-        settings = {
-            "DAGSTER_HOME": str(home),
-            "DAGSTER_POSTGRES_URL": dagster_url,
-            "DAGSTER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
-            "CHICAGO_FOOD_POSTGRES_URL": tables_url,
-            "CHICAGO_FOOD_STATE_DIR": str(tmp_path / "state"),
-            "SOCRATA_DOMAIN": replay.domain,
-            "SOCRATA_SCHEME": "http",
-        }
+        settings = daemon_settings(home, dagster_url, tables_url, replay, tmp_path)
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
         daemon = start_daemon(tmp_path / "daemon.log")
@@ -213,13 +205,7 @@ def test_the_daemon_tells_a_failed_run_once_by_email_and_webhook_across_a_restar
     ):
         receiver = Receiver(free_port())
         settings = {
-            "DAGSTER_HOME": str(home),
-            "DAGSTER_POSTGRES_URL": dagster_url,
-            "DAGSTER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
-            "CHICAGO_FOOD_POSTGRES_URL": tables_url,
-            "CHICAGO_FOOD_STATE_DIR": str(tmp_path / "state"),
-            "SOCRATA_DOMAIN": replay.domain,
-            "SOCRATA_SCHEME": "http",
+            **daemon_settings(home, dagster_url, tables_url, replay, tmp_path),
             "CHICAGO_FOOD_ALERT_SMTP_HOST": "127.0.0.1",
             "CHICAGO_FOOD_ALERT_SMTP_PORT": str(smtp_port),
             "CHICAGO_FOOD_ALERT_SMTP_STARTTLS": "false",
@@ -268,6 +254,20 @@ def test_the_daemon_tells_a_failed_run_once_by_email_and_webhook_across_a_restar
             daemon.wait(30)
             receiver.shutdown()
             receiver.server_close()
+
+
+def daemon_settings(home: Path, dagster_url: str, tables_url: str, replay: ReplayServer, tmp_path: Path) -> dict:
+    """The environment of a daemon on the project's instance in `home`, its storage and tables in these databases,
+    Socrata at the replay server."""
+    return {
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_POSTGRES_URL": dagster_url,
+        "DAGSTER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        "CHICAGO_FOOD_POSTGRES_URL": tables_url,
+        "CHICAGO_FOOD_STATE_DIR": str(tmp_path / "state"),
+        "SOCRATA_DOMAIN": replay.domain,
+        "SOCRATA_SCHEME": "http",
+    }
 
 
 def start_daemon(log: Path) -> subprocess.Popen:
