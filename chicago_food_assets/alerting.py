@@ -104,7 +104,12 @@ def alerts(context: SensorEvaluationContext, alerting: AlertResource) -> SensorR
 
     channels = alerting.channels()
     pending = [(Alert.from_json(item["alert"]), item["channels"], item["ticks"]) for item in state["unsent"]]
-    pending += [(alert, channels, 0) for alert in found if alert.key not in set(state["sent"])]
+    sent = set(state["sent"])
+    new: dict[str, Alert] = {}  # one per key: two runs of a tick may find the same late week
+    for alert in found:
+        if alert.key not in sent:
+            new.setdefault(alert.key, alert)
+    pending += [(alert, channels, 0) for alert in new.values()]
     state["unsent"], delivered = [], []
     for alert, wanted, ticks in pending:
         missing = alerting.send(alert, wanted)

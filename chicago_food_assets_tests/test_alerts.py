@@ -125,6 +125,7 @@ def test_a_week_missing_at_its_deadline_is_one_late_alert(instance, mailbox, rec
 
     evaluations = {e.asset_key.to_user_string(): e for e in evaluate().get_asset_check_evaluations()}
     assert not evaluations["score_monitoring"].passed and not evaluations["visit_list"].passed
+    evaluate()  # and again before the sensor's next tick: both runs are read in one tick
     resource = channels(mailbox, f"http://127.0.0.1:{receiver.server_port}/hook")
     cursor = tick(instance, resource, json.dumps({"after": 0}))  # the run is dated 2013: read from the start
     evaluate()  # evaluated again (as after a write of an older week): the same weeks are still late, told once
