@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pandas as pd
 import psycopg2
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
@@ -115,13 +116,18 @@ def tables(url: str) -> list[Line]:
         return [Line("data", ATTENTION, f"cannot reach the tables' database: {str(error).strip()[:200]}")]
     with connection, connection.cursor() as cursor:
 
-        def one(query: str) -> tuple | None:
+        def fetch(query: str) -> list[tuple] | None:
+            """The query's rows, or None when its table does not exist yet."""
             try:
                 cursor.execute(query)
-                return cursor.fetchone()
+                return cursor.fetchall()
             except psycopg2.errors.UndefinedTable:
                 connection.rollback()
                 return None
+
+        def one(query: str) -> tuple | None:
+            found = fetch(query)
+            return found[0] if found else None
 
         newest = one(f"SELECT max(inspection_date), max(week), count(*) FROM {SCHEMA}.clean_inspections")
         if newest is None or newest[0] is None:
@@ -149,20 +155,21 @@ def tables(url: str) -> list[Line]:
                 + auc
             )
             lines.append(Line("model", OK, text))
-        drift = one(
-            f"SELECT count(*) FILTER (WHERE psi > {scoring.PSI_ALERT} AND count >= {scoring.MIN_DRIFT_ROWS}), "
-            f"count(DISTINCT week), max(psi) FILTER (WHERE count >= {scoring.MIN_DRIFT_ROWS}), "
-            "string_agg(DISTINCT facility_type, ', ') FILTER "
-            f"(WHERE psi > {scoring.PSI_ALERT} AND count >= {scoring.MIN_DRIFT_ROWS}) "
-            f"FROM {SCHEMA}.score_monitoring WHERE week > (SELECT max(week) FROM {SCHEMA}.score_monitoring) - "
-            f"{7 * DRIFT_WEEKS}"
+        columns = ["week", "facility_type", "count", "psi"]
+        recent = pd.DataFrame(
+            fetch(
+                f"SELECT {', '.join(columns)} FROM {SCHEMA}.score_monitoring "
+                f"WHERE week > (SELECT max(week) FROM {SCHEMA}.score_monitoring) - {7 * DRIFT_WEEKS}"
+            )
+            or [],
+            columns=columns,
         )
-        if drift is not None and drift[1]:
-            drifting, weeks_seen, worst, groups = drift
-            worst_text = f"{worst:.2f}" if worst is not None else "n/a"
-            text = f"last {weeks_seen} weeks: {drifting} group-weeks over PSI {scoring.PSI_ALERT} (max {worst_text})"
-            text += f": {groups}" if drifting else ""
-            lines.append(Line("drift", ATTENTION if drifting else OK, text))
+        if len(recent):  # the drift rule is the drift check's own (scoring.drifting)
+            over, groups = scoring.drifting(recent), scoring.sizeable(recent)
+            worst = f"{groups['psi'].max():.2f}" if len(groups) else "n/a"
+            text = f"last {recent['week'].nunique()} weeks: {len(over)} group-weeks over PSI {scoring.PSI_ALERT}"
+            text += f" (max {worst})" + (f": {', '.join(sorted(set(over['facility_type'])))}" if len(over) else "")
+            lines.append(Line("drift", ATTENTION if len(over) else OK, text))
     connection.close()
     return lines
 

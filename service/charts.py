@@ -9,6 +9,7 @@ import hvplot.pandas  # noqa: F401 - registers .hvplot
 import numpy as np
 import pandas as pd
 
+from chicago_food_assets.core import scoring
 from chicago_food_assets.core.fairness import FAIR_BAND
 from chicago_food_assets.core.scoring import ALL, MIN_DRIFT_ROWS, PSI_ALERT
 
@@ -28,7 +29,7 @@ def headline(rows: pd.DataFrame, types: list[str]) -> dict[str, Any]:
     count = int(part["count"].sum())
     if not count:
         return {"scores": 0}
-    sizeable = part[part["count"] >= MIN_DRIFT_ROWS].dropna(subset=["psi"])
+    sizeable = scoring.sizeable(part).dropna(subset=["psi"])
     worst = sizeable.loc[sizeable["psi"].idxmax()] if len(sizeable) else None
     return {
         "scores": count,
@@ -90,7 +91,7 @@ def distribution(rows: pd.DataFrame, types: list[str]) -> hv.Layout:
 
 
 def drift(rows: pd.DataFrame, types: list[str]) -> hv.Overlay:
-    sizeable = rows[rows["count"] >= MIN_DRIFT_ROWS]
+    sizeable = scoring.sizeable(rows)
     wide = with_gaps(sizeable, "psi", types)
     lines = wide.hvplot.line(
         x="week",

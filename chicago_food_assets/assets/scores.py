@@ -110,8 +110,7 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
     table = SCORE_MONITORING.conform(
         scoring.monitoring(current, selected_model.training_scores, selected_model.version)
     )
-    sizeable = table[table["count"] >= scoring.MIN_DRIFT_ROWS]
-    drifting = sizeable[sizeable["psi"] > scoring.PSI_ALERT]
+    sizeable, drifting = scoring.sizeable(table), scoring.drifting(table)
     yield Output(
         table,
         metadata={

@@ -23,6 +23,17 @@ COLUMNS = INSPECTION_SCORES.names
 MONITORING_COLUMNS = SCORE_MONITORING.names
 
 
+def sizeable(monitoring: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `score_monitoring` whose group holds enough scores for its drift to mean something."""
+    return monitoring[monitoring["count"] >= MIN_DRIFT_ROWS]
+
+
+def drifting(monitoring: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `score_monitoring` over the drift line: a sizeable group whose PSI exceeds PSI_ALERT."""
+    groups = sizeable(monitoring)
+    return groups[groups["psi"] > PSI_ALERT]
+
+
 def outside_unit_range(scores: np.ndarray) -> int:
     """How many scores are not a probability: NaN, infinite, below 0 or above 1."""
     values = np.asarray(scores, dtype=float)
