@@ -10,13 +10,15 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRun
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 from dagster._core.scheduler.instigation import InstigatorType
 
-from chicago_food_assets.sensors import MAX_ATTEMPTS, RANGE_END, RANGE_START, socrata_changes, weeks_between
+from chicago_food_assets.assets.scores import DRIFT
+from chicago_food_assets.freshness import source_is_fresh, weekly_freshness
+from chicago_food_assets.sensors import MAX_ATTEMPTS, socrata_changes, span_of, weeks_between
 
 SOCRATA_SENSOR = socrata_changes.name
-PARTITION = "dagster/partition"
-FRESHNESS_CHECK = "freshness_check"  # the name Dagster gives its time-partition freshness checks
-SOURCE_CHECK = "source_is_fresh"
-DRIFT_CHECK = "drift"
+# the checks that alert even when they only warn: each named by its own declaration
+FRESHNESS_CHECK = next(iter(weekly_freshness[0].check_keys)).name  # Dagster's name for its freshness checks
+SOURCE_CHECK = next(iter(source_is_fresh.check_keys)).name
+DRIFT_CHECK = DRIFT.name
 
 
 def sensor_cursor(instance: DagsterInstance, name: str) -> dict | None:
@@ -41,10 +43,8 @@ def owed(socrata_state: dict | None) -> list[str]:
 
 def weeks_of(run: DagsterRun) -> list[str]:
     """The weeks a run wrote: its partition range, its partition, or none."""
-    first, last = run.tags.get(RANGE_START), run.tags.get(RANGE_END)
-    if first and last:
-        return weeks_between(first, last)
-    return [run.tags[PARTITION]] if run.tags.get(PARTITION) else []
+    span = span_of(run)
+    return weeks_between(*span) if span else []
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from chicago_food_assets.resources.socrata import SocrataError, SocrataResource
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 RUN_KEY = "dagster/run_key"
+PARTITION = "dagster/partition"
 MAX_ATTEMPTS = 3  # runs of one week before the sensor gives up on it (a person then looks at why)
 FINISHED_BADLY = {DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
 
@@ -186,16 +187,23 @@ def lists_follow_data(context) -> list[RunRequest]:
     return follow_up(context.dagster_run, upcoming.get_last_partition_key())
 
 
+def span_of(run: DagsterRun) -> tuple[str, str] | None:
+    """The weeks a run wrote, as (first, last) partition keys: its range, its one partition, or None."""
+    first, last = run.tags.get(RANGE_START), run.tags.get(RANGE_END)
+    if first and last:
+        return first, last
+    return (run.tags[PARTITION], run.tags[PARTITION]) if run.tags.get(PARTITION) else None
+
+
 def follow_up(run: DagsterRun, current: str | None) -> list[RunRequest]:
     """The runs after a successful run of the weekly or training job: the current week's list (`current`), and for
     weekly weeks, the judging of those weeks' lists."""
     requests = []
     if current is not None:
         requests.append(RunRequest(run_key=f"list-after-{run.run_id}", job_name=list_job.name, partition_key=current))
-    first, last = run.tags.get(RANGE_START), run.tags.get(RANGE_END)
-    if not (first and last):
-        first = last = run.tags.get("dagster/partition")
-    if run.job_name == weekly_job.name and first and last:
+    span = span_of(run)
+    if run.job_name == weekly_job.name and span:
+        first, last = span
         requests.append(
             RunRequest(
                 run_key=f"judging-after-{run.run_id}",
