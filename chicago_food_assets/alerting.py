@@ -111,8 +111,11 @@ def alerts(context: SensorEvaluationContext, alerting: AlertResource) -> SensorR
             new.setdefault(alert.key, alert)
     pending += [(alert, channels, 0) for alert in new.values()]
     state["unsent"], delivered = [], []
+    down: set[str] = set()  # a channel that failed once this tick is not tried again until the next
     for alert, wanted, ticks in pending:
-        missing = alerting.send(alert, wanted)
+        skipped = [channel for channel in wanted if channel in down]
+        missing = alerting.send(alert, [channel for channel in wanted if channel not in down]) + skipped
+        down.update(missing)
         if alert.key not in state["sent"]:
             state["sent"].append(alert.key)
         if not missing:

@@ -177,16 +177,20 @@ class Mailbox:
 
 
 class Receiver(ThreadingHTTPServer):
-    """An HTTP receiver of webhook posts."""
+    """An HTTP receiver of webhook posts: `posts` the ones it accepted, `refused` the ones it answered with an error
+    status (set `status` to make it refuse)."""
 
     def __init__(self, port: int) -> None:
         self.posts: list[dict] = []
-        posts = self.posts
+        self.refused: list[dict] = []
+        self.status = 200
+        receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                posts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                (receiver.posts if receiver.status < 400 else receiver.refused).append(body)
+                self.send_response(receiver.status)
                 self.end_headers()
                 self.wfile.write(b"ok")
 

@@ -175,6 +175,22 @@ def test_a_receiver_that_is_down_loses_nothing_and_gets_it_once_when_back(instan
         receiver.server_close()
 
 
+def test_a_refusing_receiver_is_tried_once_a_tick_and_gets_every_alert_when_it_accepts(
+    instance, replay, socrata, tmp_path, mailbox, receiver
+):
+    runs = {failed_pull(instance, replay, socrata, tmp_path, week).run_id for week in ("2013-02-04", "2013-02-11")}
+    receiver.status = 500
+    resource = channels(mailbox, f"http://127.0.0.1:{receiver.server_port}/hook")
+    cursor = tick(instance, resource, None)
+    assert len(receiver.refused) == resource.attempts  # one alert's tries; the second alert waits without a try
+    assert [item["channels"] for item in json.loads(cursor)["unsent"]] == [["webhook"], ["webhook"]]
+    assert len(mailbox[0].messages) == 2
+    receiver.status = 200
+    cursor = tick(instance, resource, cursor)
+    assert {post["alert"]["run_id"] for post in receiver.posts} == runs and len(receiver.posts) == 2
+    assert json.loads(cursor)["unsent"] == [] and len(mailbox[0].messages) == 2
+
+
 def test_no_channel_configured_sends_nothing_and_does_not_replay_the_past_later(instance, replay, socrata, tmp_path):
     failed_pull(instance, replay, socrata, tmp_path, "2013-01-28")
     off = AlertResource()
