@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import psycopg2
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import DagsterInstance, RunsFilter
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
 from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -24,7 +24,7 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from chicago_food_assets import health
 from chicago_food_assets.core import scoring
 from chicago_food_assets.core.contracts import SCHEMA
-from chicago_food_assets.sensors import will_retry
+from chicago_food_assets.sensors import FINISHED_BADLY, will_retry
 
 DRIFT_WEEKS = 4  # drift is reported for the newest weeks of monitoring
 # the runs of assets materialized outside a named job: from the UI, and by `materialize` (./run demo)
@@ -39,9 +39,7 @@ class Line:
     text: str
 
 
-def _age(stamp: float | datetime | None) -> str:
-    if stamp is None:
-        return "never"
+def _age(stamp: float | datetime) -> str:
     moment = stamp if isinstance(stamp, datetime) else datetime.fromtimestamp(stamp, UTC)
     moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     seconds = (datetime.now(UTC) - moment).total_seconds()
@@ -64,7 +62,7 @@ def runs(instance: DagsterInstance, jobs: list[str]) -> list[Line]:
         record = max(records, key=lambda r: r.create_timestamp)
         run = record.dagster_run
         when = record.end_time or record.start_time or record.create_timestamp.timestamp()
-        failed = run.status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED) and not will_retry(run)
+        failed = run.status in FINISHED_BADLY and not will_retry(run)
         weeks = health.weeks_of(run)
         span = f" weeks {weeks[0]}..{weeks[-1]}" if len(weeks) > 1 else (f" week {weeks[0]}" if weeks else "")
         text = f"{label}: last run {run.status.value.lower()} {_age(when)}{span} (run {run.run_id[:8]})"
