@@ -49,8 +49,8 @@ def main() -> None:
     lines = []
     for group, used in steps:
         settings = training.Settings(
-            numeric=tuple(n for n in features.BUILT if n in used and n not in features.CATEGORICAL),
-            categorical=tuple(n for n in features.CATEGORICAL if n in used),
+            numeric=tuple(n for n in features.BUILT if n in used and not catalog.BY_NAME[n].categorical),
+            categorical=tuple(n for n in features.BUILT if n in used and catalog.BY_NAME[n].categorical),
             target=args.target,
         )
         start = time.perf_counter()
