@@ -11,23 +11,18 @@ from chicago_food_assets.assets.lists import establishments, list_evaluation, vi
 from chicago_food_assets.assets.models import selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.assets.scores import current_model, establishment_risk, inspection_scores, score_monitoring
-from chicago_food_assets.freshness import (
-    freshness_sensor,
-    source_check_job,
-    source_check_schedule,
-    source_is_fresh,
-    weekly_freshness,
-)
+from chicago_food_assets.freshness import freshness_sensor, source_is_fresh, weekly_freshness
 from chicago_food_assets.jobs import (
     ingest_job,
     judging_job,
     list_job,
     lookup_job,
     register_job,
+    source_check_job,
     training_job,
     weekly_job,
 )
-from chicago_food_assets.schedules import monthly_retraining, weekly_schedule
+from chicago_food_assets.schedules import monthly_retraining, source_check_schedule, weekly_schedule
 from chicago_food_assets.sensors import (
     lists_follow_data,
     lookups_follow_scores,

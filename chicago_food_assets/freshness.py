@@ -15,14 +15,10 @@ import pandas as pd
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    AssetSelection,
-    DefaultScheduleStatus,
     DefaultSensorStatus,
-    ScheduleDefinition,
     asset_check,
     build_sensor_for_freshness_checks,
     build_time_partition_freshness_checks,
-    define_asset_job,
 )
 
 from chicago_food_assets.partitions import TIMEZONE
@@ -66,18 +62,3 @@ def source_is_fresh(socrata: SocrataResource) -> AssetCheckResult:
         severity=AssetCheckSeverity.WARN,
         metadata={"newest_update": newest, "age_days": round(age, 2), "max_age_days": SOURCE_MAX_AGE_DAYS},
     )
-
-
-source_check_job = define_asset_job(
-    "source_check",
-    selection=AssetSelection.checks(source_is_fresh),
-    description="Check that Socrata is still publishing (its newest :updated_at).",
-)
-source_check_schedule = ScheduleDefinition(
-    name="daily_source_check",
-    job=source_check_job,
-    cron_schedule="0 8 * * *",
-    execution_timezone=TIMEZONE,
-    description="Every morning at 08:00 Chicago: is Socrata's data still being updated?",
-    default_status=DefaultScheduleStatus.RUNNING,
-)

@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from dagster import AssetSelection, define_asset_job
 
 from chicago_food_assets.deployment import fanout_executor
+from chicago_food_assets.freshness import source_is_fresh
 from chicago_food_assets.partitions import upcoming, weekly
 
 WEEKLY_FEATURES = AssetSelection.groups("ingestion", "cleaning", "features")
@@ -114,4 +115,10 @@ register_job = define_asset_job(
     "register",
     selection=REGISTER,
     description="Rebuild the register of establishments and the lists' evaluation.",
+)
+
+source_check_job = define_asset_job(
+    "source_check",
+    selection=AssetSelection.checks(source_is_fresh),
+    description="Check that Socrata is still publishing (its newest :updated_at).",
 )

@@ -1,8 +1,9 @@
-"""Schedules: the weekly refresh on Monday morning, and retraining once a month."""
+"""Schedules: the weekly refresh on Monday morning, retraining once a month, and a daily look at Socrata."""
 
-from dagster import DefaultScheduleStatus, ScheduleDefinition, build_schedule_from_partitioned_job
+from dagster import DefaultScheduleStatus, JobDefinition, ScheduleDefinition, build_schedule_from_partitioned_job
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from chicago_food_assets.jobs import training_job, weekly_job
+from chicago_food_assets.jobs import source_check_job, training_job, weekly_job
 from chicago_food_assets.partitions import TIMEZONE
 
 # Monday 06:00 in Chicago (the partitions' timezone): the week that just ended, end to end.
@@ -15,12 +16,31 @@ weekly_schedule = build_schedule_from_partitioned_job(
     default_status=DefaultScheduleStatus.RUNNING,
 )
 
-# First Monday-ish of the month, 07:00: retrain, select, audit, publish (promotion rule: see SelectionConfig).
-monthly_retraining = ScheduleDefinition(
-    name="monthly_retraining",
-    job=training_job,
-    cron_schedule="0 7 1 * *",
-    execution_timezone=TIMEZONE,
-    description="Retrain every candidate on all feature weeks; the winner is promoted only if it passes the rule.",
-    default_status=DefaultScheduleStatus.RUNNING,
+
+def chicago_schedule(
+    name: str, job: JobDefinition | UnresolvedAssetJobDefinition, cron: str, description: str
+) -> ScheduleDefinition:
+    """A schedule of an unpartitioned job, its cron in Chicago time, running from the start."""
+    return ScheduleDefinition(
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=TIMEZONE,
+        description=description,
+        default_status=DefaultScheduleStatus.RUNNING,
+    )
+
+
+# The 1st of the month, 07:00: retrain, select, audit, publish (promotion rule: see SelectionConfig).
+monthly_retraining = chicago_schedule(
+    "monthly_retraining",
+    training_job,
+    "0 7 1 * *",
+    "Retrain every candidate on all feature weeks; the winner is promoted only if it passes the rule.",
+)
+source_check_schedule = chicago_schedule(
+    "daily_source_check",
+    source_check_job,
+    "0 8 * * *",
+    "Every morning at 08:00 Chicago: is Socrata's data still being updated?",
 )

@@ -15,10 +15,10 @@ refreshes it end to end.
 
 import json
 import time
+from collections.abc import Callable
 from datetime import date
 
 from dagster import (
-    AssetKey,
     AssetRecordsFilter,
     DagsterRun,
     DagsterRunStatus,
@@ -33,12 +33,13 @@ from dagster import (
 )
 from dagster._core.storage.tags import WILL_RETRY_TAG
 
-from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS
+from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, SCORE_MONITORING
 from chicago_food_assets.jobs import judging_job, list_job, lookup_job, register_job, training_job, weekly_job
 from chicago_food_assets.partitions import upcoming, week_of, weekly
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataError, SocrataResource
+from chicago_food_assets.types import key_of
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 RUN_KEY = "dagster/run_key"
@@ -87,7 +88,7 @@ def settle(context: SensorEvaluationContext, state: dict) -> None:
                 state["given_up_at"].pop(week, None)
 
 
-END_OF_WEEK = AssetKey("score_monitoring")  # the last asset of a week's chain: written only when the rest was
+END_OF_WEEK = key_of(SCORE_MONITORING)  # the last asset of a week's chain: written only when the rest was
 
 
 def recovered(context: SensorEvaluationContext, state: dict) -> None:
@@ -161,13 +162,23 @@ def socrata_changes(
     return SensorResult(run_requests=requests, cursor=json.dumps(state))
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[weekly_job, judging_job],
-    request_jobs=[lookup_job, register_job],
-    default_status=DefaultSensorStatus.RUNNING,
-    description="After weekly scores change, rebuild the latest score per establishment for the service; after "
-    "lists are judged, rebuild the register and the lists' evaluation.",
+def after_success(monitored: list, requested: list, description: str) -> Callable:
+    """A run status sensor, running from the start, that requests `requested` jobs after a `monitored` job's run
+    succeeds."""
+    return run_status_sensor(
+        run_status=DagsterRunStatus.SUCCESS,
+        monitored_jobs=monitored,
+        request_jobs=requested,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=description,
+    )
+
+
+@after_success(
+    [weekly_job, judging_job],
+    [lookup_job, register_job],
+    "After weekly scores change, rebuild the latest score per establishment for the service; after lists are "
+    "judged, rebuild the register and the lists' evaluation.",
 )
 def lookups_follow_scores(context) -> RunRequest:
     run = context.dagster_run
@@ -175,13 +186,11 @@ def lookups_follow_scores(context) -> RunRequest:
     return RunRequest(run_key=f"{job.name}-after-{run.run_id}", job_name=job.name)
 
 
-@run_status_sensor(
-    run_status=DagsterRunStatus.SUCCESS,
-    monitored_jobs=[weekly_job, training_job],
-    request_jobs=[list_job, judging_job],
-    default_status=DefaultSensorStatus.RUNNING,
-    description="After weeks are ingested (the Monday schedule, or late rows the Socrata sensor saw) or a model is "
-    "published: rebuild the current week's visit list, and judge the lists of the weeks that run refreshed.",
+@after_success(
+    [weekly_job, training_job],
+    [list_job, judging_job],
+    "After weeks are ingested (the Monday schedule, or late rows the Socrata sensor saw) or a model is published: "
+    "rebuild the current week's visit list, and judge the lists of the weeks that run refreshed.",
 )
 def lists_follow_data(context) -> list[RunRequest]:
     return follow_up(context.dagster_run, upcoming.get_last_partition_key())

@@ -3,11 +3,16 @@
 Nothing here declares a column: it only translates the contracts, so a table's shape is written once.
 """
 
-from dagster import BackfillPolicy, MetadataValue, TableColumn, TableColumnConstraints, TableSchema
+from dagster import AssetKey, BackfillPolicy, MetadataValue, TableColumn, TableColumnConstraints, TableSchema
 from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 
 from chicago_food_assets.core.contracts import CONTRACTS, Column, Contract
 from chicago_food_assets.partitions import weekly
+
+
+def key_of(contract: Contract) -> AssetKey:
+    """The asset that stores the contract's table: a table's asset is named as the table."""
+    return AssetKey(contract.name)
 
 
 def column_schema(contract: Contract) -> TableSchema:

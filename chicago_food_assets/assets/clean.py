@@ -5,7 +5,6 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
     AssetOut,
     BackfillPolicy,
     MetadataValue,
@@ -26,9 +25,9 @@ from chicago_food_assets.core.contracts import (
 from chicago_food_assets.partitions import weekly
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
-from chicago_food_assets.types import TYPES, table_metadata
+from chicago_food_assets.types import TYPES, key_of, table_metadata
 
-CLEAN = AssetKey("clean_inspections")
+CLEAN = key_of(CLEAN_INSPECTIONS)
 
 
 def _repeated_ids(frame: pd.DataFrame) -> tuple[bool, dict]:

@@ -2,7 +2,6 @@
 
 from dagster import (
     AssetIn,
-    AssetKey,
     Config,
     MetadataValue,
     Output,
@@ -14,9 +13,9 @@ from chicago_food_assets.checks import Check
 from chicago_food_assets.core import fairness
 from chicago_food_assets.core.contracts import FAIRNESS_AUDIT
 from chicago_food_assets.core.training import Selected
-from chicago_food_assets.types import table_asset
+from chicago_food_assets.types import key_of, table_asset
 
-KEY = AssetKey("fairness_audit")
+KEY = key_of(FAIRNESS_AUDIT)
 FAIR_BAND = Check("fair_band", "FPR and FDR disparities of sizeable groups lie within [0.8, 1.25]", "warn")
 
 

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
 from chicago_food_assets.core import features, peers, repeats, targets
@@ -12,9 +12,9 @@ from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEA
 from chicago_food_assets.partitions import week_of
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
-from chicago_food_assets.types import weekly_table
+from chicago_food_assets.types import key_of, weekly_table
 
-KEY = AssetKey("inspection_features")
+KEY = key_of(INSPECTION_FEATURES)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import pandas as pd
 from dagster import (
     AssetExecutionContext,
     AssetIn,
-    AssetKey,
     MetadataValue,
     Output,
     asset,
@@ -23,10 +22,10 @@ from chicago_food_assets.core.contracts import (
     json_text,
 )
 from chicago_food_assets.core.training import Selected
-from chicago_food_assets.types import table_asset, weekly_table
+from chicago_food_assets.types import key_of, table_asset, weekly_table
 
-SCORES = AssetKey("inspection_scores")
-MONITORING = AssetKey("score_monitoring")
+SCORES = key_of(INSPECTION_SCORES)
+MONITORING = key_of(SCORE_MONITORING)
 
 
 def _scores_in_range(frame: pd.DataFrame) -> tuple[bool, dict]:
