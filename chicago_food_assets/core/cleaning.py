@@ -7,13 +7,12 @@ Every dropped, rejected or repaired row is counted by reason.
 """
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core import dates, violations
+from chicago_food_assets.core import dates, labels, violations
 from chicago_food_assets.core.arrow import TEXT, text, whole_numbers
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS, VISITS_WITHOUT_OUTCOME
 from chicago_food_assets.core.coordinates import coordinates
@@ -21,50 +20,6 @@ from chicago_food_assets.core.establishments import chain_key, establishment_key
 from chicago_food_assets.core.raw import NOT_OUTCOMES, NOT_RECORDED, RESULTS, RISKS
 
 CHICAGO = {"latitude": (41.60, 42.05), "longitude": (-87.95, -87.50)}  # the city's bounding box, with a margin
-OTHER = "Other"
-
-# First match wins; patterns run on lower-case text with punctuation turned into spaces.
-FACILITY_TYPES: tuple[tuple[str, str], ...] = (
-    (r"child\w*(?: s)? service", "Children's Services Facility"),
-    (r"day ?care combo", "Daycare Combo"),
-    (r"day ?care .*(?:above and under|under and above)", "Daycare Above and Under 2 Years"),
-    (r"day ?care .*under 2", "Daycare (Under 2 Years)"),
-    (r"day ?care", "Daycare (2 - 6 Years)"),
-    (r"long term care|nursing home|assisted living|senior living|support\w* living|rehab", "Long Term Care"),
-    (r"golden diner", "Golden Diner"),
-    (r"hospital", "Hospital"),
-    (r"mobile|food truck|\bcart\b", "Mobile Food"),
-    (r"shared kitchen", "Shared Kitchen"),
-    (r"cater", "Catering"),
-    (r"banquet", "Banquet Hall"),
-    (r"bakery|pastry|donut", "Bakery"),
-    (r"cafeteria", "Cafeteria"),
-    (r"restaurant|restuarant|resturant", "Restaurant"),
-    (r"grocery|convenience|supermarket|food store|\bstore\b|market|deli\b", "Grocery Store"),
-    (r"school|shcool|college|university|academy", "School"),
-    (r"liquor", "Liquor"),
-    (r"coffee|\bcafe\b|juice|\btea\b", "Coffee Shop"),
-    (r"ice cream|frozen dessert|gelato|paleteria", "Ice Cream Shop"),
-    (r"tavern|\bbar\b|lounge|\bpub\b", "Tavern"),
-    (r"wholesale", "Wholesale"),
-    (r"gas station", "Gas Station"),
-    (r"special event|festival", "Special Event"),
-    (r"shelter", "Shelter"),
-    (r"poultry|slaughter", "Live Poultry"),
-    (r"roof ?top", "Rooftop"),
-    (r"stadium", "Stadium"),
-)
-
-# inspection_type -> kind; first match wins, on lower-case text.
-INSPECTION_KINDS: tuple[tuple[str, str], ...] = (
-    (r"food poison|\bsfp\b", "suspected_food_poisoning"),
-    (r"task force|liquor|package goods", "task_force"),
-    (r"complaint", "complaint"),
-    (r"licen[cs]e", "license"),
-    (r"canvas", "canvass"),
-)
-REINSPECTION = r"re[- ]?insp|re[- ]?inpsect|recheck"
-
 COLUMNS = CLEAN_INSPECTIONS.names
 REJECT_COLUMNS = INSPECTION_REJECTS.names
 
@@ -91,32 +46,6 @@ class Cleaned:
 
 
 _INTEGER = r"^\d+$"
-
-
-def per_distinct(series: pd.Series, transform: Callable[[pd.Series], pd.Series]) -> pd.Series:
-    """Apply a transform to the distinct values only and map back: regex rules scale with distinct values, not rows."""
-    codes, distinct = pd.factorize(series, use_na_sentinel=True)
-    done = transform(pd.Series(distinct, dtype=series.dtype)).to_numpy(dtype=object)
-    out = np.full(len(codes), None, dtype=object)
-    present = codes >= 0
-    out[present] = done[codes[present]]
-    return pd.Series(out, index=series.index, dtype=object)
-
-
-def _classify(values: pd.Series, rules: tuple[tuple[str, str], ...], default: str) -> pd.Series:
-    """First-match regex rules on lower-case text with punctuation turned into spaces."""
-
-    def label(distinct: pd.Series) -> pd.Series:
-        keys = distinct.str.lower().str.replace(r"[^a-z0-9]+", " ", regex=True)
-        labels = pd.Series(default, index=keys.index, dtype=object)
-        unmatched = pd.Series(True, index=keys.index)
-        for pattern, name in rules:
-            hit = unmatched & keys.str.contains(pattern, regex=True).fillna(False).astype(bool)
-            labels[hit] = name
-            unmatched &= ~hit
-        return labels
-
-    return per_distinct(values, label)
 
 
 @dataclass
@@ -355,12 +284,10 @@ def derive(kept: pd.DataFrame, repaired: dict[str, int]) -> tuple[pd.DataFrame, 
     kept["outside_chicago"] = ~(
         kept["latitude"].between(*CHICAGO["latitude"]) & kept["longitude"].between(*CHICAGO["longitude"])
     )
-    kept["facility_type"] = _classify(kept["facility_type_raw"], FACILITY_TYPES, OTHER).fillna(OTHER).astype(TEXT)
-    repaired["facility_type_other"] = int((kept["facility_type"] == OTHER).sum())
-    kept["inspection_kind"] = _classify(kept["inspection_type"], INSPECTION_KINDS, "other").fillna("other").astype(TEXT)
-    kept["reinspection"] = (
-        kept["inspection_type"].str.lower().str.contains(REINSPECTION, regex=True).fillna(False).astype(bool)
-    )
+    kept["facility_type"] = labels.facility_type(kept["facility_type_raw"])
+    repaired["facility_type_other"] = int((kept["facility_type"] == labels.OTHER).sum())
+    kept["inspection_kind"] = labels.inspection_kind(kept["inspection_type"])
+    kept["reinspection"] = labels.is_reinspection(kept["inspection_type"])
     kept["failed"] = kept["results"].eq("Fail").fillna(False).astype(bool)
     kept["establishment"] = establishment_key(kept["license"], kept["dba_name"], kept["address"])
     kept["chain"] = chain_key(kept["aka_name"], kept["dba_name"])
