@@ -6,7 +6,8 @@ Nothing here declares a column: it only translates the contracts, so a table's s
 from dagster import AssetKey, BackfillPolicy, MetadataValue, TableColumn, TableColumnConstraints, TableSchema
 from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 
-from chicago_food_assets.core.contracts import CONTRACTS, Column, Contract
+from chicago_food_assets.core.columns import Column, Contract
+from chicago_food_assets.core.contracts import CONTRACTS
 from chicago_food_assets.partitions import weekly
 
 

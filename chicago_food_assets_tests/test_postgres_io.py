@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from dagster import AssetExecutionContext, AssetIn, AssetKey, BackfillPolicy, asset, materialize
 
-from chicago_food_assets.core.contracts import Column, Contract
+from chicago_food_assets.core.columns import Column, Contract
 from chicago_food_assets.partitions import weekly
 from chicago_food_assets.resources.migrations import SchemaChangeError
 from chicago_food_assets.resources.postgres import Table

@@ -13,7 +13,8 @@ from litestar import Request
 from litestar.exceptions import NotFoundException
 from litestar.response import Stream
 
-from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCHEMA, VISIT_LIST, Contract
+from chicago_food_assets.core.columns import Contract
+from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCHEMA, VISIT_LIST
 from service import db
 from service.db import Database
 from service.reads import read

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from chicago_food_assets.core.contracts import FAIRNESS_AUDIT, INSPECTION_SCORES, LIST_EVALUATION, VISIT_LIST, Contract
+from chicago_food_assets.core.columns import Contract
+from chicago_food_assets.core.contracts import FAIRNESS_AUDIT, INSPECTION_SCORES, LIST_EVALUATION, VISIT_LIST
 
 
 def struct(name: str, contract: Contract) -> type[msgspec.Struct]:

@@ -15,12 +15,12 @@ from dagster import (
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck
 from chicago_food_assets.core import cleaning
 from chicago_food_assets.core.cleaning import clean
+from chicago_food_assets.core.columns import Contract
 from chicago_food_assets.core.contracts import (
     CLEAN_INSPECTIONS,
     INSPECTION_REJECTS,
     INSPECTION_VIOLATIONS,
     VISITS_WITHOUT_OUTCOME,
-    Contract,
 )
 from chicago_food_assets.partitions import weekly
 from chicago_food_assets.resources.history import History

@@ -14,13 +14,8 @@ from dagster import (
 
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck
 from chicago_food_assets.core import fairness, reasons, scoring
-from chicago_food_assets.core.contracts import (
-    CURRENT_MODEL,
-    ESTABLISHMENT_RISK,
-    INSPECTION_SCORES,
-    SCORE_MONITORING,
-    json_text,
-)
+from chicago_food_assets.core.columns import json_text
+from chicago_food_assets.core.contracts import CURRENT_MODEL, ESTABLISHMENT_RISK, INSPECTION_SCORES, SCORE_MONITORING
 from chicago_food_assets.core.training import Selected
 from chicago_food_assets.types import key_of, table_asset, weekly_table
 
