@@ -233,7 +233,7 @@ def test_two_demos_on_other_data_run_side_by_side_with_a_training_config(state, 
                 weekly[name] = cursor.fetchall()
                 cursor.execute("SELECT min(week), max(week) FROM food.inspection_features")
                 first, last = (str(day) for day in cursor.fetchone())
-                cursor.execute("SELECT cutoff, holdout_end FROM food.current_model")
+                cursor.execute("SELECT holdout_from, holdout_to FROM food.current_model")
                 cutoff, end = cursor.fetchone()
             expected = {"a": ("2012-11-05", "2013-02-04"), "b": ("2012-11-12", "2013-03-25")}[name]
             assert first >= expected[0] and last <= expected[1]

@@ -29,6 +29,7 @@ from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
 from chicago_food_assets_tests.helpers import api_get as get
 from chicago_food_assets_tests.helpers import new_database, serve_api
 from service.db import READER, Database, ensure_reader
+from service.schemas import SERVED_MODEL
 from service.versions import SERVED
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -195,7 +196,11 @@ async def session_settings(url: str) -> dict[str, str]:
 def test_the_current_model_has_its_windows_metrics_and_fairness(api, pipeline):
     body = get(api, "/v1/models/current").json()
     stored = read_table(pipeline["postgres"], "food", "current_model").iloc[0]
-    assert body["model_version"] == stored.model_version and body["holdout_from"] == str(stored.cutoff.date())
+    assert body["model_version"] == stored.model_version
+    # the response is the table's columns as declared (the windows named as stored), then the fairness groups
+    assert list(body) == [*SERVED_MODEL, "fairness"]
+    windows = ("training_from", "holdout_from", "holdout_to")
+    assert [body[name] for name in windows] == [str(stored[name].date()) for name in windows]
     assert set(body["metrics"]) >= {"xgboost", "knn", "logistic", "baseline_fail_rate"}
     assert "Restaurant" in {g["facility_type"] for g in body["fairness"]}
     assert body["metrics"][body["name"]]["roc_auc"] > 0.5

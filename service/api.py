@@ -25,14 +25,14 @@ from litestar.params import Parameter
 from litestar.response import Stream
 from litestar.static_files import create_static_files_router
 
-from chicago_food_assets.core.contracts import SCHEMA
+from chicago_food_assets.core.contracts import CURRENT_MODEL, SCHEMA
 from service import exports, lists, pages, parameters
 from service.cursors import Cursors
 from service.db import Database, UnavailableError
 from service.parameters import MAX_LIMIT
 from service.reads import document, read
 from service.responses import EXPORTED, NOT_MODIFIED, VERSIONED, passthrough
-from service.schemas import GROUP_COLUMNS, Establishment, Group, Model, Past, Score, WeekScores
+from service.schemas import GROUP_COLUMNS, SERVED_MODEL, Establishment, Group, Model, Past, Score, WeekScores
 from service.versions import VERSION, BoundedStore, Publication, cache_config, headers, revalidate
 
 # The docs page's scripts and styles come from an installed package (Swagger UI 5, which renders OpenAPI 3.1),
@@ -195,30 +195,17 @@ async def current_model(request: Request, database: Database) -> Model:
     row = await read(request, database, CURRENT)
     if row is None:
         raise NotFoundException("no model published yet")
-    metrics = {
+    served = {name: row[name] for name in SERVED_MODEL}
+    for name in JSON_MODEL:
+        served[name] = json.loads(served[name]) if served[name] is not None else None
+    served["metrics"] = {  # a metric that could not be computed (NaN, stored as null) is left out
         name: {k: v for k, v in values.items() if isinstance(v, float | int)}
-        for name, values in json.loads(row["metrics"]).items()
+        for name, values in served["metrics"].items()
     }
-    return Model(
-        model_version=row["model_version"],
-        name=row["name"],
-        selected_by=row["metric"],
-        refit=row["refit"],
-        training_from=row["first_week"],
-        holdout_from=row["cutoff"],
-        holdout_to=row["holdout_end"],
-        train_rows=row["train_rows"],
-        holdout_rows=row["holdout_rows"],
-        metrics=metrics,
-        features=json.loads(row["features"]),
-        fairness=[Group(**g) for g in json.loads(row["fairness"] or "[]")],
-        published_at=row["published_at"],
-        selected_because=row["selected_because"],
-        target=row["target"],
-        backtest=json.loads(row["backtest"] or "[]"),
-        chicago=json.loads(row["chicago"] or "[]"),
-        ranking=json.loads(row["ranking"]) if row["ranking"] else None,
-    )
+    return Model(**served, fairness=[Group(**g) for g in json.loads(row["fairness"] or "[]")])
+
+
+JSON_MODEL = [name for name in SERVED_MODEL if CURRENT_MODEL.column(name).kind == "json"]
 
 
 RETRY_AFTER = {"Retry-After": "5"}

@@ -82,7 +82,7 @@ def load(url: str) -> Data:
         )
     monitoring["week"] = pd.to_datetime(monitoring["week"])
     riskiest["week"] = pd.to_datetime(riskiest["week"])
-    for name in ("first_week", "cutoff", "holdout_end"):
+    for name in ("training_from", "holdout_from", "holdout_to"):
         model[name] = pd.to_datetime(model[name])
     return Data(monitoring, fairness, model.iloc[0] if len(model) else None, riskiest)
 
@@ -114,7 +114,7 @@ def model_card(model: pd.Series) -> str:
     rows = "".join(
         f"| {name} | {m['roc_auc']:.3f} | {m['days_earlier']:.1f} | {m['brier']:.3f} |\n" for name, m in metrics.items()
     )
-    chosen = model.get("selected_because") or f"holdout {model['metric']}"
+    chosen = model.get("selected_because") or f"holdout {model['selected_by']}"
     target = TARGETS[model["target"]]
     city = [
         row
@@ -131,8 +131,9 @@ def model_card(model: pd.Series) -> str:
     return (
         f"### Model <span id='model-version'>{model['model_version']}</span>\n"
         f"{model['name']}, selected by {chosen}; it predicts that <span id='model-target'>the inspection "
-        f"{target.event}</span> (`{target.name}`); trained on weeks from {model['first_week']:%Y-%m-%d} "
-        f"to {model['cutoff']:%Y-%m-%d}, judged on {model['cutoff']:%Y-%m-%d} to {model['holdout_end']:%Y-%m-%d}. "
+        f"{target.event}</span> (`{target.name}`); trained on weeks from {model['training_from']:%Y-%m-%d} "
+        f"to {model['holdout_from']:%Y-%m-%d}, judged on {model['holdout_from']:%Y-%m-%d} to "
+        f"{model['holdout_to']:%Y-%m-%d}. "
         f"Holdout ROC AUC **{best['roc_auc']:.3f}**, {target.found} found **{best['days_earlier']:.1f} days "
         f"earlier**.{chicago}\n\n"
         f"| model | ROC AUC | days earlier | Brier |\n| --- | --- | --- | --- |\n{rows}"

@@ -1,20 +1,29 @@
-"""The API's response types: scores and fairness groups from their tables' contracts; the model's by hand, because it
-renames the stored windows to the names the API has always served and gives its JSON columns their shapes."""
+"""The API's response types, from their tables' contracts (a JSON column's served shape is its `shape` there);
+the pages and the establishment that wrap them."""
 
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from chicago_food_assets.core.columns import Contract
-from chicago_food_assets.core.contracts import FAIRNESS_AUDIT, INSPECTION_SCORES, LIST_EVALUATION, VISIT_LIST
+from chicago_food_assets.core.contracts import (
+    CURRENT_MODEL,
+    FAIRNESS_AUDIT,
+    INSPECTION_SCORES,
+    LIST_EVALUATION,
+    VISIT_LIST,
+)
 
 
-def struct(name: str, contract: Contract) -> type[msgspec.Struct]:
-    """A response type with the contract's columns (core/contracts.py), so the API and the table never drift."""
-    fields = [(c.name, c.type.python if not c.nullable else c.type.python | None) for c in contract.columns]
+def struct(name: str, contract: Contract, *extra: tuple[str, object]) -> type[msgspec.Struct]:
+    """A response type with the contract's columns (core/contracts.py), so the API and the table never drift; `extra`
+    fields follow them."""
+    fields = [(c.name, c.python) for c in contract.columns] + list(extra)
     return msgspec.defstruct(name, fields, module=__name__)
 
+
+SERVED_MODEL = [name for name in CURRENT_MODEL.names if name not in ("training_scores", "libraries", "calibration")]
 
 # period: training (in-sample), holdout or prediction for the model that scored it; failed: the known outcome
 if TYPE_CHECKING:  # built from the contract at import: a type checker sees a struct
@@ -28,6 +37,8 @@ if TYPE_CHECKING:  # built from the contract at import: a type checker sees a st
     class Visit(msgspec.Struct): ...
 
     class Judged(msgspec.Struct): ...
+
+    class Model(msgspec.Struct): ...
 
 else:
     Score = struct("Score", INSPECTION_SCORES)
@@ -48,6 +59,9 @@ else:
     Visit = struct("Visit", VISIT_LIST.select([name for name in VISIT_LIST.names if name != "week"]))
     # a row of the lists' prospective evaluation: a week's, or pooled over a model's weeks outside its training
     Judged = struct("Judged", LIST_EVALUATION)
+    # the published model: the stored columns but the training score distribution, libraries and calibration, and
+    # its fairness by facility type
+    Model = struct("Model", CURRENT_MODEL.select(SERVED_MODEL), ("fairness", list[Group]))
 
 
 class Establishment(msgspec.Struct):
@@ -76,28 +90,6 @@ class WeekScores(msgspec.Struct):
     week: date
     items: list[Score]
     next_cursor: str | None  # pass as `cursor` for the next page; null on the last page
-
-
-class Model(msgspec.Struct):
-    model_version: str
-    name: str
-    selected_by: str
-    refit: bool
-    training_from: date
-    holdout_from: date
-    holdout_to: date  # exclusive
-    train_rows: int
-    holdout_rows: int
-    metrics: dict[str, dict[str, float]]
-    features: list[str]
-    fairness: list[Group]
-    published_at: datetime
-    selected_because: str | None  # the backtest's rule: best pooled ROC AUC, or a simpler model inside its interval
-    target: str  # what the scores predict: failed, or critical_found (a critical or priority violation)
-    backtest: list[dict[str, str | int | float | None]]  # per model: each cutoff and `pooled` (ROC AUC with its CI)
-    # the same windows under the City of Chicago's protocol: canvass inspections, the first 60 days, re-ordered
-    chicago: list[dict[str, str | int | float | None]]
-    ranking: dict[str, object] | None  # the deployed ranking policy (single or per-group thresholds) and why
 
 
 SCORE_COLUMNS = ", ".join(Score.__struct_fields__)

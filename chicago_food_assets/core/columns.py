@@ -6,6 +6,7 @@ in `core/kinds.py`.
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,7 @@ class Column:
     values: frozenset[str] | None = None  # the allowed values of a text column
     unique: bool = False
     formerly: str | None = None  # the column's earlier name: a stored table is renamed in place
+    shape: Any = None  # a json column's value as the API serves it, where it is not a score's reasons
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -60,6 +62,12 @@ class Column:
     @property
     def postgres(self) -> str:
         return self.type.postgres
+
+    @property
+    def python(self) -> Any:
+        """The served value's Python type (None allowed where the column is nullable)."""
+        value = self.shape if self.shape is not None else self.type.python
+        return value | None if self.nullable else value
 
 
 @dataclass(frozen=True)

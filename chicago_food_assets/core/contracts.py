@@ -13,6 +13,7 @@ from chicago_food_assets.core import catalog, targets
 from chicago_food_assets.core.columns import Column, Contract, contract
 
 SCHEMA = "food"  # the PostgreSQL schema every table lives in
+Measured = dict[str, str | int | float | None]  # a row of a backtest: a model, its cutoff or `pooled`, its numbers
 
 
 # The declarations below look alike by design (one column a line, the same few kinds): they are data, not logic.
@@ -152,24 +153,24 @@ CURRENT_MODEL = contract(
     "The published model: version, windows, holdout metrics, training score distribution, library versions.",
     C("model_version", "text", False),
     C("name", "text", False),
-    C("metric", "text", False),
-    C("refit", "boolean", False),
-    C("first_week", "date", False),
-    C("cutoff", "date", False),
-    C("holdout_end", "date", False),
+    C("selected_by", "text", False, "the holdout metric candidates were ranked by (SelectionConfig.metric)"),
+    C("refit", "boolean", False, "refitted on the holdout weeks too after selection"),
+    C("training_from", "date", False, "the first training week"),
+    C("holdout_from", "date", False, "the first holdout week: training ends before it"),
+    C("holdout_to", "date", False, "the end of the holdout (exclusive)"),
     C("train_rows", "bigint", False),
     C("holdout_rows", "bigint", False),
-    C("metrics", "json", False),
-    C("features", "json", False),
+    C("metrics", "json", False, "every candidate's and baseline's holdout metrics", shape=dict[str, dict[str, float]]),
+    C("features", "json", False, "the model's inputs (core/catalog.py)", shape=list[str]),
     C("training_scores", "json", False, "the training score distribution, for drift"),
     C("libraries", "json", False),
     C("published_at", "instant", False),
     C("selected_because", "text", description="why this candidate: the backtest's rule (core/selection.choice)"),
     C("target", "text", False, "what the model predicts (core/targets.py): failed or critical_found"),
-    C("backtest", "json", description="rolling-origin backtest: per model, per cutoff and pooled"),
-    C("chicago", "json", description="the backtest under the City of Chicago's protocol (evaluation.chicago)"),
+    C("backtest", "json", False, "rolling-origin backtest: per model, per cutoff and pooled", shape=list[Measured]),
+    C("chicago", "json", False, "the backtest's windows under the City of Chicago's protocol", shape=list[Measured]),
     C("calibration", "json", description="the Platt map, where it was fitted, and the holdout's reliability by decile"),
-    C("ranking", "json", description="the deployed ranking policy, why, and its effect (core/fairness.decide)"),
+    C("ranking", "json", description="the deployed ranking policy, why, and its effect", shape=dict[str, object]),
     partition=None,
 )
 

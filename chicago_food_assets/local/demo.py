@@ -204,9 +204,13 @@ def published(url: str) -> tuple[tuple[str, str] | None, str | None]:
         model, inspections = cursor.fetchone()
         holdout = newest = None
         if model is not None:
-            cursor.execute(f"SELECT cutoff, holdout_end FROM {SCHEMA}.current_model LIMIT 1")
-            row = cursor.fetchone()
-            holdout = (str(row[0]), str(row[1])) if row else None
+            try:
+                cursor.execute(f"SELECT holdout_from, holdout_to FROM {SCHEMA}.current_model LIMIT 1")
+            except psycopg2.errors.UndefinedColumn:  # written by an older version: the training stage rewrites it
+                connection.rollback()
+            else:
+                row = cursor.fetchone()
+                holdout = (str(row[0]), str(row[1])) if row else None
         if inspections is not None:
             cursor.execute(f"SELECT max(week) FROM {SCHEMA}.clean_inspections")
             row = cursor.fetchone()
@@ -279,7 +283,9 @@ def summary(env: dict[str, str]) -> str:
     import psycopg2
 
     with psycopg2.connect(env["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
-        cursor.execute(f"SELECT model_version, name, cutoff, holdout_end, metrics FROM {SCHEMA}.current_model LIMIT 1")
+        cursor.execute(
+            f"SELECT model_version, name, holdout_from, holdout_to, metrics FROM {SCHEMA}.current_model LIMIT 1"
+        )
         model = cursor.fetchone()
     lines = ["", "done."]
     if model:
