@@ -34,3 +34,34 @@ def test_the_benchmark_table_says_which_targets_were_met():
     )
     assert "| demo | 45,391 | 95.0 s | 478 | 900 MB | < 3 min | yes |" in table
     assert "| new week | 1,000 | 31.0 s | 32 |  | < 30 s | **no** |" in table
+
+
+def test_the_docs_projection_is_scaled_from_the_measured_run_not_written_by_hand():
+    from benchmarks.docs import projection
+
+    row = {"target": "-", "met": None, "note": ""}
+    measured = {
+        "rows": [
+            {
+                **row,
+                "benchmark": "`./run demo --data` generated feed, 2010-01-04..2026-11-16",
+                "rows": 300_000,
+                "seconds": 240.0,
+                "peak_mb": 2000,
+            },
+            {
+                **row,
+                "benchmark": "  raw to features (its first stage)",
+                "rows": 300_000,
+                "seconds": 90.0,
+                "peak_mb": 2000,
+            },
+        ],
+        "breakdown": [{"stage": "training, selection, fairness audit", "wall": 60.0}],
+    }
+    text = projection(measured)
+    # 881 weeks and 300,000 rows measured; ten more years of 19,000 a year is 490,000 rows (x 1.633)
+    assert "490,000 rows and 1,401 weeks" in text and "881 weeks" in text
+    assert "90 s now, about 147 s then" in text and "60 s now, about 98 s then" in text
+    assert "2.0 GB now, about 3.3 GB then" in text
+    assert "not measured yet" in projection({"rows": [], "breakdown": []})
