@@ -215,6 +215,20 @@ def test_conditional_passes_count_the_year_before_only():
     assert built["conditional_passes_last_year"].tolist() == [0, 0, 2, 0, 1]
 
 
+def test_fails_last_year_count_the_failed_inspections_of_the_year_before_only():
+    built = hand_made(
+        [
+            ("2013-01-02", "Fail", "canvass", 1),
+            ("2013-01-02", "Fail", "complaint", 1),  # the same day: not each other's history
+            ("2013-06-03", "Pass", "reinspection", 0),
+            ("2014-01-06", "Fail", "canvass", 1),  # 2013-01-02's two fails are more than 365 days before
+            ("2014-02-03", "Pass", "reinspection", 0),
+        ]
+    )
+    assert built["fails_last_year"].tolist() == [0, 0, 2, 0, 1]
+    assert built["prior_fails"].tolist() == [0, 0, 2, 2, 3]  # where every earlier fail counts
+
+
 def test_the_canvass_schedule_counts_from_the_last_canvass_and_numbers_re_inspections():
     built = hand_made(
         [

@@ -113,6 +113,16 @@ FEATURES: tuple[Feature, ...] = (
         "minor violations at the last inspection",
     ),
     _counted("inspections_last_year", RESULTS, "inspections in the 365 days before", "inspections in the past year"),
+    Feature(
+        "fails_last_year",
+        "integer",
+        RESULTS,
+        "failed inspections in the 365 days before (recent fails, where `prior_fails` counts them all)",
+        count("failed inspections in the past year"),
+        count=True,
+        bounds=(0, None),
+        candidate=True,
+    ),
     _counted(
         "critical_last_year",
         VIOLATIONS,

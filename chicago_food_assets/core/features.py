@@ -201,6 +201,7 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
         return cumulative[position] - cumulative[first]
 
     out["inspections_last_year"] = window(days["n"].to_numpy(dtype=float))
+    out["fails_last_year"] = window(days["fails"].to_numpy(dtype=float))
     out["complaints_last_year"] = window(days["complaints"].to_numpy(dtype=float))
     out["food_poisoning_last_year"] = window(days["poisonings"].to_numpy(dtype=float))
     out["conditional_passes_last_year"] = window(days["conditional"].to_numpy(dtype=float))
