@@ -244,3 +244,24 @@ def test_two_demos_on_other_data_run_side_by_side_with_a_training_config(state, 
     finally:
         for _, env, _ in runs:
             bash("./run stop", env)
+
+
+def test_the_demo_reads_a_model_table_of_an_older_version_as_not_yet_published(server_url):
+    """A state folder whose current_model still names its windows as before (cutoff, holdout_end): the demo plans
+    as if no model were published (its training stage rewrites the table) instead of failing on the column."""
+    from chicago_food_assets.local.demo import published
+    from chicago_food_assets_tests.helpers import new_database
+
+    with new_database(server_url) as url:
+        with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+            cursor.execute("CREATE SCHEMA food")
+            cursor.execute("CREATE TABLE food.current_model (cutoff date, holdout_end date)")
+            cursor.execute("INSERT INTO food.current_model VALUES ('2019-06-24', '2019-09-16')")
+            cursor.execute("CREATE TABLE food.clean_inspections (week date)")
+            cursor.execute("INSERT INTO food.clean_inspections VALUES ('2020-05-04')")
+        assert published(url) == (None, "2020-05-04")
+        with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+            cursor.execute("DROP TABLE food.current_model")
+            cursor.execute("CREATE TABLE food.current_model (holdout_from date, holdout_to date)")
+            cursor.execute("INSERT INTO food.current_model VALUES ('2019-06-24', '2019-09-16')")
+        assert published(url) == (("2019-06-24", "2019-09-16"), "2020-05-04")

@@ -1,0 +1,81 @@
+"""What `./run demo` says when it is done: the published model, the newest visit list's top five, how past lists did,
+and where everything is (read from the tables, whatever the storage)."""
+
+import json
+
+from chicago_food_assets.core.contracts import SCHEMA
+
+
+def summary(env: dict[str, str]) -> str:
+    """Where everything is, and the published model (read from `food.current_model`, whatever the storage)."""
+    import psycopg2
+
+    with psycopg2.connect(env["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT model_version, name, holdout_from, holdout_to, metrics FROM {SCHEMA}.current_model LIMIT 1"
+        )
+        model = cursor.fetchone()
+    lines = ["", "done."]
+    if model:
+        version, name, start, end, metrics = model
+        metrics = metrics if isinstance(metrics, dict) else json.loads(metrics)
+        chosen = metrics[name]
+        lines.append(
+            f"selected model {version}: holdout {start}..{end} ROC AUC {chosen['roc_auc']:.3f}, fails found "
+            f"{chosen['days_earlier']:.1f} days earlier (baseline previous result: "
+            f"AUC {metrics['baseline_previous_result']['roc_auc']:.3f})"
+        )
+    lines += visit_summary(env["CHICAGO_FOOD_POSTGRES_URL"])
+    state = env["CHICAGO_FOOD_STATE_DIR"]
+    lines += [
+        f"tables: PostgreSQL schema `food`; run history and metadata: database `dagster`; all state in {state}",
+        "open the Dagster UI on it: ./run ui   (then http://127.0.0.1:3000)",
+        "serve the score API: ./run api    (then http://127.0.0.1:8000/v1/models/current, docs at /schema)",
+        "open the monitoring dashboard: ./run dashboard   (then http://127.0.0.1:5006/dashboard)",
+        "stop the embedded PostgreSQL and the replay server: ./run stop",
+    ]
+    return "\n".join(lines)
+
+
+def visit_summary(url: str) -> list[str]:
+    """The newest visit list's top five and the pooled prospective evaluation, as lines."""
+    import psycopg2
+
+    lines: list[str] = []
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s), to_regclass(%s)", (f"{SCHEMA}.visit_list", f"{SCHEMA}.list_evaluation"))
+        lists, evaluation = cursor.fetchone()
+        if lists is None:
+            return lines
+        cursor.execute(
+            f"SELECT week, rank, dba_name, address, score, reasons->0->>'reason', (SELECT count(*) FROM"
+            f" {SCHEMA}.visit_list l WHERE l.week = v.week) FROM {SCHEMA}.visit_list v"
+            f" WHERE week = (SELECT max(week) FROM {SCHEMA}.visit_list) ORDER BY rank LIMIT 5"
+        )
+        top = cursor.fetchall()
+        if top:
+            lines.append(f"visit list of the week of {top[0][0]}: {top[0][6]:,} places due, the first five:")
+            for _, rank, name, address, score, reason, _ in top:
+                lines.append(f"  {rank:>3}. {name or '?'}, {address or '?'}: {score:.2f} ({reason or 'no reason'})")
+        if evaluation is not None:
+            cursor.execute(
+                f"SELECT weeks, coverage, canvass_coverage, roc_auc, days_earlier, first_half_real, first_half_list"
+                f" FROM {SCHEMA}.list_evaluation WHERE scope = 'pooled' ORDER BY model_version DESC LIMIT 1"
+            )
+            pooled = cursor.fetchone()
+            if pooled:
+                weeks, coverage, canvass, auc, earlier, real, listed = pooled
+                lines.append(
+                    f"past lists judged on {weeks} weeks outside training: ROC AUC {_number(auc)}, "
+                    f"{_share(coverage)} of inspections ({_share(canvass)} of canvass inspections) at listed places, "
+                    f"fails found {_number(earlier, 1)} days earlier, first half {_share(real)} -> {_share(listed)}"
+                )
+    return lines
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
