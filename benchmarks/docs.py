@@ -34,7 +34,6 @@ PAGES = {
 }
 MORE_YEARS, PER_YEAR = 10, 19_000  # the projection: ten more years of one city, about 19,000 inspections a year
 EVENT_MS = 4  # Dagster's bookkeeping per week and weekly asset, pooled and batched (the design notes' measurement)
-WEEKLY_ASSETS = 7
 
 
 def features() -> str:
@@ -122,6 +121,15 @@ def stored(name: str) -> str:
     return tables(json.loads(path.read_text())) if name.endswith(".json") else path.read_text().strip()
 
 
+def weekly_assets() -> int:
+    """How many assets are partitioned by week (each writes an event per week of a backfill)."""
+    from chicago_food_assets.definitions import defs
+    from chicago_food_assets.partitions import weekly
+
+    graph = defs.resolve_asset_graph()
+    return sum(graph.get(key).partitions_def == weekly for key in graph.get_all_asset_keys())
+
+
 def projection(measured: dict) -> str:
     """Ten more years of one city, scaled linearly in rows (or weeks) from `./run bench`'s full-scale run (its saved
     results, as docs/results/benchmarks.json holds them)."""
@@ -138,12 +146,13 @@ def projection(measured: dict) -> str:
     training = next(wall for stage, wall in stages.items() if stage.startswith("training"))
     more_weeks = weeks + MORE_YEARS * 52
     peak = full["peak_mb"] / 1000
+    assets = weekly_assets()
     text = (
         f"- **Ten more years of one city** (about {PER_YEAR:,} inspections a year: {then:,} rows and {more_weeks:,} "
         f"weeks, against {now:,} rows and {weeks:,} weeks in `./run bench`'s feed). What grows with history is the "
         f"full backfill: raw to features is linear in rows ({raw:.0f} s now, about {raw * grow:.0f} s then); "
-        f"Dagster's bookkeeping in weeks times weekly assets ({WEEKLY_ASSETS} x {more_weeks:,} x {EVENT_MS} ms, "
-        f"about {WEEKLY_ASSETS * more_weeks * EVENT_MS / 1000:.0f} s); training in training rows ({training:.0f} s "
+        f"Dagster's bookkeeping in weeks times weekly assets ({assets} x {more_weeks:,} x {EVENT_MS} ms, "
+        f"about {assets * more_weeks * EVENT_MS / 1000:.0f} s); training in training rows ({training:.0f} s "
         f"now, about {training * grow:.0f} s then); and the backfill's memory, because a single-run backfill holds "
         f"its whole range in one process: {peak:.1f} GB now, about {peak * grow:.1f} GB then. That is the first "
         "limit on a small worker; the fix is a backfill policy of a few years per run "
