@@ -251,7 +251,7 @@ def state() -> Iterator[Path]:
 
 # The longest files first: with a file to a worker (./run test's --dist loadfile), they start at once, one on each
 # worker, and the short ones fill in around them.
-LONGEST = ("test_first_contact.py", "test_readme_elsewhere.py", "test_instance.py")
+LONGEST = ("test_instance.py", "test_first_contact.py", "test_alerts.py", "test_readme_elsewhere.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -4,7 +4,10 @@ receivers of alerts (an SMTP server, a webhook)."""
 import json
 import os
 import subprocess
+import sys
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import message_from_bytes, policy
@@ -213,3 +216,66 @@ def smtp_server() -> Iterator[tuple["Mailbox", int]]:
         yield box, port
     finally:
         controller.stop()
+
+
+def wait(condition, seconds: float, what: str, log: Path | None = None):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(1)
+    tail = f"\n{log.name}:\n{log.read_text(errors='replace')[-3000:]}" if log is not None and log.exists() else ""
+    raise AssertionError(f"{what} within {seconds} s{tail}")
+
+
+def daemon_settings(home: Path, dagster_url: str, tables_url: str, replay: ReplayServer, tmp_path: Path) -> dict:
+    """The environment of a daemon on the project's instance in `home`, its storage and tables in these databases,
+    Socrata at the replay server."""
+    return {
+        "DAGSTER_HOME": str(home),
+        "DAGSTER_POSTGRES_URL": dagster_url,
+        "DAGSTER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        "CHICAGO_FOOD_POSTGRES_URL": tables_url,
+        "CHICAGO_FOOD_STATE_DIR": str(tmp_path / "state"),
+        "SOCRATA_DOMAIN": replay.domain,
+        "SOCRATA_SCHEME": "http",
+    }
+
+
+def start_daemon(log: Path) -> subprocess.Popen:
+    """`dagster-daemon run` on the project's workspace, in a process group of its own (with its code server)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dagster._daemon", "run", "-w", "workspace.yaml"],
+        cwd=PROJECT,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def launch(week: str) -> str:
+    """`dagster job launch` of the ingest job for one week: queued on the instance, started by the daemon."""
+    tags = json.dumps({"dagster/asset_partition_range_start": week, "dagster/asset_partition_range_end": week})
+    run_id = str(uuid.uuid4())
+    command = ["job", "launch", "-w", "workspace.yaml", "-j", "ingest", "--tags", tags, "--run-id", run_id]
+    done = subprocess.run(
+        [sys.executable, "-m", "dagster", *command],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return run_id
+
+
+def exports_of(output: str) -> dict[str, str]:
+    """`./run env`'s `export NAME=value` lines as a mapping (what `eval` would set)."""
+    import shlex
+
+    return {
+        name: shlex.split(value)[0]
+        for name, _, value in (line.removeprefix("export ").partition("=") for line in output.splitlines())
+        if name != "PATH"
+    }

@@ -1,8 +1,13 @@
 """Alerts, end to end against real receivers: an SMTP server (aiosmtpd) and an HTTP receiver on 127.0.0.1 get
 exactly one message each for a run that failed, a late week and a model that was not promoted, whatever the number
-of ticks; a receiver that is down loses nothing and fails nothing."""
+of ticks; a receiver that is down loses nothing and fails nothing; and the real daemon, killed and started again,
+tells nothing twice."""
 
 import json
+import os
+import shutil
+import signal
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -16,17 +21,24 @@ from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.core.alerts import Alert
 from chicago_food_assets.definitions import defs
 from chicago_food_assets.freshness import weekly_freshness
+from chicago_food_assets.local.environment import PROJECT
+from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.partitions import upcoming, weekly
 from chicago_food_assets.resources.alerts import AlertResource
 from chicago_food_assets.resources.storage import LocalRawIOManager
 from chicago_food_assets_tests.helpers import (
     Mailbox,
     Receiver,
+    daemon_settings,
     free_port,
     inject,
+    launch,
     new_database,
     project_instance,
+    rows_between,
     smtp_server,
+    start_daemon,
+    wait,
 )
 
 UI = "https://dagster.example.org"
@@ -209,3 +221,73 @@ def test_weeks_given_up_are_told_once_and_again_only_after_they_recover():
 def test_an_alert_kind_outside_the_runbook_is_refused():
     with pytest.raises(ValueError, match="unknown alert kind"):
         Alert("something", "key", "summary")
+
+
+@pytest.mark.faults
+@pytest.mark.timeout(900)
+def test_the_daemon_tells_a_failed_run_once_by_email_and_webhook_across_a_restart(
+    server_url, tmp_path, sample_rows, monkeypatch
+):
+    """The project's dagster.yaml, the daemon running its sensors with the alert settings from the environment: a
+    run whose pulls fail for good is told once to a real SMTP server and a real webhook, and a daemon killed and
+    started again (resuming the alerts sensor from its stored cursor) tells it no second time."""
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    with (
+        new_database(server_url) as dagster_url,
+        new_database(server_url) as tables_url,
+        ReplayServer(rows_between(sample_rows, "2013-01-07", "2013-01-21")) as replay,
+        smtp_server() as (mailbox, smtp_port),
+    ):
+        receiver = Receiver(free_port())
+        settings = {
+            **daemon_settings(home, dagster_url, tables_url, replay, tmp_path),
+            "CHICAGO_FOOD_ALERT_SMTP_HOST": "127.0.0.1",
+            "CHICAGO_FOOD_ALERT_SMTP_PORT": str(smtp_port),
+            "CHICAGO_FOOD_ALERT_SMTP_STARTTLS": "false",
+            "CHICAGO_FOOD_ALERT_EMAIL_TO": "on-call@example.org",
+            "CHICAGO_FOOD_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_port}/hook",
+            "CHICAGO_FOOD_UI_URL": "https://dagster.example.org",
+            "CHICAGO_FOOD_ALERT_INTERVAL_SECONDS": "5",
+        }
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        inject(replay, status=500, times=-1, match="inspection_date >= '2013-01-07")  # the pulls, not the polls
+        daemon = start_daemon(tmp_path / "daemon.log")
+        instance = DagsterInstance.get()
+        try:
+            failed = launch("2013-01-07")
+            wait(lambda: instance.get_run_by_id(failed).is_failure, 300, "the run failed", tmp_path / "daemon.log")
+            wait(lambda: receiver.posts and mailbox.messages, 180, "the alert arrived", tmp_path / "daemon.log")
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(30)
+            restarted = time.time()
+            daemon = start_daemon(tmp_path / "daemon-restarted.log")
+
+            def ticks_since_restart() -> int:
+                [state] = [s for s in instance.all_instigator_state() if s.name == "alerts"]
+                found = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=10)
+                return sum(tick.timestamp > restarted for tick in found)
+
+            wait(
+                lambda: ticks_since_restart() >= 2,
+                300,
+                "two ticks after the restart",
+                tmp_path / "daemon-restarted.log",
+            )
+            told = [post["alert"] for post in receiver.posts]
+            # the daemon's freshness sensor also finds this empty instance's weeks late: told too, once each
+            assert {alert["kind"] for alert in told} <= {"run_failed", "late"}, told
+            assert [alert["run_id"] for alert in told if alert["kind"] == "run_failed"] == [failed]
+            keys = [alert["key"] for alert in told]
+            assert len(keys) == len(set(keys)) and len(mailbox.messages) == len(told)  # nothing twice, each by both
+            [email] = [m for m in mailbox.messages if "a run failed" in m["Subject"]]
+            assert f"https://dagster.example.org/runs/{failed}" in email.get_content()
+            assert instance.get_run_by_id(failed).tags.get("dagster/will_retry") != "true"  # a step failure
+        finally:
+            instance.dispose()
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(30)
+            receiver.shutdown()
+            receiver.server_close()

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
@@ -21,15 +20,17 @@ from chicago_food_assets.instance.run_launcher import LocalRunLauncher
 from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.storage import LocalRawIOManager
 from chicago_food_assets_tests.helpers import (
-    Receiver,
-    free_port,
+    daemon_settings,
+    exports_of,
     inject,
+    launch,
     new_database,
     project_instance,
     request_log,
     rows_between,
-    smtp_server,
+    start_daemon,
     user_environment,
+    wait,
 )
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -123,17 +124,6 @@ def test_both_deployments_load(monkeypatch, tmp_path):
         deployment.resources("staging")
 
 
-def wait(condition, seconds: float, what: str, log: Path | None = None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(1)
-    tail = f"\n{log.name}:\n{log.read_text(errors='replace')[-3000:]}" if log is not None and log.exists() else ""
-    raise AssertionError(f"{what} within {seconds} s{tail}")
-
-
 @pytest.mark.faults
 @pytest.mark.timeout(900)
 def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_url, tmp_path, sample_rows, monkeypatch):
@@ -184,128 +174,6 @@ def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_ur
             instance.dispose()
             os.killpg(daemon.pid, signal.SIGKILL)  # the daemon and the code server it started
             daemon.wait(30)
-
-
-@pytest.mark.faults
-@pytest.mark.timeout(900)
-def test_the_daemon_tells_a_failed_run_once_by_email_and_webhook_across_a_restart(
-    server_url, tmp_path, sample_rows, monkeypatch
-):
-    """The project's dagster.yaml, the daemon running its sensors with the alert settings from the environment: a
-    run whose pulls fail for good is told once to a real SMTP server and a real webhook, and a daemon killed and
-    started again (resuming the alerts sensor from its stored cursor) tells it no second time."""
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
-    with (
-        new_database(server_url) as dagster_url,
-        new_database(server_url) as tables_url,
-        ReplayServer(rows_between(sample_rows, "2013-01-07", "2013-01-21")) as replay,
-        smtp_server() as (mailbox, smtp_port),
-    ):
-        receiver = Receiver(free_port())
-        settings = {
-            **daemon_settings(home, dagster_url, tables_url, replay, tmp_path),
-            "CHICAGO_FOOD_ALERT_SMTP_HOST": "127.0.0.1",
-            "CHICAGO_FOOD_ALERT_SMTP_PORT": str(smtp_port),
-            "CHICAGO_FOOD_ALERT_SMTP_STARTTLS": "false",
-            "CHICAGO_FOOD_ALERT_EMAIL_TO": "on-call@example.org",
-            "CHICAGO_FOOD_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_port}/hook",
-            "CHICAGO_FOOD_UI_URL": "https://dagster.example.org",
-            "CHICAGO_FOOD_ALERT_INTERVAL_SECONDS": "5",
-        }
-        for name, value in settings.items():
-            monkeypatch.setenv(name, value)
-        inject(replay, status=500, times=-1, match="inspection_date >= '2013-01-07")  # the pulls, not the polls
-        daemon = start_daemon(tmp_path / "daemon.log")
-        instance = DagsterInstance.get()
-        try:
-            failed = launch("2013-01-07")
-            wait(lambda: instance.get_run_by_id(failed).is_failure, 300, "the run failed", tmp_path / "daemon.log")
-            wait(lambda: receiver.posts and mailbox.messages, 180, "the alert arrived", tmp_path / "daemon.log")
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait(30)
-            restarted = time.time()
-            daemon = start_daemon(tmp_path / "daemon-restarted.log")
-
-            def ticks_since_restart() -> int:
-                [state] = [s for s in instance.all_instigator_state() if s.name == "alerts"]
-                found = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=10)
-                return sum(tick.timestamp > restarted for tick in found)
-
-            wait(
-                lambda: ticks_since_restart() >= 2,
-                300,
-                "two ticks after the restart",
-                tmp_path / "daemon-restarted.log",
-            )
-            told = [post["alert"] for post in receiver.posts]
-            # the daemon's freshness sensor also finds this empty instance's weeks late: told too, once each
-            assert {alert["kind"] for alert in told} <= {"run_failed", "late"}, told
-            assert [alert["run_id"] for alert in told if alert["kind"] == "run_failed"] == [failed]
-            keys = [alert["key"] for alert in told]
-            assert len(keys) == len(set(keys)) and len(mailbox.messages) == len(told)  # nothing twice, each by both
-            [email] = [m for m in mailbox.messages if "a run failed" in m["Subject"]]
-            assert f"https://dagster.example.org/runs/{failed}" in email.get_content()
-            assert instance.get_run_by_id(failed).tags.get("dagster/will_retry") != "true"  # a step failure
-        finally:
-            instance.dispose()
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait(30)
-            receiver.shutdown()
-            receiver.server_close()
-
-
-def daemon_settings(home: Path, dagster_url: str, tables_url: str, replay: ReplayServer, tmp_path: Path) -> dict:
-    """The environment of a daemon on the project's instance in `home`, its storage and tables in these databases,
-    Socrata at the replay server."""
-    return {
-        "DAGSTER_HOME": str(home),
-        "DAGSTER_POSTGRES_URL": dagster_url,
-        "DAGSTER_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
-        "CHICAGO_FOOD_POSTGRES_URL": tables_url,
-        "CHICAGO_FOOD_STATE_DIR": str(tmp_path / "state"),
-        "SOCRATA_DOMAIN": replay.domain,
-        "SOCRATA_SCHEME": "http",
-    }
-
-
-def start_daemon(log: Path) -> subprocess.Popen:
-    """`dagster-daemon run` on the project's workspace, in a process group of its own (with its code server)."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "dagster._daemon", "run", "-w", "workspace.yaml"],
-        cwd=PROJECT,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def launch(week: str) -> str:
-    """`dagster job launch` of the ingest job for one week: queued on the instance, started by the daemon."""
-    tags = json.dumps({"dagster/asset_partition_range_start": week, "dagster/asset_partition_range_end": week})
-    run_id = str(uuid.uuid4())
-    command = ["job", "launch", "-w", "workspace.yaml", "-j", "ingest", "--tags", tags, "--run-id", run_id]
-    done = subprocess.run(
-        [sys.executable, "-m", "dagster", *command],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return run_id
-
-
-def exports_of(output: str) -> dict[str, str]:
-    """`./run env`'s `export NAME=value` lines as a mapping (what `eval` would set)."""
-    import shlex
-
-    return {
-        name: shlex.split(value)[0]
-        for name, _, value in (line.removeprefix("export ").partition("=") for line in output.splitlines())
-        if name != "PATH"
-    }
 
 
 @pytest.mark.faults
