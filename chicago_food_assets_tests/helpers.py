@@ -1,5 +1,6 @@
 """Small helpers the tests share: talking to the replay server, picking real rows, a user's shell, files users have,
-receivers of alerts (an SMTP server, a webhook)."""
+receivers of alerts (an SMTP server, a webhook), and a real Dagster daemon (its settings, starting it, launching a
+run, waiting on it)."""
 
 import json
 import os
@@ -219,6 +220,8 @@ def smtp_server() -> Iterator[tuple["Mailbox", int]]:
 
 
 def wait(condition, seconds: float, what: str, log: Path | None = None):
+    """Poll `condition` each second until it is true (its value is returned); after `seconds`, fail saying `what` did
+    not happen, with the tail of `log` (a daemon's) when there is one."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = condition()
