@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from dagster import (
     AssetRecordsFilter,
@@ -35,7 +36,7 @@ from dagster._core.storage.tags import WILL_RETRY_TAG
 
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, SCORE_MONITORING
 from chicago_food_assets.jobs import judging_job, list_job, lookup_job, register_job, training_job, weekly_job
-from chicago_food_assets.partitions import upcoming, week_of, weekly
+from chicago_food_assets.partitions import FIRST_WEEK, upcoming, week_of, weekly
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataError, SocrataResource
@@ -107,7 +108,7 @@ def recovered(context: SensorEvaluationContext, state: dict) -> None:
 def socrata_changes(
     context: SensorEvaluationContext, socrata: SocrataResource, postgres: PostgresResource
 ) -> SensorResult | SkipReason:
-    state = {"updated_at": None, "pending": [], "launched": {}, "owed": {}, "given_up_at": {}}
+    state: dict[str, Any] = {"updated_at": None, "pending": [], "launched": {}, "owed": {}, "given_up_at": {}}
     state.update(json.loads(context.cursor) if context.cursor else {})
     settle(context, state)
     recovered(context, state)
@@ -134,7 +135,7 @@ def socrata_changes(
     in_flight = {week for weeks in state["launched"].values() for week in weeks}
     due = {week for week, attempts in state["owed"].items() if attempts < MAX_ATTEMPTS and week not in in_flight}
     ready = sorted((wanted & existing) | due)
-    state["pending"] = sorted(w for w in wanted if w not in existing and w >= weekly.get_first_partition_key())
+    state["pending"] = sorted(w for w in wanted if w not in existing and w >= FIRST_WEEK)
     state["updated_at"] = changes.updated_at or state["updated_at"]
     given_up = sorted(w for w, attempts in state["owed"].items() if attempts >= MAX_ATTEMPTS)
     if not ready:

@@ -3,7 +3,19 @@
 Nothing here declares a column: it only translates the contracts, so a table's shape is written once.
 """
 
-from dagster import AssetKey, BackfillPolicy, MetadataValue, TableColumn, TableColumnConstraints, TableSchema
+from collections.abc import Mapping
+from typing import Any
+
+from dagster import (
+    AssetKey,
+    BackfillPolicy,
+    DagsterType,
+    MetadataValue,
+    PartitionsDefinition,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
+)
 from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 
 from chicago_food_assets.core.columns import Column, Contract
@@ -26,7 +38,7 @@ def column_schema(contract: Contract) -> TableSchema:
     )
 
 
-def contract_of(name: str, metadata: dict) -> Contract:
+def contract_of(name: str, metadata: Mapping[str, Any]) -> Contract:
     """The contract an asset declares in its definition metadata (`dagster/column_schema`, `partition_expr`,
     `indexes`, `renamed`)."""
     schema = metadata.get("dagster/column_schema")
@@ -68,7 +80,7 @@ def _pandas_column(column: Column) -> PandasColumn:
     return PandasColumn.exists(column.name, **required)
 
 
-def dataframe_type(contract: Contract) -> object:
+def dataframe_type(contract: Contract) -> DagsterType:
     """The contract as a dagster-pandas DataFrame type: a broken frame fails the type check naming the column."""
     name = "".join(part.title() for part in contract.name.split("_"))
     return create_dagster_pandas_dataframe_type(
@@ -76,9 +88,9 @@ def dataframe_type(contract: Contract) -> object:
     )
 
 
-def table_metadata(contract: Contract) -> dict[str, object]:
+def table_metadata(contract: Contract) -> dict[str, Any]:
     """Definition metadata of a table asset: its column schema, partition column, indexes and renames."""
-    metadata: dict[str, object] = {"dagster/column_schema": MetadataValue.table_schema(column_schema(contract))}
+    metadata: dict[str, Any] = {"dagster/column_schema": MetadataValue.table_schema(column_schema(contract))}
     if contract.partition:
         metadata["partition_expr"] = contract.partition
     if contract.indexes:
@@ -92,7 +104,7 @@ def table_metadata(contract: Contract) -> dict[str, object]:
 TYPES = {name: dataframe_type(contract) for name, contract in CONTRACTS.items()}
 
 
-def table_asset(contract: Contract) -> dict[str, object]:
+def table_asset(contract: Contract) -> dict[str, Any]:
     """What every table asset declares alike: stored by the table IO manager, typed and described by its contract
     (the asset adds its key, inputs, checks, group and description)."""
     return {
@@ -103,6 +115,6 @@ def table_asset(contract: Contract) -> dict[str, object]:
     }
 
 
-def weekly_table(contract: Contract, partitions: object = weekly) -> dict[str, object]:
+def weekly_table(contract: Contract, partitions: PartitionsDefinition = weekly) -> dict[str, Any]:
     """A weekly table: weekly partitions (or `partitions`), backfilled in one run per range."""
     return {**table_asset(contract), "partitions_def": partitions, "backfill_policy": BackfillPolicy.single_run()}

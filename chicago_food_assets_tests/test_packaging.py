@@ -58,8 +58,8 @@ def test_nothing_outside_the_repository_is_read_by_the_packaging():
 
 
 def test_the_code_is_lint_clean_formatted_and_type_checked():
-    """ruff (lint and format) over everything, mypy over the core, the service and the operations modules
-    ([tool.mypy])."""
+    """ruff (lint and format) over everything, mypy over the product: the package but its local tooling and
+    instance plugins, and the service ([tool.mypy])."""
     import subprocess
 
     for command in (["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]):

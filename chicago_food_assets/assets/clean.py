@@ -133,7 +133,7 @@ def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFram
         CLEAN_INSPECTIONS, inspections["inspection_id"].dropna().astype(int).tolist()
     )
     start, end = window.start.date(), window.end.date()
-    elsewhere = {i: str(w) for i, w in stored if not start <= w < end}
+    elsewhere = {str(i): str(w) for i, w in stored if not start <= w < end}
     yield ONE_WEEK.result(
         CLEAN,
         not elsewhere,

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, ShapeCheck
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Severity, ShapeCheck
 from chicago_food_assets.core import features, peers, repeats, targets
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES, INSPECTION_VIOLATIONS
 from chicago_food_assets.partitions import week_of
@@ -26,7 +26,7 @@ class NoFutureCheck(Check):
     description: str = (
         "every feature of sampled rows is the same when rebuilt from strictly earlier days only, their outcome changed"
     )
-    severity: str = "error"
+    severity: Severity = "error"
 
 
 FEATURE_CHECKS = QualityChecks(KEY, (NoInfinityCheck(), ShapeCheck(columns=features.COLUMNS, min_rows=0)))

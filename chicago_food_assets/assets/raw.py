@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
@@ -18,7 +19,7 @@ from dagster import (
 )
 from pydantic import Field as PydanticField
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck, SizeCheck
+from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, Severity, ShapeCheck, SizeCheck
 from chicago_food_assets.core.raw import CONTRACT_WEEKS_BEFORE, FIELDS, malformed_counts, missing_fields, presence
 from chicago_food_assets.deployment import socrata_retry_policy
 from chicago_food_assets.partitions import TIMEZONE, weekly
@@ -43,9 +44,9 @@ class FieldContractCheck(Check):
     description: str = (
         "no field that this week (as stored before) or the weeks before it carried is missing from all its rows"
     )
-    severity: str = "error"
+    severity: Severity = "error"
 
-    def judge(self, asset: str | AssetKey, missing: pd.DataFrame, allowed: list[str]) -> object:
+    def judge(self, asset: str | AssetKey, missing: pd.DataFrame, allowed: list[str]) -> AssetCheckResult:
         lost = missing[~missing["field"].isin(allowed)]
         return self.result(
             asset,

@@ -5,6 +5,7 @@ in `core/kinds.py`.
 """
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +90,7 @@ class Contract:
     def column(self, name: str) -> Column:
         return next(column for column in self.columns if column.name == name)
 
-    def select(self, names: tuple[str, ...] | list[str]) -> "Contract":
+    def select(self, names: Sequence[str]) -> "Contract":
         """The same table, reading only some columns."""
         return Contract(self.name, self.description, tuple(self.column(n) for n in names), self.partition, ())
 

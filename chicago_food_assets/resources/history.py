@@ -45,6 +45,8 @@ class History:
 
     def stored_weeks(self, contract: Contract, ids: Sequence[int]) -> list[tuple[int, date]]:
         """(inspection_id, week) of every stored copy of these ids in a weekly table (none when it is new)."""
+        if contract.partition is None:
+            raise ValueError(f"{contract.name} is not a weekly table: its copies have no week")
         table = Table(SCHEMA, contract.select(["inspection_id", contract.partition]))
         condition = sql.SQL("inspection_id = ANY({})").format(sql.Literal(list(ids)))
         try:

@@ -200,7 +200,7 @@ class SocrataResource(ConfigurableResource):
                 try:
                     return rows_of(client.get(self.dataset_id, **params)), traffic
                 except (EmptyAnswerError, BadAnswerError) as error:
-                    failure = error
+                    failure: Exception = error
                 except requests.exceptions.HTTPError as error:
                     status = error.response.status_code if error.response is not None else None
                     if status not in RETRIED_STATUSES:

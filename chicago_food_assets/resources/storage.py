@@ -134,23 +134,28 @@ class AtomicPickleIOManager(UPathIOManager):
     extension = ""
 
     def dump_to_path(self, context: OutputContext, obj: Any, path: UPath) -> None:
-        write_atomically(Path(path), pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
+        write_atomically(Path(str(path)), pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 
     def load_from_path(self, context: InputContext, path: UPath) -> Any:
-        if not Path(path).exists():
-            name = context.asset_key.to_user_string() if context.has_asset_key else Path(path).name
+        local = Path(str(path))  # a local file: this is the local deployment's model store
+        if not local.exists():
+            name = context.asset_key.to_user_string() if context.has_asset_key else local.name
             raise FileNotFoundError(
                 f"no {name} is stored yet ({path}): run the `training` job first (it trains, selects and publishes "
                 "a model: ./run demo does, or materialize the models group in the UI)"
             )
-        return pickle.loads(Path(path).read_bytes())
+        return pickle.loads(local.read_bytes())
 
 
 class ModelIOManager(FilesystemIOManager):
     """Dagster's `FilesystemIOManager` (same config, same paths) with atomic writes; in prod `S3PickleIOManager`."""
 
-    def create_io_manager(self, context: InitResourceContext) -> AtomicPickleIOManager:
-        return AtomicPickleIOManager(base_path=UPath(self.base_dir or context.instance.storage_directory()))
+    # the stock class's return type is its own IO manager; this one returns the atomic one in its place
+    def create_io_manager(self, context: InitResourceContext) -> AtomicPickleIOManager:  # type: ignore[override]
+        base = self.base_dir or (context.instance.storage_directory() if context.instance is not None else None)
+        if base is None:
+            raise ValueError("the model store needs a base_dir or a Dagster instance (its storage directory)")
+        return AtomicPickleIOManager(base_path=UPath(base))
 
 
 class RawIOManager(ConfigurableIOManager):

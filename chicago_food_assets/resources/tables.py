@@ -1,6 +1,7 @@
 """The table IO manager: DataFrames as PostgreSQL tables of their declared contract, partition-aware."""
 
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,7 +66,7 @@ class PostgresIOManager(ConfigurableIOManager):
 
 def write_table(
     postgres: PostgresResource, table: Table, frame: pd.DataFrame, window: tuple[datetime, datetime] | None
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Replace `window` of the table (or all of it) with `frame`: DELETE and COPY in one transaction."""
     frame = table.contract.conform(frame)
     if window is not None:
