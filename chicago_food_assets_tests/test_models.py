@@ -33,7 +33,8 @@ def rescored(
 
 @pytest.fixture(scope="module")
 def built(postgres_url, replay_server, s3_endpoint, tmp_path_factory):
-    """A short range of weeks built once for the module; models trained in S3."""
+    """A short range of weeks built once for the module, and models trained on them in S3: a test that selects only
+    the later assets reads these, whatever ran before it."""
     from boto3 import client
 
     from chicago_food_assets.resources.postgres import PostgresResource
@@ -55,6 +56,7 @@ def built(postgres_url, replay_server, s3_endpoint, tmp_path_factory):
     }
     tags = {"dagster/asset_partition_range_start": "2013-01-07", "dagster/asset_partition_range_end": "2013-06-24"}
     assert materialize(WEEKLY, resources=resources, tags=tags).success
+    train(resources, selection=[trained_models])
     return resources, bucket
 
 
