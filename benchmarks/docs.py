@@ -133,17 +133,20 @@ def weekly_assets() -> int:
 def projection(measured: dict) -> str:
     """Ten more years of one city, scaled linearly in rows (or weeks) from `./run bench`'s full-scale run (its saved
     results, as docs/results/benchmarks.json holds them)."""
-    rows = {row["benchmark"].strip(): row for row in measured["rows"]}
-    full = next((row for name, row in rows.items() if name.startswith("`./run demo --data`")), None)
+    from benchmarks.fullscale import FIRST_STAGE, FULL_RUN
+    from chicago_food_assets.jobs import STAGES
+
+    rows = {row["benchmark"]: row for row in measured["rows"]}
+    full = next((row for name, row in rows.items() if name.startswith(FULL_RUN)), None)
     stages = {part["stage"]: part["wall"] for part in measured["breakdown"]}
-    if full is None or "raw to features (its first stage)" not in rows or not stages:
+    trains = next(stage.name for stage in STAGES if stage.trains)
+    if full is None or FIRST_STAGE not in rows or trains not in stages:
         return "_not measured yet: `./run bench` (its full-scale benchmark) then `./run docs`_"
     first, last = (pd.Timestamp(day) for day in full["benchmark"].split()[-1].split(".."))
     weeks = (last - first).days // 7 + 1
     now, then = full["rows"], full["rows"] + MORE_YEARS * PER_YEAR
     grow = then / now
-    raw = rows["raw to features (its first stage)"]["seconds"]
-    training = next(wall for stage, wall in stages.items() if stage.startswith("training"))
+    raw, training = rows[FIRST_STAGE]["seconds"], stages[trains]
     more_weeks = weeks + MORE_YEARS * 52
     peak = full["peak_mb"] / 1000
     assets = weekly_assets()

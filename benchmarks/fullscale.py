@@ -27,6 +27,10 @@ from pathlib import Path
 from benchmarks.report import record
 from chicago_food_assets.local.demo import data_weeks
 
+# the full-scale rows of the table, as `./run docs` finds them again (its projection scales them)
+FULL_RUN = "`./run demo --data` generated feed"  # then ", FIRST..LAST": the weeks it ran
+FIRST_STAGE = "  raw to features (its first stage)"
+
 STAGE_LINE = re.compile(r"^\s+(?P<stage>\S.*?)\s+\[#+\] \d+/\d+ steps, .*?,\s+(?P<seconds>[\d.]+) s")
 TARGETS = {
     "end to end": 300.0,
@@ -199,7 +203,7 @@ def main() -> None:
     stages = stage_seconds(output)
     seconds = numbers["seconds"]
     record(
-        f"`./run demo --data` generated feed, {first}..{before}",
+        f"{FULL_RUN}, {first}..{before}",
         seconds,
         "< 5 min, < 2 GB",
         seconds < TARGETS["end to end"] and numbers["peak_mb"] < TARGETS["peak"],
@@ -208,7 +212,7 @@ def main() -> None:
     )
     weekly = stages[0][1]
     met = weekly < TARGETS["raw to features"]
-    record("  raw to features (its first stage)", weekly, "< 90 s", met, generated["rows"], peak=numbers["peak_mb"])
+    record(FIRST_STAGE, weekly, "< 90 s", met, generated["rows"], peak=numbers["peak_mb"])
 
     from chicago_food_assets.local import environment
 

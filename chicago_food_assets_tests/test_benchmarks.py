@@ -38,20 +38,21 @@ def test_the_benchmark_table_says_which_targets_were_met():
 
 def test_the_docs_projection_is_scaled_from_the_measured_run_not_written_by_hand():
     from benchmarks.docs import projection
+    from benchmarks.fullscale import FIRST_STAGE, FULL_RUN
 
     row = {"target": "-", "met": None, "note": ""}
     measured = {
         "rows": [
             {
                 **row,
-                "benchmark": "`./run demo --data` generated feed, 2010-01-04..2026-11-16",
+                "benchmark": f"{FULL_RUN}, 2010-01-04..2026-11-16",
                 "rows": 300_000,
                 "seconds": 240.0,
                 "peak_mb": 2000,
             },
             {
                 **row,
-                "benchmark": "  raw to features (its first stage)",
+                "benchmark": FIRST_STAGE,
                 "rows": 300_000,
                 "seconds": 90.0,
                 "peak_mb": 2000,
