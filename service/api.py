@@ -182,7 +182,7 @@ async def week_scores_parquet(request: Request, database: Database, week: str) -
 
 
 CURRENT = f"""
-SELECT {VERSION} AS version, m.*, (
+SELECT {VERSION} AS version, {", ".join(f"m.{name}" for name in SERVED_MODEL)}, (
     SELECT json_agg(g ORDER BY g.group_size DESC) FROM (
         SELECT {GROUP_COLUMNS}
         FROM {SCHEMA}.fairness_audit f WHERE f.model_version = m.model_version) g)::text AS fairness
@@ -195,17 +195,15 @@ async def current_model(request: Request, database: Database) -> Model:
     row = await read(request, database, CURRENT)
     if row is None:
         raise NotFoundException("no model published yet")
-    served = {name: row[name] for name in SERVED_MODEL}
-    for name in JSON_MODEL:
-        served[name] = json.loads(served[name]) if served[name] is not None else None
+    served = {
+        c.name: json.loads(row[c.name]) if c.kind == "json" and row[c.name] is not None else row[c.name]
+        for c in CURRENT_MODEL.select(SERVED_MODEL).columns
+    }
     served["metrics"] = {  # a metric that could not be computed (NaN, stored as null) is left out
         name: {k: v for k, v in values.items() if isinstance(v, float | int)}
         for name, values in served["metrics"].items()
     }
     return Model(**served, fairness=[Group(**g) for g in json.loads(row["fairness"] or "[]")])
-
-
-JSON_MODEL = [name for name in SERVED_MODEL if CURRENT_MODEL.column(name).kind == "json"]
 
 
 RETRY_AFTER = {"Retry-After": "5"}
