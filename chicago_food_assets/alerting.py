@@ -116,7 +116,8 @@ def alerts(context: SensorEvaluationContext, alerting: AlertResource) -> SensorR
         skipped = [channel for channel in wanted if channel in down]
         missing = alerting.send(alert, [channel for channel in wanted if channel not in down]) + skipped
         down.update(missing)
-        if alert.key not in state["sent"]:
+        if alert.key not in sent:
+            sent.add(alert.key)
             state["sent"].append(alert.key)
         if not missing:
             delivered += [alert.key] if wanted else []
@@ -126,11 +127,11 @@ def alerts(context: SensorEvaluationContext, alerting: AlertResource) -> SensorR
         else:
             context.log.error(f"alert {alert.key} not delivered by {missing} in {RESEND_TICKS} ticks; dropped")
     state["sent"] = state["sent"][-REMEMBERED:]
-    if found and not channels:
-        context.log.info(f"{len(found)} alert(s), no channel configured: {[alert.title for alert in found]}")
+    if new and not channels:
+        context.log.info(f"{len(new)} alert(s), no channel configured: {[alert.title for alert in new.values()]}")
     if delivered:
         context.log.info(f"sent {len(delivered)} alert(s) by {channels}: {delivered}")
-    summary = f"{len(found)} new alert(s), {len(delivered)} delivered, {len(state['unsent'])} to resend"
+    summary = f"{len(new)} new alert(s), {len(delivered)} delivered, {len(state['unsent'])} to resend"
     return SensorResult(skip_reason=SkipReason(summary), cursor=json.dumps(state))
 
 
