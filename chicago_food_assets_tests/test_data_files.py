@@ -3,6 +3,7 @@ the portal's CSV export; a cut line is a reject with its number; anything else i
 
 import gzip
 import json
+import re
 import subprocess
 
 import pytest
@@ -67,12 +68,55 @@ def test_a_cut_last_line_is_a_reject_with_its_number_and_the_rest_is_kept(tiny, 
     assert [number for number, _ in loaded.rejects] == [len(tiny)]
     assert "not complete JSON" in loaded.rejects[0][1]
     assert f"line {len(tiny)}: not complete JSON" in " ".join(loaded.describe(path))
+
+
+@pytest.mark.faults
+def test_a_cut_gzip_file_is_refused_as_cut_not_read_as_lines(tmp_path):
+    """A download that stopped was accepted: its end counted as 'line 2' of two unreadable lines, the rest ran."""
     cut_gzip = tmp_path / "cut.jsonl.gz"
     whole = TINY.read_bytes()
-    cut_gzip.write_bytes(whole[: len(whole) * 3 // 4])  # a download that stopped
-    loaded = load(cut_gzip)
-    assert 1000 < len(loaded.rows) < len(tiny)
-    assert "the gzip stream ends early" in " ".join(why for _, why in loaded.rejects)
+    cut_gzip.write_bytes(whole[: len(whole) * 3 // 4])
+    with pytest.raises(DataFileError) as failure:
+        load(cut_gzip)
+    message = str(failure.value)
+    assert "the gzip file is cut short" in message and str(cut_gzip) in message and "\n" not in message
+
+
+@pytest.mark.faults
+def test_json_lines_are_split_at_newlines_only(tiny, tmp_path):
+    """U+2028 and U+0085 are legal inside JSON strings; str.splitlines broke such a row into unreadable pieces."""
+    rows = [json.loads(line) for line in tiny[:3]]
+    rows[1]["dba_name"] = "CAFE\u2028NORTH\u0085SIDE\u000b\u001c"
+    path = tmp_path / "odd.jsonl"
+    path.write_text("\r\n".join(json.dumps(row, ensure_ascii=False) for row in rows), encoding="utf-8")
+    loaded = load(path)
+    assert loaded.rejects == [] and loaded.rows == rows
+
+
+@pytest.mark.faults
+def test_an_inspection_id_sent_twice_is_counted_and_named(tiny, tmp_path):
+    """The same id twice with conflicting results kept the last row and counted the other nowhere."""
+    rows = [json.loads(line) for line in tiny[:50]]
+    edited = {**rows[10], "results": "Fail" if rows[10].get("results") != "Fail" else "Pass"}
+    path = tmp_path / "twice.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in [*rows, edited]))
+    loaded = load(path)
+    assert len(loaded.rows) == 51 and loaded.repeated == [str(rows[10]["inspection_id"])]
+    described = " ".join(loaded.describe(path))
+    assert "1 rows repeat an inspection_id" in described and str(rows[10]["inspection_id"]) in described
+
+
+@pytest.mark.faults
+def test_a_future_dated_row_does_not_stretch_the_weeks(tiny, tmp_path):
+    """One row dated 2030 is rejected by cleaning, yet it stretched the demo to 734 weeks."""
+    from chicago_food_assets.local.demo import data_weeks
+
+    rows = [json.loads(line) for line in tiny]
+    future = {**rows[0], "inspection_id": "990000001", "inspection_date": "2030-06-03T00:00:00.000"}
+    path = tmp_path / "future.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in [*rows, future]))
+    assert load(path).days() == load(TINY).days()
+    assert data_weeks(path) == data_weeks(TINY)
 
 
 @pytest.mark.faults
@@ -115,3 +159,57 @@ def test_a_refused_data_file_leaves_the_state_folder_as_it_was(state, tmp_path):
     again = bash("./run env", env)
     assert again.returncode == 0 and "SOCRATA_DOMAIN" in again.stdout
     subprocess.run(["./run", "stop"], cwd=PROJECT, env=env, capture_output=True, timeout=120)
+
+
+def _processes_of(state) -> list[str]:
+    """Command lines of running processes that name the state folder (servers it started)."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(state) in line:
+                found.append(line)
+    return found
+
+
+@pytest.mark.faults
+def test_a_small_portal_csv_stops_with_one_message_naming_the_settings_and_leaves_nothing(tiny, tmp_path, state):
+    """A 200-row portal CSV ingested, then training stopped with 'need more than 12 weeks with >= 50 rows, have 0',
+    naming no setting; every refused attempt left a new state folder and a running PostgreSQL."""
+    env = user_environment(state)
+    small = portal_csv(tiny[:200], tmp_path / "Food_Inspections.csv")
+    failed = bash(f"./run demo --data {small}", env)
+    said = failed.stdout + failed.stderr
+    assert failed.returncode != 0, said
+    assert "holdout_weeks" in said and "min_week_rows" in said and "--train-config" in said, said
+    assert "Traceback" not in said
+    assert not state.exists(), "the state folder this demo made is left behind"
+    assert _processes_of(state) == []
+    # the settings the message names are ones that work on this file
+    suggested = dict(re.findall(r"(holdout_weeks|min_week_rows): (\d+)", said))
+    config = tmp_path / "small.yaml"
+    config.write_text(
+        "ops:\n  trained_models:\n    config:\n"
+        + "".join(f"      {name}: {value}\n" for name, value in suggested.items())
+        + "  selected_model:\n    config:\n      promotion_floor: 0\n"  # 200 rows cannot reach the quality gate
+    )
+    ran = bash(f"./run demo --data {small} --train-config {config}", env)
+    assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-3000:]
+    assert "selected model" in ran.stdout
+    assert "visit lists: no place is due a canvass" in ran.stdout  # the empty lists explained
+
+
+@pytest.mark.faults
+def test_a_refused_file_in_a_new_state_folder_starts_nothing_and_leaves_no_folder(tmp_path, state):
+    env = user_environment(state)
+    bad = tmp_path / "cut.jsonl.gz"
+    bad.write_bytes(TINY.read_bytes()[:5000])
+    failed = bash(f"./run demo --data {bad}", env)
+    assert failed.returncode != 0 and "cut short" in failed.stdout + failed.stderr
+    assert not state.exists() and _processes_of(state) == []

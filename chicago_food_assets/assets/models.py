@@ -165,7 +165,8 @@ def selected_model(
         raise Failure(
             description=f"{chosen.name} not promoted: holdout ROC AUC {auc:.3f} is outside "
             f"[{config.promotion_floor}, {selection.LEAKAGE_AUC}] (below the floor, or possible leakage); "
-            "the current model stays",
+            "the current model stays (the setting promotion_floor of selected_model sets the floor: on a small file "
+            "that cannot reach it, ops: selected_model: config: promotion_floor: 0 in a --train-config file)",
             metadata={
                 "roc_auc": auc,
                 "promotion_floor": config.promotion_floor,

@@ -15,11 +15,14 @@ import pandas as pd
 from chicago_food_assets.core import dates, labels, violations
 from chicago_food_assets.core.arrow import TEXT, text, whole_numbers
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_REJECTS, VISITS_WITHOUT_OUTCOME
-from chicago_food_assets.core.coordinates import coordinates
+from chicago_food_assets.core.coordinates import coordinates, in_chicago
 from chicago_food_assets.core.establishments import chain_key, establishment_key
 from chicago_food_assets.core.raw import NOT_OUTCOMES, NOT_RECORDED, RESULTS, RISKS
 
-CHICAGO = {"latitude": (41.60, 42.05), "longitude": (-87.95, -87.50)}  # the city's bounding box, with a margin
+# A violations text longer than this, or with more items, is no inspection report (the longest of 31,598 real ones is
+# 9,599 characters and 28 items): it is a reject, never counts that would rank the place first.
+LONGEST_VIOLATIONS = 30_000
+MOST_VIOLATION_ITEMS = 80
 COLUMNS = CLEAN_INSPECTIONS.names
 REJECT_COLUMNS = INSPECTION_REJECTS.names
 
@@ -64,6 +67,7 @@ class Parsed:
     latitude: pd.Series
     longitude: pd.Series
     from_location: pd.Series
+    swapped: pd.Series
 
     def field(self, name: str) -> pd.Series:
         frame = self.frame
@@ -83,7 +87,7 @@ def parse(raw: pd.DataFrame) -> Parsed:
     inspection_date = pd.Series(days[codes], index=frame.index)  # code -1 (missing) takes the trailing NaT
     week = inspection_date - pd.to_timedelta(inspection_date.dt.weekday, unit="D")
     raw_id, raw_license = field("inspection_id"), field("license_")
-    latitude, longitude, from_location = coordinates(
+    latitude, longitude, from_location, swapped = coordinates(
         field("latitude"), field("longitude"), field("location") if "location" in frame.columns else None
     )
     return Parsed(
@@ -99,7 +103,14 @@ def parse(raw: pd.DataFrame) -> Parsed:
         latitude,
         longitude,
         from_location,
+        swapped,
     )
+
+
+def implausible_violations(cited: pd.Series) -> pd.Series:
+    """Violations texts too long, or with too many items, to be one inspection's report."""
+    items = cited.str.count(r"\|") + 1
+    return (cited.str.len() > LONGEST_VIOLATIONS) | (items > MOST_VIOLATION_ITEMS)
 
 
 def reject_reasons(parsed: Parsed, start: pd.Timestamp | None, end: pd.Timestamp | None) -> np.ndarray:
@@ -125,6 +136,8 @@ def reject_reasons(parsed: Parsed, start: pd.Timestamp | None, end: pd.Timestamp
         ("unknown_result", parsed.results.notna() & ~parsed.results.isin(RESULTS)),
         ("unreadable_coordinates", unreadable_coordinates),
         ("coordinates_out_of_range", (latitude.abs() > 90) | (longitude.abs() > 180)),
+        ("coordinates_outside_chicago", latitude.notna() & longitude.notna() & ~in_chicago(latitude, longitude)),
+        ("implausible_violations", implausible_violations(parsed.field("violations"))),
         ("nul_character", nul),
     ):
         if mask is None:
@@ -257,6 +270,7 @@ def clean(raw: pd.DataFrame, start: object = None, end: object = None) -> Cleane
     kept = pd.DataFrame({name: values.iloc[rows].reset_index(drop=True) for name, values in columns.items()})
     repaired = {
         "coordinates_from_location": int(parsed.from_location.to_numpy()[rows].sum()),
+        "coordinates_swapped": int(parsed.swapped.to_numpy()[rows].sum()),
         "risk_all_as_high": int(risk_text.iloc[rows].eq("All").sum()),
     }
     inspections, identical, parsed_violations = derive(kept, repaired)
@@ -281,9 +295,7 @@ def derive(kept: pd.DataFrame, repaired: dict[str, int]) -> tuple[pd.DataFrame, 
     # identical rows under other ids: compare every field, but only where license and date already coincide
     twins = kept[kept.duplicated(subset=["license", "inspection_date"], keep=False).to_numpy()]
     identical = int(twins.duplicated(subset=[c for c in kept.columns if c != "inspection_id"]).sum())
-    kept["outside_chicago"] = ~(
-        kept["latitude"].between(*CHICAGO["latitude"]) & kept["longitude"].between(*CHICAGO["longitude"])
-    )
+    kept["outside_chicago"] = ~in_chicago(kept["latitude"], kept["longitude"])  # rejected upstream: kept as a guard
     kept["facility_type"] = labels.facility_type(kept["facility_type_raw"])
     repaired["facility_type_other"] = int((kept["facility_type"] == labels.OTHER).sum())
     kept["inspection_kind"] = labels.inspection_kind(kept["inspection_type"])

@@ -103,9 +103,7 @@ def temporal_split(table: pd.DataFrame, settings: Settings) -> Split:
     else:
         full = weeks[weeks >= settings.min_week_rows].index
         if len(full) <= settings.holdout_weeks:
-            raise ValueError(
-                f"need more than {settings.holdout_weeks} weeks with >= {settings.min_week_rows} rows, have {len(full)}"
-            )
+            raise ValueError(too_few_weeks(weeks, settings))
         last = full[-1]
         cutoff = last - pd.Timedelta(weeks=settings.holdout_weeks - 1)
     end = cutoff + pd.Timedelta(weeks=settings.holdout_weeks)
@@ -115,6 +113,25 @@ def temporal_split(table: pd.DataFrame, settings: Settings) -> Split:
         raise ValueError(f"cutoff {cutoff:%Y-%m-%d} leaves {len(train)} training and {len(holdout)} holdout rows")
     window = ModelWindow(train["week"].min().date(), cutoff.date(), end.date())
     return Split(train.reset_index(drop=True), holdout.reset_index(drop=True), window)
+
+
+def too_few_weeks(weeks: pd.Series, settings: Settings) -> str:
+    """Why the data cannot be split, naming the training settings and values that would split it (a small file)."""
+    have = int((weeks >= settings.min_week_rows).sum())
+    said = (
+        f"training needs more than holdout_weeks={settings.holdout_weeks} weeks with at least "
+        f"min_week_rows={settings.min_week_rows} inspections of known {settings.target}; the data has {have} such "
+        f"weeks ({len(weeks)} weeks in all, the fullest with {int(weeks.max()) if len(weeks) else 0})"
+    )
+    if len(weeks) < 2 or settings.cutoff is not None:
+        return f"{said}: it needs at least two weeks of inspections, one to learn from and one to judge on"
+    holdout = max(1, min(settings.holdout_weeks, len(weeks) // 4))
+    rows = int(weeks.sort_values(ascending=False).iloc[holdout])  # more than `holdout` weeks have at least this many
+    return (
+        f"{said}. Settings that would work on this data: holdout_weeks: {holdout}, min_week_rows: {rows} "
+        "(under ops: trained_models: config: in a YAML file given to ./run demo --train-config, as in "
+        "examples/training.yaml)"
+    )
 
 
 def model_frame(table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
@@ -176,6 +193,8 @@ def train(split: Split, settings: Settings) -> dict[str, Candidate]:
         rows = np.arange(len(x_train))
         if name == "knn" and len(rows) > settings.knn_sample:
             rows = np.random.default_rng(settings.seed).choice(rows, settings.knn_sample, replace=False)
+        if name == "knn" and len(rows) < settings.knn["n_neighbors"]:  # a small file: every neighbour there is
+            pipeline.set_params(model__n_neighbors=len(rows))
         start = time.perf_counter()
         pipeline.fit(x_train.iloc[rows], y_train[rows])
         seconds = time.perf_counter() - start

@@ -37,6 +37,7 @@ def data_weeks(path: Path) -> tuple[str, str]:
         return weeks_of(*days)
     # an unreadable date is the cleaner's business (a reject), not the demo's range
     days = pd.to_datetime(values.str[:10], format="%Y-%m-%d", errors="coerce").dropna()
+    days = days[days <= pd.Timestamp.now().normalize()]  # a future-dated row is a reject, not the demo's last week
     if days.empty:
         raise SystemExit(f"{path}: no row has a readable inspection_date")
     return weeks_of(str(days.min().date()), str(days.max().date()))
@@ -155,8 +156,10 @@ def demo(
     train_config: str | None = None,
     verbose: bool = False,
 ) -> int:
+    from chicago_food_assets.data import state_dir
     from chicago_food_assets.jobs import STAGES
 
+    new_state = not state_dir().exists()  # a demo that fails in a folder it made removes the folder
     env = environment.environment(data)
     os.environ.update(env)
     state = Path(env["CHICAGO_FOOD_STATE_DIR"])
@@ -184,12 +187,27 @@ def demo(
             print(f"  {_rows(stage, span)}" if code == 0 else "")
             if code:
                 print(f"the '{stage.name}' run failed (exit {code}){_failure()}")
+                if new_state:
+                    return _remove(state, log, code)
                 print(f"see {log} or open the run in the Dagster UI: ./run ui")
                 return code
             for warning in _failed_checks():
                 print(f"    warning: {warning}")
     print(summary.summary(env))
     return 0
+
+
+def _remove(state: Path, log: Path, code: int) -> int:
+    """After a failed first demo in a state folder: its servers stopped, the folder removed, the log kept apart."""
+    import shutil
+    import tempfile
+
+    kept = Path(tempfile.mkdtemp(prefix="chicago-food-demo-")) / log.name
+    shutil.copyfile(log, kept)
+    environment.stop(state)
+    shutil.rmtree(state, ignore_errors=True)
+    print(f"nothing is left running and the state folder this demo made is removed; Dagster's log: {kept}")
+    return code
 
 
 def published(url: str) -> tuple[tuple[str, str] | None, str | None]:

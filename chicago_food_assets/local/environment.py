@@ -12,6 +12,7 @@ given `eval "$(./run env)"` reaches the same server. `./run stop` stops it and t
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -139,7 +140,32 @@ def environment(data: str | Path | None = None, quiet: bool = False, replay: boo
     `replay=False`: no Socrata replay server (the score API and the dashboard read only the tables)."""
     env = dict(os.environ)
     state = Path(env.get("CHICAGO_FOOD_STATE_DIR") or state_dir()).resolve()
+    created = not state.exists()
+    try:
+        _prepare(env, state, data, replay)
+    except BaseException:
+        # a refused file (or a server that would not start) in a folder this call made: nothing left behind
+        if created and state.exists():
+            stop(state)
+            shutil.rmtree(state, ignore_errors=True)
+        raise
+    if not quiet:
+        print(describe(env), file=sys.stderr)
+    return env
+
+
+def _prepare(env: dict[str, str], state: Path, data: str | Path | None, replay: bool) -> None:
+    """The variables of `environment`, set in `env`; the file to replay is read (and refused) before any server
+    starts, so a refused file starts nothing."""
     env["CHICAGO_FOOD_STATE_DIR"] = str(state)
+    if env.get("SOCRATA_DOMAIN") or not replay:
+        if data is not None and env.get("SOCRATA_DOMAIN"):
+            raise SystemExit("--data replays a file locally; unset SOCRATA_DOMAIN to use it")
+    else:
+        path = data_file(state, data)
+        env.update(SOCRATA_DOMAIN=start_replay(state, path)["domain"], SOCRATA_SCHEME="http")
+        if data is not None:
+            remember(state, path)
     env.setdefault("DAGSTER_HOME", str(dagster_home(state)))
     env.setdefault("DAGSTER_ARTIFACTS_DIR", str(state / "dagster"))
     env.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
@@ -154,16 +180,6 @@ def environment(data: str | Path | None = None, quiet: bool = False, replay: boo
     for directory in {embedded_directory(env[name]) for name in ("DAGSTER_POSTGRES_URL", "CHICAGO_FOOD_POSTGRES_URL")}:
         if directory is not None and directory.resolve() not in started:
             start_embedded_postgres(directory)
-    if not env.get("SOCRATA_DOMAIN") and replay:
-        path = data_file(state, data)
-        env.update(SOCRATA_DOMAIN=start_replay(state, path)["domain"], SOCRATA_SCHEME="http")
-        if data is not None:
-            remember(state, path)
-    elif data is not None:
-        raise SystemExit("--data replays a file locally; unset SOCRATA_DOMAIN to use it")
-    if not quiet:
-        print(describe(env), file=sys.stderr)
-    return env
 
 
 def describe(env: dict[str, str]) -> str:

@@ -57,6 +57,10 @@ def visit_summary(url: str) -> list[str]:
             lines.append(f"visit list of the week of {top[0][0]}: {top[0][6]:,} places due, the first five:")
             for _, rank, name, address, score, reason, _ in top:
                 lines.append(f"  {rank:>3}. {name or '?'}, {address or '?'}: {score:.2f} ({reason or 'no reason'})")
+        else:
+            cursor.execute(f"SELECT min(inspection_date), max(inspection_date) FROM {SCHEMA}.clean_inspections")
+            first, last = cursor.fetchone()
+            lines.append(empty_lists(first, last))
         if evaluation is not None:
             cursor.execute(
                 f"SELECT weeks, coverage, canvass_coverage, roc_auc, days_earlier, first_half_real, first_half_list"
@@ -71,6 +75,19 @@ def visit_summary(url: str) -> list[str]:
                     f"fails found {_number(earlier, 1)} days earlier, first half {_share(real)} -> {_share(listed)}"
                 )
     return lines
+
+
+def empty_lists(first: object, last: object) -> str:
+    """Why every visit list is empty: no place is due a canvass within the data's span (a short file)."""
+    from chicago_food_assets.core.canvass import FREQUENCY_DAYS
+
+    span = (last - first).days if first is not None and last is not None else 0  # type: ignore[operator]
+    every = ", ".join(f"risk {risk} every {days} days" for risk, days in FREQUENCY_DAYS.items())
+    return (
+        f"visit lists: no place is due a canvass in any list's week, so the lists (and their evaluation) are empty: "
+        f"a place is due when its last canvass is older than its risk's interval ({every}), and the data covers "
+        f"only {span} days ({first}..{last}). A file of a year or more gives lists."
+    )
 
 
 def _number(value: float | None, digits: int = 3) -> str:

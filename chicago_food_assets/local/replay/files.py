@@ -4,7 +4,10 @@ Accepted: Socrata JSON lines (what the API sends, one object a line), gzip-compr
 called; a JSON array of those objects; and the data portal's CSV export (`Inspection ID,DBA Name,...`), its header
 names mapped to the API's (`License #` becomes `license_`), its dates (`01/07/2013`) to the API's form and its empty
 cells left out, as the API leaves out empty fields. A line (or element) that cannot be read is a reject with its
-number, not the end of the file; a file that is none of these gets one line saying what it is and what is accepted.
+number, not the end of the file; a file that is none of these, or a gzip file cut short (a download that stopped),
+gets one line saying what it is and what is accepted. JSON lines are split at newlines only: U+2028 or U+0085
+inside a value is text, not a line break. An inspection_id sent twice keeps the later row, as a portal edit does,
+and the repeats are counted and named.
 """
 
 import csv
@@ -37,11 +40,15 @@ class Loaded:
     form: str  # which accepted kind the file is
     rejects: list[tuple[int, str]] = field(default_factory=list)  # (line, or element, number; what was wrong)
     renamed: dict[str, str] = field(default_factory=dict)  # the file's name -> the API's
+    repeated: list[str] = field(default_factory=list)  # inspection ids sent more than once (the later row is kept)
 
     def days(self) -> tuple[str, str] | None:
-        """The first and last readable inspection day (YYYY-MM-DD), or None when no date reads."""
+        """The first and last readable inspection day (YYYY-MM-DD) not in the future, or None when no date reads.
+
+        A row dated in the future is the cleaner's reject; it must not stretch the weeks a demo runs over."""
         values = pd.Series([row.get("inspection_date") for row in self.rows], dtype=object).astype(str)
         days = pd.to_datetime(values.str[:10], format="%Y-%m-%d", errors="coerce").dropna()
+        days = days[days <= pd.Timestamp.now().normalize()]
         return (str(days.min().date()), str(days.max().date())) if len(days) else None
 
     def describe(self, path: str | Path, shown: int = 5) -> list[str]:
@@ -56,6 +63,12 @@ class Loaded:
             )
             more = f" (and {len(self.rejects) - shown} more)" if len(self.rejects) > shown else ""
             lines.append(f"  {len(self.rejects):,} could not be read and are left out: {listed}{more}")
+        if self.repeated:
+            ids = ", ".join(self.repeated[:shown]) + (" ..." if len(self.repeated) > shown else "")
+            lines.append(
+                f"  {len(self.repeated):,} rows repeat an inspection_id read before; the later row of each is kept, "
+                f"as a portal edit replaces a row (ids: {ids})"
+            )
         return lines
 
 
@@ -66,9 +79,8 @@ def load(path: str | Path) -> Loaded:
         data = path.read_bytes()
     except OSError as error:
         raise DataFileError(f"{path}: cannot be read ({error.strerror or error})") from error
-    cut = False
     if data[:2] == b"\x1f\x8b":  # gzip, by its magic number rather than its name
-        data, cut = _gunzip(path, data)
+        data = _gunzip(path, data)
     try:
         text = data.decode("utf-8-sig")  # the portal's CSV export starts with a byte-order mark
     except UnicodeDecodeError as error:
@@ -85,14 +97,7 @@ def load(path: str | Path) -> Loaded:
     else:
         first = text.lstrip().splitlines()[0][:60]
         raise DataFileError(f"{path}: not a file of inspections (it starts {first!r}); accepted: {ACCEPTED}")
-    loaded = _api_names(loaded)
-    if cut:
-        loaded = Loaded(
-            loaded.rows,
-            loaded.form,
-            [*loaded.rejects, (0, "the gzip stream ends early: the file is cut")],
-            loaded.renamed,
-        )
+    loaded = _repeats(_api_names(loaded))
     if not any(all(name in row for name in REQUIRED) for row in loaded.rows):
         seen = sorted({name for row in loaded.rows[:1000] for name in row})[:12]
         raise DataFileError(
@@ -102,9 +107,10 @@ def load(path: str | Path) -> Loaded:
     return loaded
 
 
-def _gunzip(path: Path, data: bytes) -> tuple[bytes, bool]:
-    """What a gzip file holds, as far as it goes (every member), and whether it was cut short."""
+def _gunzip(path: Path, data: bytes) -> bytes:
+    """What a gzip file holds (every member); a file cut short is refused: its last line would be half a row."""
     out = []
+    size = len(data)
     while data:
         stream = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
         try:
@@ -114,14 +120,19 @@ def _gunzip(path: Path, data: bytes) -> tuple[bytes, bool]:
         if not stream.eof:
             if not any(out):
                 raise DataFileError(f"{path}: a damaged gzip file (nothing in it can be read); accepted: {ACCEPTED}")
-            return b"".join(out), True
+            raise DataFileError(
+                f"{path}: the gzip file is cut short (its {size:,} bytes end inside the stream, after "
+                f"{sum(map(len, out)):,} bytes of text): a download that stopped; fetch it again; accepted: {ACCEPTED}"
+            )
         data = stream.unused_data
-    return b"".join(out), False
+    return b"".join(out)
 
 
 def _lines(text: str) -> Loaded:
     rows, rejects = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # str.splitlines also breaks at U+2028, U+0085 and other characters JSON strings may hold: newlines only
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
@@ -189,6 +200,15 @@ def _csv(text: str) -> Loaded:
     return Loaded(rows, "portal CSV export", [], renamed)
 
 
+def _repeats(loaded: Loaded) -> Loaded:
+    """The ids sent more than once, counted (each repeat once) and named: the replay server keeps the later row."""
+    ids = pd.Series([str(row.get("inspection_id")) for row in loaded.rows], dtype=object)
+    repeated = ids[ids.duplicated(keep="first")].tolist()
+    if not repeated:
+        return loaded
+    return Loaded(loaded.rows, loaded.form, loaded.rejects, loaded.renamed, repeated)
+
+
 def _api_names(loaded: Loaded) -> Loaded:
     """Rows with the API's field names, when the file used another export's."""
     names = {name for row in loaded.rows for name in row}
@@ -196,4 +216,4 @@ def _api_names(loaded: Loaded) -> Loaded:
     if not renamed:
         return loaded
     rows = [{renamed.get(name, name): value for name, value in row.items()} for row in loaded.rows]
-    return Loaded(rows, loaded.form, loaded.rejects, {**loaded.renamed, **renamed})
+    return Loaded(rows, loaded.form, loaded.rejects, {**loaded.renamed, **renamed}, loaded.repeated)
