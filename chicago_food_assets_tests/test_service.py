@@ -1,6 +1,7 @@
 """The score API: the real Litestar app under uvicorn, over a socket, reading pipeline output as the read-only role."""
 
 import asyncio
+import io
 import json
 import os
 import re
@@ -125,6 +126,13 @@ def test_facility_type_and_min_score_filter(api, scores):
         ("/v1/establishments/1", {}, 404, "no establishment with license 1"),
         ("/v1/inspections/12x/score", {}, 400, "inspection_id"),
         ("/v1/inspections/1/score", {}, 404, "no score for inspection 1"),
+        ("/v1/weeks/2013-03-04/scores", {"page_size": -1}, 400, "unknown query parameter page_size"),
+        ("/v1/weeks/2013-03-04/scores", {"offset": -1, "limt": 5}, 400, "unknown query parameter limt, offset"),
+        ("/v1/lists/current", {"page_size": -1}, 400, "this route takes cursor, facility_type, limit"),
+        ("/v1/lists/current", {"zip": "abc"}, 400, "zip must be five digits"),
+        ("/v1/lists/current", {"zip": "606"}, 400, "zip must be five digits"),
+        ("/v1/establishments/2", {"week": "2013-03-04"}, 400, "unknown query parameter week"),
+        ("/v1/models/current", {"verbose": 1}, 400, "this route takes no query parameters"),
     ],
 )
 def test_bad_requests_get_a_4xx_that_says_what_was_wrong(api, path, params, status, says):
@@ -414,7 +422,6 @@ def test_tables_written_before_publications_were_counted_are_served_without_etag
 
 
 def test_a_week_exports_whole_as_csv_and_parquet(api, scores):
-    import io
 
     import pyarrow.parquet as pq
 
@@ -425,7 +432,7 @@ def test_a_week_exports_whole_as_csv_and_parquet(api, scores):
     assert f'filename="scores-{week}.csv"' in csv.headers["Content-Disposition"] and "ETag" in csv.headers
     assert csv.headers["Transfer-Encoding"] == "chunked"  # streamed as PostgreSQL hands the rows over
     table = pd.read_csv(io.StringIO(csv.text))
-    assert list(table.columns) == [c.name for c in CONTRACTS["inspection_scores"].columns]
+    assert list(table.columns) == [*CONTRACTS["inspection_scores"].names, "dba_name", "aka_name", "address", "zip"]
     assert table["inspection_id"].tolist() == expected["inspection_id"].tolist()  # riskiest first, all of them
     parquet = requests.get(f"{api}/v1/weeks/{week}/scores.parquet", timeout=10)
     assert parquet.status_code == 200 and parquet.headers["Content-Type"] == "application/vnd.apache.parquet"
@@ -552,3 +559,54 @@ def test_the_reader_role_is_ensured_by_many_callers_at_once(server_url):
                 cursor.execute("SELECT current_user, current_setting('default_transaction_read_only')")
                 assert cursor.fetchone() == (READER, "on")
             connection.close()
+
+
+def test_facility_types_match_in_any_case(api, scores):
+    week = scores["week"].min()
+    wanted = scores[(scores["week"] == week) & (scores["facility_type"] == "Restaurant")]
+    for spelled in ("restaurant", "RESTAURANT", "Restaurant"):
+        items = get(api, f"/v1/weeks/{week:%Y-%m-%d}/scores", facility_type=spelled, limit=500).json()["items"]
+        assert len(items) == min(len(wanted), 500) > 0
+
+
+def test_a_place_is_shown_with_its_names_and_address_not_its_license_alone(api, scores, pipeline):
+    """/v1/weeks/{week}/scores had license numbers but no names or addresses."""
+    from chicago_food_assets.resources.tables import read_table
+
+    clean = read_table(pipeline["postgres"], "food", "clean_inspections").set_index("inspection_id")
+    week = scores["week"].min()
+    items = get(api, f"/v1/weeks/{week:%Y-%m-%d}/scores", limit=20).json()["items"]
+    for item in items:
+        row = clean.loc[item["inspection_id"]]
+        assert (item["dba_name"], item["address"], item["zip"]) == (row["dba_name"], row["address"], row["zip"])
+    one = get(api, f"/v1/inspections/{items[0]['inspection_id']}/score").json()
+    assert one["dba_name"] == items[0]["dba_name"] and one["address"] == items[0]["address"]
+    current = get(api, f"/v1/establishments/{items[0]['license']}").json()["current"]
+    assert current["dba_name"] and current["address"]
+    table = pd.read_csv(io.StringIO(get(api, f"/v1/weeks/{week:%Y-%m-%d}/scores.csv").text), dtype=str)
+    assert {"dba_name", "aka_name", "address", "zip"} <= set(table.columns)
+    assert table["dba_name"].notna().mean() > 0.9
+
+
+def test_a_place_not_on_the_newest_list_says_why(api, pipeline):
+    """/v1/establishments/2, an active place outside within_years, said "listed": null with no reason."""
+    from chicago_food_assets.resources.tables import read_table
+
+    lists = read_table(pipeline["postgres"], "food", "visit_list")
+    newest = lists["week"].max()
+    register = read_table(pipeline["postgres"], "food", "establishments")
+    risk = read_table(pipeline["postgres"], "food", "establishment_risk")
+    off = register[~register["license"].isin(lists.loc[lists["week"] == newest, "license"])]
+    off = off[off["license"].isin(risk["license"]) & (off["license"] > 0)]
+    said = {}
+    for license in off["license"].head(40):
+        answer = get(api, f"/v1/establishments/{int(license)}").json()
+        assert answer["listed"] is None and answer["not_listed"], answer
+        said[int(license)] = answer["not_listed"]
+    not_due = [(n, why) for n, why in said.items() if why.startswith("not due that week")]
+    assert not_due, said
+    license, why = not_due[0]
+    row = register[register["license"] == license].iloc[0]
+    assert str(row["risk"] if pd.notna(row["risk"]) else 1) in why and "is due on" in why
+    on = lists[lists["week"] == newest].iloc[0]
+    assert get(api, f"/v1/establishments/{int(on['license'])}").json()["not_listed"] is None

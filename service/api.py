@@ -32,7 +32,17 @@ from service.db import Database, UnavailableError
 from service.parameters import MAX_LIMIT
 from service.reads import document, read
 from service.responses import EXPORTED, NOT_MODIFIED, VERSIONED, passthrough
-from service.schemas import GROUP_COLUMNS, SERVED_MODEL, Establishment, Group, Model, Past, Score, WeekScores
+from service.schemas import (
+    GROUP_COLUMNS,
+    SERVED_MODEL,
+    Establishment,
+    Group,
+    Model,
+    Past,
+    Score,
+    WeekScores,
+    placed,
+)
 from service.versions import VERSION, BoundedStore, Publication, cache_config, headers, revalidate
 
 # The docs page's scripts and styles come from an installed package (Swagger UI 5, which renders OpenAPI 3.1),
@@ -69,7 +79,7 @@ async def ready(database: Database) -> Response[dict[str, str]]:
 
 SCORE_OBJECT = pages.json_object(Score.__struct_fields__, "s")
 INSPECTION = (
-    f"SELECT convert_to({SCORE_OBJECT}::text, 'UTF8') FROM {SCHEMA}.inspection_scores s WHERE inspection_id = $1"
+    f"SELECT convert_to({SCORE_OBJECT}::text, 'UTF8') FROM {placed('inspection_scores')} s WHERE inspection_id = $1"
 )
 
 
@@ -97,13 +107,16 @@ SELECT convert_to(json_build_object(
         ORDER BY p.inspection_date DESC, p.inspection_id DESC LIMIT {HISTORY}) h), '[]'::json),
     'listed', (SELECT {lists.VISIT_OBJECT} FROM {SCHEMA}.visit_list v
                WHERE v.week = ({lists.NEWEST}) AND v.license = s.license LIMIT 1),
-    'listed_week', ({lists.NEWEST})
+    'listed_week', ({lists.NEWEST}),
+    'not_listed', CASE WHEN NOT EXISTS (SELECT 1 FROM {SCHEMA}.visit_list v
+                                        WHERE v.week = ({lists.NEWEST}) AND v.license = s.license)
+                       THEN ({lists.NOT_LISTED}) END
 )::text, 'UTF8')
-FROM {SCHEMA}.establishment_risk s WHERE s.license = $1"""
+FROM {placed("establishment_risk")} s WHERE s.license = $1"""
 # before the first list is built: the same answer with no list entry
 UNLISTED = ESTABLISHMENT.replace(
     ESTABLISHMENT[ESTABLISHMENT.index("    'listed',") : ESTABLISHMENT.index(")::text")],
-    "    'listed', NULL, 'listed_week', NULL\n",
+    f"    'listed', NULL, 'listed_week', NULL, 'not_listed', '{lists.NO_LIST}'\n",
 )
 
 
@@ -131,9 +144,9 @@ async def establishment(request: Request, database: Database, license: str) -> R
 
 
 WEEK = pages.paged(
-    f"{SCHEMA}.inspection_scores",
+    f"{placed('inspection_scores')} t",
     Score.__struct_fields__,
-    ["($2::text IS NULL OR facility_type = $2)", "score >= $3"],
+    ["($2::text IS NULL OR lower(facility_type) = lower($2))", "score >= $3"],
 )
 
 
@@ -282,6 +295,7 @@ def create_app(database_url: str | None = None) -> Litestar:
         ],
         dependencies={"database": Provide(provide, use_cache=True, sync_to_thread=False)},
         exception_handlers={UnavailableError: _unavailable, HTTPException: _http, Exception: _unexpected},
+        before_request=parameters.only_known,
         before_send=[headers],
         middleware=middleware,
         stores={"response_cache": store},

@@ -1,5 +1,10 @@
 """A whole week of a served table as a file (CSV written by PostgreSQL's COPY, or typed Parquet), streamed from one
-snapshot under that snapshot's ETag: a week's scores, a week's visit list (the route sheet)."""
+snapshot under that snapshot's ETag: a week's scores, a week's visit list (the route sheet).
+
+A CSV is opened in spreadsheets, which run a cell that starts with `=`, `+`, `-` or `@` as a formula: such a text
+cell gets a leading `'` (OWASP's advice), and control characters (ESC, BEL, CR, LF, tab, DEL) and the marks that
+reorder text (the right-to-left override) become spaces, in every export. Reasons are written as words ("; "
+between them), booleans as true/false. The dashboard's download is this same CSV (`Export.csv_query`)."""
 
 import io
 from collections.abc import AsyncIterator
@@ -18,10 +23,31 @@ from chicago_food_assets.core.contracts import INSPECTION_SCORES, SCHEMA, VISIT_
 from service import db
 from service.db import Database
 from service.reads import read
-from service.schemas import Score, Visit
+from service.schemas import SCORED, Score, Visit, placed
 from service.versions import VERSION, versioned
 
 PARQUET = "application/vnd.apache.parquet"
+# control characters, DEL, and the bidirectional marks that can make a cell read as something else
+UNSAFE = r"[\x01-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+FORMULA = r"^[=+@-]"
+
+
+def plain(expression: str) -> str:
+    """SQL: a text value without control characters or reordering marks (each becomes a space)."""
+    return f"regexp_replace({expression}, '{UNSAFE}', ' ', 'g')"
+
+
+def inert(expression: str) -> str:
+    """SQL: a text value a spreadsheet shows as text: plain, and a leading `'` before what would start a formula."""
+    value = plain(expression)
+    return f"CASE WHEN {value} ~ '{FORMULA}' THEN '''' || {value} ELSE {value} END"
+
+
+def words(expression: str) -> str:
+    """SQL: stored reasons (JSON) as their words, joined by "; " (what a supervisor reads)."""
+    return f"(SELECT string_agg(r->>'reason', '; ') FROM jsonb_array_elements({expression}) r)"
+
+
 EXPORT_CHUNK = 64 * 1024
 EXPORT_BATCH = 5_000  # rows per Parquet row group
 
@@ -37,6 +63,11 @@ class Export:
     contract: Contract
     fields: tuple[str, ...]
     what: str  # "scores", "visit list": for messages and file names
+    source: str = ""  # the FROM item, when not the contract's table itself
+
+    @property
+    def table(self) -> str:
+        return self.source or f"{SCHEMA}.{self.contract.name}"
 
     @property
     def schema(self) -> pa.Schema:
@@ -47,20 +78,34 @@ class Export:
             ]
         )
 
-    @property
-    def query(self) -> str:
-        return f"SELECT {', '.join(self.fields)} FROM {SCHEMA}.{self.contract.name} WHERE week = $1 ORDER BY rank"
+    def csv_column(self, name: str) -> str:
+        kind = self.contract.column(name).type.postgres
+        if kind == "jsonb":
+            return f"{inert(words(name))} AS {name}"
+        if kind == "text":
+            return f"{inert(name)} AS {name}"
+        if kind == "boolean":  # COPY writes t/f
+            return f"CASE WHEN {name} THEN 'true' WHEN NOT {name} THEN 'false' END AS {name}"
+        return name
+
+    def csv_query(self, where: str = "week = $1") -> str:
+        """The CSV's SELECT, in rank order; the dashboard gives its own filter (psycopg's parameters)."""
+        columns = ", ".join(self.csv_column(name) for name in self.fields)
+        return f"SELECT {columns} FROM {self.table} WHERE {where} ORDER BY rank"
+
+    def parquet_column(self, name: str) -> str:
+        return plain(name) if self.contract.column(name).type.postgres == "text" else name
 
     @property
     def groups(self) -> str:
         """One row per row group, each column an array (ranks 1..n within a week): Arrow takes the columns whole, no
         row-by-row transposition in Python."""
         group = f"(rank - 1) / {EXPORT_BATCH}"
-        columns = ", ".join(f"array_agg({name} ORDER BY rank) AS {name}" for name in self.fields)
-        return f"SELECT {columns} FROM {SCHEMA}.{self.contract.name} WHERE week = $1 GROUP BY {group} ORDER BY {group}"
+        columns = ", ".join(f"array_agg({self.parquet_column(name)} ORDER BY rank) AS {name}" for name in self.fields)
+        return f"SELECT {columns} FROM {self.table} WHERE week = $1 GROUP BY {group} ORDER BY {group}"
 
     def csv_rows(self, connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
-        return db.csv(connection, self.query, day, chunk=EXPORT_CHUNK)
+        return db.csv(connection, self.csv_query(), day, chunk=EXPORT_CHUNK)
 
     async def parquet_rows(self, connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
         """Row groups of EXPORT_BATCH rows, each sent once written (zstd)."""
@@ -102,5 +147,5 @@ class Export:
         return Stream(chunks(), media_type=media_type, headers={"Content-Disposition": disposition})
 
 
-SCORES = Export(INSPECTION_SCORES, tuple(Score.__struct_fields__), "scores")
+SCORES = Export(SCORED, tuple(Score.__struct_fields__), "scores", f"{placed(INSPECTION_SCORES.name)} t")
 VISITS = Export(VISIT_LIST, ("week", *Visit.__struct_fields__), "visit list")

@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import Parameter
 from litestar.response import Stream
 
+from chicago_food_assets.core import canvass, visits
 from chicago_food_assets.core.contracts import SCHEMA
 from service import exports, pages, parameters
 from service.db import Database
@@ -24,10 +25,34 @@ CURRENT = "current"
 VISIT_OBJECT = pages.json_object(Visit.__struct_fields__, "v")
 NEWEST = f"SELECT max(week) FROM {SCHEMA}.visit_list"
 
+NO_LIST = "no visit list has been built yet"
+
+
+def not_listed(frequency_days: dict[int, int], within_years: float) -> str:
+    """SQL: why the establishment `s.license` is not on the newest list, from the register (what a person can act on:
+    closed, not seen for years, not due yet and when)."""
+    every = " ".join(f"WHEN {risk} THEN {days}" for risk, days in frequency_days.items())
+    days = f"(CASE COALESCE(e.risk, 1) {every} END)"
+    due = f"(COALESCE(e.last_canvass, e.last_inspection) + {days})"
+    years = f"{within_years:g}"
+    return f"""SELECT CASE
+        WHEN e.status <> 'active' THEN 'closed: its last visit, on ' || e.last_visit || ', found it '
+            || replace(e.status, '_', ' ')
+        WHEN e.last_visit < week - interval '{years} years' THEN 'last inspected or visited on ' || e.last_visit
+            || ', more than {years} years before the list''s week: the list leaves out places likely gone'
+        WHEN {due} > week + 6 THEN 'not due that week: its next canvass is due on ' || {due}
+            || ' (risk ' || COALESCE(e.risk, 1) || ': every ' || {days} || ' days after the last canvass)'
+        ELSE 'not on the list of the week of ' || week END
+    FROM {SCHEMA}.establishments e, ({NEWEST}) AS newest(week)
+    WHERE e.license = s.license ORDER BY e.last_visit DESC LIMIT 1"""
+
+
+NOT_LISTED = not_listed(dict(canvass.FREQUENCY_DAYS), visits.ListSettings().within_years)
+
 LIST = pages.paged(
     f"{SCHEMA}.visit_list",
     Visit.__struct_fields__,
-    ["($2::text IS NULL OR facility_type = $2)", "($3::text IS NULL OR zip = $3)", "score >= $4"],
+    ["($2::text IS NULL OR lower(facility_type) = lower($2))", "($3::text IS NULL OR zip = $3)", "score >= $4"],
 )
 
 
@@ -37,7 +62,7 @@ async def list_week(request: Request, database: Database, week: str) -> date:
         return parameters.week(week)
     row = await read(request, database, f"SELECT {VERSION} AS version, ({NEWEST}) AS week")
     if row is None or row["week"] is None:
-        raise NotFoundException("no visit list has been built yet: materialize visit_list (./run demo builds one)")
+        raise NotFoundException(f"{NO_LIST}: materialize visit_list (./run demo builds one)")
     return row["week"]
 
 
@@ -46,15 +71,17 @@ async def visit_list(
     request: Request,
     database: Database,
     week: str = Parameter(description="the list's Monday (YYYY-MM-DD), or `current` for the newest list"),
-    facility_type: str | None = Parameter(default=None, max_length=100, description="only this facility type"),
-    zip: str | None = Parameter(default=None, max_length=10, description="only this ZIP code"),
+    facility_type: str | None = Parameter(
+        default=None, max_length=100, description="only this facility type (any case)"
+    ),
+    zip: str | None = Parameter(default=None, max_length=10, description="only this ZIP code (five digits)"),
     min_score: float = Parameter(default=0.0, ge=0.0, le=1.0, description="only scores at least this"),
     limit: int = Parameter(default=50, ge=1, le=MAX_LIMIT, description=f"page size, at most {MAX_LIMIT}"),
     cursor: str | None = Parameter(default=None, max_length=64, description="next_cursor of the previous page"),
 ) -> Response[VisitList]:
     """The establishments due a canvass that week, in visiting order: names, addresses, coordinates, score, reasons
     and days overdue, scored before the week began."""
-    filters = (parameters.text(facility_type, "facility_type"), parameters.text(zip, "zip"), min_score)
+    filters = (parameters.text(facility_type, "facility_type"), parameters.zip_code(zip), min_score)
     day = await list_week(request, database, week)
     return await pages.week_page(request, database, LIST, day, "visit list", filters, cursor, limit)
 

@@ -8,10 +8,12 @@ import msgspec
 
 from chicago_food_assets.core.columns import Contract
 from chicago_food_assets.core.contracts import (
+    CLEAN_INSPECTIONS,
     CURRENT_MODEL,
     FAIRNESS_AUDIT,
     INSPECTION_SCORES,
     LIST_EVALUATION,
+    SCHEMA,
     VISIT_LIST,
 )
 
@@ -21,6 +23,27 @@ def struct(name: str, contract: Contract, *extra: tuple[str, object]) -> type[ms
     fields follow them."""
     fields = [(c.name, c.python) for c in contract.columns] + list(extra)
     return msgspec.defstruct(name, fields, module=__name__)
+
+
+# where a scored inspection took place, from its clean row: a place is never shown by its license alone
+PLACE = CLEAN_INSPECTIONS.select(["dba_name", "aka_name", "address", "zip"])
+SCORED = Contract(
+    INSPECTION_SCORES.name,
+    INSPECTION_SCORES.description,
+    (*INSPECTION_SCORES.columns, *PLACE.columns),
+    INSPECTION_SCORES.partition,
+    (),
+)
+
+
+def placed(table: str) -> str:
+    """A scores table (inspection_scores, establishment_risk) with each inspection's names and address, as a FROM
+    item: the filters on it reach the table's own indexes."""
+    names = ", ".join(f"c.{name}" for name in PLACE.names)
+    return (
+        f"(SELECT t.*, {names} FROM {SCHEMA}.{table} t"
+        f" LEFT JOIN {SCHEMA}.{CLEAN_INSPECTIONS.name} c ON c.inspection_id = t.inspection_id)"
+    )
 
 
 SERVED_MODEL = [name for name in CURRENT_MODEL.names if name not in ("training_scores", "libraries", "calibration")]
@@ -41,7 +64,7 @@ if TYPE_CHECKING:  # built from the contract at import: a type checker sees a st
     class Model(msgspec.Struct): ...
 
 else:
-    Score = struct("Score", INSPECTION_SCORES)
+    Score = struct("Score", SCORED)
     Past = struct(
         "Past",
         INSPECTION_SCORES.select(
@@ -73,6 +96,7 @@ class Establishment(msgspec.Struct):
     history: list[Past]  # newest first, at most 100
     listed: Visit | None  # its entry on the newest visit list; null when it is not on it
     listed_week: date | None  # that list's week
+    not_listed: str | None  # why it is not on that list (closed, not seen for years, not due until ...); null if it is
 
 
 class VisitList(msgspec.Struct):

@@ -28,7 +28,17 @@ from service.db import Database, UnavailableError
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, HTTPResponseStartEvent, HTTPScope, Message, Receive, Scope, Send
 
-SERVED = ("inspection_scores", "establishment_risk", "current_model", "fairness_audit", "visit_list", "list_evaluation")
+SERVED = (  # every table an answer reads: names and addresses come from clean_inspections, why not listed from the
+    # register (establishments)
+    "inspection_scores",
+    "establishment_risk",
+    "current_model",
+    "fairness_audit",
+    "visit_list",
+    "list_evaluation",
+    "clean_inspections",
+    "establishments",
+)
 VERSION_SECONDS = 1.0  # how long a process trusts the publication it last read
 CACHE_CONTROL = "public, max-age=60, must-revalidate"  # weekly data: a minute, then revalidate with the ETag
 CACHE_ENTRIES = 20_000  # answers kept per process (a lookup is 1-30 KB): the store is dropped whole beyond that

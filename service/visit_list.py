@@ -18,6 +18,7 @@ import psycopg2
 import psycopg2.extras
 
 from chicago_food_assets.core.contracts import LIST_EVALUATION, SCHEMA, VISIT_LIST
+from service import exports
 from service.charts import WIDTH, style
 from service.dashboard import notice, reason_text
 
@@ -57,6 +58,19 @@ def weeks(url: str) -> list:
 def week_list(url: str, week: Any) -> pd.DataFrame:
     table = _query(url, f"SELECT {', '.join(SHOWN)} FROM {SCHEMA}.visit_list WHERE week = %s ORDER BY rank", (week,))
     return table.assign(reasons=reason_text(table["reasons"]))
+
+
+def route_csv(url: str, week: Any, types: list[str], min_score: float, zip_code: str) -> str:
+    """The list as filtered in the sidebar, as the API's CSV of a list (`exports.VISITS`): one format wherever a list
+    is downloaded."""
+    where = "week = %s AND score >= %s AND (%s OR facility_type = ANY(%s)) AND (%s OR zip = %s)"
+    place = zip_code.strip()
+    params = (week, min_score, not types, list(types), not place, place)
+    with psycopg2.connect(url, connect_timeout=3) as connection, connection.cursor() as cursor:
+        query = cursor.mogrify(exports.VISITS.csv_query(where), params).decode()
+        out = io.StringIO()
+        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", out)
+    return out.getvalue()
 
 
 def evaluation(url: str) -> pd.DataFrame:
@@ -193,9 +207,8 @@ def build(url: str) -> pn.template.BootstrapTemplate:
         )
 
     def download(day: Any, kinds: list[str], low: float, place: str) -> object:
-        table = shown(day, kinds, low, place)
         return pn.widgets.FileDownload(
-            callback=lambda: io.StringIO(table.to_csv(index=False)),
+            callback=lambda: io.StringIO(route_csv(url, day, kinds, low, place)),
             filename=f"visit-list-{day}.csv",
             label="Download this list (CSV)",
             button_type="primary",
