@@ -5,6 +5,7 @@ Reads only: Dagster's instance (runs, their events, the sensors' cursors) here; 
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from dagster import DagsterEventType, DagsterInstance, DagsterRun
 from dagster._core.definitions.asset_checks.asset_check_evaluation import AssetCheckEvaluation
@@ -98,6 +99,62 @@ def _messages(error: object) -> str:
             parts.append(text)
         error = getattr(error, "cause", None) or getattr(error, "context", None)
     return "\n  caused by: ".join(parts)
+
+
+def _plain(key: str, value: object) -> str | None:
+    """A metadata value in words: an epoch timestamp as a UTC time, a dict or a long list left out (None)."""
+    value = getattr(value, "value", value)
+    if isinstance(value, dict) or (isinstance(value, list | tuple) and len(value) > 10):
+        return None
+    if isinstance(value, int | float) and "timestamp" in key and 1e9 < value < 4e9:
+        return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def numbers(evaluation: AssetCheckEvaluation) -> str:
+    """A check's metadata as `name value` pairs a person can read (no epoch stamps, no parameter dicts)."""
+    pairs = []
+    for key, value in evaluation.metadata.items():
+        said = _plain(key, value)
+        if said is not None:
+            pairs.append(f"{key.removeprefix('dagster/').replace('_', ' ').strip()} {said}")
+    return "; ".join(pairs)
+
+
+def explain(evaluation: AssetCheckEvaluation) -> str:
+    """A failed check in plain words, and what to do about it (what `./run status` prints)."""
+    asset = evaluation.asset_key.to_user_string()
+    data = {key: getattr(value, "value", value) for key, value in evaluation.metadata.items()}
+    if evaluation.check_name == FRESHNESS_CHECK:
+        week = f"the week of {evaluation.partition}" if evaluation.partition else "the newest week"
+        return (
+            f"{asset} for {week} was not ready by its deadline (CHICAGO_FOOD_DEADLINE_CRON). To do: see that week's "
+            "run in the UI (./run ui); if none ran, materialize it (docs/operations.md, 're-run a week')"
+        )
+    if evaluation.check_name == SOURCE_CHECK:
+        return (
+            f"Socrata's newest update ({data.get('newest_update', 'none')}) is {data.get('age_days', '?')} days "
+            f"old, over the {data.get('max_age_days', '?')} allowed (CHICAGO_FOOD_SOURCE_MAX_AGE_DAYS): the City may "
+            "have stopped publishing, or the portal refuses us. To do: open the dataset on data.cityofchicago.org "
+            "and check SOCRATA_APP_TOKEN"
+        )
+    if evaluation.check_name == DRIFT_CHECK:
+        drifting = data.get("drifting", "")
+        listed = ", ".join(drifting) if isinstance(drifting, list | tuple) else str(drifting)
+        return (
+            f"scores drifted from training (PSI over {data.get('alert_line', '?')}) in the newest weeks: {listed}. "
+            "To do: compare the weeks on the dashboard's drift chart; retrain if the places inspected changed"
+        )
+    said = numbers(evaluation)
+    stop = "stopped the rest of its run" if evaluation.blocking else "did not pass (a warning)"
+    return (
+        f"check {evaluation.check_name} on {asset} {stop}" + (f": {said}" if said else "") + ". To do: read the "
+        "check's metadata in the UI (./run ui), fix the data or the setting, and re-run the week"
+    )
 
 
 def describe_check(evaluation: AssetCheckEvaluation) -> str:

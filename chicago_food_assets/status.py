@@ -10,7 +10,9 @@ CHICAGO_FOOD_POSTGRES_URL point at the deployment:
 
 import json
 import os
+import shutil
 import sys
+import textwrap
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,11 +24,12 @@ from dagster._core.scheduler.instigation import TickStatus
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from chicago_food_assets import health
-from chicago_food_assets.core import scoring
+from chicago_food_assets.core import scoring, targets
 from chicago_food_assets.core.contracts import SCHEMA
 from chicago_food_assets.sensors import FINISHED_BADLY, will_retry
 
-DRIFT_WEEKS = 4  # drift is reported for the newest weeks of monitoring
+# newest inspection older than this many days: ATTENTION (the feed, or our pulls, stopped)
+STALE_DAYS = float(os.environ.get("CHICAGO_FOOD_STALE_DAYS", "14"))
 # the runs of assets materialized outside a named job: from the UI, and by `materialize` (./run demo)
 ASSET_JOB, EPHEMERAL_JOB = "__ASSET_JOB", "__ephemeral_asset_job__"
 OK, INFO, WARN, ATTENTION = "ok", "info", "warn", "ATTENTION"
@@ -83,7 +86,7 @@ def ticks(instance: DagsterInstance) -> list[Line]:
             continue
         tick = last[0]
         failed = tick.status == TickStatus.FAILURE
-        error = f": {tick.error.message.strip()[:200]}" if failed and tick.error else ""
+        error = f": {tick.error.message.strip().splitlines()[0]}" if failed and tick.error else ""
         text = f"{kind} {state.name}: last tick {tick.status.value.lower()} {_age(tick.timestamp)}{error}"
         lines.append(Line("automation", ATTENTION if failed else OK, text))
     return lines
@@ -132,40 +135,46 @@ def tables(url: str) -> list[Line]:
             lines.append(Line("data", ATTENTION, "no clean inspections stored: run ./run demo or a backfill"))
         else:
             days = (datetime.now(UTC).date() - newest[0]).days
-            text = f"newest inspection {newest[0]} ({days} days old), newest week {newest[1]}, {newest[2]:,} rows"
-            lines.append(Line("data", INFO, text))
+            text = f"newest inspection {newest[0]} ({days:,} days old), newest week {newest[1]}, {newest[2]:,} rows"
+            if days > STALE_DAYS:
+                text += (
+                    f": older than {STALE_DAYS:g} days (CHICAGO_FOOD_STALE_DAYS). To do: check that the Socrata sensor "
+                    "ticks and its runs succeed (the lines above); on a demo's sample, this is expected"
+                )
+            lines.append(Line("data", ATTENTION if days > STALE_DAYS else INFO, text))
         model = one(
-            f"SELECT name, model_version, target, published_at, metrics, backtest FROM {SCHEMA}.current_model "
-            "ORDER BY published_at DESC LIMIT 1"
+            "SELECT name, model_version, target, published_at, metrics, backtest, holdout_from"
+            f" FROM {SCHEMA}.current_model ORDER BY published_at DESC LIMIT 1"
         )
         if model is None:
             lines.append(Line("model", ATTENTION, "no model in service: run the training job"))
         else:
-            name, version, target, published, metrics, backtest = model
+            name, version, target, published, metrics, backtest, _ = model
             metrics = metrics if isinstance(metrics, dict) else json.loads(metrics)
             rows = backtest if isinstance(backtest, list) else json.loads(backtest or "[]")
             pooled = [r for r in rows if r.get("model") == name and r.get("cutoff") == "pooled"]
             auc = f", backtest ROC AUC {pooled[0]['roc_auc']:.3f}" if pooled else ""
             holdout = metrics.get(name, {}).get("roc_auc")
+            what = targets.TARGETS[target].event if target in targets.TARGETS else target
             text = (
-                f"{name} {version[:12]} ({target}), published {_age(published)}"
+                f"{version}, predicting whether an inspection {what} (target {target}), published {_age(published)}"
                 + (f", holdout ROC AUC {holdout:.3f}" if holdout is not None else "")
                 + auc
             )
             lines.append(Line("model", OK, text))
         columns = ["week", "facility_type", "count", "psi"]
-        recent = pd.DataFrame(
-            fetch(
-                f"SELECT {', '.join(columns)} FROM {SCHEMA}.score_monitoring "
-                f"WHERE week > (SELECT max(week) FROM {SCHEMA}.score_monitoring) - {7 * DRIFT_WEEKS}"
-            )
-            or [],
-            columns=columns,
+        stored = pd.DataFrame(
+            fetch(f"SELECT {', '.join(columns)} FROM {SCHEMA}.score_monitoring") or [], columns=columns
         )
-        if len(recent):  # the drift rule is the drift check's own (scoring.drifting)
+        # the drift check's own weeks (scoring.recent: the newest outside training) and rule (scoring.drifting)
+        recent = scoring.recent(stored.astype({"week": "datetime64[ns]"}), model[6] if model else None)
+        if len(recent):
             over, groups = scoring.drifting(recent), scoring.sizeable(recent)
             worst = f"{groups['psi'].max():.2f}" if len(groups) else "n/a"
-            text = f"last {recent['week'].nunique()} weeks: {len(over)} group-weeks over PSI {scoring.PSI_ALERT}"
+            text = (
+                f"newest {recent['week'].nunique()} weeks outside training: {len(over)} group-weeks over PSI "
+                f"{scoring.PSI_ALERT}"
+            )
             text += f" (max {worst})" + (f": {', '.join(sorted(set(over['facility_type'])))}" if len(over) else "")
             lines.append(Line("drift", ATTENTION if len(over) else OK, text))
     connection.close()
@@ -184,8 +193,8 @@ def checks(instance: DagsterInstance, keys: list) -> list[Line]:
         # a late week or a stale source needs someone; drift is judged on the newest weeks below, and a warning is
         # a warning
         late = key.name in (health.FRESHNESS_CHECK, health.SOURCE_CHECK)
-        text = health.describe_check(evaluation) if evaluation is not None else f"{key.to_user_string()} failed"
-        failed.append(Line("checks", ATTENTION if blocking or late else WARN, text[:200]))
+        text = health.explain(evaluation) if evaluation is not None else f"{key.to_user_string()} failed"
+        failed.append(Line("checks", ATTENTION if blocking or late else WARN, text))
     evaluated = sum(record is not None for record in latest.values())
     return failed or [Line("checks", OK, f"the latest evaluation of all {evaluated} evaluated checks passed")]
 
@@ -205,8 +214,10 @@ def collect() -> list[Line]:
 def main() -> int:
     lines = collect()
     width = max(len(line.section) for line in lines)
-    for line in lines:
-        print(f"{line.level:<9} {line.section:<{width}}  {line.text}")
+    columns = max(80, shutil.get_terminal_size((120, 24)).columns)
+    for line in lines:  # whole lines, wrapped under their text (never cut)
+        head = f"{line.level:<9} {line.section:<{width}}  "
+        print(textwrap.fill(line.text, columns, initial_indent=head, subsequent_indent=" " * len(head)))
     attention = [line for line in lines if line.level == ATTENTION]
     print(f"\n{len(attention)} item(s) need attention" if attention else "\nhealthy: nothing needs attention")
     return 1 if attention else 0

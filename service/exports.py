@@ -15,7 +15,7 @@ import asyncpg
 import pyarrow as pa
 import pyarrow.parquet as pq
 from litestar import Request
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ServiceUnavailableException
 from litestar.response import Stream
 
 from chicago_food_assets.core.columns import Contract
@@ -137,14 +137,22 @@ class Export:
         async def chunks() -> AsyncIterator[bytes]:
             async with database.snapshot() as connection:
                 if await connection.fetchval(query) != sent:
-                    raise PublicationChangedError(f"a new publication landed while the {day} export started; retry")
+                    raise PublicationChangedError(f"a new publication landed as the {day} export started; retry")
+                yield b""  # the snapshot is this answer's: the headers may go
                 async for chunk in rows(connection, day):
                     yield chunk
 
+        # The snapshot is taken and checked before the headers are sent: a publication landing in between is a 503
+        # the client retries, not a 200 whose body is cut (an error after the headers can only cut the connection).
+        body = chunks()
+        try:
+            await anext(body)
+        except PublicationChangedError as error:
+            raise ServiceUnavailableException(str(error), headers={"Retry-After": "1"}) from error
         suffix = "csv" if media_type == "text/csv" else "parquet"
         name = self.what.replace(" ", "-")
         disposition = f'attachment; filename="{name}-{day}.{suffix}"'
-        return Stream(chunks(), media_type=media_type, headers={"Content-Disposition": disposition})
+        return Stream(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
 SCORES = Export(SCORED, tuple(Score.__struct_fields__), "scores", f"{placed(INSPECTION_SCORES.name)} t")

@@ -35,7 +35,8 @@ ROWS_MATCH = Check("rows_match_features", "every week has as many scores as feat
 MONITORING_CHECKS = QualityChecks(MONITORING, (NoInfinityCheck(), ShapeCheck(columns=scoring.MONITORING_COLUMNS)))
 DRIFT = Check(
     "drift",
-    f"PSI against training stays under {scoring.PSI_ALERT} for groups of {scoring.MIN_DRIFT_ROWS}+ scores",
+    f"PSI against training stays under {scoring.PSI_ALERT} for groups of {scoring.MIN_DRIFT_ROWS}+ scores, in the "
+    f"newest {scoring.DRIFT_WEEKS} weeks outside training",
     "warn",
 )
 
@@ -104,7 +105,9 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
     table = SCORE_MONITORING.conform(
         scoring.monitoring(current, selected_model.training_scores, selected_model.version)
     )
-    sizeable, drifting = scoring.sizeable(table), scoring.drifting(table)
+    sizeable = scoring.sizeable(table)
+    judged = scoring.recent(table, selected_model.window.cutoff)
+    drifting = scoring.drifting(judged)
     yield Output(
         table,
         metadata={
@@ -119,6 +122,7 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
         drifting.empty,
         {
             "alert_line": scoring.PSI_ALERT,
+            "weeks_judged": ", ".join(f"{w:%Y-%m-%d}" for w in sorted(judged["week"].unique())) or "none",
             "drifting": [
                 f"{w:%Y-%m-%d} {t}: {p:.2f}"
                 for w, t, p in drifting[["week", "facility_type", "psi"]].head(20).itertuples(index=False)

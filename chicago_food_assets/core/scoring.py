@@ -18,6 +18,7 @@ from chicago_food_assets.core.window import ModelWindow
 ALL = "All"
 BINS = 10
 PSI_ALERT = 0.2
+DRIFT_WEEKS = 4  # drift is judged on the newest weeks outside training (the check, ./run status, the alerts)
 MIN_DRIFT_ROWS = 30  # PSI of fewer scores is noise: the drift check and the dashboard ignore smaller groups
 COLUMNS = INSPECTION_SCORES.names
 MONITORING_COLUMNS = SCORE_MONITORING.names
@@ -32,6 +33,17 @@ def drifting(monitoring: pd.DataFrame) -> pd.DataFrame:
     """The rows of `score_monitoring` over the drift line: a sizeable group whose PSI exceeds PSI_ALERT."""
     groups = sizeable(monitoring)
     return groups[groups["psi"] > PSI_ALERT]
+
+
+def recent(monitoring: pd.DataFrame, cutoff: object, weeks: int = DRIFT_WEEKS) -> pd.DataFrame:
+    """The rows drift is judged on: weeks the model did not learn from (from its holdout's `cutoff` on), and of those
+    the newest `weeks`. A training week's PSI says how the training weeks differ among themselves, not that the
+    model drifted; an old week of a backfill is history, not today's drift."""
+    later = monitoring[monitoring["week"] >= pd.Timestamp(cutoff)] if cutoff is not None else monitoring
+    if later.empty:
+        return later
+    newest = pd.Timestamp(later["week"].max())
+    return later[later["week"] > newest - pd.Timedelta(weeks=weeks)]
 
 
 def outside_unit_range(scores: np.ndarray) -> int:

@@ -1,0 +1,69 @@
+"""`./run status` as a person reads it: whole lines, plain words and what to do, the model's full version and its
+target named as a target, stale data as ATTENTION, drift judged on the newest weeks outside training."""
+
+import pandas as pd
+from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey, MetadataValue
+
+from chicago_food_assets import health, status
+from chicago_food_assets.core import scoring
+
+
+def evaluation(check: str, asset: str, metadata: dict, blocking: bool = False) -> AssetCheckEvaluation:
+    return AssetCheckEvaluation(
+        asset_key=AssetKey(asset),
+        check_name=check,
+        passed=False,
+        metadata={k: MetadataValue.text(v) if isinstance(v, str) else v for k, v in metadata.items()},
+        severity=AssetCheckSeverity.WARN,
+        blocking=blocking,
+    )
+
+
+def test_a_late_week_reads_in_plain_words_with_what_to_do_not_epoch_stamps_and_parameter_dicts():
+    """The ATTENTION lines printed raw metadata (an epoch timestamp, a parameters dict), cut before their explanation."""
+    late = evaluation(
+        health.FRESHNESS_CHECK,
+        "score_monitoring",
+        {
+            "dagster/latest_cron_tick_timestamp": MetadataValue.float(1764580000.0),
+            "dagster/freshness_params": MetadataValue.json({"deadline_cron": "0 9 * * 1", "timezone": "x"}),
+        },
+    )
+    said = health.explain(late)
+    assert "not ready by its deadline" in said and "To do:" in said
+    assert "1764580000" not in said and "{" not in said
+    other = health.explain(
+        evaluation(
+            "size",
+            "clean_inspections",
+            {"dagster/last_updated_timestamp": MetadataValue.float(1764580000.0), "rows": 3, "params": {"a": 1}},
+            blocking=True,
+        )
+    )
+    assert "stopped the rest of its run" in other and "2025-12-01" in other and "rows 3" in other
+    assert "{" not in other and "To do:" in other
+
+
+def test_status_lines_are_wrapped_whole_never_cut(monkeypatch, capsys):
+    long = "word " * 120 + "THE-END"
+    monkeypatch.setattr(status, "collect", lambda: [status.Line("checks", status.ATTENTION, long)])
+    assert status.main() == 1
+    printed = capsys.readouterr().out
+    assert "THE-END" in printed
+    body = [line for line in printed.splitlines() if line.strip() and "need attention" not in line]
+    assert len(body) > 3 and all(len(line) <= 120 for line in body)
+    assert all(line.startswith(" " * len("ATTENTION checks  ")) for line in body[1:])
+
+
+def test_drift_is_judged_on_the_newest_weeks_outside_training():
+    """The drift check failed on 2010 training weeks while the status said 'drift last 4 weeks: 0'."""
+    weeks = pd.date_range("2010-01-04", periods=20, freq="7D")
+    monitoring = pd.DataFrame({"week": weeks, "facility_type": "All", "count": 100, "psi": 0.0})
+    monitoring.loc[monitoring["week"] < "2010-03-01", "psi"] = 0.9  # training weeks differ among themselves
+    cutoff = weeks[10]
+    judged = scoring.recent(monitoring, cutoff)
+    assert judged["week"].tolist() == list(weeks[-4:])
+    assert scoring.drifting(judged).empty and not scoring.drifting(monitoring).empty
+    monitoring.loc[monitoring["week"] == weeks[-1], "psi"] = 0.5
+    assert scoring.drifting(scoring.recent(monitoring, cutoff))["week"].tolist() == [weeks[-1]]
+    assert scoring.recent(monitoring, "2031-01-06").empty
