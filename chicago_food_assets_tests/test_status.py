@@ -20,7 +20,7 @@ def evaluation(check: str, asset: str, metadata: dict, blocking: bool = False) -
 
 
 def test_a_late_week_reads_in_plain_words_with_what_to_do_not_epoch_stamps_and_parameter_dicts():
-    """The ATTENTION lines printed raw metadata (an epoch timestamp, a parameters dict), cut before their explanation."""
+    """ATTENTION lines printed raw metadata (an epoch timestamp, a parameters dict), cut before their explanation."""
     late = evaluation(
         health.FRESHNESS_CHECK,
         "score_monitoring",
