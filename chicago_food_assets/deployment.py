@@ -101,15 +101,15 @@ def resources(deployment: str | None = None) -> dict[str, object]:
         raw: object = LocalRawIOManager(base_dir=str(state_dir() / "objects"))
         models: object = ModelIOManager(base_dir=str(state_dir() / "models"))
     elif deployment == "prod":
-        from dagster_aws.s3 import S3PickleIOManager, S3Resource
+        from dagster_aws.s3 import S3Resource
 
-        from chicago_food_assets.resources.s3 import S3RawIOManager
+        from chicago_food_assets.resources.s3 import NamedS3PickleIOManager, S3RawIOManager
 
         region = os.environ.get("AWS_REGION", "us-east-1")
         s3 = S3Resource(region_name=region, endpoint_url=_optional("AWS_ENDPOINT_URL"))
         prefix = os.environ.get("CHICAGO_FOOD_S3_PREFIX", "chicago-food")
         raw = S3RawIOManager(s3=s3, bucket=EnvVar("CHICAGO_FOOD_S3_BUCKET"), prefix=prefix)
-        models = S3PickleIOManager(s3_resource=s3, s3_bucket=EnvVar("CHICAGO_FOOD_S3_BUCKET"), s3_prefix=prefix)
+        models = NamedS3PickleIOManager(s3_resource=s3, s3_bucket=EnvVar("CHICAGO_FOOD_S3_BUCKET"), s3_prefix=prefix)
     else:
         raise ValueError(f"CHICAGO_FOOD_DEPLOYMENT must be one of {DEPLOYMENTS}, got {deployment!r}")
     return {

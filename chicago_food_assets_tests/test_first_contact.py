@@ -90,6 +90,31 @@ def stop(process: subprocess.Popen) -> None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
+def answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=5).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def processes_of(state: Path) -> list[str]:
+    """Running processes started for the state folder: its path in their environment or command line."""
+    mark = str(state).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                continue
+            seen = (entry / "environ").read_bytes() + (entry / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if mark in seen:
+            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200])
+    return found
+
+
 def graphql(query: str) -> dict:
     answer = requests.post("http://127.0.0.1:3000/graphql", json={"query": query}, timeout=60).json()
     assert "errors" not in answer, answer
@@ -113,7 +138,13 @@ def test_every_readme_command_works_as_pasted(state):
 
     servers = [command for command in commands if command in SERVERS]
     assert sorted(servers) == sorted(SERVERS)
+    # a SIGTERM to `./run api` itself (not its group) stops the API server it started
+    api = serve("./run api", env)
+    os.kill(api.pid, signal.SIGTERM)
+    api.wait(20)
+    assert answers("http://127.0.0.1:8000/health") is False, "the API outlived its ./run api"
     ui = serve("./run ui", env)
+    started = [ui]
     try:  # the UI's GraphQL sees the asset graph and every week the demo built
         nodes = graphql("{ assetNodes { assetKey { path } } }")["assetNodes"]
         assert len(nodes) == len(defs.resolve_asset_graph().get_all_asset_keys())
@@ -127,15 +158,21 @@ def test_every_readme_command_works_as_pasted(state):
             "{ ... on AssetNode { partitionStats { numMaterialized numFailed } } } }"
         )["assetNodeOrError"]["partitionStats"]
         assert stats["numMaterialized"] == 540 and stats["numFailed"] == 0
-    finally:
-        stop(ui)
-    api = serve("./run api", env)
-    try:
+        started.append(serve("./run api", env))
         assert requests.get("http://127.0.0.1:8000/v1/models/current", timeout=10).json()["model_version"]
+        started.append(serve("./run dashboard", env))
+        # `./run stop` stops every process the state folder's commands started: the UI (and its daemon), the API,
+        # the dashboard, the replay server and the embedded PostgreSQL, within seconds
+        stopped = bash("./run stop", env)
+        assert stopped.returncode == 0, stopped.stderr
+        for process in started:
+            process.wait(30)
+        assert processes_of(state) == [], processes_of(state)
+        assert not any(answers(f"http://127.0.0.1:{port}{path}") for port, path in SERVERS.values())
     finally:
-        stop(api)
-    dashboard = serve("./run dashboard", env)
-    stop(dashboard)
+        for process in started:
+            if process.poll() is None:
+                stop(process)
 
     for block in blocks[2:]:
         if any(command in SERVERS for command in block):

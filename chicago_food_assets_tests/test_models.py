@@ -5,8 +5,8 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
-from dagster import AssetExecutionContext, InMemoryIOManager, RunConfig, asset, materialize
-from dagster_aws.s3 import S3PickleIOManager, S3Resource
+from dagster import AssetExecutionContext, AssetKey, InMemoryIOManager, RunConfig, asset, materialize
+from dagster_aws.s3 import S3Resource
 
 from chicago_food_assets.assets.clean import cleaning_assets
 from chicago_food_assets.assets.fairness import fairness_audit
@@ -14,7 +14,7 @@ from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.models import SelectionConfig, TrainingConfig, selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.core.training import Selected
-from chicago_food_assets.resources.s3 import S3RawIOManager
+from chicago_food_assets.resources.s3 import NamedS3PickleIOManager, S3RawIOManager
 from chicago_food_assets.resources.tables import PostgresIOManager
 
 WEEKLY = [raw_inspections, cleaning_assets, inspection_features]
@@ -49,7 +49,7 @@ def built(postgres_url, replay_server, s3_endpoint, tmp_path_factory):
     resources = {
         "socrata": SocrataResource(domain=replay_server.domain, scheme="http", app_token="test-token"),
         "raw_io_manager": S3RawIOManager(s3=s3, bucket=bucket, prefix="models-test"),
-        "model_io_manager": S3PickleIOManager(s3_resource=s3, s3_bucket=bucket, s3_prefix="models-test"),
+        "model_io_manager": NamedS3PickleIOManager(s3_resource=s3, s3_bucket=bucket, s3_prefix="models-test"),
         "postgres": postgres,
         "table_io_manager": PostgresIOManager(postgres=postgres),
         "memory": InMemoryIOManager(),
@@ -190,3 +190,38 @@ def test_a_model_write_that_fails_leaves_the_previous_artifact_whole(tmp_path):
     assert not materialize([broken], resources={"io_manager": manager}, raise_on_error=False).success
     assert pickle.loads((tmp_path / "model").read_bytes()) == good
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary file left behind
+
+
+@pytest.mark.faults
+def test_a_cut_model_object_fails_naming_it_and_the_way_out(built):
+    """A corrupt model file failed with `pickle data was truncated` and no path."""
+    resources, bucket = built
+    train(resources)
+    s3 = resources["model_io_manager"].s3_resource.get_client()
+    key = "models-test/selected_model"
+    whole = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    s3.put_object(Bucket=bucket, Key=key, Body=whole[: len(whole) // 2])
+    try:
+        result = materialize(
+            [*WEEKLY, *MODELS, rescored], selection=[rescored], resources=resources, raise_on_error=False
+        )
+        assert not result.success
+        message = str(result.get_step_failure_events()[0].event_specific_data.error)
+        assert f"s3://{bucket}/{key}" in message and "cut or damaged" in message and "training" in message
+    finally:
+        s3.put_object(Bucket=bucket, Key=key, Body=whole)
+
+
+@pytest.mark.faults
+def test_a_cut_local_model_file_fails_naming_it(tmp_path):
+    from dagster import build_input_context
+    from upath import UPath
+
+    from chicago_food_assets.resources.storage import AtomicPickleIOManager
+
+    path = tmp_path / "selected_model"
+    path.write_bytes(pickle.dumps(list(range(10_000)))[:500])
+    manager = AtomicPickleIOManager(base_path=UPath(tmp_path))
+    with pytest.raises(ValueError, match="cannot be read") as failure:
+        manager.load_from_path(build_input_context(asset_key=AssetKey("selected_model")), UPath(path))
+    assert str(path) in str(failure.value) and "selected_model" in str(failure.value)

@@ -203,8 +203,10 @@ def exports(env: dict[str, str]) -> str:
 
 
 def stop(state: Path) -> list[str]:
-    """Stop what the launcher started in `state`; names what was stopped."""
-    stopped = []
+    """Stop what the launcher started in `state` (the servers first, then what they use); names what was stopped."""
+    from chicago_food_assets.local import servers
+
+    stopped = servers.stop_all(state)
     if stop_replay(state):
         stopped.append("replay server")
     if stop_embedded_postgres(state / "postgres"):

@@ -9,14 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from chicago_food_assets.local import environment
+from chicago_food_assets.local import environment, servers
 from chicago_food_assets.local.environment import PROJECT
 
 WORKSPACE = PROJECT / "workspace.yaml"
 
 
 def _foreground(command: list[str], env: dict[str, str], cwd: Path | None = None) -> int:
-    """A long-running command in the foreground; Ctrl-C stops it cleanly."""
+    """An interactive command (the shell) in the foreground; Ctrl-C stops it cleanly."""
     try:
         return subprocess.run(command, env=env, cwd=cwd).returncode
     except KeyboardInterrupt:
@@ -27,7 +27,7 @@ def ui(host: str, port: int) -> int:
     env = environment.environment()
     print(f"Dagster UI: http://{host}:{port}")
     command = [sys.executable, "-m", "dagster", "dev", "-w", str(WORKSPACE), "-h", host, "-p", str(port)]
-    return _foreground(command, env, cwd=PROJECT)
+    return servers.run("ui", command, env, cwd=PROJECT)
 
 
 def reader_url(variable: str) -> str:
@@ -38,6 +38,13 @@ def reader_url(variable: str) -> str:
         return os.environ[variable]
     admin = environment.environment(quiet=True, replay=False)["CHICAGO_FOOD_POSTGRES_URL"]
     return ensure_reader(admin, os.environ.get("CHICAGO_FOOD_READER_PASSWORD"))
+
+
+def _state(env: dict[str, str]) -> dict[str, str]:
+    """The state folder a read-only server belongs to (`./run stop` stops it)."""
+    from chicago_food_assets.data import state_dir
+
+    return {"CHICAGO_FOOD_STATE_DIR": env.get("CHICAGO_FOOD_STATE_DIR") or str(state_dir())}
 
 
 def dashboard_command(host: str, port: int) -> list[str]:
@@ -66,14 +73,14 @@ def api(host: str, port: int) -> int:
         "CHICAGO_FOOD_API_PORT": str(port),
     }
     print(f"score API: http://{host}:{port}  (OpenAPI: http://{host}:{port}/schema)")
-    return _foreground([sys.executable, "-m", "service"], env)
+    return servers.run("api", [sys.executable, "-m", "service"], {**env, **_state(env)})
 
 
 def dashboard(host: str, port: int) -> int:
     """Serve the Panel monitoring dashboard as the read-only role."""
     env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": reader_url("CHICAGO_FOOD_DASHBOARD_DATABASE_URL")}
     print(f"dashboard: http://{host}:{port}/dashboard  (this week's visit list: http://{host}:{port}/visit_list)")
-    return _foreground(dashboard_command(host, port), env)
+    return servers.run("dashboard", dashboard_command(host, port), {**env, **_state(env)})
 
 
 def main() -> int:
@@ -99,7 +106,7 @@ def main() -> int:
     run_dagster.add_argument("arguments", nargs=argparse.REMAINDER)
     commands.add_parser("shell", help="a shell in the project's environment")
     commands.add_parser("env", help='print the environment as `export` lines: eval "$(./run env)"')
-    commands.add_parser("stop", help="stop the embedded PostgreSQL and the replay server")
+    commands.add_parser("stop", help="stop what the state folder started: servers, replay server, PostgreSQL")
     run_docs = commands.add_parser("docs", help="write the measured results into docs/ (after ./run demo and bench)")
     run_docs.add_argument("--out", help="where the pages go (default: docs/ itself)")
     args = parser.parse_args()
@@ -118,7 +125,7 @@ def main() -> int:
         return subprocess.run([sys.executable, "-m", "chicago_food_assets.status"], env=env, cwd=PROJECT).returncode
     if args.command == "dagster":
         env = environment.environment(quiet=True)
-        return _foreground([sys.executable, "-m", "dagster", *args.arguments], env, cwd=PROJECT)
+        return servers.run("dagster", [sys.executable, "-m", "dagster", *args.arguments], env, cwd=PROJECT)
     if args.command == "shell":
         env = environment.environment()
         print("a shell in the project's environment; `exit` leaves it", file=sys.stderr)
@@ -132,7 +139,7 @@ def main() -> int:
         return 0
     from chicago_food_assets.data import state_dir
 
-    stopped = environment.stop(Path(os.environ.get("CHICAGO_FOOD_STATE_DIR") or state_dir()))
+    stopped = environment.stop(Path(os.environ.get("CHICAGO_FOOD_STATE_DIR") or state_dir()).resolve())
     print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
     return 0
 

@@ -32,7 +32,7 @@ def summary(env: dict[str, str]) -> str:
         "open the Dagster UI on it: ./run ui   (then http://127.0.0.1:3000)",
         "serve the score API: ./run api    (then http://127.0.0.1:8000/v1/models/current, docs at /schema)",
         "open the monitoring dashboard: ./run dashboard   (then http://127.0.0.1:5006/dashboard)",
-        "stop the embedded PostgreSQL and the replay server: ./run stop",
+        "stop everything this state folder started (servers, replay, PostgreSQL): ./run stop",
     ]
     return "\n".join(lines)
 

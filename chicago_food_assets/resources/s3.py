@@ -1,10 +1,17 @@
-"""The raw IO manager on S3 (any S3-compatible store). Its own module: boto3 takes seconds to import, and only the
-`prod` deployment needs it, so local processes (the demo's runs, the UI's code server, the sensors) never load it."""
+"""The IO managers on S3 (any S3-compatible store): raw weeks, and model artifacts. Their own module: boto3 takes
+seconds to import, and only the `prod` deployment needs it, so local processes (the demo's runs, the UI's code
+server, the sensors) never load it."""
 
-from dagster_aws.s3 import S3Resource
+from typing import Any
+
+from dagster import InputContext
+from dagster._utils.cached_method import cached_method  # what S3PickleIOManager caches with
+from dagster_aws.s3 import S3PickleIOManager, S3Resource
+from dagster_aws.s3.io_manager import PickledObjectS3IOManager
 from pydantic import PrivateAttr
+from upath import UPath
 
-from chicago_food_assets.resources.storage import RawIOManager
+from chicago_food_assets.resources.storage import RawIOManager, unpickle
 
 
 class S3RawIOManager(RawIOManager):
@@ -33,3 +40,22 @@ class S3RawIOManager(RawIOManager):
             return client.get_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")["Body"].read()
         except client.exceptions.NoSuchKey as error:
             raise FileNotFoundError(f"{self.uri(key)} does not exist: materialize that partition first") from error
+
+
+class NamedS3PickleIOManager(S3PickleIOManager):
+    """Dagster's `S3PickleIOManager`, whose unreadable objects are errors naming their bucket and key."""
+
+    @cached_method
+    def inner_io_manager(self) -> PickledObjectS3IOManager:
+        return _NamedPickledObjectS3IOManager(
+            s3_bucket=self.s3_bucket, s3_session=self.s3_resource.get_client(), s3_prefix=self.s3_prefix
+        )
+
+
+class _NamedPickledObjectS3IOManager(PickledObjectS3IOManager):
+    def load_from_path(self, context: InputContext, path: UPath) -> Any:
+        try:
+            data = self.s3.get_object(Bucket=self.bucket, Key=path.as_posix())["Body"].read()
+        except self.s3.exceptions.NoSuchKey as error:
+            raise FileNotFoundError(f"no object s3://{self.bucket}/{path.as_posix()}: run the training job") from error
+        return unpickle(data, f"s3://{self.bucket}/{path.as_posix()}", context)

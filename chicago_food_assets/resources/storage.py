@@ -126,6 +126,20 @@ def sweep(folder: Path) -> int:
     return removed
 
 
+def unpickle(data: bytes, where: str, context: InputContext) -> Any:
+    """A stored artifact read back; one that cannot be (cut, damaged, not a pickle) is an error naming it and the
+    way out, not `pickle data was truncated` alone."""
+    try:
+        return pickle.loads(data)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError) as error:
+        name = context.asset_key.to_user_string() if context.has_asset_key else "artifact"
+        raise ValueError(
+            f"the stored {name} at {where} cannot be read ({type(error).__name__}: {error}; {len(data):,} bytes): "
+            "the file is cut or damaged. Run the `training` job again to replace it (./run demo, or materialize "
+            "the models group)"
+        ) from error
+
+
 class AtomicPickleIOManager(UPathIOManager):
     """What Dagster's local pickle IO manager does (a pickle at `base_dir/<asset key>`), except that a write that
     fails (an unpicklable value, a full disk, a killed process) leaves the previous artifact whole: the stock one
@@ -144,7 +158,7 @@ class AtomicPickleIOManager(UPathIOManager):
                 f"no {name} is stored yet ({path}): run the `training` job first (it trains, selects and publishes "
                 "a model: ./run demo does, or materialize the models group in the UI)"
             )
-        return pickle.loads(local.read_bytes())
+        return unpickle(local.read_bytes(), str(local), context)
 
 
 class ModelIOManager(FilesystemIOManager):
