@@ -21,3 +21,23 @@ def week_of(day: date | datetime) -> date:
     if isinstance(day, datetime):
         day = day.date()
     return day - timedelta(days=day.weekday())
+
+
+def why_not(key: str, partitions: WeeklyPartitionsDefinition, what: str) -> str | None:
+    """Why `key` is not a partition of `partitions` (None when it is), in words: Dagster says only
+    `DagsterInvalidSubsetError`."""
+    try:
+        day = date.fromisoformat(key)
+    except ValueError:
+        return f"{key!r} is not a date: {what}'s partitions are weeks named by their Monday, YYYY-MM-DD"
+    if day.weekday() != 0:
+        return f"{key} is a {day:%A}: {what}'s weeks are named by their Monday ({week_of(day)} for that day)"
+    last = partitions.get_last_partition_key()
+    if day < date.fromisoformat(FIRST_WEEK):
+        return f"{key} is before the first week ({FIRST_WEEK}): the data starts there"
+    if last is None or day > date.fromisoformat(last):
+        return (
+            f"{key} is after {what}'s newest week ({last}): a week is a partition once it has ended"
+            + (" (a visit list's, once it has begun)" if partitions.end_offset else "")
+        )
+    return None

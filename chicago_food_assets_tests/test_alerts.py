@@ -291,3 +291,66 @@ def test_the_daemon_tells_a_failed_run_once_by_email_and_webhook_across_a_restar
             daemon.wait(30)
             receiver.shutdown()
             receiver.server_close()
+
+
+@pytest.mark.faults
+def test_a_receiver_that_trickles_is_given_up_at_the_deliverys_deadline():
+    """A webhook that trickles one byte every 5 s made each alerts tick fail at 60 s ('Unable to reach the user code
+    server') and slowed every other sensor to a tick a minute: per-read timeouts never tripped."""
+    import socket
+    import threading
+    import time
+
+    from chicago_food_assets.core.alerts import Alert
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            try:
+                listener.settimeout(0.5)
+                connection, _ = listener.accept()
+            except OSError:
+                continue
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok":
+                if stop.wait(1.0):
+                    break
+                try:
+                    connection.send(bytes([byte]))
+                except OSError:
+                    break
+            connection.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    slow = AlertResource(
+        webhook_url=f"http://127.0.0.1:{port}/hook",
+        attempts=3,
+        backoff_seconds=0.1,
+        timeout_seconds=5,
+        deadline_seconds=3,
+    )
+    alert = Alert("run_failed", "k1", "a run failed", "detail", weeks=[], run_id="r", job="weekly")
+    started = time.monotonic()
+    try:
+        assert slow.send(alert, slow.channels()) == ["webhook"]
+        assert time.monotonic() - started < 5, "the deadline is the whole delivery's, retries included"
+    finally:
+        stop.set()
+        listener.close()
+
+
+def test_a_webhook_that_answers_in_time_is_delivered_and_an_error_status_is_a_failure():
+    from chicago_food_assets.core.alerts import Alert
+    from chicago_food_assets_tests.helpers import Receiver, free_port
+
+    port = free_port()
+    receiver = Receiver(port)
+    resource = AlertResource(webhook_url=f"http://127.0.0.1:{port}/hook?x=1", attempts=1, deadline_seconds=5)
+    alert = Alert("run_failed", "k2", "a run failed", "detail", weeks=[], run_id="r", job="weekly")
+    assert resource.send(alert, ["webhook"]) == [] and len(receiver.posts) == 1
+    receiver.status = 500
+    assert resource.send(alert, ["webhook"]) == ["webhook"] and len(receiver.refused) == 1
+    receiver.shutdown()

@@ -67,3 +67,20 @@ def test_drift_is_judged_on_the_newest_weeks_outside_training():
     monitoring.loc[monitoring["week"] == weeks[-1], "psi"] = 0.5
     assert scoring.drifting(scoring.recent(monitoring, cutoff))["week"].tolist() == [weeks[-1]]
     assert scoring.recent(monitoring, "2031-01-06").empty
+
+
+def test_a_list_week_the_partitions_do_not_have_is_refused_with_the_reason():
+    """`visit_list` for a far-future week, a Tuesday or a week before the partitions stopped with
+    DagsterInvalidSubsetError and no reason."""
+    from chicago_food_assets.local.launcher import refused_partitions
+
+    def asked(week: str, select: str = "visit_list", flag: str = "--partition") -> str | None:
+        return refused_partitions(["asset", "materialize", "--select", select, flag, week])
+
+    assert "after visit_list's newest week" in (asked("2031-01-06") or "")
+    assert "is a Tuesday" in (asked("2013-03-05") or "") and "2013-03-04 for that day" in (asked("2013-03-05") or "")
+    assert "before the first week (2010-01-04)" in (asked("2009-03-02") or "")
+    assert "not a date" in (asked("last-week") or "")
+    assert asked("2013-03-04") is None and asked("2013-03-04...2013-04-01", flag="--partition-range") is None
+    assert "Wednesday" in (asked("2013-03-04...2013-03-06", "raw_inspections", "--partition-range") or "")
+    assert refused_partitions(["asset", "list"]) is None

@@ -83,6 +83,33 @@ def dashboard(host: str, port: int) -> int:
     return servers.run("dashboard", dashboard_command(host, port), {**env, **_state(env)})
 
 
+def refused_partitions(arguments: list[str]) -> str | None:
+    """Why a `dagster asset materialize --select ... --partition[-range] ...` names weeks the selected assets do not
+    have (None when they have them, or for another command): Dagster answers a bare DagsterInvalidSubsetError."""
+    if arguments[:2] != ["asset", "materialize"]:
+        return None
+    values = dict(zip(arguments, [*arguments[1:], ""], strict=False))
+    selection = values.get("--select", "")
+    keys = values.get("--partition", "") or values.get("--partition-range", "")
+    if not keys or not selection:
+        return None
+    from chicago_food_assets.definitions import defs
+    from chicago_food_assets.partitions import why_not
+
+    graph = defs.resolve_asset_graph()
+    reasons = []
+    for name in (n.strip() for n in selection.split(",")):
+        key = next((k for k in graph.get_all_asset_keys() if k.to_user_string() == name), None)
+        partitions = graph.get(key).partitions_def if key is not None else None
+        if partitions is None:
+            continue
+        for week in keys.split("..."):
+            reason = why_not(week.strip(), partitions, name)  # type: ignore[arg-type]
+            if reason:
+                reasons.append(reason)
+    return "; ".join(dict.fromkeys(reasons)) or None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="./run")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -124,6 +151,10 @@ def main() -> int:
         env = environment.environment(quiet=True, replay=False)
         return subprocess.run([sys.executable, "-m", "chicago_food_assets.status"], env=env, cwd=PROJECT).returncode
     if args.command == "dagster":
+        refused = refused_partitions(args.arguments)
+        if refused:
+            print(f"./run dagster: {refused}", file=sys.stderr)
+            return 2
         env = environment.environment(quiet=True)
         return servers.run("dagster", [sys.executable, "-m", "dagster", *args.arguments], env, cwd=PROJECT)
     if args.command == "shell":
