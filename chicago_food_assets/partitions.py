@@ -36,8 +36,7 @@ def why_not(key: str, partitions: WeeklyPartitionsDefinition, what: str) -> str 
     if day < date.fromisoformat(FIRST_WEEK):
         return f"{key} is before the first week ({FIRST_WEEK}): the data starts there"
     if last is None or day > date.fromisoformat(last):
-        return (
-            f"{key} is after {what}'s newest week ({last}): a week is a partition once it has ended"
-            + (" (a visit list's, once it has begun)" if partitions.end_offset else "")
+        return f"{key} is after {what}'s newest week ({last}): a week is a partition once it has ended" + (
+            " (a visit list's, once it has begun)" if partitions.end_offset else ""
         )
     return None

@@ -119,6 +119,7 @@ def test_the_page_a_model_owner_reads_on_monday(browser, dashboard, pipeline):
     shown = int(page.locator("#scores").inner_text().replace(",", ""))
     assert shown == expected_count(monitoring, first, last, types[:4]) > 0
     assert figures_without_legend(page) == []
+    page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)  # before judging it: to look at
     assert overlapping_labels(page) == []
     assert page.get_by_text("Riskiest places in the week of").count() == 1
     riskiest = read_table(pipeline["postgres"], "food", "inspection_scores")

@@ -275,12 +275,18 @@ def test_each_rows_contributions_add_up_with_the_base_value_to_its_raw_score(tab
     explained = reasons.explain(selected, rows)
     for text, row in zip(explained.iloc[:300], contributed[:300], strict=True):  # a sample, read as a client would
         items = json.loads(text)
-        assert 1 <= len(items) <= reasons.TOP or row.max() <= 0
+        assert len(items) <= reasons.TOP
         strengths = [item["contribution"] for item in items]
         assert strengths == sorted(strengths, reverse=True) and all(s > 0 for s in strengths)
-        assert strengths[0] == pytest.approx(row.max(), abs=1e-4)
-        for item in items:  # plain words, not a column name
+        top = np.sort(row)[::-1][: reasons.TOP]  # shown reasons are among the strongest; a silent one is left out
+        assert all(min(abs(top - s)) < 1e-4 for s in strengths)
+        said = [item["reason"] for item in items]
+        assert len(said) == len(set(said)), "a reason said twice (latitude and longitude: its area)"
+        for item in items:  # plain words a supervisor can read, not a column name or an empty "no"
             assert item["reason"] and item["reason"] != item["feature"] and "_" not in item["reason"]
+            assert item["reason"] not in ("not a re-inspection", "not after a failed canvass", "its location")
+    words = [item for text in explained for item in json.loads(text)]
+    assert len(words) > 1000  # most rows still say why
 
 
 def test_a_model_without_contributions_gives_no_reasons(table):

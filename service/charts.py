@@ -83,11 +83,11 @@ def distribution(rows: pd.DataFrame, types: list[str]) -> hv.Layout:
             continue
         frame = distribution_frame(rows, name)
         bars = frame.hvplot.bar(
-            x="decile of training scores", y="share", by="scores", title=name, height=260, width=445, rot=0
+            x="decile of training scores", y="share", by="scores", title=name, height=240, width=WIDTH, rot=0
         )
-        headroom = float(frame["share"].max()) * 1.5  # the legend sits above the tallest bar
-        plots.append(style(bars, multi_level=False, show_legend=True, legend_position="top_right", ylim=(0, headroom)))
-    return hv.Layout(plots).cols(2)
+        # the legend beside the plot, outside the data: no decile's bars are ever under it
+        plots.append(style(bars, multi_level=False, show_legend=True, legend_position="right"))
+    return hv.Layout(plots).cols(1)
 
 
 def drift(rows: pd.DataFrame, types: list[str]) -> hv.Overlay:

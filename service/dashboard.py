@@ -38,14 +38,26 @@ from service.charts import (
     headline,
     reliability_plot,
 )
+from service.schemas import PLACE, placed
 
 MONITORED = SCORE_MONITORING.select(
     ["week", "facility_type", "count", "mean", "psi", "fail_rate", "histogram", "training_histogram"]
 ).names
 AUDITED = FAIRNESS_AUDIT.select(["facility_type", "group_size", "fpr", "fdr", "fpr_disparity", "fdr_disparity"]).names
-RISKIEST = INSPECTION_SCORES.select(
-    ["week", "rank", "inspection_id", "establishment", "facility_type", "score", "reasons"]
-).names
+RISKIEST = [
+    *INSPECTION_SCORES.select(["week", "rank", "inspection_id"]).names,
+    *PLACE.select(["dba_name", "address"]).names,
+    *INSPECTION_SCORES.select(["facility_type", "score", "reasons"]).names,
+]
+HEADERS = {  # what a supervisor reads above a column
+    "rank": "Rank",
+    "inspection_id": "Inspection",
+    "dba_name": "Name",
+    "address": "Address",
+    "facility_type": "Facility type",
+    "score": "Risk",
+    "reasons": "Why",
+}
 TOP = 10  # riskiest places listed per week
 PRESELECTED = 4  # facility types chosen at first paint: the largest
 
@@ -77,7 +89,8 @@ def load(url: str) -> Data:
         )
         riskiest = _query(
             cursor,
-            f"SELECT {', '.join(RISKIEST)} FROM {SCHEMA}.inspection_scores WHERE model_version = %s AND rank <= %s",
+            f"SELECT {', '.join(RISKIEST)} FROM {placed('inspection_scores')} t"
+            " WHERE model_version = %s AND rank <= %s",
             (version, TOP),
         )
     monitoring["week"] = pd.to_datetime(monitoring["week"])
@@ -243,13 +256,15 @@ def build(url: str) -> pn.template.BootstrapTemplate:
             width=WIDTH,
             name="riskiest",
             formatters={"inspection_id": {"type": "plaintext"}, "reasons": {"type": "textarea"}},
+            titles=HEADERS,
             widths={
-                "rank": 75,
-                "inspection_id": 135,
-                "establishment": 160,
-                "facility_type": 145,
-                "score": 80,
-                "reasons": 295,
+                "rank": 60,
+                "inspection_id": 95,
+                "dba_name": 170,
+                "address": 170,
+                "facility_type": 120,
+                "score": 60,
+                "reasons": 215,
             },
             configuration={"columnDefaults": {"headerSort": False}},
         )

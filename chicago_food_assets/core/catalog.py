@@ -31,6 +31,10 @@ def flag(yes: str, no: str) -> Words:
     return lambda v: v.map({True: yes, False: no}).fillna("")  # 1 and 0 (floats too) hash as True and False
 
 
+# what a place's coordinates raising its score mean to a supervisor
+AREA = "its area: the model rates places near it riskier"
+
+
 def said(words: str) -> Words:
     return lambda v: pd.Series(words, index=v.index)
 
@@ -274,7 +278,7 @@ FEATURES: tuple[Feature, ...] = (
         "boolean",
         ITSELF,
         "this inspection is a re-inspection",
-        flag("a re-inspection", "not a re-inspection"),
+        flag("a re-inspection", ""),  # "not a re-inspection" tells a supervisor nothing: no reason
         nullable=False,
     ),
     Feature(
@@ -282,7 +286,7 @@ FEATURES: tuple[Feature, ...] = (
         "boolean",
         RESULTS,
         "a re-inspection whose previous inspection was a failed canvass",
-        flag("a re-inspection after a failed canvass", "not after a failed canvass"),
+        flag("a re-inspection after a failed canvass", ""),
         nullable=False,
     ),
     Feature(
@@ -292,8 +296,8 @@ FEATURES: tuple[Feature, ...] = (
         "the place's risk category (1 high, 3 low)",
         lambda v: "risk category " + v.astype("Int64").astype(str),
     ),
-    Feature("latitude", "float", ITSELF, "the place's latitude", said("its location")),
-    Feature("longitude", "float", ITSELF, "the place's longitude", said("its location")),
+    Feature("latitude", "float", ITSELF, "the place's latitude", said(AREA)),
+    Feature("longitude", "float", ITSELF, "the place's longitude", said(AREA)),
     Feature(
         "month",
         "smallint",

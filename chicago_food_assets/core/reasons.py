@@ -81,7 +81,7 @@ def reasons(table: pd.DataFrame, names: tuple[str, ...], contributed: np.ndarray
         return pd.Series([], dtype=object)
     order = np.argsort(-contributed, axis=1, kind="stable")[:, :top]
     strength = np.take_along_axis(contributed, order, axis=1)
-    items = []
+    texts, items = [], []
     for slot in range(order.shape[1]):
         text = pd.Series("", index=range(n), dtype=object)
         for index, name in enumerate(names):
@@ -93,19 +93,26 @@ def reasons(table: pd.DataFrame, names: tuple[str, ...], contributed: np.ndarray
             missing = values.isna().to_numpy()
             words[missing] = MISSING.get(name, f"{name.replace('_', ' ')} unknown")
             text.iloc[rows] = words.to_numpy()
+        text = text.astype(str)
+        # a reason is shown when it raises the score, says something, and was not said by a stronger one (latitude
+        # and longitude both say "its area")
+        shown = (strength[:, slot] > 0) & (text != "").to_numpy()
+        for earlier in texts:
+            shown &= (text != earlier).to_numpy()
+        texts.append(text)
         item = (
             '{"feature":"'
             + pd.Series(np.asarray(names, dtype=object)[order[:, slot]])
             + '","reason":'
-            + _json_text(text.astype(str))
+            + _json_text(text)
             + ',"contribution":'
             + pd.Series(np.round(strength[:, slot], 4)).astype(str)
             + "}"
         )
-        items.append(item.where(strength[:, slot] > 0, ""))
-    joined = items[0]  # strongest first: a slot holds a reason only when every earlier slot does
+        items.append(item.where(shown, ""))
+    joined = items[0]
     for item in items[1:]:
-        joined = joined + np.where(item != "", ",", "") + item
+        joined = joined + np.where((joined != "") & (item != ""), ",", "") + item
     return "[" + joined + "]"
 
 

@@ -1,6 +1,7 @@
 """`./run demo`: the whole pipeline over a data file, one `dagster asset materialize` run per stage, with a quiet
 progress line per stage, the checks that did not pass, and where everything is."""
 
+import dataclasses
 import os
 import sys
 import time
@@ -66,7 +67,7 @@ def _stage_plan(stage: "Stage") -> tuple[list[str], int, list[str]]:  # noqa: F8
 
 def _progress(name: str, done: int, steps: int, weeks: int | None, started: float, end: str = "\r") -> None:
     filled = BAR * done // max(steps, 1)
-    span = f"{weeks} weeks" if weeks else "all weeks"
+    span = f"{weeks} week{'s' if weeks != 1 else ''}" if weeks else "all weeks"
     seconds = time.monotonic() - started
     line = f"  {name:<38} [{'#' * filled}{'.' * (BAR - filled)}] {done}/{steps} steps, {span}, {seconds:5.1f} s"
     print(line, end=end, file=sys.__stderr__ if end == "\r" else sys.stdout, flush=True)
@@ -182,11 +183,18 @@ def demo(
         print(f"Dagster's full log: {log}")
     for stage in STAGES:
         stage_configs = [Path(train_config).resolve()] if train_config and stage.trains else []
-        for span in stage.ranges(*weeks, *published(env["CHICAGO_FOOD_POSTGRES_URL"])):
-            code = run_stage(stage, env, log, span, stage_configs, verbose)
-            print(f"  {_rows(stage, span)}" if code == 0 else "")
+        spans = stage.ranges(*weeks, *published(env["CHICAGO_FOOD_POSTGRES_URL"]))
+        for span in spans:
+            # a stage of several runs names each by its weeks (the holdout's lists, then the next week's)
+            named = (
+                dataclasses.replace(stage, name=f"{stage.name}, {span[0]}..{span[1]}")
+                if span and len(spans) > 1
+                else stage
+            )
+            code = run_stage(named, env, log, span, stage_configs, verbose)
+            print(f"  {_rows(named, span)}" if code == 0 else "")
             if code:
-                print(f"the '{stage.name}' run failed (exit {code}){_failure()}")
+                print(f"the '{named.name}' run failed (exit {code}){_failure()}")
                 if new_state:
                     return _remove(state, log, code)
                 print(f"see {log} or open the run in the Dagster UI: ./run ui")
