@@ -189,6 +189,11 @@ def test_every_readme_command_works_as_pasted(state):
     # ./run status on the demo's state: the model in service is healthy; a week the Socrata sensor gave up on is not
     status = bash("./run status", env)
     assert status.returncode in (0, 1) and re.search(r"(?m)^ok +model +", status.stdout)
+    # the model by its full version, its target named as one; the sample's 2020 data is stale, and says so
+    version = re.search(r"(?m)^ok +model +(\S+),", status.stdout).group(1)
+    assert re.fullmatch(r"\w+-\d{8}-[0-9a-f]{8}", version) and "(target failed)" in status.stdout
+    assert re.search(r"(?m)^ATTENTION +data +newest inspection .* days old", status.stdout)
+    assert all(len(line) <= 120 for line in status.stdout.splitlines())
     assert "given up after" not in status.stdout, status.stdout
     given_up = json.dumps({"updated_at": None, "pending": [], "launched": {}, "owed": {"2013-02-04": 3}})
     assert bash(f"./run dagster sensor cursor socrata_changes --set '{given_up}'", env).returncode == 0

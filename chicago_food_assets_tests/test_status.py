@@ -84,3 +84,34 @@ def test_a_list_week_the_partitions_do_not_have_is_refused_with_the_reason():
     assert asked("2013-03-04") is None and asked("2013-03-04...2013-04-01", flag="--partition-range") is None
     assert "Wednesday" in (asked("2013-03-04...2013-03-06", "raw_inspections", "--partition-range") or "")
     assert refused_partitions(["asset", "list"]) is None
+
+
+def test_a_signal_to_a_launched_command_stops_its_whole_group(tmp_path):
+    """Killing `./run dagster ...` left its `dagster` child running (and `./run api` its server)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from chicago_food_assets.local import servers
+
+    script = (
+        "import sys; from chicago_food_assets.local import servers; "
+        "env = {'CHICAGO_FOOD_STATE_DIR': sys.argv[1], 'PATH': '/usr/bin:/bin'}; "
+        "sys.exit(servers.run('dagster', ['sleep', '300'], env))"
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
+    deadline = time.monotonic() + 20
+    while not list((tmp_path / "servers").glob("dagster-*.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [record] = list((tmp_path / "servers").glob("dagster-*.json"))
+    child = int(record.stem.split("-")[1])
+    os.kill(launcher.pid, signal.SIGTERM)
+    assert launcher.wait(15) == 0
+    assert not servers._running(child) and not record.exists()
+    # and ./run stop finds a recorded group and stops it
+    stray = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    (tmp_path / "servers" / f"api-{stray.pid}.json").write_text(f'{{"name": "api", "pid": {stray.pid}}}')
+    assert servers.stop_all(tmp_path) == ["api"]
+    assert stray.wait(10) == -signal.SIGTERM

@@ -81,7 +81,8 @@ def reasons(table: pd.DataFrame, names: tuple[str, ...], contributed: np.ndarray
         return pd.Series([], dtype=object)
     order = np.argsort(-contributed, axis=1, kind="stable")[:, :top]
     strength = np.take_along_axis(contributed, order, axis=1)
-    texts, items = [], []
+    texts: list[pd.Series] = []
+    items: list[pd.Series] = []
     for slot in range(order.shape[1]):
         text = pd.Series("", index=range(n), dtype=object)
         for index, name in enumerate(names):
