@@ -282,3 +282,21 @@ def exports_of(output: str) -> dict[str, str]:
         for name, _, value in (line.removeprefix("export ").partition("=") for line in output.splitlines())
         if name != "PATH"
     }
+
+
+def processes_of(state: Path) -> list[str]:
+    """Running processes started for the state folder: its path in their environment or command line."""
+    mark = str(state).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
+                continue
+            seen = (entry / "environ").read_bytes() + (entry / "cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if mark in seen:
+            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200])
+    return found

@@ -10,7 +10,7 @@ import pytest
 
 from chicago_food_assets.local.environment import PROJECT
 from chicago_food_assets.local.replay.files import ACCEPTED, DataFileError, load
-from chicago_food_assets_tests.helpers import bash, portal_csv, user_environment
+from chicago_food_assets_tests.helpers import bash, portal_csv, processes_of, user_environment
 
 TINY = PROJECT / "examples" / "tiny_inspections.jsonl.gz"
 
@@ -161,23 +161,6 @@ def test_a_refused_data_file_leaves_the_state_folder_as_it_was(state, tmp_path):
     subprocess.run(["./run", "stop"], cwd=PROJECT, env=env, capture_output=True, timeout=120)
 
 
-def _processes_of(state) -> list[str]:
-    """Command lines of running processes that name the state folder (servers it started)."""
-    import os
-    from pathlib import Path
-
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            try:
-                line = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if str(state) in line:
-                found.append(line)
-    return found
-
-
 @pytest.mark.faults
 def test_a_small_portal_csv_stops_with_one_message_naming_the_settings_and_leaves_nothing(tiny, tmp_path, state):
     """A 200-row portal CSV ingested, then training stopped with 'need more than 12 weeks with >= 50 rows, have 0',
@@ -190,7 +173,7 @@ def test_a_small_portal_csv_stops_with_one_message_naming_the_settings_and_leave
     assert "holdout_weeks" in said and "min_week_rows" in said and "--train-config" in said, said
     assert "Traceback" not in said
     assert not state.exists(), "the state folder this demo made is left behind"
-    assert _processes_of(state) == []
+    assert processes_of(state) == []
     # the settings the message names are ones that work on this file
     suggested = dict(re.findall(r"(holdout_weeks|min_week_rows): (\d+)", said))
     config = tmp_path / "small.yaml"
@@ -212,4 +195,4 @@ def test_a_refused_file_in_a_new_state_folder_starts_nothing_and_leaves_no_folde
     bad.write_bytes(TINY.read_bytes()[:5000])
     failed = bash(f"./run demo --data {bad}", env)
     assert failed.returncode != 0 and "cut short" in failed.stdout + failed.stderr
-    assert not state.exists() and _processes_of(state) == []
+    assert not state.exists() and processes_of(state) == []

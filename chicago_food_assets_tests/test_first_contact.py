@@ -19,7 +19,7 @@ import requests
 
 from chicago_food_assets.definitions import defs
 from chicago_food_assets.local.environment import PROJECT
-from chicago_food_assets_tests.helpers import bash, portal_csv, user_environment
+from chicago_food_assets_tests.helpers import bash, portal_csv, processes_of, user_environment
 
 SERVERS = {  # command -> (port, path that answers 200 once it is up)
     "./run ui": (3000, "/server_info"),
@@ -95,24 +95,6 @@ def answers(url: str) -> bool:
         return requests.get(url, timeout=5).status_code < 500
     except requests.RequestException:
         return False
-
-
-def processes_of(state: Path) -> list[str]:
-    """Running processes started for the state folder: its path in their environment or command line."""
-    mark = str(state).encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X"):
-                continue
-            seen = (entry / "environ").read_bytes() + (entry / "cmdline").read_bytes()
-        except (OSError, IndexError):
-            continue
-        if mark in seen:
-            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:200])
-    return found
 
 
 def graphql(query: str) -> dict:
