@@ -254,7 +254,32 @@ def state() -> Iterator[Path]:
 LONGEST = ("test_instance.py", "test_first_contact.py", "test_alerts.py", "test_readme_elsewhere.py")
 
 
+# The tiers (`-m unit`, `-m integration`, `-m system`; `./run test --fast` runs the first). A test's tier follows from
+# what it uses: a browser, a user's state folder (the `./run` commands) or a daemon make it `system`; a server
+# (PostgreSQL, S3, the replay server, the API) `integration`; the core on DataFrames alone is `unit`.
+SYSTEM_MODULES = ("test_first_contact.py", "test_readme_elsewhere.py", "test_dashboard.py")
+SYSTEM_FIXTURES = {"state", "browser", "dashboard"}
+SERVER_FIXTURES = {
+    "server_url", "postgres_url", "postgres", "schema", "replay_server", "replay", "socrata", "pipeline", "api",
+    "s3_endpoint", "s3_bucket", "dagster_url", "instance", "objects", "built", "small_disk", "database",
+}  # fmt: skip
+SERVER_MODULES = ("test_packaging.py", "test_infra.py", "test_benchmarks.py", "test_postgres_io.py")
+
+
+def tier(item: pytest.Item) -> str:
+    marks = {mark.name for mark in item.iter_markers()}
+    used = set(getattr(item, "fixturenames", ()))
+    if "system" in marks or item.path.name in SYSTEM_MODULES or used & SYSTEM_FIXTURES:
+        return "system"
+    if "integration" in marks or item.path.name in SERVER_MODULES or used & SERVER_FIXTURES:
+        return "integration"
+    return "unit"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(tier(item))
+
     def rank(item: pytest.Item) -> int:
         name = item.path.name
         return LONGEST.index(name) if name in LONGEST else len(LONGEST)

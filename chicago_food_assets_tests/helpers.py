@@ -45,10 +45,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def scaled(seconds: float) -> float:
+    """A deadline that grows with the machine's load: a readiness probe returns as soon as the server answers, so a
+    generous deadline costs nothing on a quiet machine and spares a false failure on a busy one (a dashboard's
+    `panel serve` took over 60 s at a load average of 8 on two cores)."""
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    return seconds * min(max(1.0, 2 * load), 6.0)
+
+
 def start_process(
-    command: list[str], env: dict[str, str], port: int, path: str = "/", timeout: float = 60.0, cwd: object = None
+    command: list[str], env: dict[str, str], port: int, path: str = "/", timeout: float = 120.0, cwd: object = None
 ):
-    """Start a server process and wait until it answers HTTP on `port`."""
+    """Start a server process and wait until it answers HTTP on `port` (within `timeout`, scaled to the load)."""
     import subprocess
     import tempfile
     import time
@@ -56,6 +64,7 @@ def start_process(
     # stderr to a file, not a pipe: a server that logs a lot would block on a full pipe nobody reads
     log = tempfile.NamedTemporaryFile(prefix="cfa-server-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log, cwd=cwd)
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -221,7 +230,8 @@ def smtp_server() -> Iterator[tuple["Mailbox", int]]:
 
 def wait(condition, seconds: float, what: str, log: Path | None = None):
     """Poll `condition` each second until it is true (its value is returned); after `seconds`, fail saying `what` did
-    not happen, with the tail of `log` (a daemon's) when there is one."""
+    not happen, with the tail of `log` (a daemon's) when there is one. `seconds` grows with the machine's load."""
+    seconds = scaled(seconds)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         value = condition()

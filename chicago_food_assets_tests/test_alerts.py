@@ -223,6 +223,7 @@ def test_an_alert_kind_outside_the_runbook_is_refused():
         Alert("something", "key", "summary")
 
 
+@pytest.mark.system  # a daemon
 @pytest.mark.faults
 @pytest.mark.timeout(900)
 def test_the_daemon_tells_a_failed_run_once_by_email_and_webhook_across_a_restart(

@@ -19,7 +19,7 @@ import requests
 
 from chicago_food_assets.definitions import defs
 from chicago_food_assets.local.environment import PROJECT
-from chicago_food_assets_tests.helpers import bash, portal_csv, processes_of, user_environment
+from chicago_food_assets_tests.helpers import bash, portal_csv, processes_of, scaled, user_environment
 
 SERVERS = {  # command -> (port, path that answers 200 once it is up)
     "./run ui": (3000, "/server_info"),
@@ -69,7 +69,7 @@ def serve(command: str, env: dict[str, str]) -> subprocess.Popen:
         stderr=log.open("w"),
         start_new_session=True,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + scaled(120)
     while time.monotonic() < deadline:
         assert process.poll() is None, log.read_text()[-3000:]
         try:

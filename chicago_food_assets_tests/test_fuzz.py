@@ -56,6 +56,7 @@ ROW = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.integration  # full-size fits or feeds: tens of seconds, outside the fast tier
 @pytest.mark.faults
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(ROW, min_size=0, max_size=150))  # ~7,500 rows over the examples

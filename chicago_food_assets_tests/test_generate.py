@@ -17,6 +17,9 @@ from chicago_food_assets.local.replay.soda import Table
 
 ROWS = 30_000
 
+# the generator's CLI in a process of its own, writing a feed of tens of thousands of rows: outside the fast tier
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def feed(tmp_path_factory) -> tuple[list[dict], bytes]:

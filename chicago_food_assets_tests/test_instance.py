@@ -127,6 +127,7 @@ def test_both_deployments_load(monkeypatch, tmp_path):
         deployment.resources("staging")
 
 
+@pytest.mark.system  # a daemon
 @pytest.mark.faults
 @pytest.mark.timeout(900)
 def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_url, tmp_path, sample_rows, monkeypatch):
@@ -181,6 +182,7 @@ def test_a_killed_run_is_marked_failed_and_frees_its_slot_for_the_next(server_ur
             daemon.wait(30)
 
 
+@pytest.mark.system  # a daemon
 @pytest.mark.faults
 @pytest.mark.timeout(900)
 def test_a_cli_run_cut_off_by_a_database_crash_is_failed_by_the_monitor_and_frees_its_slot(tmp_path, monkeypatch):

@@ -43,6 +43,7 @@ def test_the_default_holdout_is_the_last_weeks_with_data_and_training_is_strictl
     )
 
 
+@pytest.mark.integration  # full-size fits or feeds: tens of seconds, outside the fast tier
 def test_training_is_deterministic_with_a_seed(table):
     settings = training.Settings(
         cutoff=pd.Timestamp("2014-09-01").date(), holdout_weeks=8, xgboost=SMALL, knn_sample=3000
@@ -56,6 +57,7 @@ def test_training_is_deterministic_with_a_seed(table):
     assert not np.array_equal(first.holdout["score_xgboost"], other.holdout["score_xgboost"])
 
 
+@pytest.mark.integration  # full-size fits or feeds: tens of seconds, outside the fast tier
 def test_the_selected_model_beats_the_naive_baselines_on_the_sample(table):
     trained = training.fit(table, training.Settings())
     chosen = selection.choose(trained, table)
@@ -256,15 +258,23 @@ def test_with_earlier_backtest_windows_calibration_fits_on_their_out_of_time_sco
     assert "backtest's earlier windows" in card.model_card(chosen, [])
 
 
+QUICK = training.Settings(xgboost=SMALL, knn_sample=2000, backtest_cutoffs=1, holdout_weeks=4)
+
+
+@pytest.fixture(scope="module")
+def quick(table) -> training.Trained:
+    """One quick fit of every candidate, shared by the tests that only read it."""
+    return training.fit(table, QUICK)
+
+
 @pytest.mark.parametrize("name", ["xgboost", "logistic"])
-def test_each_rows_contributions_add_up_with_the_base_value_to_its_raw_score(table, name):
+def test_each_rows_contributions_add_up_with_the_base_value_to_its_raw_score(table, quick, name):
     import dataclasses
     import json
 
     from chicago_food_assets.core import reasons
 
-    settings = training.Settings(xgboost=SMALL, knn_sample=2000, backtest_cutoffs=1, holdout_weeks=4)
-    trained = training.fit(table, settings)
+    settings, trained = QUICK, quick
     selected = selection.choose(trained, table)
     selected = dataclasses.replace(selected, name=name, pipeline=trained.candidates[name].pipeline)
     rows = table.sample(3000, random_state=0).reset_index(drop=True)
@@ -289,12 +299,11 @@ def test_each_rows_contributions_add_up_with_the_base_value_to_its_raw_score(tab
     assert len(words) > 1000  # most rows still say why
 
 
-def test_a_model_without_contributions_gives_no_reasons(table):
+def test_a_model_without_contributions_gives_no_reasons(table, quick):
     from chicago_food_assets.core import reasons
 
-    settings = training.Settings(xgboost=SMALL, knn_sample=2000, backtest_cutoffs=1, holdout_weeks=4)
-    knn = training.fit(table, settings).candidates["knn"].pipeline
-    assert reasons.contributions(knn, training.model_frame(table.head(50), settings)) is None
+    knn = quick.candidates["knn"].pipeline
+    assert reasons.contributions(knn, training.model_frame(table.head(50), QUICK)) is None
 
 
 def test_a_model_stored_by_an_older_version_is_refused_saying_how_to_retrain():
@@ -363,6 +372,7 @@ def test_the_preparation_keeps_a_column_without_values_and_encodes_a_missing_cat
     assert out.tolist() == [[0.0, 3.0, 1.0, 1.0, 0.0, 0.0]]  # imputed 0 and the median; "b" is unseen, no rare
 
 
+@pytest.mark.integration  # full-size fits or feeds: tens of seconds, outside the fast tier
 def test_the_critical_target_fits_and_judges_only_inspections_whose_violations_were_recorded(table):
     """On the bundled sample's real rows: 3,666 of 41,196 have recorded violations (the 2010, 2013 and 2019-2020
     extracts), so the holdout is the last 8 weeks with 15 of them; the others sit out of fitting and metrics."""

@@ -60,6 +60,7 @@ def _visits(rows: list[dict]) -> pd.DataFrame:
 NO_VISITS = _visits([])
 
 
+@pytest.mark.integration  # full-size fits or feeds: tens of seconds, outside the fast tier
 def test_a_planned_inspection_on_a_real_canvass_day_has_exactly_that_inspections_features(inspections, cleaned_sample):
     """One feature builder: a place planned on the day of one of its real canvass inspections (its type, risk, ZIP
     and coordinates unchanged) gets the features that inspection has."""

@@ -216,6 +216,15 @@ class ReplayServer(ThreadingHTTPServer):
         self.verbose = verbose
         self._thread: threading.Thread | None = None
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up mid-answer (a fault test's cut body, a retry's abandoned request) is not a server
+        error: nothing to print. Anything else is printed as socketserver does."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipeError, ConnectionResetError, ...
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
     @property
     def port(self) -> int:
         return self.server_address[1]
