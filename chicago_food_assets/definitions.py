@@ -11,23 +11,11 @@ from chicago_food_assets.assets.lists import establishments, list_evaluation, vi
 from chicago_food_assets.assets.models import selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.assets.scores import current_model, establishment_risk, inspection_scores, score_monitoring
+from chicago_food_assets.automation import follow_ups
 from chicago_food_assets.freshness import freshness_sensor, source_is_fresh, weekly_freshness
-from chicago_food_assets.jobs import (
-    ingest_job,
-    judging_job,
-    list_job,
-    lookup_job,
-    register_job,
-    source_check_job,
-    training_job,
-    weekly_job,
-)
+from chicago_food_assets.jobs import ingest_job, source_check_job, training_job, weekly_job
 from chicago_food_assets.schedules import monthly_retraining, source_check_schedule, weekly_schedule
-from chicago_food_assets.sensors import (
-    lists_follow_data,
-    lookups_follow_scores,
-    socrata_changes,
-)
+from chicago_food_assets.sensors import socrata_changes
 
 defs = Definitions(
     assets=[
@@ -47,9 +35,9 @@ defs = Definitions(
         list_evaluation,
     ],
     asset_checks=[*weekly_freshness, source_is_fresh],
-    jobs=[ingest_job, weekly_job, training_job, lookup_job, list_job, judging_job, register_job, source_check_job],
+    jobs=[ingest_job, weekly_job, training_job, source_check_job],
     schedules=[weekly_schedule, monthly_retraining, source_check_schedule],
-    sensors=[socrata_changes, lookups_follow_scores, lists_follow_data, freshness_sensor, alerts],
+    sensors=[socrata_changes, follow_ups, freshness_sensor, alerts],
     resources=deployment.resources(),
     executor=deployment.executor(),
 )

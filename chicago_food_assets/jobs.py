@@ -10,7 +10,7 @@ from dagster import AssetSelection, define_asset_job
 
 from chicago_food_assets.deployment import fanout_executor
 from chicago_food_assets.freshness import source_is_fresh
-from chicago_food_assets.partitions import upcoming, weekly
+from chicago_food_assets.partitions import weekly
 
 WEEKLY_FEATURES = AssetSelection.groups("ingestion", "cleaning", "features")
 WEEKLY_SCORES = AssetSelection.assets("inspection_scores", "score_monitoring")
@@ -89,32 +89,6 @@ training_job = define_asset_job(
     selection=MODELS,
     description="Train the candidates on every feature week, select one, audit it for fairness, publish it.",
     executor_def=fanout_executor(),
-)
-
-lookup_job = define_asset_job(
-    "lookups",
-    selection=LOOKUPS,
-    description="Rebuild the latest score per establishment for the service.",
-)
-
-list_job = define_asset_job(
-    "visit_lists",
-    selection=LISTS,
-    partitions_def=upcoming,
-    description="Build the visit list of a week (or a range of weeks) from everything dated before its Monday.",
-)
-
-judging_job = define_asset_job(
-    "list_judging",
-    selection=OUTCOMES,
-    partitions_def=weekly,
-    description="Match a week's inspections to that week's list (visit_list_outcomes).",
-)
-
-register_job = define_asset_job(
-    "register",
-    selection=REGISTER,
-    description="Rebuild the register of establishments and the lists' evaluation.",
 )
 
 source_check_job = define_asset_job(

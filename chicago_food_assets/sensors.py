@@ -1,5 +1,6 @@
-"""Sensors: refresh exactly the weeks whose rows changed on the portal, until each has been refreshed, and keep
-the lookups in step.
+"""The Socrata sensor: refresh exactly the weeks whose rows changed on the portal, until each has been refreshed.
+What follows a refresh (the lookups, the register, the current list, the lists' judging) follows on its own
+(automation.py).
 
 The Socrata sensor polls `:updated_at` (Socrata's last-change stamp): one aggregate query says whether anything
 changed, then the changed rows' ids and dates are paged. New rows, late rows for old weeks and corrections all show
@@ -15,7 +16,6 @@ refreshes it end to end.
 
 import json
 import time
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -29,14 +29,13 @@ from dagster import (
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
-    run_status_sensor,
     sensor,
 )
 from dagster._core.storage.tags import WILL_RETRY_TAG
 
 from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, SCORE_MONITORING
-from chicago_food_assets.jobs import judging_job, list_job, lookup_job, register_job, training_job, weekly_job
-from chicago_food_assets.partitions import FIRST_WEEK, upcoming, week_of, weekly
+from chicago_food_assets.jobs import weekly_job
+from chicago_food_assets.partitions import FIRST_WEEK, week_of, weekly
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataError, SocrataResource
@@ -163,62 +162,9 @@ def socrata_changes(
     return SensorResult(run_requests=requests, cursor=json.dumps(state))
 
 
-def after_success(monitored: list, requested: list, description: str) -> Callable:
-    """A run status sensor, running from the start, that requests `requested` jobs after a `monitored` job's run
-    succeeds."""
-    return run_status_sensor(
-        run_status=DagsterRunStatus.SUCCESS,
-        monitored_jobs=monitored,
-        request_jobs=requested,
-        default_status=DefaultSensorStatus.RUNNING,
-        description=description,
-    )
-
-
-@after_success(
-    [weekly_job, judging_job],
-    [lookup_job, register_job],
-    "After weekly scores change, rebuild the latest score per establishment for the service; after lists are "
-    "judged, rebuild the register and the lists' evaluation.",
-)
-def lookups_follow_scores(context) -> RunRequest:
-    run = context.dagster_run
-    job = lookup_job if run.job_name == weekly_job.name else register_job
-    return RunRequest(run_key=f"{job.name}-after-{run.run_id}", job_name=job.name)
-
-
-@after_success(
-    [weekly_job, training_job],
-    [list_job, judging_job],
-    "After weeks are ingested (the Monday schedule, or late rows the Socrata sensor saw) or a model is published: "
-    "rebuild the current week's visit list, and judge the lists of the weeks that run refreshed.",
-)
-def lists_follow_data(context) -> list[RunRequest]:
-    return follow_up(context.dagster_run, upcoming.get_last_partition_key())
-
-
 def span_of(run: DagsterRun) -> tuple[str, str] | None:
     """The weeks a run wrote, as (first, last) partition keys: its range, its one partition, or None."""
     first, last = run.tags.get(RANGE_START), run.tags.get(RANGE_END)
     if first and last:
         return first, last
     return (run.tags[PARTITION], run.tags[PARTITION]) if run.tags.get(PARTITION) else None
-
-
-def follow_up(run: DagsterRun, current: str | None) -> list[RunRequest]:
-    """The runs after a successful run of the weekly or training job: the current week's list (`current`), and for
-    weekly weeks, the judging of those weeks' lists."""
-    requests = []
-    if current is not None:
-        requests.append(RunRequest(run_key=f"list-after-{run.run_id}", job_name=list_job.name, partition_key=current))
-    span = span_of(run)
-    if run.job_name == weekly_job.name and span:
-        first, last = span
-        requests.append(
-            RunRequest(
-                run_key=f"judging-after-{run.run_id}",
-                job_name=judging_job.name,
-                tags={RANGE_START: first, RANGE_END: last},
-            )
-        )
-    return requests

@@ -2,7 +2,8 @@
 backfills through a PostgreSQL-backed instance, schedules and the promotion rule."""
 
 import json
-from datetime import datetime, timedelta
+import os
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -170,9 +171,10 @@ def test_schedules_and_jobs_are_defined_for_every_stage():
     weekly = repository.get_schedule_def("weekly_schedule")
     assert weekly.cron_schedule == "0 6 * * 1" and weekly.job_name == "weekly"
     assert repository.get_schedule_def("monthly_retraining").job_name == "training"
-    assert {"socrata_changes", "lookups_follow_scores", "lists_follow_data"} <= {s.name for s in repository.sensor_defs}
+    assert {"socrata_changes", "follow_ups", "freshness", "alerts"} == {s.name for s in repository.sensor_defs}
     today = datetime.now(ZoneInfo("America/Chicago")).date()
-    assert repository.get_job("visit_lists").partitions_def.get_last_partition_key() >= str(today - timedelta(6))
+    lists = defs.resolve_asset_graph().get(AssetKey("visit_list")).partitions_def
+    assert lists.get_last_partition_key() >= str(today - timedelta(6))
     weekly_assets = {
         key.to_user_string() for key in repository.get_job("weekly").asset_layer.asset_graph.get_all_asset_keys()
     }
@@ -334,23 +336,130 @@ def test_the_sensor_gives_up_on_a_week_after_three_failed_runs_and_says_so(pipel
         assert state["owed"] == {} and state["given_up_at"] == {} and "given up" not in (after.skip_message or "")
 
 
-def test_new_weeks_and_a_new_model_rebuild_the_current_list_and_judge_the_weeks_lists():
-    """The Monday schedule's run (or the sensor's late rows) and a training run both end in the current week's list;
-    a weekly run also has its weeks' lists judged."""
-    from dagster import DagsterRun
+def test_what_follows_a_write_follows_it_once_whoever_wrote_it():
+    """The follow-ups were run-status sensors keyed to job names: a backfill from the asset graph (the asset job, the
+    UI, `dagster asset materialize`) rebuilt no lookups and no list. Now each follower says when (automation.py),
+    evaluated here as the daemon's `follow_ups` sensor does, on writes reported with no job at all."""
+    from dagster import AssetMaterialization, DagsterInstance, evaluate_automation_conditions
 
     from chicago_food_assets.partitions import upcoming
-    from chicago_food_assets.sensors import follow_up
 
     current = upcoming.get_last_partition_key()
     today = datetime.now(ZoneInfo("America/Chicago")).date()
     assert current == str(today - timedelta(days=today.weekday()))  # this week's Monday, in Chicago
-    weekly = DagsterRun(job_name="weekly", run_id="w1", tags={RANGE_START: "2026-11-16", RANGE_END: "2026-11-23"})
-    requests = follow_up(weekly, current)
-    assert [(r.job_name, r.partition_key) for r in requests] == [("visit_lists", current), ("list_judging", None)]
-    assert requests[1].tags[RANGE_START] == "2026-11-16" and requests[1].tags[RANGE_END] == "2026-11-23"
-    single = follow_up(DagsterRun(job_name="weekly", run_id="w2", tags={"dagster/partition": "2026-11-23"}), current)
-    assert single[1].tags == {RANGE_START: "2026-11-23", RANGE_END: "2026-11-23"}
-    trained = follow_up(DagsterRun(job_name="training", run_id="t1"), current)
-    assert [(r.job_name, r.partition_key) for r in trained] == [("visit_lists", current)]
-    assert len({r.run_key for r in requests + single + trained}) == 5  # each follow-up once per run
+    before = str(date.fromisoformat(current) - timedelta(days=7))
+
+    def wrote(instance, asset: str, *weeks: str) -> None:
+        for week in weeks or (None,):
+            instance.report_runless_asset_event(AssetMaterialization(asset, partition=week))
+
+    def requested(result) -> dict:
+        found = {}
+        for key in defs.resolve_asset_graph().get_all_asset_keys():
+            weeks = result.get_requested_partitions(key) - {None}  # None: an unpartitioned asset, counted
+            if result.get_num_requested(key):
+                found[key.to_user_string()] = sorted(weeks) if weeks else result.get_num_requested(key)
+        return found
+
+    with DagsterInstance.ephemeral() as instance:
+        first = evaluate_automation_conditions(defs=defs, instance=instance)
+        assert first.total_requested == 0  # nothing is redone when the daemon starts
+        # a backfill of two old weeks from the asset graph, raw to monitoring; one of them has a list
+        old = ["2013-01-07", "2013-01-14"]
+        for asset in ("clean_inspections", "visits_without_outcome", "inspection_violations", "inspection_scores"):
+            wrote(instance, asset, *old)
+        wrote(instance, "visit_list", "2013-01-14")
+        after = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert requested(after) == {
+            "establishment_risk": 1,  # the lookups
+            "establishments": 1,  # the register
+            "visit_list_outcomes": ["2013-01-14"],  # the week that has a list is judged again
+        }
+        assert evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor).total_requested == 0
+        # the week before this one is stored (the Monday run) and a model is published: this week's list, once
+        for asset in ("clean_inspections", "visits_without_outcome", "inspection_violations"):
+            wrote(instance, asset, before)
+        wrote(instance, "selected_model")
+        monday = evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+        assert requested(monday)["visit_list"] == [current]
+        assert "visit_list_outcomes" not in requested(monday)  # this week's inspections have not come yet
+        wrote(instance, "visit_list_outcomes", "2013-01-14")
+        judged = evaluate_automation_conditions(defs=defs, instance=instance, cursor=monday.cursor)
+        assert requested(judged)["list_evaluation"] == 1
+
+
+@pytest.mark.system  # a daemon
+@pytest.mark.timeout(900)
+def test_a_backfill_from_the_asset_graph_is_followed_by_the_daemon_once(server_url, tmp_path, sample_rows, monkeypatch):
+    """Reproduced on main: weekly assets re-run by `asset materialize` (the asset job, as the UI's backfill runs)
+    were followed by nothing: the lookups kept answering with what they had. With the daemon running, a backfill
+    of a range from the asset graph is followed by the lookups and the register, each once."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from dagster import AssetRecordsFilter
+
+    from chicago_food_assets.jobs import MODELS, WEEKLY, WEEKLY_FEATURES, WEEKLY_SCORES
+    from chicago_food_assets.local.environment import PROJECT
+    from chicago_food_assets_tests.helpers import daemon_settings, start_daemon, wait
+
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(PROJECT / "dagster.yaml", home / "dagster.yaml")
+    config = tmp_path / "quick.yaml"
+    config.write_text(
+        "ops:\n  trained_models:\n    config: {holdout_weeks: 2, min_week_rows: 20, xgboost_trees: 30,"
+        " knn_sample: 500, knn_neighbors: 25, backtest_cutoffs: 1}\n"
+        "  selected_model:\n    config: {promotion_floor: 0}\n"
+    )
+
+    def materialize_cli(selection: AssetSelection, weeks: tuple[str, str] | None, *extra: str) -> float:
+        command = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "chicago_food_assets.definitions"]
+        command += ["--select", ",".join(key.to_user_string() for key in keys(selection)), *extra]
+        command += ["--partition-range", f"{weeks[0]}...{weeks[1]}"] if weeks else []
+        done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return time.time()
+
+    with (
+        new_database(server_url) as dagster_url,
+        new_database(server_url) as tables_url,
+        ReplayServer(rows_between(sample_rows, "2013-01-07", "2013-03-11")) as replay,
+    ):
+        for name, value in daemon_settings(home, dagster_url, tables_url, replay, tmp_path).items():
+            monkeypatch.setenv(name, value)
+        weeks = ("2013-01-07", "2013-03-04")
+        materialize_cli(WEEKLY_FEATURES, weeks)
+        materialize_cli(MODELS, None, "-c", str(config))
+        materialize_cli(WEEKLY_SCORES, weeks)
+        daemon = start_daemon(tmp_path / "daemon.log")
+        instance = DagsterInstance.get()
+        try:
+
+            def ticks(since: float) -> int:
+                states = [s for s in instance.all_instigator_state() if s.name == "follow_ups"]
+                if not states:
+                    return 0
+                found = instance.get_ticks(states[0].instigator_origin_id, states[0].selector_id, limit=20)
+                return sum(tick.timestamp > since for tick in found)
+
+            started = time.time()
+            wait(lambda: ticks(started) >= 1, 300, "the follow_ups sensor ticked", tmp_path / "daemon.log")
+            backfilled = materialize_cli(WEEKLY, ("2013-02-04", "2013-03-04"))  # as the UI's asset backfill runs
+
+            def written(asset: str) -> int:
+                filter = AssetRecordsFilter(asset_key=AssetKey(asset), after_timestamp=backfilled)
+                return len(instance.fetch_materializations(filter, limit=10).records)
+
+            wait(lambda: written("establishment_risk") >= 1, 300, "the lookups followed", tmp_path / "daemon.log")
+            settled = time.time()
+            wait(lambda: ticks(settled) >= 2, 300, "two more ticks", tmp_path / "daemon.log")
+            assert written("establishment_risk") == 1 and written("establishments") == 1
+            assert written("visit_list") == 0  # this week's list needs last week's data: 2013's feed has none
+        finally:
+            instance.dispose()
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(30)

@@ -15,6 +15,7 @@ from dagster import (
 )
 from pydantic import Field
 
+from chicago_food_assets import automation
 from chicago_food_assets.assets.scores import SCORE_RANGE
 from chicago_food_assets.checks import NoInfinityCheck, QualityChecks, Rule, ShapeCheck
 from chicago_food_assets.core import canvass, prospective, repeats, visits
@@ -76,6 +77,7 @@ LIST_CHECKS = QualityChecks(
     deps=["clean_inspections", "visits_without_outcome"],
     group_name="lists",
     description=ESTABLISHMENTS.description,
+    automation_condition=automation.follows(),
 )
 def establishments(postgres: PostgresResource):
     stored = History(postgres)
@@ -100,11 +102,13 @@ THE_WEEK_BEFORE = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, all
     deps=[
         AssetDep("clean_inspections", partition_mapping=THE_WEEK_BEFORE),
         AssetDep("visits_without_outcome", partition_mapping=THE_WEEK_BEFORE),
+        AssetDep("inspection_violations", partition_mapping=THE_WEEK_BEFORE),  # the citations behind repeats
     ],
     **weekly_table(VISIT_LIST, upcoming),
     check_specs=LIST_CHECKS.specs,
     group_name="lists",
     description=VISIT_LIST.description,
+    automation_condition=automation.current(),
 )
 def visit_list(
     context: AssetExecutionContext, config: ListConfig, selected_model: Selected, postgres: PostgresResource
@@ -156,6 +160,7 @@ def _preview(table: pd.DataFrame, rows: int = 5) -> str:
     **weekly_table(VISIT_LIST_OUTCOMES),
     group_name="lists",
     description=VISIT_LIST_OUTCOMES.description,
+    automation_condition=automation.judged(),
 )
 def visit_list_outcomes(context: AssetExecutionContext, clean_inspections: pd.DataFrame, visit_list: pd.DataFrame):
     table = VISIT_LIST_OUTCOMES.conform(prospective.outcomes(clean_inspections, visit_list))
@@ -175,6 +180,7 @@ def visit_list_outcomes(context: AssetExecutionContext, clean_inspections: pd.Da
     **table_asset(LIST_EVALUATION),
     group_name="lists",
     description=LIST_EVALUATION.description,
+    automation_condition=automation.follows(),
 )
 def list_evaluation(visit_list_outcomes: pd.DataFrame):
     table = prospective.table(visit_list_outcomes)

@@ -12,6 +12,7 @@ from dagster import (
     asset,
 )
 
+from chicago_food_assets import automation
 from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck
 from chicago_food_assets.core import fairness, reasons, scoring
 from chicago_food_assets.core.columns import json_text
@@ -137,6 +138,7 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
     **table_asset(ESTABLISHMENT_RISK),
     check_specs=[ONE_ROW.spec("establishment_risk")],
     group_name="scores",
+    automation_condition=automation.follows(),
     description="The latest score of each establishment (by license; name and address when the license is 0).",
 )
 def establishment_risk(inspection_scores: pd.DataFrame):
