@@ -97,7 +97,19 @@ async def inspection_score(request: Request, database: Database, inspection_id: 
     return passthrough(body)
 
 
-ESTABLISHMENT = f"""
+def establishment_query(listed: bool) -> str:
+    """An establishment's answer in one statement: its entry on the newest list read once (a lateral join), and why it
+    is not on it; `listed=False` before the first list is built (no visit_list table yet)."""
+    if listed:
+        why = f"CASE WHEN l.entry IS NULL THEN ({lists.NOT_LISTED}) END"
+        entry = f"'listed', l.entry, 'listed_week', n.week, 'not_listed', {why}"
+        joins = (
+            f" CROSS JOIN ({lists.NEWEST}) AS n(week) LEFT JOIN LATERAL (SELECT {lists.VISIT_OBJECT} AS entry"
+            f" FROM {SCHEMA}.visit_list v WHERE v.week = n.week AND v.license = s.license LIMIT 1) l ON true"
+        )
+    else:
+        entry, joins = f"'listed', NULL, 'listed_week', NULL, 'not_listed', '{lists.NO_LIST}'", ""
+    return f"""
 SELECT convert_to(json_build_object(
     'license', s.license, 'establishment', s.establishment, 'facility_type', s.facility_type,
     'current', {SCORE_OBJECT}, 'inspections_scored', s.inspections_scored,
@@ -105,19 +117,12 @@ SELECT convert_to(json_build_object(
         SELECT {", ".join(f"p.{name}" for name in Past.__struct_fields__)}
         FROM {SCHEMA}.inspection_scores p WHERE p.license = s.license
         ORDER BY p.inspection_date DESC, p.inspection_id DESC LIMIT {HISTORY}) h), '[]'::json),
-    'listed', (SELECT {lists.VISIT_OBJECT} FROM {SCHEMA}.visit_list v
-               WHERE v.week = ({lists.NEWEST}) AND v.license = s.license LIMIT 1),
-    'listed_week', ({lists.NEWEST}),
-    'not_listed', CASE WHEN NOT EXISTS (SELECT 1 FROM {SCHEMA}.visit_list v
-                                        WHERE v.week = ({lists.NEWEST}) AND v.license = s.license)
-                       THEN ({lists.NOT_LISTED}) END
+    {entry}
 )::text, 'UTF8')
-FROM {placed("establishment_risk")} s WHERE s.license = $1"""
-# before the first list is built: the same answer with no list entry
-UNLISTED = ESTABLISHMENT.replace(
-    ESTABLISHMENT[ESTABLISHMENT.index("    'listed',") : ESTABLISHMENT.index(")::text")],
-    f"    'listed', NULL, 'listed_week', NULL, 'not_listed', '{lists.NO_LIST}'\n",
-)
+FROM {placed("establishment_risk")} s{joins} WHERE s.license = $1"""
+
+
+ESTABLISHMENT, UNLISTED = establishment_query(True), establishment_query(False)
 
 
 @get(

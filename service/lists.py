@@ -29,8 +29,8 @@ NO_LIST = "no visit list has been built yet"
 
 
 def not_listed(frequency_days: dict[int, int], within_years: float) -> str:
-    """SQL: why the establishment `s.license` is not on the newest list, from the register (what a person can act on:
-    closed, not seen for years, not due yet and when)."""
+    """SQL: why the establishment `s.license` is not on the list of the week `n.week` (the newest), from the register:
+    what a person can act on (closed, not seen for years, not due yet and when)."""
     every = " ".join(f"WHEN {risk} THEN {days}" for risk, days in frequency_days.items())
     days = f"(CASE COALESCE(e.risk, 1) {every} END)"
     due = f"(COALESCE(e.last_canvass, e.last_inspection) + {days})"
@@ -38,13 +38,12 @@ def not_listed(frequency_days: dict[int, int], within_years: float) -> str:
     return f"""SELECT CASE
         WHEN e.status <> 'active' THEN 'closed: its last visit, on ' || e.last_visit || ', found it '
             || replace(e.status, '_', ' ')
-        WHEN e.last_visit < week - interval '{years} years' THEN 'last inspected or visited on ' || e.last_visit
+        WHEN e.last_visit < n.week - interval '{years} years' THEN 'last inspected or visited on ' || e.last_visit
             || ', more than {years} years before the list''s week: the list leaves out places likely gone'
-        WHEN {due} > week + 6 THEN 'not due that week: its next canvass is due on ' || {due}
+        WHEN {due} > n.week + 6 THEN 'not due that week: its next canvass is due on ' || {due}
             || ' (risk ' || COALESCE(e.risk, 1) || ': every ' || {days} || ' days after the last canvass)'
-        ELSE 'not on the list of the week of ' || week END
-    FROM {SCHEMA}.establishments e, ({NEWEST}) AS newest(week)
-    WHERE e.license = s.license ORDER BY e.last_visit DESC LIMIT 1"""
+        ELSE 'not on the list of the week of ' || n.week END
+    FROM {SCHEMA}.establishments e WHERE e.license = s.license ORDER BY e.last_visit DESC LIMIT 1"""
 
 
 NOT_LISTED = not_listed(dict(canvass.FREQUENCY_DAYS), visits.ListSettings().within_years)
