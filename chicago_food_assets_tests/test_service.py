@@ -610,3 +610,25 @@ def test_a_place_not_on_the_newest_list_says_why(api, pipeline):
     assert str(row["risk"] if pd.notna(row["risk"]) else 1) in why and "is due on" in why
     on = lists[lists["week"] == newest].iloc[0]
     assert get(api, f"/v1/establishments/{int(on['license'])}").json()["not_listed"] is None
+
+
+def test_before_any_list_is_built_an_establishment_says_so(pipeline, server_url):
+    """A deployment whose visit_list table does not exist yet (lists never built): the lookup answers, unlisted."""
+    with new_database(server_url) as url:
+        target = PostgresResource(url=url)
+        for name in SERVED:
+            if name not in ("visit_list", "list_evaluation"):
+                write_table(
+                    target, Table("food", CONTRACTS[name]), read_table(pipeline["postgres"], "food", name), None
+                )
+        process, base = serve_api(ensure_reader(url))
+        try:
+            license_number = int(read_table(target, "food", "establishment_risk")["license"].iloc[0])
+            answer = get(base, f"/v1/establishments/{license_number}")
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert body["listed"] is None and body["listed_week"] is None
+            assert body["not_listed"] == "no visit list has been built yet" and body["current"]["dba_name"]
+        finally:
+            process.terminate()
+            process.wait(10)
