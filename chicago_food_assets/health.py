@@ -158,7 +158,7 @@ def explain(evaluation: AssetCheckEvaluation) -> str:
 
 
 def describe_check(evaluation: AssetCheckEvaluation) -> str:
-    """A failed check in one line: which, on which asset, and its numbers."""
-    numbers = ", ".join(f"{key}={getattr(value, 'value', value)}" for key, value in evaluation.metadata.items())
+    """A failed check in one line (an alert's): which, on which asset, and its numbers in words."""
+    said = numbers(evaluation)
     where = f"{evaluation.asset_key.to_user_string()}.{evaluation.check_name}"
-    return f"{where} failed" + (f" ({numbers[:600]})" if numbers else "")
+    return f"{where} failed" + (f" ({said[:600]})" if said else "")

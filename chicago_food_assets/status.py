@@ -146,10 +146,11 @@ def tables(url: str) -> list[Line]:
             "SELECT name, model_version, target, published_at, metrics, backtest, holdout_from"
             f" FROM {SCHEMA}.current_model ORDER BY published_at DESC LIMIT 1"
         )
+        cutoff = None
         if model is None:
             lines.append(Line("model", ATTENTION, "no model in service: run the training job"))
         else:
-            name, version, target, published, metrics, backtest, _ = model
+            name, version, target, published, metrics, backtest, cutoff = model
             metrics = metrics if isinstance(metrics, dict) else json.loads(metrics)
             rows = backtest if isinstance(backtest, list) else json.loads(backtest or "[]")
             pooled = [r for r in rows if r.get("model") == name and r.get("cutoff") == "pooled"]
@@ -163,11 +164,13 @@ def tables(url: str) -> list[Line]:
             )
             lines.append(Line("model", OK, text))
         columns = ["week", "facility_type", "count", "psi"]
+        # the drift check's own weeks (scoring.recent: the newest outside training) and rule (scoring.drifting);
+        # only the weeks outside training are read
+        after = f" WHERE week >= '{cutoff}'" if model is not None else ""
         stored = pd.DataFrame(
-            fetch(f"SELECT {', '.join(columns)} FROM {SCHEMA}.score_monitoring") or [], columns=columns
+            fetch(f"SELECT {', '.join(columns)} FROM {SCHEMA}.score_monitoring{after}") or [], columns=columns
         )
-        # the drift check's own weeks (scoring.recent: the newest outside training) and rule (scoring.drifting)
-        recent = scoring.recent(stored.astype({"week": "datetime64[ns]"}), model[6] if model else None)
+        recent = scoring.recent(stored.astype({"week": "datetime64[ns]"}), None)
         if len(recent):
             over, groups = scoring.drifting(recent), scoring.sizeable(recent)
             worst = f"{groups['psi'].max():.2f}" if len(groups) else "n/a"

@@ -212,8 +212,7 @@ def _remove(state: Path, log: Path, code: int) -> int:
 
     kept = Path(tempfile.mkdtemp(prefix="chicago-food-demo-")) / log.name
     shutil.copyfile(log, kept)
-    environment.stop(state)
-    shutil.rmtree(state, ignore_errors=True)
+    environment.discard(state)
     print(f"nothing is left running and the state folder this demo made is removed; Dagster's log: {kept}")
     return code
 

@@ -13,10 +13,8 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from chicago_food_assets.data import SAMPLE_PATH, state_dir
@@ -104,6 +102,9 @@ def start_replay(state: Path, data: Path) -> dict:
 
 
 def stop_replay(state: Path) -> bool:
+    """Stop the replay server (a process group of its own: `start_new_session`); True when one ran."""
+    from chicago_food_assets.local.servers import stop_group
+
     record = _record(state)
     if not record.exists():
         return False
@@ -111,16 +112,7 @@ def stop_replay(state: Path) -> bool:
     record.unlink()
     if not alive(pid):
         return False
-    for sig, patience in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return True
-        deadline = time.monotonic() + patience
-        while alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not alive(pid):
-            return True
+    stop_group(pid, patience=5.0)
     return True
 
 
@@ -145,9 +137,8 @@ def environment(data: str | Path | None = None, quiet: bool = False, replay: boo
         _prepare(env, state, data, replay)
     except BaseException:
         # a refused file (or a server that would not start) in a folder this call made: nothing left behind
-        if created and state.exists():
-            stop(state)
-            shutil.rmtree(state, ignore_errors=True)
+        if created:
+            discard(state)
         raise
     if not quiet:
         print(describe(env), file=sys.stderr)
@@ -212,3 +203,10 @@ def stop(state: Path) -> list[str]:
     if stop_embedded_postgres(state / "postgres"):
         stopped.append("embedded PostgreSQL")
     return stopped
+
+
+def discard(state: Path) -> None:
+    """A state folder a command made and could not use: what it started stopped, the folder removed."""
+    if state.exists():
+        stop(state)
+        shutil.rmtree(state, ignore_errors=True)
