@@ -1,7 +1,7 @@
 """What each group of features adds, in the rolling-origin backtest on the bundled sample (model quality, not speed).
 
 Groups are added one at a time. Each row is the pooled backtest of the candidates trained on the groups so far;
-then each candidate feature (core/catalog.py: computed and stored, not a model input) is added alone to all of them,
+then each candidate feature (the catalog: computed and stored, not a model input) is added alone to all of them,
 and all candidates together. The output is a markdown table of pooled ROC AUC [95% interval] and days earlier per
 candidate model.
     python -m benchmarks.ablation      (about 2 minutes on 2 cores; writes docs/results/ablation.md for ./run docs)
@@ -13,17 +13,19 @@ import time
 import warnings
 from pathlib import Path
 
-from chicago_food_assets.core import catalog, features, training
-from chicago_food_assets.core.cleaning import clean
-from chicago_food_assets.core.raw import frame_of_rows
-from chicago_food_assets.core.targets import DEFAULT, TARGETS
+from chicago_food_assets.core.declarations import catalog
+from chicago_food_assets.core.declarations.targets import DEFAULT, TARGETS
+from chicago_food_assets.core.features import own
+from chicago_food_assets.core.ingestion.cleaning import clean
+from chicago_food_assets.core.ingestion.raw import frame_of_rows
+from chicago_food_assets.core.models import training
 from chicago_food_assets.data import SAMPLE_PATH
 from chicago_food_assets.local.replay import read_rows
 
 warnings.filterwarnings("ignore")
 RESULT = Path(__file__).resolve().parent.parent / "docs" / "results" / "ablation.md"
 
-# the model inputs' own groups (core/catalog.py), added one at a time in their declared order; then each candidate
+# the model inputs' own groups (the catalog), added one at a time in their declared order; then each candidate
 # (a feature no model reads yet) added alone to all of them, and all candidates together
 INPUT_GROUPS = [group for group in catalog.GROUPS if any(f.group == group for f in catalog.INPUTS)]
 GROUPS = {
@@ -41,16 +43,16 @@ def main() -> None:
     parser.add_argument("--target", default=DEFAULT, choices=sorted(TARGETS))
     args = parser.parse_args()
     cleaned = clean(frame_of_rows(read_rows(args.data or SAMPLE_PATH)))
-    table = features.build(cleaned.inspections, citations=cleaned.violations)
+    table = own.build(cleaned.inspections, citations=cleaned.violations)
     steps: list[tuple[str, list[str]]] = []
     for group, names in GROUPS.items():  # cumulative
         steps.append((group, [*(steps[-1][1] if steps else []), *names]))
-    steps += [(label, [*features.FEATURES, *names]) for label, names in CANDIDATES.items()]
+    steps += [(label, [*own.FEATURES, *names]) for label, names in CANDIDATES.items()]
     lines = []
     for group, used in steps:
         settings = training.Settings(
-            numeric=tuple(n for n in features.BUILT if n in used and not catalog.BY_NAME[n].categorical),
-            categorical=tuple(n for n in features.BUILT if n in used and catalog.BY_NAME[n].categorical),
+            numeric=tuple(n for n in own.BUILT if n in used and not catalog.BY_NAME[n].categorical),
+            categorical=tuple(n for n in own.BUILT if n in used and catalog.BY_NAME[n].categorical),
             target=args.target,
         )
         start = time.perf_counter()

@@ -90,8 +90,8 @@ def main() -> None:
     env = {**os.environ, "CHICAGO_FOOD_API_DATABASE_URL": reader, "CHICAGO_FOOD_API_RATE_LIMIT": "off"}
     ports = {name: free_port() for name in ("cached", "uncached", "bare")}
     servers = [
-        serve("service.api:create_app", ports["cached"], env),
-        serve("service.api:create_app", ports["uncached"], {**env, "CHICAGO_FOOD_API_CACHE": "off"}),
+        serve("service.api.app:create_app", ports["cached"], env),
+        serve("service.api.app:create_app", ports["uncached"], {**env, "CHICAGO_FOOD_API_CACHE": "off"}),
         serve("benchmarks.bare_app:app", ports["bare"], env),
     ]
     etag = requests.get(f"http://127.0.0.1:{ports['cached']}/v1/models/current", timeout=10).headers["ETag"]

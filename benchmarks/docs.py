@@ -2,7 +2,7 @@
 
 Each generated part of a page sits between `<!-- generated: NAME -->` and `<!-- end: NAME -->` and is replaced
 whole; everything else is prose. The parts and where they come from:
-- `features` (docs/pipeline.md): the features' declarations (core/catalog.py);
+- `features` (docs/pipeline.md): the features' declarations (core/declarations/catalog.py);
 - `card` (docs/model.md): the model card of the state folder's selected model (run `./run demo` first);
 - `lists` (docs/model.md): the same state folder's visit lists, judged on the inspections that followed;
 - `ablation` (docs/model.md): `python -m benchmarks.ablation`'s last table (docs/results/ablation.md);
@@ -37,7 +37,7 @@ EVENT_MS = 4  # Dagster's bookkeeping per week and weekly asset, pooled and batc
 
 
 def features() -> str:
-    from chicago_food_assets.core import catalog
+    from chicago_food_assets.core.declarations import catalog
 
     lines = ["| feature | group | kind | defined as |", "| --- | --- | --- | --- |"]
     for feature in catalog.FEATURES:
@@ -67,7 +67,7 @@ def lists() -> str:
     import psycopg2
     from dagster import AssetKey, DagsterInstance
 
-    from chicago_food_assets.core.contracts import LIST_EVALUATION, SCHEMA
+    from chicago_food_assets.core.declarations.contracts import LIST_EVALUATION, SCHEMA
 
     with psycopg2.connect(os.environ["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
         cursor.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.list_evaluation",))
@@ -123,8 +123,8 @@ def stored(name: str) -> str:
 
 def weekly_assets() -> int:
     """How many assets are partitioned by week (each writes an event per week of a backfill)."""
+    from chicago_food_assets.assets.partitions import weekly
     from chicago_food_assets.definitions import defs
-    from chicago_food_assets.partitions import weekly
 
     graph = defs.resolve_asset_graph()
     return sum(graph.get(key).partitions_def == weekly for key in graph.get_all_asset_keys())
@@ -134,7 +134,7 @@ def projection(measured: dict) -> str:
     """Ten more years of one city, scaled linearly in rows (or weeks) from `./run bench`'s full-scale run (its saved
     results, as docs/results/benchmarks.json holds them)."""
     from benchmarks.fullscale import FIRST_STAGE, FULL_RUN
-    from chicago_food_assets.jobs import STAGES
+    from chicago_food_assets.automation.jobs import STAGES
 
     rows = {row["benchmark"]: row for row in measured["rows"]}
     full = next((row for name, row in rows.items() if name.startswith(FULL_RUN)), None)

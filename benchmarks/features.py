@@ -13,9 +13,9 @@ import tracemalloc
 import pandas as pd
 
 from benchmarks.report import record
-from chicago_food_assets.core import features
-from chicago_food_assets.core.cleaning import clean
-from chicago_food_assets.core.raw import frame_of_rows
+from chicago_food_assets.core.features import own
+from chicago_food_assets.core.ingestion.cleaning import clean
+from chicago_food_assets.core.ingestion.raw import frame_of_rows
 from chicago_food_assets.data import SAMPLE_PATH
 from chicago_food_assets.local.replay import read_rows
 from chicago_food_assets.resources.storage import frame_from_bytes, frame_to_bytes
@@ -34,7 +34,7 @@ def replicated(copies: int) -> pd.DataFrame:
 
 def pipeline(raw: pd.DataFrame) -> pd.DataFrame:
     cleaned = clean(raw)
-    return features.build(cleaned.inspections, citations=cleaned.violations)
+    return own.build(cleaned.inspections, citations=cleaned.violations)
 
 
 def row_by_row_violations(raw: pd.DataFrame) -> int:

@@ -164,7 +164,7 @@ def new_week(env: dict[str, str], feed: Path, week: date, folder: Path) -> tuple
     dagster = [sys.executable, "-m", "dagster", "job", "execute", "-m", "chicago_food_assets.definitions"]
     for number, request in enumerate(requests):
         measured([*dagster, "-j", "weekly", "--tags", json.dumps(request.tags)], env, folder, f"week-{number}")
-    # what the daemon's follow_ups sensor then runs for the lookups (automation.py)
+    # what the daemon's follow_ups sensor then runs for the lookups (automation/conditions.py)
     materialize = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "chicago_food_assets.definitions"]
     measured([*materialize, "--select", "establishment_risk"], env, folder, "lookups")
     return time.perf_counter() - start, rows, len(requests)

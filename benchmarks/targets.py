@@ -17,9 +17,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from chicago_food_assets.core import evaluation, features, selection, training
-from chicago_food_assets.core.cleaning import clean
-from chicago_food_assets.core.raw import frame_of_rows
+from chicago_food_assets.core.features import own
+from chicago_food_assets.core.ingestion.cleaning import clean
+from chicago_food_assets.core.ingestion.raw import frame_of_rows
+from chicago_food_assets.core.models import evaluation, selection, training
 from chicago_food_assets.data import SAMPLE_PATH
 from chicago_food_assets.local.replay import read_rows
 
@@ -30,7 +31,7 @@ SPARSE = {"min_week_rows": 15, "holdout_weeks": 8}  # the sample's critical_foun
 
 def feature_table(path: Path) -> pd.DataFrame:
     cleaned = clean(frame_of_rows(read_rows(path)))
-    return features.build(cleaned.inspections, citations=cleaned.violations)
+    return own.build(cleaned.inspections, citations=cleaned.violations)
 
 
 def judged(table: pd.DataFrame, settings: training.Settings) -> list[dict]:

@@ -13,8 +13,9 @@ from datetime import date
 
 from benchmarks.features import replicated
 from benchmarks.report import record
-from chicago_food_assets.core import features, training
-from chicago_food_assets.core.cleaning import clean
+from chicago_food_assets.core.features import own
+from chicago_food_assets.core.ingestion.cleaning import clean
+from chicago_food_assets.core.models import training
 
 warnings.filterwarnings("ignore")
 
@@ -24,7 +25,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=8)
     args = parser.parse_args()
     cleaned = clean(replicated(args.copies))
-    table = features.build(cleaned.inspections, citations=cleaned.violations)
+    table = own.build(cleaned.inspections, citations=cleaned.violations)
     start = time.perf_counter()
     trained = training.fit(table, training.Settings(cutoff=date(2019, 6, 24)))  # the sample's last dense weeks
     seconds = time.perf_counter() - start

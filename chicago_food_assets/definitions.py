@@ -3,7 +3,6 @@
 from dagster import AssetKey, AssetSelection, Definitions
 
 from chicago_food_assets import deployment
-from chicago_food_assets.alerting import alerts
 from chicago_food_assets.assets.clean import cleaning_assets
 from chicago_food_assets.assets.fairness import fairness_audit
 from chicago_food_assets.assets.features import inspection_features
@@ -11,11 +10,12 @@ from chicago_food_assets.assets.lists import establishments, list_evaluation, vi
 from chicago_food_assets.assets.models import selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.assets.scores import current_model, establishment_risk, inspection_scores, score_monitoring
-from chicago_food_assets.automation import follow_ups
-from chicago_food_assets.freshness import freshness_sensor, source_is_fresh, weekly_freshness
-from chicago_food_assets.jobs import ingest_job, source_check_job, training_job, weekly_job
-from chicago_food_assets.schedules import monthly_retraining, source_check_schedule, weekly_schedule
-from chicago_food_assets.sensors import socrata_changes
+from chicago_food_assets.automation.conditions import follow_ups
+from chicago_food_assets.automation.freshness import freshness_sensor, source_is_fresh, weekly_freshness
+from chicago_food_assets.automation.jobs import ingest_job, source_check_job, training_job, weekly_job
+from chicago_food_assets.automation.schedules import monthly_retraining, source_check_schedule, weekly_schedule
+from chicago_food_assets.automation.sensors import socrata_changes
+from chicago_food_assets.operations.alerts import alerts
 
 defs = Definitions(
     assets=[
@@ -44,5 +44,5 @@ defs = Definitions(
 
 
 def keys(selection: AssetSelection) -> list[AssetKey]:
-    """The asset keys of a selection (a stage of jobs.py), for the CLI, the tests and the benchmarks."""
+    """The asset keys of a selection (a stage of automation/jobs.py), for the CLI, the tests and the benchmarks."""
     return sorted(selection.resolve(defs.resolve_asset_graph()), key=lambda key: key.to_user_string())

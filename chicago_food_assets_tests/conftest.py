@@ -20,8 +20,8 @@ import requests
 # the steps that talk to Socrata retry as in production (deployment.socrata_retry_policy), without minutes of backoff
 os.environ.setdefault("CHICAGO_FOOD_SOCRATA_STEP_RETRY_SECONDS", "0")
 
-from chicago_food_assets.core.cleaning import Cleaned, clean
-from chicago_food_assets.core.raw import frame_of_rows
+from chicago_food_assets.core.ingestion.cleaning import Cleaned, clean
+from chicago_food_assets.core.ingestion.raw import frame_of_rows
 from chicago_food_assets.data import SAMPLE_PATH
 from chicago_food_assets.local.embedded import with_database
 from chicago_food_assets.local.environment import PROJECT
@@ -142,8 +142,8 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
     weekly tables, models (quick settings), scores, monitoring, lookups. Built once per test session."""
     from dagster import RunConfig, materialize
 
+    from chicago_food_assets.automation.jobs import LISTS, STAGES
     from chicago_food_assets.definitions import defs, keys
-    from chicago_food_assets.jobs import LISTS, STAGES
     from chicago_food_assets.local.demo import published
     from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager
     from chicago_food_assets.resources.tables import PostgresIOManager

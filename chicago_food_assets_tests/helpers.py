@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import requests
 
-from chicago_food_assets.core.raw import FIELDS
+from chicago_food_assets.core.ingestion.raw import FIELDS
 from chicago_food_assets.local.environment import PROJECT
 from chicago_food_assets.local.replay import ReplayServer
 

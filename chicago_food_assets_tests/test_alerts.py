@@ -16,14 +16,14 @@ import pytest
 from dagster import AssetSelection, AssetSpec, DagsterInstance, RunConfig, build_sensor_context, materialize
 from dagster._core.test_utils import freeze_time
 
-from chicago_food_assets.alerting import alerts, given_up_alerts
+from chicago_food_assets.assets.partitions import upcoming, weekly
 from chicago_food_assets.assets.raw import raw_inspections
-from chicago_food_assets.core.alerts import Alert
+from chicago_food_assets.automation.freshness import weekly_freshness
 from chicago_food_assets.definitions import defs
-from chicago_food_assets.freshness import weekly_freshness
 from chicago_food_assets.local.environment import PROJECT
 from chicago_food_assets.local.replay import ReplayServer
-from chicago_food_assets.partitions import upcoming, weekly
+from chicago_food_assets.operations.alerts import alerts, given_up_alerts
+from chicago_food_assets.operations.messages import Alert
 from chicago_food_assets.resources.alerts import AlertResource
 from chicago_food_assets.resources.storage import LocalRawIOManager
 from chicago_food_assets_tests.helpers import (
@@ -302,7 +302,7 @@ def test_a_receiver_that_trickles_is_given_up_at_the_deliverys_deadline():
     import threading
     import time
 
-    from chicago_food_assets.core.alerts import Alert
+    from chicago_food_assets.operations.messages import Alert
 
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
@@ -344,7 +344,7 @@ def test_a_receiver_that_trickles_is_given_up_at_the_deliverys_deadline():
 
 
 def test_a_webhook_that_answers_in_time_is_delivered_and_an_error_status_is_a_failure():
-    from chicago_food_assets.core.alerts import Alert
+    from chicago_food_assets.operations.messages import Alert
     from chicago_food_assets_tests.helpers import Receiver, free_port
 
     port = free_port()

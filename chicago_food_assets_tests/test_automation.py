@@ -12,13 +12,13 @@ import pytest
 import requests
 from dagster import AssetKey, AssetSelection, DagsterInstance, build_sensor_context, materialize
 
+from chicago_food_assets.automation.jobs import LOOKUPS, WEEKLY
+from chicago_food_assets.automation.sensors import RANGE_END, RANGE_START, runs_for, socrata_changes
 from chicago_food_assets.definitions import defs, keys
-from chicago_food_assets.jobs import LOOKUPS, WEEKLY
 from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.tables import read_table
-from chicago_food_assets.sensors import RANGE_END, RANGE_START, runs_for, socrata_changes
 from chicago_food_assets_tests.helpers import inject, new_database, project_instance, rows_between
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -338,11 +338,12 @@ def test_the_sensor_gives_up_on_a_week_after_three_failed_runs_and_says_so(pipel
 
 def test_what_follows_a_write_follows_it_once_whoever_wrote_it():
     """The follow-ups were run-status sensors keyed to job names: a backfill from the asset graph (the asset job, the
-    UI, `dagster asset materialize`) rebuilt no lookups and no list. Now each follower says when (automation.py),
-    evaluated here as the daemon's `follow_ups` sensor does, on writes reported with no job at all."""
+    UI, `dagster asset materialize`) rebuilt no lookups and no list. Now each follower says when
+    (automation/conditions.py), evaluated here as the daemon's `follow_ups` sensor does, on writes reported with no
+    job at all."""
     from dagster import AssetMaterialization, DagsterInstance, evaluate_automation_conditions
 
-    from chicago_food_assets.partitions import upcoming
+    from chicago_food_assets.assets.partitions import upcoming
 
     current = upcoming.get_last_partition_key()
     today = datetime.now(ZoneInfo("America/Chicago")).date()
@@ -402,7 +403,7 @@ def test_a_backfill_from_the_asset_graph_is_followed_by_the_daemon_once(server_u
 
     from dagster import AssetRecordsFilter
 
-    from chicago_food_assets.jobs import MODELS, WEEKLY, WEEKLY_FEATURES, WEEKLY_SCORES
+    from chicago_food_assets.automation.jobs import MODELS, WEEKLY, WEEKLY_FEATURES, WEEKLY_SCORES
     from chicago_food_assets.local.environment import PROJECT
     from chicago_food_assets_tests.helpers import daemon_settings, start_daemon, wait
 

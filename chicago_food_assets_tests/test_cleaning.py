@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core.cleaning import COLUMNS, clean
-from chicago_food_assets.core.raw import frame_of_rows
+from chicago_food_assets.core.ingestion.cleaning import COLUMNS, clean
+from chicago_food_assets.core.ingestion.raw import frame_of_rows
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +215,7 @@ def test_the_whole_sample_cleans_without_loss_of_accounting(sample_rows):
 
 def test_violations_parsed_in_chunks_are_the_same_as_at_once(sample_rows, monkeypatch):
     """Chunking bounds the parser's memory at full scale; it must not change a single item or count."""
-    from chicago_food_assets.core import violations
+    from chicago_food_assets.core.ingestion import violations
 
     raw = frame_of_rows(sample_rows[:20_000])
     whole = clean(raw)

@@ -211,7 +211,7 @@ def test_the_visit_list_page_a_supervisor_reads_on_monday(dashboard, browser, pi
     page.locator("#sidebar").get_by_placeholder("all").press("Enter")
     expect(page.locator("#listed")).to_have_text(f"{int((newest['zip'] == zip_code).sum()):,}", timeout=15_000)
     # the download is the API's CSV of a list (one format), filtered as the page is
-    from service.visit_list import route_csv
+    from service.dashboard.visit_list import route_csv
 
     with page.expect_download(timeout=30_000) as download:
         page.get_by_text("Download this list (CSV)").click()

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core import fairness
+from chicago_food_assets.core.models import fairness
 
 
 def frame() -> pd.DataFrame:
@@ -122,8 +122,8 @@ def test_per_group_thresholds_that_open_a_wider_gap_elsewhere_are_not_deployed()
 
 
 def test_per_group_ranking_puts_each_groups_riskiest_first():
-    from chicago_food_assets.core import scoring
-    from chicago_food_assets.core.window import ModelWindow
+    from chicago_food_assets.core.models import scoring
+    from chicago_food_assets.core.models.window import ModelWindow
 
     rows = pd.DataFrame(
         {
@@ -151,8 +151,8 @@ def test_the_per_group_list_the_decision_judges_is_the_one_scoring_ranks():
     """Groups of different sizes: the days earlier of the decision come from the order inspectors get."""
     import numpy as np
 
-    from chicago_food_assets.core import evaluation, scoring
-    from chicago_food_assets.core.window import ModelWindow
+    from chicago_food_assets.core.models import evaluation, scoring
+    from chicago_food_assets.core.models.window import ModelWindow
 
     rng = np.random.default_rng(3)
     n = {"Restaurant": 70, "Grocery Store": 30, "School": 13}
@@ -189,8 +189,8 @@ def test_tied_scores_keep_their_visiting_order_whatever_order_the_rows_arrive_in
     under either policy, so a re-run never changes the list."""
     import numpy as np
 
-    from chicago_food_assets.core import scoring
-    from chicago_food_assets.core.window import ModelWindow
+    from chicago_food_assets.core.models import scoring
+    from chicago_food_assets.core.models.window import ModelWindow
 
     rng = np.random.default_rng(7)
     size = 60

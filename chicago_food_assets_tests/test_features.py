@@ -3,10 +3,11 @@
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core import features, peers, targets
-from chicago_food_assets.core.cleaning import clean
-from chicago_food_assets.core.establishments import chain_key
-from chicago_food_assets.core.raw import frame_of_rows
+from chicago_food_assets.core.declarations import targets
+from chicago_food_assets.core.features import own, peers
+from chicago_food_assets.core.ingestion.cleaning import clean
+from chicago_food_assets.core.ingestion.establishments import chain_key
+from chicago_food_assets.core.ingestion.raw import frame_of_rows
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def history_of(sample_rows):
 
 def build_from(rows: list[dict]) -> pd.DataFrame:
     cleaned = clean(frame_of_rows(rows))
-    return features.build(cleaned.inspections, citations=cleaned.violations).set_index("inspection_id")
+    return own.build(cleaned.inspections, citations=cleaned.violations).set_index("inspection_id")
 
 
 def test_changing_an_inspections_violations_and_result_changes_only_later_rows(history_of):
@@ -45,7 +46,7 @@ def test_changing_an_inspections_violations_and_result_changes_only_later_rows(h
     changed[1]["results"] = "Fail" if rows[1]["results"] != "Fail" else "Pass"
     changed[1]["violations"] = "1. APPROVED FOOD SOURCES - Comments: CHANGED | 15. UNWRAPPED FOOD - Comments: CHANGED"
     after = build_from(changed)
-    inputs = list(features.BUILT)
+    inputs = list(own.BUILT)
     pd.testing.assert_series_equal(before.loc[middle, inputs], after.loc[middle, inputs])  # the row itself: unchanged
     assert before.loc[middle, "failed"] != after.loc[middle, "failed"]  # its targets moved
     assert after.loc[middle, "critical_found"] == True  # noqa: E712 (item 1 is critical; a pandas boolean)
@@ -72,7 +73,7 @@ def test_history_counts_days_and_last_result(history_of):
 
 
 def test_a_reinspection_after_a_failed_canvass_is_flagged(clean_sample):
-    table = features.build(clean_sample)
+    table = own.build(clean_sample)
     flagged = table[table["reinspection_after_failed_canvass"]]
     assert len(flagged) > 100
     assert (flagged["last_result"] == "Fail").all() and flagged["reinspection"].all()
@@ -108,37 +109,37 @@ def test_the_last_year_window_excludes_older_inspections(history_of):
 
 
 def test_a_week_built_with_history_from_the_table_equals_the_full_build(clean_sample, citations):
-    everything = features.build(clean_sample, citations=citations).set_index("inspection_id").sort_index()
+    everything = own.build(clean_sample, citations=citations).set_index("inspection_id").sort_index()
     week = clean_sample[clean_sample["week"] == pd.Timestamp("2013-01-14")]
     history = clean_sample[clean_sample["week"] < pd.Timestamp("2013-01-14")]
-    alone = features.build(week, history, citations).set_index("inspection_id").sort_index()
+    alone = own.build(week, history, citations).set_index("inspection_id").sort_index()
     pd.testing.assert_frame_equal(alone, everything.loc[alone.index], check_dtype=True)
 
 
 def test_the_sample_passes_the_no_future_recomputation(clean_sample, citations):
-    table = features.build(clean_sample, citations=citations)
-    assert features.verify_no_future(clean_sample, table, citations=citations, sample=400) == []
+    table = own.build(clean_sample, citations=citations)
+    assert own.verify_no_future(clean_sample, table, citations=citations, sample=400) == []
     broken = table.assign(prior_inspections=table["prior_inspections"] + 1)
-    assert len(features.verify_no_future(clean_sample, broken, citations=citations, sample=50)) == 50
+    assert len(own.verify_no_future(clean_sample, broken, citations=citations, sample=50)) == 50
     repeated = table.assign(repeats_last_2_years=table["repeats_last_2_years"].fillna(0) + 1)
-    assert len(features.verify_no_future(clean_sample, repeated, citations=citations, sample=50)) == 50
+    assert len(own.verify_no_future(clean_sample, repeated, citations=citations, sample=50)) == 50
 
 
 def test_current_violations_and_results_are_not_features():
     assert not {"results", "failed", "critical_count", "serious_count", "minor_count", "violation_count"} & set(
-        features.BUILT
+        own.BUILT
     )
-    assert not set(targets.TARGETS) & set(features.BUILT)  # the targets are the inspection's own outcome
+    assert not set(targets.TARGETS) & set(own.BUILT)  # the targets are the inspection's own outcome
 
 
 def test_an_empty_week_gives_an_empty_typed_table(sample_rows):
     empty = clean(frame_of_rows([])).inspections
-    table = features.build(empty)
-    assert list(table.columns) == list(features.COLUMNS) and len(table) == 0
+    table = own.build(empty)
+    assert list(table.columns) == list(own.COLUMNS) and len(table) == 0
 
 
 def test_feature_columns_have_their_types(clean_sample):
-    table = features.build(clean_sample)
+    table = own.build(clean_sample)
     assert {
         name: str(table[name].dtype)
         for name in ("reinspection", "reinspection_after_failed_canvass", "failed", "critical_found")
@@ -180,7 +181,7 @@ def hand_made(
         }
     )
     cited = None if citations is None else pd.DataFrame(citations, columns=["inspection_id", "number", "scheme"])
-    return features.build(rows, citations=cited).set_index("inspection_id")
+    return own.build(rows, citations=cited).set_index("inspection_id")
 
 
 def test_richer_history_counts_fails_in_a_row_complaints_severity_and_age():
@@ -319,14 +320,14 @@ def test_the_zip_critical_rate_counts_recorded_inspections_of_the_90_days_before
 
 
 def test_peer_features_pass_the_no_future_recomputation_and_catch_a_leak(clean_sample, citations):
-    table = features.build(clean_sample, citations=citations)
+    table = own.build(clean_sample, citations=citations)
     # about a quarter of the sample's rows come from extracts without the ZIP column
     assert table["chain_fail_rate"].notna().mean() > 0.2 and table["zip_fail_rate"].notna().mean() > 0.7
     leaked = table.assign(zip_fail_rate=table["zip_fail_rate"].fillna(0) + 0.01)
-    assert len(features.verify_no_future(clean_sample, leaked, citations=citations, sample=30)) == 30
+    assert len(own.verify_no_future(clean_sample, leaked, citations=citations, sample=30)) == 30
     # the candidates are checked too, though no model reads them
     leaked = table.assign(zip_critical_rate=table["zip_critical_rate"].fillna(0) + 0.01)
-    assert len(features.verify_no_future(clean_sample, leaked, citations=citations, sample=30)) == 30
+    assert len(own.verify_no_future(clean_sample, leaked, citations=citations, sample=30)) == 30
 
 
 def test_branches_of_one_business_share_a_chain():

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chicago_food_assets.core import features
-from chicago_food_assets.core.cleaning import clean
-from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES, INSPECTION_REJECTS
-from chicago_food_assets.core.raw import FIELDS, frame_of_rows, parse_rows
+from chicago_food_assets.core.declarations.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES, INSPECTION_REJECTS
+from chicago_food_assets.core.features import own
+from chicago_food_assets.core.ingestion.cleaning import clean
+from chicago_food_assets.core.ingestion.raw import FIELDS, frame_of_rows, parse_rows
 
 ODD_TEXT = st.sampled_from(
     ["", " ", "Infinity", "-Infinity", "NaN", "\\N", "null", "NUL\x00NAME", "٣٤", "²", "1e309", "x" * 100_000]
@@ -73,7 +73,7 @@ def test_every_generated_row_is_cleaned_dropped_or_rejected_and_nothing_raises(r
     rejects = INSPECTION_REJECTS.conform(cleaned.rejects.assign(week=cleaned.rejects["week"].fillna(pd.NaT)))
     for row in rejects["row"]:
         assert "\x00" not in row and isinstance(json.loads(row), dict)  # storable as jsonb
-    table = INSPECTION_FEATURES.conform(features.build(cleaned.inspections, citations=cleaned.violations))
+    table = INSPECTION_FEATURES.conform(own.build(cleaned.inspections, citations=cleaned.violations))
     assert len(table) == len(clean_table)
 
 

@@ -9,8 +9,8 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core.cleaning import clean
-from chicago_food_assets.core.raw import FIELDS, frame_of_rows
+from chicago_food_assets.core.ingestion.cleaning import clean
+from chicago_food_assets.core.ingestion.raw import FIELDS, frame_of_rows
 from chicago_food_assets.local.generate import generate, read_sample, write
 from chicago_food_assets.local.generate.marginals import fit, load
 from chicago_food_assets.local.replay.soda import Table
@@ -129,8 +129,8 @@ def test_a_feed_that_reaches_today_runs_up_to_the_last_complete_week(tmp_path):
     """The week under way is not a partition yet: `./run demo --data` on a live-like feed stops before it."""
     from datetime import timedelta
 
+    from chicago_food_assets.assets.partitions import week_of
     from chicago_food_assets.local.demo import data_weeks
-    from chicago_food_assets.partitions import week_of
 
     out = tmp_path / "today.jsonl"
     write(generate(3_000, seed=1, first=date.today() - timedelta(days=120), last=date.today()), out)

@@ -70,8 +70,8 @@ def test_a_range_run_keeps_every_weeks_status_with_pooled_batched_storage(monkey
     week: planned, materialized, and failed when the run failed."""
     from dagster import AssetExecutionContext, BackfillPolicy, DagsterEventType, EventRecordsFilter, asset
 
+    from chicago_food_assets.assets.partitions import weekly
     from chicago_food_assets.instance.storage import BatchedEventLogStorage
-    from chicago_food_assets.partitions import weekly
 
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", "1000")
     instance = project_instance(monkeypatch, dagster_url, tmp_path)

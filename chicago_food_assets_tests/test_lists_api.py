@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from chicago_food_assets.core.contracts import VISIT_LIST
+from chicago_food_assets.core.declarations.contracts import VISIT_LIST
 from chicago_food_assets.resources.tables import read_table
 from chicago_food_assets_tests.helpers import api_get as get
 
@@ -147,8 +147,8 @@ def test_route_sheet_cells_never_run_as_formulas_and_carry_no_control_characters
 
 def test_a_list_downloads_in_one_csv_format_from_the_api_and_the_dashboard(api, lists, pipeline):
     """The API's CSV had reasons as JSON and booleans t/f; the dashboard's plain reasons, True/False, other columns."""
+    from service.dashboard.visit_list import route_csv
     from service.db import ensure_reader
-    from service.visit_list import route_csv
 
     week = lists["week"].max()
     from_api = get(api, f"/v1/lists/{week:%Y-%m-%d}/visits.csv").text
@@ -177,7 +177,7 @@ def test_a_download_cut_by_a_new_publication_is_never_a_whole_looking_200(pipeli
     import uvicorn
 
     from chicago_food_assets_tests.helpers import free_port
-    from service.api import create_app
+    from service.api.app import create_app
     from service.db import Database, ensure_reader
 
     original = Database.snapshot

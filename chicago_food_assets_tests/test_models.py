@@ -13,7 +13,7 @@ from chicago_food_assets.assets.fairness import fairness_audit
 from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.models import SelectionConfig, TrainingConfig, selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
-from chicago_food_assets.core.training import Selected
+from chicago_food_assets.core.models.training import Selected
 from chicago_food_assets.resources.s3 import NamedS3PickleIOManager, S3RawIOManager
 from chicago_food_assets.resources.tables import PostgresIOManager
 
@@ -225,3 +225,25 @@ def test_a_cut_local_model_file_fails_naming_it(tmp_path):
     with pytest.raises(ValueError, match="cannot be read") as failure:
         manager.load_from_path(build_input_context(asset_key=AssetKey("selected_model")), UPath(path))
     assert str(path) in str(failure.value) and "selected_model" in str(failure.value)
+
+
+def test_a_model_stored_before_core_was_grouped_by_stage_still_loads(tmp_path):
+    """Artifacts name their classes' modules; a model pickled when core/ was flat (core.training, core.window,
+    core.preparation, ...) must load after the move, not fail as damaged."""
+    from dagster import build_input_context
+    from upath import UPath
+
+    from chicago_food_assets.core.models.preparation import Numbers
+    from chicago_food_assets.core.models.window import ModelWindow
+    from chicago_food_assets.resources.storage import MOVED, AtomicPickleIOManager
+
+    stored = {"numbers": Numbers(), "window": ModelWindow.__new__(ModelWindow)}
+    data = pickle.dumps(stored, protocol=0)  # text opcodes: module names as plain lines
+    for old, new in MOVED.items():
+        data = data.replace(f"c{new}\n".encode(), f"c{old}\n".encode())
+    assert b"chicago_food_assets.core.preparation\n" in data and b"core.models" not in data
+    path = tmp_path / "selected_model"
+    path.write_bytes(data)
+    manager = AtomicPickleIOManager(base_path=UPath(tmp_path))
+    loaded = manager.load_from_path(build_input_context(asset_key=AssetKey("selected_model")), UPath(path))
+    assert isinstance(loaded["numbers"], Numbers) and isinstance(loaded["window"], ModelWindow)

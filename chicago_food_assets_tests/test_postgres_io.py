@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 from dagster import AssetExecutionContext, AssetIn, AssetKey, BackfillPolicy, asset, materialize
 
-from chicago_food_assets.core.columns import Column, Contract
-from chicago_food_assets.partitions import weekly
+from chicago_food_assets.assets.partitions import weekly
+from chicago_food_assets.assets.types import table_metadata
+from chicago_food_assets.core.declarations.columns import Column, Contract
 from chicago_food_assets.resources.migrations import SchemaChangeError
 from chicago_food_assets.resources.postgres import Table
 from chicago_food_assets.resources.tables import PostgresIOManager, read_rows
-from chicago_food_assets.types import table_metadata
 
 INSPECTIONS = Contract(
     "inspections",

@@ -4,8 +4,8 @@ and that none of this week's rows has, is reported; a field only sometimes prese
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core.raw import frame_of_rows, missing_fields, presence
-from chicago_food_assets.partitions import weekly
+from chicago_food_assets.assets.partitions import weekly
+from chicago_food_assets.core.ingestion.raw import frame_of_rows, missing_fields, presence
 from chicago_food_assets.resources.storage import split_by_partition
 
 WEEKS = ["2013-02-04", "2013-02-11", "2013-02-18", "2013-02-25", "2013-03-04", "2013-03-11"]

@@ -9,9 +9,9 @@ import pytest
 from dagster import AssetExecutionContext, AssetKey, InMemoryIOManager, asset, materialize
 from dagster_aws.s3 import S3Resource
 
+from chicago_food_assets.assets.checks import QualityChecks, ShapeCheck
 from chicago_food_assets.assets.raw import DEFAULT_CHECKS, build_raw_inspections, raw_inspections
-from chicago_food_assets.checks import QualityChecks, ShapeCheck
-from chicago_food_assets.core.raw import NOT_RECORDED, UNKNOWN_WHEN_NULL
+from chicago_food_assets.core.ingestion.raw import NOT_RECORDED, UNKNOWN_WHEN_NULL
 from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.s3 import S3RawIOManager
 from chicago_food_assets.resources.socrata import SocrataResource

@@ -22,16 +22,16 @@ import pytest
 import requests
 from openapi_spec_validator import validate
 
-from chicago_food_assets.core.contracts import CONTRACTS
+from chicago_food_assets.core.declarations.contracts import CONTRACTS
 from chicago_food_assets.local.embedded import stop_embedded_postgres, with_database
 from chicago_food_assets.resources.postgres import PostgresResource, Table
 from chicago_food_assets.resources.tables import read_table, write_table
 from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
 from chicago_food_assets_tests.helpers import api_get as get
 from chicago_food_assets_tests.helpers import new_database, serve_api
+from service.api.schemas import SERVED_MODEL
+from service.api.versions import SERVED
 from service.db import READER, Database, ensure_reader
-from service.schemas import SERVED_MODEL
-from service.versions import SERVED
 
 PROJECT = Path(__file__).resolve().parent.parent
 

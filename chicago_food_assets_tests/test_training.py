@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core import artifacts, card, evaluation, features, selection, training
-from chicago_food_assets.core.preparation import Preparation
+from chicago_food_assets.core.features import own
+from chicago_food_assets.core.models import artifacts, card, evaluation, selection, training
+from chicago_food_assets.core.models.preparation import Preparation
 
 SMALL = {
     "n_estimators": 60,
@@ -26,7 +27,7 @@ def cleaned(cleaned_sample) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def table(cleaned_sample) -> pd.DataFrame:
-    return features.build(cleaned_sample.inspections, citations=cleaned_sample.violations)
+    return own.build(cleaned_sample.inspections, citations=cleaned_sample.violations)
 
 
 def test_the_default_holdout_is_the_last_weeks_with_data_and_training_is_strictly_before(table):
@@ -78,14 +79,14 @@ def test_a_feature_set_with_the_current_violations_trips_the_leakage_warning(cle
         min_week_rows=20,
         xgboost=SMALL,
         knn_sample=2000,
-        numeric=(*features.NUMERIC, "critical_count", "serious_count", "violation_count"),
+        numeric=(*own.NUMERIC, "critical_count", "serious_count", "violation_count"),
     )
     early = leaky[leaky["week"] < pd.Timestamp("2010-06-01")]  # 2010: every row has its violations recorded
     trained = training.fit(early, settings)
     warnings = selection.leakage_warnings(trained.metrics)
     assert warnings and all("possible leakage" in w for w in warnings)
     assert not selection.leakage_warnings(
-        training.fit(early, training.Settings(**{**settings.__dict__, "numeric": features.NUMERIC})).metrics
+        training.fit(early, training.Settings(**{**settings.__dict__, "numeric": own.NUMERIC})).metrics
     )
 
 
@@ -165,7 +166,7 @@ def test_permuting_one_days_outcomes_and_violations_changes_no_score_on_or_befor
     )
     assert (permuted.loc[on_day, "failed"] != cleaned.loc[on_day, "failed"]).any()
     before = pd.Series(chosen.score(table), index=table["inspection_id"])
-    rebuilt = features.build(permuted, citations=citations)
+    rebuilt = own.build(permuted, citations=citations)
     after = pd.Series(chosen.score(rebuilt), index=rebuilt["inspection_id"])
     dates = table.set_index("inspection_id")["inspection_date"]
     until = dates.index[dates <= day]
@@ -272,7 +273,7 @@ def test_each_rows_contributions_add_up_with_the_base_value_to_its_raw_score(tab
     import dataclasses
     import json
 
-    from chicago_food_assets.core import reasons
+    from chicago_food_assets.core.models import reasons
 
     settings, trained = QUICK, quick
     selected = selection.choose(trained, table)
@@ -300,7 +301,7 @@ def test_each_rows_contributions_add_up_with_the_base_value_to_its_raw_score(tab
 
 
 def test_a_model_without_contributions_gives_no_reasons(table, quick):
-    from chicago_food_assets.core import reasons
+    from chicago_food_assets.core.models import reasons
 
     knn = quick.candidates["knn"].pipeline
     assert reasons.contributions(knn, training.model_frame(table.head(50), QUICK)) is None
@@ -324,7 +325,7 @@ def test_a_model_stored_by_an_older_version_is_refused_saying_how_to_retrain():
 
 
 def _scikit_learn_preparation(numeric: list[str], categorical: list[str], scale: bool):
-    """What the candidates' preparation was built of before core/preparation.py: scikit-learn's own parts."""
+    """What the candidates' preparation was built of before core/models/preparation.py: scikit-learn's own parts."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chicago_food_assets.core import features, prospective, visits
-from chicago_food_assets.core.contracts import VISIT_LIST
+from chicago_food_assets.core.declarations.contracts import VISIT_LIST
+from chicago_food_assets.core.features import own
+from chicago_food_assets.core.lists import prospective, visits
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,7 @@ def test_a_planned_inspection_on_a_real_canvass_day_has_exactly_that_inspections
         & ~table.duplicated(["establishment", "inspection_date"], keep=False).to_numpy()
     ]
     chosen = later_canvass.sample(40, random_state=3)
-    real = features.build(chosen, inspections, cleaned_sample.violations).set_index("inspection_id")
+    real = own.build(chosen, inspections, cleaned_sample.violations).set_index("inspection_id")
     compared = 0
     for row in chosen.itertuples(index=False):  # 40 cases, each its own register: a test, not a data path
         day = pd.Timestamp(row.inspection_date)
@@ -88,7 +89,7 @@ def test_a_planned_inspection_on_a_real_canvass_day_has_exactly_that_inspections
         place = place[place["establishment"] == row.establishment]
         planned = visits.planned_features(place, day, inspections, cleaned_sample.violations).iloc[0]
         expected = real.loc[row.inspection_id]
-        for name in features.BUILT:
+        for name in own.BUILT:
             left, right = planned[name], expected[name]
             assert (pd.isna(left) and pd.isna(right)) or left == pytest.approx(right), (row.inspection_id, name)
         compared += 1

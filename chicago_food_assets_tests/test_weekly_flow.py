@@ -10,8 +10,8 @@ import pytest
 import requests
 from dagster import materialize
 
+from chicago_food_assets.automation.jobs import WEEKLY
 from chicago_food_assets.definitions import defs, keys
-from chicago_food_assets.jobs import WEEKLY
 from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.tables import read_table

@@ -7,11 +7,11 @@ from dagster import check_dagster_type, materialize
 from chicago_food_assets.assets.clean import cleaning_assets
 from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.raw import raw_inspections
+from chicago_food_assets.assets.types import TYPES
 from chicago_food_assets.local.replay import ReplayServer
 from chicago_food_assets.resources.socrata import SocrataResource
 from chicago_food_assets.resources.storage import LocalRawIOManager
 from chicago_food_assets.resources.tables import PostgresIOManager
-from chicago_food_assets.types import TYPES
 from chicago_food_assets_tests.helpers import rows_between
 
 CleanInspections = TYPES["clean_inspections"]
@@ -123,8 +123,8 @@ def test_an_empty_week_gives_empty_tables_not_errors(resources, postgres):
 
 
 def test_a_schema_break_is_a_type_failure_that_names_the_column(sample_rows):
-    from chicago_food_assets.core.cleaning import clean
-    from chicago_food_assets.core.raw import frame_of_rows
+    from chicago_food_assets.core.ingestion.cleaning import clean
+    from chicago_food_assets.core.ingestion.raw import frame_of_rows
 
     good = clean(frame_of_rows(rows_between(sample_rows, "2013-01-07", "2013-01-08"))).inspections
     assert check_dagster_type(CleanInspections, good).success

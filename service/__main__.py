@@ -9,7 +9,7 @@ import os
 
 import uvicorn
 
-from service.api import create_app
+from service.api.app import create_app
 
 
 def main() -> None:

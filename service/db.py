@@ -16,7 +16,7 @@ import psycopg2
 import psycopg2.errors
 from psycopg2 import sql
 
-from chicago_food_assets.core.contracts import SCHEMA
+from chicago_food_assets.core.declarations.contracts import SCHEMA
 
 READER = "chicago_food_reader"
 OUTAGE = (

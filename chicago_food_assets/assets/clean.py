@@ -12,20 +12,20 @@ from dagster import (
     multi_asset,
 )
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck
-from chicago_food_assets.core import cleaning
-from chicago_food_assets.core.cleaning import clean
-from chicago_food_assets.core.columns import Contract
-from chicago_food_assets.core.contracts import (
+from chicago_food_assets.assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck
+from chicago_food_assets.assets.partitions import weekly
+from chicago_food_assets.assets.types import TYPES, key_of, table_metadata
+from chicago_food_assets.core.declarations.columns import Contract
+from chicago_food_assets.core.declarations.contracts import (
     CLEAN_INSPECTIONS,
     INSPECTION_REJECTS,
     INSPECTION_VIOLATIONS,
     VISITS_WITHOUT_OUTCOME,
 )
-from chicago_food_assets.partitions import weekly
+from chicago_food_assets.core.ingestion import cleaning
+from chicago_food_assets.core.ingestion.cleaning import clean
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
-from chicago_food_assets.types import TYPES, key_of, table_metadata
 
 CLEAN = key_of(CLEAN_INSPECTIONS)
 

@@ -9,11 +9,11 @@ from dagster import (
 )
 from pydantic import Field
 
-from chicago_food_assets.checks import Check
-from chicago_food_assets.core import fairness
-from chicago_food_assets.core.contracts import FAIRNESS_AUDIT
-from chicago_food_assets.core.training import Selected
-from chicago_food_assets.types import key_of, table_asset
+from chicago_food_assets.assets.checks import Check
+from chicago_food_assets.assets.types import key_of, table_asset
+from chicago_food_assets.core.declarations.contracts import FAIRNESS_AUDIT
+from chicago_food_assets.core.models import fairness
+from chicago_food_assets.core.models.training import Selected
 
 KEY = key_of(FAIRNESS_AUDIT)
 FAIR_BAND = Check("fair_band", "FPR and FDR disparities of sizeable groups lie within [0.8, 1.25]", "warn")

@@ -6,20 +6,25 @@ from datetime import timedelta
 import pandas as pd
 from dagster import AssetExecutionContext, MetadataValue, Output, asset
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Severity, ShapeCheck
-from chicago_food_assets.core import features, peers, repeats, targets
-from chicago_food_assets.core.contracts import CLEAN_INSPECTIONS, INSPECTION_FEATURES, INSPECTION_VIOLATIONS
-from chicago_food_assets.partitions import week_of
+from chicago_food_assets.assets.checks import Check, NoInfinityCheck, QualityChecks, Severity, ShapeCheck
+from chicago_food_assets.assets.partitions import week_of
+from chicago_food_assets.assets.types import key_of, weekly_table
+from chicago_food_assets.core.declarations import targets
+from chicago_food_assets.core.declarations.contracts import (
+    CLEAN_INSPECTIONS,
+    INSPECTION_FEATURES,
+    INSPECTION_VIOLATIONS,
+)
+from chicago_food_assets.core.features import own, peers, repeats
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
-from chicago_food_assets.types import key_of, weekly_table
 
 KEY = key_of(INSPECTION_FEATURES)
 
 
 @dataclass(frozen=True)
 class NoFutureCheck(Check):
-    """Rebuilds a sample of rows from the past alone, their own outcome changed (`features.verify_no_future`)."""
+    """Rebuilds a sample of rows from the past alone, their own outcome changed (`own.verify_no_future`)."""
 
     sample: int = 200
     name: str = "no_feature_from_the_future"
@@ -29,7 +34,7 @@ class NoFutureCheck(Check):
     severity: Severity = "error"
 
 
-FEATURE_CHECKS = QualityChecks(KEY, (NoInfinityCheck(), ShapeCheck(columns=features.COLUMNS, min_rows=0)))
+FEATURE_CHECKS = QualityChecks(KEY, (NoInfinityCheck(), ShapeCheck(columns=own.COLUMNS, min_rows=0)))
 NO_FUTURE = NoFutureCheck()
 
 
@@ -52,7 +57,7 @@ def inspection_features(
     # window reaches back to: one query for the whole range.
     history = stored.earlier(
         CLEAN_INSPECTIONS,
-        features.HISTORY_COLUMNS,
+        own.HISTORY_COLUMNS,
         before=window.start.date(),
         matching={name: clean_inspections[name].dropna().unique().tolist() for name in ("establishment", "chain")},
         since=week_of(window.start.date() - timedelta(days=peers.ZIP_DAYS)),
@@ -72,8 +77,8 @@ def inspection_features(
         },
     )
     citations = pd.concat([inspection_violations[list(repeats.CITATION_COLUMNS)], earlier_citations])
-    table = INSPECTION_FEATURES.conform(features.build(clean_inspections, history, citations))
-    null_rates = table[list(features.BUILT)].isna().mean().round(4)
+    table = INSPECTION_FEATURES.conform(own.build(clean_inspections, history, citations))
+    null_rates = table[list(own.BUILT)].isna().mean().round(4)
     scope = "range_" if len(context.partition_keys) > 1 else ""  # a range run shows these on every week's page
     yield Output(
         table,
@@ -90,14 +95,12 @@ def inspection_features(
             "critical_found_unknown": int(table["critical_found"].isna().sum()),
             "first_inspections": int((table["prior_inspections"] == 0).sum()),
             "feature_null_rates": MetadataValue.json(null_rates.to_dict()),
-            "features": MetadataValue.json(
-                {"numeric": list(features.NUMERIC), "categorical": list(features.CATEGORICAL)}
-            ),
+            "features": MetadataValue.json({"numeric": list(own.NUMERIC), "categorical": list(own.CATEGORICAL)}),
             "targets": MetadataValue.json(list(targets.TARGETS)),
         },
     )
     yield from FEATURE_CHECKS.evaluate(table)
-    wrong = features.verify_no_future(clean_inspections, table, history, citations, sample=NO_FUTURE.sample)
+    wrong = own.verify_no_future(clean_inspections, table, history, citations, sample=NO_FUTURE.sample)
     yield NO_FUTURE.result(
         KEY, not wrong, {"rows_checked": min(NO_FUTURE.sample, len(table)), "wrong": wrong[:20] or "none"}
     )

@@ -1,5 +1,5 @@
 """establishments, visit_list, visit_list_outcomes, list_evaluation: who is due this week, in which order, and how
-well past weeks' lists did once their inspections arrived (core/visits.py, core/prospective.py)."""
+well past weeks' lists did once their inspections arrived (core/lists/visits.py, core/lists/prospective.py)."""
 
 import pandas as pd
 from dagster import (
@@ -15,11 +15,13 @@ from dagster import (
 )
 from pydantic import Field
 
-from chicago_food_assets import automation
+from chicago_food_assets.assets.checks import NoInfinityCheck, QualityChecks, Rule, ShapeCheck
+from chicago_food_assets.assets.partitions import upcoming
 from chicago_food_assets.assets.scores import SCORE_RANGE
-from chicago_food_assets.checks import NoInfinityCheck, QualityChecks, Rule, ShapeCheck
-from chicago_food_assets.core import canvass, prospective, repeats, visits
-from chicago_food_assets.core.contracts import (
+from chicago_food_assets.assets.types import table_asset, weekly_table
+from chicago_food_assets.automation import conditions
+from chicago_food_assets.core.declarations import canvass
+from chicago_food_assets.core.declarations.contracts import (
     CLEAN_INSPECTIONS,
     ESTABLISHMENTS,
     INSPECTION_VIOLATIONS,
@@ -28,11 +30,11 @@ from chicago_food_assets.core.contracts import (
     VISIT_LIST_OUTCOMES,
     VISITS_WITHOUT_OUTCOME,
 )
-from chicago_food_assets.core.training import Selected
-from chicago_food_assets.partitions import upcoming
+from chicago_food_assets.core.features import repeats
+from chicago_food_assets.core.lists import prospective, visits
+from chicago_food_assets.core.models.training import Selected
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
-from chicago_food_assets.types import table_asset, weekly_table
 
 FAR = pd.Timestamp("2100-01-01").date()  # "before" that reads every stored week
 
@@ -77,7 +79,7 @@ LIST_CHECKS = QualityChecks(
     deps=["clean_inspections", "visits_without_outcome"],
     group_name="lists",
     description=ESTABLISHMENTS.description,
-    automation_condition=automation.follows(),
+    automation_condition=conditions.follows(),
 )
 def establishments(postgres: PostgresResource):
     stored = History(postgres)
@@ -108,7 +110,7 @@ THE_WEEK_BEFORE = TimeWindowPartitionMapping(start_offset=-1, end_offset=-1, all
     check_specs=LIST_CHECKS.specs,
     group_name="lists",
     description=VISIT_LIST.description,
-    automation_condition=automation.current(),
+    automation_condition=conditions.current(),
 )
 def visit_list(
     context: AssetExecutionContext, config: ListConfig, selected_model: Selected, postgres: PostgresResource
@@ -160,7 +162,7 @@ def _preview(table: pd.DataFrame, rows: int = 5) -> str:
     **weekly_table(VISIT_LIST_OUTCOMES),
     group_name="lists",
     description=VISIT_LIST_OUTCOMES.description,
-    automation_condition=automation.judged(),
+    automation_condition=conditions.judged(),
 )
 def visit_list_outcomes(context: AssetExecutionContext, clean_inspections: pd.DataFrame, visit_list: pd.DataFrame):
     table = VISIT_LIST_OUTCOMES.conform(prospective.outcomes(clean_inspections, visit_list))
@@ -180,7 +182,7 @@ def visit_list_outcomes(context: AssetExecutionContext, clean_inspections: pd.Da
     **table_asset(LIST_EVALUATION),
     group_name="lists",
     description=LIST_EVALUATION.description,
-    automation_condition=automation.follows(),
+    automation_condition=conditions.follows(),
 )
 def list_evaluation(visit_list_outcomes: pd.DataFrame):
     table = prospective.table(visit_list_outcomes)

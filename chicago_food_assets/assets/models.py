@@ -14,9 +14,10 @@ from dagster import (
 )
 from pydantic import Field
 
-from chicago_food_assets.checks import Check
-from chicago_food_assets.core import card, evaluation, fairness, scoring, selection, targets, training
-from chicago_food_assets.core.training import Settings, Trained
+from chicago_food_assets.assets.checks import Check
+from chicago_food_assets.core.declarations import targets
+from chicago_food_assets.core.models import card, evaluation, fairness, scoring, selection, training
+from chicago_food_assets.core.models.training import Settings, Trained
 
 TRAINED = AssetKey("trained_models")
 SELECTED = AssetKey("selected_model")

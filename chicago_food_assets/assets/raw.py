@@ -19,10 +19,24 @@ from dagster import (
 )
 from pydantic import Field as PydanticField
 
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, Severity, ShapeCheck, SizeCheck
-from chicago_food_assets.core.raw import CONTRACT_WEEKS_BEFORE, FIELDS, malformed_counts, missing_fields, presence
+from chicago_food_assets.assets.checks import (
+    Check,
+    NoInfinityCheck,
+    QualityChecks,
+    Rule,
+    Severity,
+    ShapeCheck,
+    SizeCheck,
+)
+from chicago_food_assets.assets.partitions import TIMEZONE, weekly
+from chicago_food_assets.core.ingestion.raw import (
+    CONTRACT_WEEKS_BEFORE,
+    FIELDS,
+    malformed_counts,
+    missing_fields,
+    presence,
+)
 from chicago_food_assets.deployment import socrata_retry_policy
-from chicago_food_assets.partitions import TIMEZONE, weekly
 from chicago_food_assets.resources.socrata import SocrataResource, combined
 from chicago_food_assets.resources.storage import RawIOManager, split_by_partition
 

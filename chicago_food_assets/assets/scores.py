@@ -12,13 +12,18 @@ from dagster import (
     asset,
 )
 
-from chicago_food_assets import automation
-from chicago_food_assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck
-from chicago_food_assets.core import fairness, reasons, scoring
-from chicago_food_assets.core.columns import json_text
-from chicago_food_assets.core.contracts import CURRENT_MODEL, ESTABLISHMENT_RISK, INSPECTION_SCORES, SCORE_MONITORING
-from chicago_food_assets.core.training import Selected
-from chicago_food_assets.types import key_of, table_asset, weekly_table
+from chicago_food_assets.assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck
+from chicago_food_assets.assets.types import key_of, table_asset, weekly_table
+from chicago_food_assets.automation import conditions
+from chicago_food_assets.core.declarations.columns import json_text
+from chicago_food_assets.core.declarations.contracts import (
+    CURRENT_MODEL,
+    ESTABLISHMENT_RISK,
+    INSPECTION_SCORES,
+    SCORE_MONITORING,
+)
+from chicago_food_assets.core.models import fairness, reasons, scoring
+from chicago_food_assets.core.models.training import Selected
 
 SCORES = key_of(INSPECTION_SCORES)
 MONITORING = key_of(SCORE_MONITORING)
@@ -73,7 +78,7 @@ def inspection_scores(context: AssetExecutionContext, inspection_features: pd.Da
             "in_sample_rows": int(periods.get("training", 0)),
             "mean_score": float(table["score"].mean()) if len(table) else 0.0,
             "ranking": decision.deployed if decision is not None else fairness.SINGLE,
-            "reasons": "top features by contribution (core/reasons.py)"
+            "reasons": "top features by contribution (core/models/reasons.py)"
             if explained is not None
             else f"none: {selected_model.name} has no per-feature contributions",
         },
@@ -138,7 +143,7 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
     **table_asset(ESTABLISHMENT_RISK),
     check_specs=[ONE_ROW.spec("establishment_risk")],
     group_name="scores",
-    automation_condition=automation.follows(),
+    automation_condition=conditions.follows(),
     description="The latest score of each establishment (by license; name and address when the license is 0).",
 )
 def establishment_risk(inspection_scores: pd.DataFrame):

@@ -8,9 +8,9 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
-from chicago_food_assets.core.contracts import SCHEMA
+from chicago_food_assets.assets.partitions import FIRST_WEEK, week_of, weekly
+from chicago_food_assets.core.declarations.contracts import SCHEMA
 from chicago_food_assets.local import environment, summary
-from chicago_food_assets.partitions import FIRST_WEEK, week_of, weekly
 
 BAR = 24
 
@@ -157,8 +157,8 @@ def demo(
     train_config: str | None = None,
     verbose: bool = False,
 ) -> int:
+    from chicago_food_assets.automation.jobs import STAGES
     from chicago_food_assets.data import state_dir
-    from chicago_food_assets.jobs import STAGES
 
     new_state = not state_dir().exists()  # a demo that fails in a folder it made removes the folder
     env = environment.environment(data)

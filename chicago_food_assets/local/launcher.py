@@ -48,7 +48,7 @@ def _state(env: dict[str, str]) -> dict[str, str]:
 
 
 def dashboard_command(host: str, port: int) -> list[str]:
-    apps = [PROJECT / "service" / "dashboard.py", PROJECT / "service" / "visit_list.py"]
+    apps = [PROJECT / "service" / "dashboard" / page for page in ("dashboard.py", "visit_list.py")]
     return [
         sys.executable,
         "-m",
@@ -93,8 +93,8 @@ def refused_partitions(arguments: list[str]) -> str | None:
     keys = values.get("--partition", "") or values.get("--partition-range", "")
     if not keys or not selection:
         return None
+    from chicago_food_assets.assets.partitions import why_not
     from chicago_food_assets.definitions import defs
-    from chicago_food_assets.partitions import why_not
 
     graph = defs.resolve_asset_graph()
     reasons = []
@@ -149,7 +149,9 @@ def main() -> int:
         return dashboard(args.host, args.port)
     if args.command == "status":
         env = environment.environment(quiet=True, replay=False)
-        return subprocess.run([sys.executable, "-m", "chicago_food_assets.status"], env=env, cwd=PROJECT).returncode
+        return subprocess.run(
+            [sys.executable, "-m", "chicago_food_assets.operations.status"], env=env, cwd=PROJECT
+        ).returncode
     if args.command == "dagster":
         refused = refused_partitions(args.arguments)
         if refused:

@@ -3,7 +3,7 @@ and where everything is (read from the tables, whatever the storage)."""
 
 import json
 
-from chicago_food_assets.core.contracts import SCHEMA
+from chicago_food_assets.core.declarations.contracts import SCHEMA
 
 
 def summary(env: dict[str, str]) -> str:
@@ -79,7 +79,7 @@ def visit_summary(url: str) -> list[str]:
 
 def empty_lists(first: object, last: object) -> str:
     """Why every visit list is empty: no place is due a canvass within the data's span (a short file)."""
-    from chicago_food_assets.core.canvass import FREQUENCY_DAYS
+    from chicago_food_assets.core.declarations.canvass import FREQUENCY_DAYS
 
     span = (last - first).days if first is not None and last is not None else 0  # type: ignore[operator]
     every = ", ".join(f"risk {risk} every {days} days" for risk, days in FREQUENCY_DAYS.items())

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from chicago_food_assets.core.alerts import Alert
+from chicago_food_assets.operations.messages import Alert
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from psycopg2 import sql
 from pyarrow import csv as pa_csv
 
 from chicago_food_assets.core.arrow import TEXT
-from chicago_food_assets.core.columns import Contract
+from chicago_food_assets.core.declarations.columns import Contract
 
 NULL = r"\N"
 

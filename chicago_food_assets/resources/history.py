@@ -7,8 +7,8 @@ from datetime import date
 import pandas as pd
 from psycopg2 import sql
 
-from chicago_food_assets.core.columns import Contract
-from chicago_food_assets.core.contracts import SCHEMA
+from chicago_food_assets.core.declarations.columns import Contract
+from chicago_food_assets.core.declarations.contracts import SCHEMA
 from chicago_food_assets.resources.postgres import PostgresResource, Table
 from chicago_food_assets.resources.tables import read_rows
 

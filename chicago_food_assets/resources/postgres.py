@@ -9,7 +9,7 @@ from dagster import ConfigurableResource
 from psycopg2 import sql
 from pydantic import Field
 
-from chicago_food_assets.core.columns import Contract
+from chicago_food_assets.core.declarations.columns import Contract
 
 
 class PostgresResource(ConfigurableResource):

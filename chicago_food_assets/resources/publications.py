@@ -1,5 +1,5 @@
 """The write half of the publication protocol: each table's write count, bumped in the write's own transaction;
-the read half (the score API's ETags) is service/versions.py."""
+the read half (the score API's ETags) is service/api/versions.py."""
 
 import psycopg2
 from psycopg2 import sql
@@ -11,7 +11,7 @@ PUBLICATIONS = "publications"  # per schema: each table's write count, bumped in
 
 def publish(cursor: "psycopg2.extensions.cursor", table: Table) -> None:
     """Counts the write in `<schema>.publications` within the write's own transaction: a reader that sees the new
-    count sees the new rows. The score API derives its ETags from these counts (service/api.py)."""
+    count sees the new rows. The score API derives its ETags from these counts (service/api/app.py)."""
     publications = sql.Identifier(table.schema, PUBLICATIONS)
     cursor.execute(
         sql.SQL(

@@ -18,7 +18,7 @@ from urllib3.exceptions import MaxRetryError
 from urllib3.util import Retry
 
 from chicago_food_assets.core.arrow import text_frame
-from chicago_food_assets.core.raw import frame_of_rows, parse_rows
+from chicago_food_assets.core.ingestion.raw import frame_of_rows, parse_rows
 
 log = logging.getLogger(__name__)
 

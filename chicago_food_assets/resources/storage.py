@@ -36,7 +36,7 @@ from pydantic import Field
 from upath import UPath
 
 from chicago_food_assets.core.arrow import text_frame
-from chicago_food_assets.core.raw import FIELDS
+from chicago_food_assets.core.ingestion.raw import FIELDS
 from chicago_food_assets.instance.processes import alive
 
 FRAME_SUFFIX = ".jsonl.gz"
@@ -126,11 +126,34 @@ def sweep(folder: Path) -> int:
     return removed
 
 
+# Where the modules of stored artifacts' classes moved when core/ was grouped by stage: an artifact pickled before
+# still loads (the artifacts' own checks then judge it like any other).
+MOVED = {
+    f"chicago_food_assets.core.{old}": f"chicago_food_assets.core.{stage}.{new}"
+    for stage, modules in {
+        "declarations": ("catalog", "columns", "contracts", "kinds", "targets", "canvass"),
+        "ingestion": ("cleaning", "coordinates", "establishments", "labels", "raw", "violations"),
+        "features": ("peers", "repeats", "features:own"),
+        "models": (
+            *("artifacts", "card", "evaluation", "fairness", "preparation", "reasons", "scoring", "selection"),
+            *("training", "window"),
+        ),
+        "lists": ("prospective", "visits"),
+    }.items()
+    for old, _, new in (module.partition(":") if ":" in module else (module, "", module) for module in modules)
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(MOVED.get(module, module), name)
+
+
 def unpickle(data: bytes, where: str, context: InputContext) -> Any:
     """A stored artifact read back; one that cannot be (cut, damaged, not a pickle) is an error naming it and the
     way out, not `pickle data was truncated` alone."""
     try:
-        return pickle.loads(data)
+        return _Unpickler(io.BytesIO(data)).load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError) as error:
         name = context.asset_key.to_user_string() if context.has_asset_key else "artifact"
         raise ValueError(

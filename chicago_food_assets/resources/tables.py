@@ -9,17 +9,17 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext
 from psycopg2 import sql
 from pydantic import Field
 
-from chicago_food_assets.core.contracts import CONTRACTS, SCHEMA
+from chicago_food_assets.assets.types import contract_of
+from chicago_food_assets.core.declarations.contracts import CONTRACTS, SCHEMA
 from chicago_food_assets.resources import codec, migrations, publications
 from chicago_food_assets.resources.postgres import PostgresResource, Table
-from chicago_food_assets.types import contract_of
 
 
 class PostgresIOManager(ConfigurableIOManager):
     """Stores DataFrames as PostgreSQL tables of their declared contract, one table per asset, partition-aware.
 
     The table's columns and types come from the asset's `dagster/column_schema` (built from its contract in
-    core/contracts.py), never from the data. Writing a week or a range deletes that window and COPYs the new rows
+    the contracts), never from the data. Writing a week or a range deletes that window and COPYs the new rows
     in one transaction: a re-run never duplicates rows and a failed write leaves the previous rows. Reading a week
     or a range is one query. The table is `<schema>.<asset name>`; the schema comes from the asset key prefix,
     else `schema`. The partition column is the asset's `partition_expr`; `indexes` lists columns to index.
@@ -95,7 +95,7 @@ def write_table(
 
 
 def read_table(postgres: PostgresResource, schema: str, name: str) -> pd.DataFrame:
-    """A whole table of a declared contract (core/contracts.py), typed."""
+    """A whole table of a declared contract (core/declarations/contracts.py), typed."""
     return read_rows(postgres, Table(schema, CONTRACTS[name]))
 
 

@@ -32,8 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from chicago_food_assets.core.dates import FIRST_WEEK
-from chicago_food_assets.core.raw import FIELDS, NOT_RECORDED, OUTCOMES
-from chicago_food_assets.core.violations import NEW_SCHEME_FROM
+from chicago_food_assets.core.ingestion.raw import FIELDS, NOT_RECORDED, OUTCOMES
+from chicago_food_assets.core.ingestion.violations import NEW_SCHEME_FROM
 from chicago_food_assets.data import SAMPLE_PATH
 from chicago_food_assets.local.generate.marginals import REINSPECTION, load
 

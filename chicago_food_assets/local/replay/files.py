@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 from pyarrow import csv as pa_csv
 
-from chicago_food_assets.core.raw import FIELDS
+from chicago_food_assets.core.ingestion.raw import FIELDS
 
 ACCEPTED = "Socrata JSON lines (gzip or not), a JSON array of rows, or the data portal's CSV export"
 REQUIRED = ("inspection_id", "inspection_date")  # a row without both is nobody's inspection
