@@ -4,8 +4,8 @@ target named as a target, stale data as ATTENTION, drift judged on the newest we
 import pandas as pd
 from dagster import AssetCheckEvaluation, AssetCheckSeverity, AssetKey, MetadataValue
 
-from chicago_food_assets import health, status
-from chicago_food_assets.core import scoring
+from chicago_food_assets.core.models import scoring
+from chicago_food_assets.operations import health, status
 
 
 def evaluation(check: str, asset: str, metadata: dict, blocking: bool = False) -> AssetCheckEvaluation:
@@ -101,14 +101,22 @@ def test_a_signal_to_a_launched_command_stops_its_whole_group(tmp_path):
         "env = {'CHICAGO_FOOD_STATE_DIR': sys.argv[1], 'PATH': '/usr/bin:/bin'}; "
         "sys.exit(servers.run('dagster', ['sleep', '300'], env))"
     )
-    launcher = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)])
+    # started from a process that ignores SIGTERM and SIGHUP (nohup, some CI runners, a busy pytest worker): an
+    # ignored signal stays ignored across exec, so the server ignored the stop and was killed 10 s later (exit 247)
+    ignoring = (signal.SIGTERM, signal.SIGHUP)
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)],
+        preexec_fn=lambda: [signal.signal(sig, signal.SIG_IGN) for sig in ignoring] and None,
+    )
     deadline = time.monotonic() + 20
     while not list((tmp_path / "servers").glob("dagster-*.json")) and time.monotonic() < deadline:
         time.sleep(0.05)
     [record] = list((tmp_path / "servers").glob("dagster-*.json"))
     child = int(record.stem.split("-")[1])
+    started = time.monotonic()
     os.kill(launcher.pid, signal.SIGTERM)
     assert launcher.wait(15) == 0
+    assert time.monotonic() - started < servers.PATIENCE  # stopped by the signal, not killed after the wait
     assert not servers._running(child) and not record.exists()
     # and ./run stop finds a recorded group and stops it
     stray = subprocess.Popen(["sleep", "300"], start_new_session=True)

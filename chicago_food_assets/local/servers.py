@@ -61,17 +61,26 @@ def run(name: str, command: list[str], env: dict[str, str], cwd: Path | None = N
     """`command` in the foreground, in a group of its own recorded under the state folder; stopping the launcher
     (Ctrl-C, SIGTERM, SIGHUP, `./run stop`) stops the group."""
     state = Path(env["CHICAGO_FOOD_STATE_DIR"])
-    process = subprocess.Popen(command, env=env, cwd=cwd, start_new_session=True)
-    folder = _folder(state)
-    folder.mkdir(parents=True, exist_ok=True)
-    record = folder / f"{name}-{process.pid}.json"
-    record.write_text(json.dumps({"name": name, "pid": process.pid, "started": started_at(process.pid)}))
+    asked: list[int] = []  # a stop that came before the command started
+    started: list[subprocess.Popen] = []
 
     def forward(signum: int, _frame: object) -> None:
-        stop_group(process.pid, signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+        asked.append(signum)
+        for process in started:
+            stop_group(process.pid, signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
 
+    # Handlers first: a signal the launcher catches is reset to its default in the command (exec), while one it
+    # inherited as ignored (nohup, a CI runner) would stay ignored there and the command could not be stopped.
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    record = _folder(state) / "unstarted"
     try:
+        process = subprocess.Popen(command, env=env, cwd=cwd, start_new_session=True)
+        started.append(process)
+        record = _folder(state) / f"{name}-{process.pid}.json"
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"name": name, "pid": process.pid, "started": started_at(process.pid)}))
+        if asked:  # stopped while it was starting
+            forward(asked[-1], None)
         while True:
             try:
                 code = process.wait()
