@@ -4,6 +4,8 @@ PostgreSQL: CHICAGO_FOOD_TEST_POSTGRES_URL when given (`./run test` sets it when
 127.0.0.1:5432), else an embedded server started for the session. Each session works in a database of its own.
 """
 
+import fcntl
+import hashlib
 import os
 import shutil
 import subprocess
@@ -136,10 +138,31 @@ def s3_bucket(s3_endpoint: str) -> str:
     return name
 
 
-@pytest.fixture(scope="session")
-def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> Iterator[dict]:
-    """A database of its own holding what the whole pipeline produces for 25 real weeks (2013-01-07..2013-06-24):
-    weekly tables, models (quick settings), scores, monitoring, lookups. Built once per test session."""
+def shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the workers of one session share: the session's temporary folder (under xdist, the workers' folders are
+    inside it). Alone, or with a server of its own per worker (no CHICAGO_FOOD_TEST_POSTGRES_URL), a worker's own."""
+    own = tmp_path_factory.getbasetemp()
+    shared = os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("CHICAGO_FOOD_TEST_POSTGRES_URL")
+    return own.parent if shared else own
+
+
+def template_name(folder: Path) -> str:
+    return "cfa_pipeline_" + hashlib.sha1(str(folder).encode()).hexdigest()[:12]
+
+
+def drop_database(server_url: str, name: str) -> None:
+    admin = psycopg2.connect(server_url)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        admin.close()
+
+
+def build_pipeline(url: str, domain: str, objects: Path, models: Path) -> None:
+    """What the whole pipeline produces for 25 real weeks (2013-01-07..2013-06-24), as ./run demo runs its stages:
+    weekly tables, models (quick settings), scores, monitoring, lookups, lists."""
     from dagster import RunConfig, materialize
 
     from chicago_food_assets.automation.jobs import LISTS, STAGES
@@ -148,17 +171,11 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
     from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager
     from chicago_food_assets.resources.tables import PostgresIOManager
 
-    name = f"cfa_pipeline_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(server_url)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name}")
-    url = with_database(server_url, name)
     postgres = PostgresResource(url=url)
     resources = {
-        "socrata": SocrataResource(domain=replay_server.domain, scheme="http", app_token="test-token"),
-        "raw_io_manager": LocalRawIOManager(base_dir=str(tmp_path_factory.mktemp("pipeline-objects"))),
-        "model_io_manager": ModelIOManager(base_dir=str(tmp_path_factory.mktemp("pipeline-models"))),
+        "socrata": SocrataResource(domain=domain, scheme="http", app_token="test-token"),
+        "raw_io_manager": LocalRawIOManager(base_dir=str(objects)),
+        "model_io_manager": ModelIOManager(base_dir=str(models)),
         "postgres": postgres,
         "table_io_manager": PostgresIOManager(postgres=postgres),
     }
@@ -192,10 +209,61 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
                 extra["run_config"] = frequent
             result = materialize(assets, selection=keys(stage.selection), resources=resources, **extra)
             assert result.success
+
+
+@pytest.fixture(scope="session")
+def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> Iterator[dict]:
+    """A database of its own holding what the whole pipeline produces for 25 real weeks (`build_pipeline`), with
+    its object and model folders. Built once per session on a shared server (`CREATE DATABASE ... TEMPLATE`, the
+    folders copied), so each worker gets its own copy for the price of a clone."""
+    from chicago_food_assets.resources.storage import LocalRawIOManager, ModelIOManager
+    from chicago_food_assets.resources.tables import PostgresIOManager
+
+    shared = shared_folder(tmp_path_factory)
+    template = template_name(shared)
+    built = shared / "pipeline"
+    name = f"cfa_pipeline_{uuid.uuid4().hex[:8]}"
+    own = tmp_path_factory.mktemp("pipeline")
+    with open(shared / "pipeline.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker builds; the others wait, then clone
+        admin = psycopg2.connect(server_url)
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            if not (built / "done").exists():
+                cursor.execute(f"DROP DATABASE IF EXISTS {template} WITH (FORCE)")
+                cursor.execute(f"CREATE DATABASE {template}")
+                build_pipeline(with_database(server_url, template), replay_server.domain, built / "objects",
+                               built / "models")  # fmt: skip
+                (built / "done").touch()
+            # a clone needs the template without sessions (a build's pool may still hold some)
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (template,),
+            )
+            cursor.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+        admin.close()
+        shutil.copytree(built / "objects", own / "objects")
+        shutil.copytree(built / "models", own / "models")
+    url = with_database(server_url, name)
+    postgres = PostgresResource(url=url)
+    resources = {
+        "socrata": SocrataResource(domain=replay_server.domain, scheme="http", app_token="test-token"),
+        "raw_io_manager": LocalRawIOManager(base_dir=str(own / "objects")),
+        "model_io_manager": ModelIOManager(base_dir=str(own / "models")),
+        "postgres": postgres,
+        "table_io_manager": PostgresIOManager(postgres=postgres),
+    }
     yield {"url": url, "postgres": postgres, "resources": resources}
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    admin.close()
+    drop_database(server_url, name)
+    if shared == tmp_path_factory.getbasetemp():  # not shared: this worker's template, dropped with it
+        drop_database(server_url, template)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller of a session with workers on a shared server drops the template they cloned."""
+    url = os.environ.get("CHICAGO_FOOD_TEST_POSTGRES_URL")
+    if url and not hasattr(session.config, "workerinput") and session.config.pluginmanager.hasplugin("dsession"):
+        drop_database(url, template_name(session.config._tmp_path_factory.getbasetemp()))  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
