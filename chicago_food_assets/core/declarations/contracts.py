@@ -257,6 +257,62 @@ VISIT_LIST = contract(
     indexes=("establishment", "license"),
 )
 
+INSPECTION_PLAN = contract(
+    "inspection_plan",
+    "The week's plan: the places of its visit list a team can visit, chosen by a policy within the team's capacity, "
+    "each given an inspector, a day and a stop of that day's route (core/lists/plans.py, core/lists/routes.py).",
+    C("week", "date", False, "the Monday of the week the plan is for"),
+    C(
+        "line",
+        "integer",
+        False,
+        "the row's line on the week's route sheet: by inspector, day and stop",
+        bounds=(1, None),
+    ),
+    C("policy", "text", False, "how the places were chosen", values=frozenset({"due", "risk", "balanced"})),
+    C("inspector", "smallint", False, "the inspector's number (1 = first)", bounds=(1, None)),
+    C("inspector_name", "text", False, "the territory file's name for the inspector, else 'inspector N'"),
+    C("day", "date", description="the day of the visit (null: to locate first)"),
+    C("stop", "smallint", False, "the visit's place in its day's route (1 = first; 0: to locate)", bounds=(0, None)),
+    C(
+        "route",
+        "text",
+        False,
+        "solved; time_limit (the best route found when the solver's time ran out); to_locate (no coordinates)",
+        values=frozenset({"solved", "time_limit", "to_locate"}),
+    ),
+    C("order", "integer", False, "the order in which the policy chose the place (1 = first)", bounds=(1, None)),
+    C(
+        "why",
+        "text",
+        False,
+        "floor: a risk 1 place overdue past the legal floor; score: among the highest scores; both; overdue (due)",
+        values=frozenset({"floor", "score", "both", "overdue"}),
+    ),
+    C("rank", "integer", False, "its rank on the week's visit list", bounds=(1, None)),
+    C("establishment", "text", False),
+    C("license", "bigint", False),
+    *_whereabouts(),
+    C("facility_type", "text"),
+    C("risk", "smallint", bounds=(1, 3)),
+    C("days_overdue", "integer", False),
+    C("score", "float", False, "the visit list's score: the probability that a canvass inspection fails"),
+    C("reasons", "json", description="the features raising the score most, in plain words"),
+    C("start_latitude", "float", description="where the inspector's days start and end", bounds=(-90, 90)),
+    C("start_longitude", "float", bounds=(-180, 180)),
+    C("km", "float", description="Manhattan km from the previous stop (the first: from the start)", bounds=(0, None)),
+    C("day_km", "float", description="the day's km, back to the start included", bounds=(0, None)),
+    C(
+        "list_order_km",
+        "float",
+        description="the inspector's week with the same stops taken in list order, visits_per_day a day (no routing)",
+        bounds=(0, None),
+    ),
+    C("model_version", "text", False),
+    C("period", "text", False),
+    indexes=("inspector",),
+)
+
 VISIT_LIST_OUTCOMES = contract(
     "visit_list_outcomes",
     "Each inspection of a week, and where that week's list had its place: what the list is judged on.",
@@ -300,6 +356,34 @@ LIST_EVALUATION = contract(
     partition=None,
 )
 
+PLAN_EVALUATION = contract(
+    "plan_evaluation",
+    "The prospective evaluation of the weekly plans: among the canvass inspections that really happened in a planned "
+    "week, the fail rate at the planned places against the others, per week and pooled over the weeks outside each "
+    "model's training, with 95% intervals (core/lists/prospective.py).",
+    C("scope", "text", False, "a week's Monday, or `pooled`"),
+    C("week", "date", description="the week (null for the pooled rows)"),
+    C("model_version", "text", False),
+    C("period", "text", False, "the week's period for the model; pooled rows: `outside_training`"),
+    C("policy", "text", False),
+    C("weeks", "integer", False),
+    C("planned", "bigint", False, "places on the plan(s)"),
+    C("planned_inspected", "bigint", False, "planned places that had a canvass inspection in the week"),
+    C("planned_fails", "bigint", False),
+    C("planned_fail_rate", "float"),
+    C("planned_low", "float", description="95% Wilson interval of the planned fail rate"),
+    C("planned_high", "float"),
+    C("other_inspected", "bigint", False, "the week's other canvass inspections"),
+    C("other_fails", "bigint", False),
+    C("other_fail_rate", "float"),
+    C("other_low", "float"),
+    C("other_high", "float"),
+    C("difference", "float", description="planned minus other fail rate"),
+    C("difference_low", "float", description="95% interval of the difference (Newcombe's, from the two Wilson's)"),
+    C("difference_high", "float"),
+    partition=None,
+)
+
 CONTRACTS: dict[str, Contract] = {
     c.name: c
     for c in (
@@ -315,7 +399,9 @@ CONTRACTS: dict[str, Contract] = {
         VISITS_WITHOUT_OUTCOME,
         ESTABLISHMENTS,
         VISIT_LIST,
+        INSPECTION_PLAN,
         VISIT_LIST_OUTCOMES,
         LIST_EVALUATION,
+        PLAN_EVALUATION,
     )
 }

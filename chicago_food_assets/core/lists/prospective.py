@@ -9,12 +9,18 @@ numbers a city would judge a list by, for one week or pooled over many:
   AUC of the list's scores, and the share failed among the top 10% and 20% in the list's order;
 - the re-ordering simulation: those places visited in the list's order on the week's real canvass days; how many
   days earlier each fail is found, and the share of fails found in the first half of the week.
+
+`plan_table` judges the weekly plans the same way: among the canvass inspections that really happened in a planned
+week (each place's first), the fail rate at the planned places against the others', with 95% intervals (Wilson's
+for each rate, Newcombe's for their difference), per week and pooled over the weeks outside the model's training.
+A plan holds a few hundred places of thousands listed, and the City's inspectors visited only some of them: the
+counts are in every row, so a week resting on five inspections reads as such.
 """
 
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core.declarations.contracts import LIST_EVALUATION, VISIT_LIST_OUTCOMES
+from chicago_food_assets.core.declarations.contracts import LIST_EVALUATION, PLAN_EVALUATION, VISIT_LIST_OUTCOMES
 from chicago_food_assets.core.models import evaluation
 
 COLUMNS = VISIT_LIST_OUTCOMES.names
@@ -132,3 +138,74 @@ def table(rows: pd.DataFrame) -> pd.DataFrame:
     if not records:
         return LIST_EVALUATION.empty()
     return LIST_EVALUATION.conform(pd.DataFrame(records)[list(LIST_EVALUATION.names)])
+
+
+Z95 = 1.959963984540054
+
+
+def wilson(successes: np.ndarray, trials: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rate and 95% Wilson score interval per (successes, trials); NaN where there are no trials."""
+    n = trials.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = successes / n
+        centre = (rate + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+        half = Z95 * np.sqrt(rate * (1 - rate) / n + Z95**2 / (4 * n**2)) / (1 + Z95**2 / n)
+    return rate, centre - half, centre + half
+
+
+def plan_table(outcomes: pd.DataFrame, plan: pd.DataFrame) -> pd.DataFrame:
+    """Per planned week, and pooled per model and policy over the weeks outside its training: the fail rate of the
+    canvass inspections at planned places against the week's other canvass inspections (`outcomes` rows)."""
+    if plan.empty or outcomes.empty:
+        return PLAN_EVALUATION.empty()
+    weeks = plan.groupby("week").agg(
+        planned=("establishment", "size"), policy=("policy", "first"), model_version=("model_version", "first"),
+        period=("period", "first"),
+    )  # fmt: skip
+    canvass = outcomes[outcomes["canvass"].to_numpy(dtype=bool) & outcomes["week"].isin(weeks.index).to_numpy()]
+    first = canvass.sort_values(["week", "inspection_date", "inspection_id"], kind="stable")
+    first = first.drop_duplicates(["week", "establishment"])
+    keys = pd.MultiIndex.from_frame(plan[["week", "establishment"]])
+    on_plan = first.assign(on_plan=pd.MultiIndex.from_frame(first[["week", "establishment"]]).isin(keys))
+    on_plan["failed"] = on_plan["failed"].astype(bool)
+    counts = on_plan.groupby(["week", "on_plan"])["failed"].agg(["size", "sum"]).unstack("on_plan", fill_value=0)
+    counts = counts.reindex(columns=pd.MultiIndex.from_product([["size", "sum"], [False, True]]), fill_value=0)
+    per_week = weeks.join(
+        pd.DataFrame(
+            {
+                "planned_inspected": counts[("size", True)],
+                "planned_fails": counts[("sum", True)],
+                "other_inspected": counts[("size", False)],
+                "other_fails": counts[("sum", False)],
+            }
+        ),
+        how="inner",
+    ).reset_index()
+    per_week = per_week.assign(scope=per_week["week"].dt.strftime("%Y-%m-%d"), weeks=1)
+    outside = per_week[per_week["period"] != "training"]
+    pooled = (
+        outside.groupby(["model_version", "policy"], as_index=False)
+        .agg(
+            weeks=("weeks", "sum"),
+            planned=("planned", "sum"),
+            planned_inspected=("planned_inspected", "sum"),
+            planned_fails=("planned_fails", "sum"),
+            other_inspected=("other_inspected", "sum"),
+            other_fails=("other_fails", "sum"),
+        )
+        .assign(scope=POOLED, week=pd.NaT, period=OUTSIDE_TRAINING)
+    )
+    table = pd.concat([per_week, pooled], ignore_index=True)
+    rate, low, high = wilson(table["planned_fails"].to_numpy(float), table["planned_inspected"].to_numpy(float))
+    other, other_low, other_high = wilson(
+        table["other_fails"].to_numpy(float), table["other_inspected"].to_numpy(float)
+    )
+    difference = rate - other
+    table = table.assign(
+        planned_fail_rate=rate, planned_low=low, planned_high=high,
+        other_fail_rate=other, other_low=other_low, other_high=other_high,
+        difference=difference,
+        difference_low=difference - np.sqrt((rate - low) ** 2 + (other_high - other) ** 2),
+        difference_high=difference + np.sqrt((high - rate) ** 2 + (other - other_low) ** 2),
+    )  # fmt: skip
+    return PLAN_EVALUATION.conform(table[list(PLAN_EVALUATION.names)])
