@@ -8,6 +8,7 @@ from chicago_food_assets.assets.fairness import fairness_audit
 from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.lists import establishments, list_evaluation, visit_list, visit_list_outcomes
 from chicago_food_assets.assets.models import selected_model, trained_models
+from chicago_food_assets.assets.plans import inspection_plan, plan_evaluation
 from chicago_food_assets.assets.raw import raw_inspections
 from chicago_food_assets.assets.scores import current_model, establishment_risk, inspection_scores, score_monitoring
 from chicago_food_assets.automation.conditions import follow_ups
@@ -31,8 +32,10 @@ defs = Definitions(
         establishment_risk,
         establishments,
         visit_list,
+        inspection_plan,
         visit_list_outcomes,
         list_evaluation,
+        plan_evaluation,
     ],
     asset_checks=[*weekly_freshness, source_is_fresh],
     jobs=[ingest_job, weekly_job, training_job, source_check_job],

@@ -6,7 +6,9 @@ followed the same way. The `follow_ups` sensor evaluates them in the daemon.
   they read is written, when nothing they read is being written (`follows`).
 - `visit_list_outcomes`: a week is judged again after its inspections or its list change, if it has a list.
 - `visit_list`: the current week's list after the week before it is stored or a model is published
-  (`AutomationCondition.eager()`: the latest week only; a list of a past week is history, built as of its Monday).
+  (`AutomationCondition.eager()`: the latest week only; a list of a past week is history, built as of its Monday);
+  `inspection_plan`: the current week's plan after its list, the same way.
+- `plan_evaluation`: once after any plan or any week's outcomes are written (`follows`).
 
 Not follow-ups, and kept as they are: the Socrata change sensor, the weekly schedule (its run stops at blocking
 checks), monthly retraining, the daily source check, freshness and the alerts sensor.

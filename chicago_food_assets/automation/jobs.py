@@ -16,9 +16,9 @@ WEEKLY_FEATURES = AssetSelection.groups("ingestion", "cleaning", "features")
 WEEKLY_SCORES = AssetSelection.assets("inspection_scores", "score_monitoring")
 MODELS = AssetSelection.groups("models") | AssetSelection.assets("current_model")
 LOOKUPS = AssetSelection.assets("establishment_risk")
-LISTS = AssetSelection.assets("visit_list")
+LISTS = AssetSelection.assets("visit_list", "inspection_plan")
 OUTCOMES = AssetSelection.assets("visit_list_outcomes")
-REGISTER = AssetSelection.assets("establishments", "list_evaluation")
+REGISTER = AssetSelection.assets("establishments", "list_evaluation", "plan_evaluation")
 WEEKLY = WEEKLY_FEATURES | WEEKLY_SCORES  # what a changed week needs refreshed, raw to monitoring
 
 
@@ -64,9 +64,9 @@ STAGES = (
     Stage("weekly features", WEEKLY_FEATURES, weeks="data"),
     Stage("training, selection, fairness audit", MODELS, weeks=None, trains=True),
     Stage("weekly scores and monitoring", WEEKLY_SCORES, weeks="data"),
-    Stage("visit lists", LISTS, weeks="lists"),
+    Stage("visit lists and plans", LISTS, weeks="lists"),
     Stage("the lists' outcomes", OUTCOMES, weeks="judged"),
-    Stage("lookups, register, lists' evaluation", LOOKUPS | REGISTER, weeks=None),
+    Stage("lookups, register, evaluation of lists and plans", LOOKUPS | REGISTER, weeks=None),
 )
 
 ingest_job = define_asset_job(

@@ -1,5 +1,6 @@
 """What `./run demo` says when it is done: the published model, the newest visit list's top five, how past lists did,
-and where everything is (read from the tables, whatever the storage)."""
+the newest plan's totals and its first inspector's first route, and where everything is (read from the tables,
+whatever the storage)."""
 
 import json
 
@@ -26,6 +27,7 @@ def summary(env: dict[str, str]) -> str:
             f"AUC {metrics['baseline_previous_result']['roc_auc']:.3f})"
         )
     lines += visit_summary(env["CHICAGO_FOOD_POSTGRES_URL"])
+    lines += plan_summary(env["CHICAGO_FOOD_POSTGRES_URL"])
     state = env["CHICAGO_FOOD_STATE_DIR"]
     lines += [
         f"tables: PostgreSQL schema `food`; run history and metadata: database `dagster`; all state in {state}",
@@ -75,6 +77,65 @@ def visit_summary(url: str) -> list[str]:
                     f"fails found {_number(earlier, 1)} days earlier, first half {_share(real)} -> {_share(listed)}"
                 )
     return lines
+
+
+def plan_summary(url: str) -> list[str]:
+    """The newest plan's totals, its first inspector's first day in order, and how past plans did, as lines."""
+    import psycopg2
+
+    plan, evaluation = f"{SCHEMA}.inspection_plan", f"{SCHEMA}.plan_evaluation"
+    with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s), to_regclass(%s)", (plan, evaluation))
+        planned, judged = cursor.fetchone()
+        if planned is None:
+            return []
+        cursor.execute(
+            f"SELECT week, min(policy), count(*), count(DISTINCT inspector), count(*) FILTER (WHERE why IN"
+            f" ('floor', 'both')), count(*) FILTER (WHERE route = 'to_locate'), (SELECT count(*) FROM"
+            f" {SCHEMA}.visit_list v WHERE v.week = p.week), (SELECT sum(d.day_km) FROM (SELECT DISTINCT ON"
+            f" (inspector, day) day_km FROM {plan} q WHERE q.week = p.week AND q.day IS NOT NULL) d)"
+            f" FROM {plan} p WHERE week = (SELECT max(week) FROM {plan}) GROUP BY week"
+        )
+        totals = cursor.fetchone()
+        if totals is None:
+            return ["plan: the newest plan is empty (no place on its week's list)"]
+        week, policy, count, inspectors, floor, to_locate, listed, km = totals
+        lines = [
+            f"plan of the week of {week} ({policy}): {count} visits of the {listed:,} places due, {inspectors} "
+            f"inspectors, {floor} for the legal floor, {to_locate} to locate first, {km or 0:.0f} km in all"
+        ]
+        cursor.execute(
+            f"SELECT day, stop, dba_name, address, why, score, km, day_km, inspector_name FROM {plan} WHERE week ="
+            f" %s AND inspector = 1 AND day = (SELECT min(day) FROM {plan} WHERE week = %s AND inspector = 1)"
+            " ORDER BY stop",
+            (week, week),
+        )
+        route = cursor.fetchall()
+        if route:
+            day, name = route[0][0], route[0][8]
+            lines.append(f"  {name}, {day:%A %Y-%m-%d} ({route[0][7]:.1f} km, back to the start included):")
+            for _, stop, place, address, why, score, km_here, _, _ in route:
+                lines.append(
+                    f"  {stop:>3}. {place or '?'}, {address or '?'}: {score:.2f}, {why}, {km_here:.1f} km from before"
+                )
+        if judged is not None:
+            cursor.execute(
+                f"SELECT weeks, planned_inspected, planned_fail_rate, other_inspected, other_fail_rate, difference_low,"
+                f" difference_high FROM {evaluation} WHERE scope = 'pooled' ORDER BY model_version DESC LIMIT 1"
+            )
+            pooled = cursor.fetchone()
+            if pooled:
+                weeks, n_plan, plan_rate, n_other, other_rate, low, high = pooled
+                lines.append(
+                    f"past plans judged on {weeks} weeks outside training: planned places failed {_share(plan_rate)} of"
+                    f" {n_plan} canvass inspections, the others {_share(other_rate)} of {n_other} (difference 95%"
+                    f" interval {_points(low)} to {_points(high)})"
+                )
+    return lines
+
+
+def _points(value: float | None) -> str:
+    return "n/a" if value is None else f"{value * 100:+.0f} points"
 
 
 def empty_lists(first: object, last: object) -> str:

@@ -26,7 +26,7 @@ from litestar.response import Stream
 from litestar.static_files import create_static_files_router
 
 from chicago_food_assets.core.declarations.contracts import CURRENT_MODEL, SCHEMA
-from service.api import exports, lists, pages, parameters
+from service.api import exports, lists, pages, parameters, plans
 from service.api.cursors import Cursors
 from service.api.parameters import MAX_LIMIT
 from service.api.reads import document, read
@@ -296,6 +296,7 @@ def create_app(database_url: str | None = None) -> Litestar:
             week_scores_parquet,
             current_model,
             *lists.ROUTES,
+            *plans.ROUTES,
             DOCS_FILES,
         ],
         dependencies={"database": Provide(provide, use_cache=True, sync_to_thread=False)},

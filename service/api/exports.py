@@ -64,6 +64,8 @@ class Export:
     fields: tuple[str, ...]
     what: str  # "scores", "visit list": for messages and file names
     source: str = ""  # the FROM item, when not the contract's table itself
+    key: str = "rank"  # the rows' order within a week (1..n)
+    scope: str = "week = $1"  # the rows of one export: a week's, or part of it ($2...: `stream`'s `more`)
 
     @property
     def table(self) -> str:
@@ -88,10 +90,10 @@ class Export:
             return f"CASE WHEN {name} THEN 'true' WHEN NOT {name} THEN 'false' END AS {name}"
         return name
 
-    def csv_query(self, where: str = "week = $1") -> str:
-        """The CSV's SELECT, in rank order; the dashboard gives its own filter (psycopg's parameters)."""
+    def csv_query(self, where: str | None = None) -> str:
+        """The CSV's SELECT, in the week's order; the dashboard gives its own filter (psycopg's parameters)."""
         columns = ", ".join(self.csv_column(name) for name in self.fields)
-        return f"SELECT {columns} FROM {self.table} WHERE {where} ORDER BY rank"
+        return f"SELECT {columns} FROM {self.table} WHERE {where or self.scope} ORDER BY {self.key}"
 
     def parquet_column(self, name: str) -> str:
         return plain(name) if self.contract.column(name).type.postgres == "text" else name
@@ -100,18 +102,20 @@ class Export:
     def groups(self) -> str:
         """One row per row group, each column an array (ranks 1..n within a week): Arrow takes the columns whole, no
         row-by-row transposition in Python."""
-        group = f"(rank - 1) / {EXPORT_BATCH}"
-        columns = ", ".join(f"array_agg({self.parquet_column(name)} ORDER BY rank) AS {name}" for name in self.fields)
-        return f"SELECT {columns} FROM {self.table} WHERE week = $1 GROUP BY {group} ORDER BY {group}"
+        group = f"({self.key} - 1) / {EXPORT_BATCH}"
+        columns = ", ".join(
+            f"array_agg({self.parquet_column(name)} ORDER BY {self.key}) AS {name}" for name in self.fields
+        )
+        return f"SELECT {columns} FROM {self.table} WHERE {self.scope} GROUP BY {group} ORDER BY {group}"
 
-    def csv_rows(self, connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
-        return db.csv(connection, self.csv_query(), day, chunk=EXPORT_CHUNK)
+    def csv_rows(self, connection: asyncpg.Connection, *args: object) -> AsyncIterator[bytes]:
+        return db.csv(connection, self.csv_query(), *args, chunk=EXPORT_CHUNK)
 
-    async def parquet_rows(self, connection: asyncpg.Connection, day: date) -> AsyncIterator[bytes]:
+    async def parquet_rows(self, connection: asyncpg.Connection, *args: object) -> AsyncIterator[bytes]:
         """Row groups of EXPORT_BATCH rows, each sent once written (zstd)."""
         schema, sink = self.schema, io.BytesIO()
         with pq.ParquetWriter(sink, schema, compression="zstd") as writer:
-            async for group in connection.cursor(self.groups, day, prefetch=1):
+            async for group in connection.cursor(self.groups, *args, prefetch=1):
                 columns = [pa.array(group[f.name], type=f.type) for f in schema]
                 writer.write_batch(pa.record_batch(columns, schema=schema))
                 yield sink.getvalue()
@@ -119,14 +123,18 @@ class Export:
                 sink.truncate()
         yield sink.getvalue()  # the footer
 
-    async def stream(self, request: Request, database: Database, day: date, media_type: str) -> Stream:
-        """The week's rows, read in one snapshot and sent as PostgreSQL hands them over, under its ETag."""
+    async def stream(
+        self, request: Request, database: Database, day: date, media_type: str, *more: object, name: str = ""
+    ) -> Stream:
+        """The week's rows (those of `scope`, `more` its parameters after the week), read in one snapshot and sent as
+        PostgreSQL hands them over, under its ETag. `name`: the file's name after the week's, if any."""
         table = f"{SCHEMA}.{self.contract.name}"
         row = await read(
             request,
             database,
-            f"SELECT {VERSION} AS version, EXISTS (SELECT 1 FROM {table} WHERE week = $1) AS known",
+            f"SELECT {VERSION} AS version, EXISTS (SELECT 1 FROM {table} WHERE {self.scope}) AS known",
             day,
+            *more,
         )
         if not row["known"]:  # type: ignore[index]
             raise NotFoundException(f"no {self.what} for the week of {day}")
@@ -139,7 +147,7 @@ class Export:
                 if await connection.fetchval(query) != sent:
                     raise PublicationChangedError(f"a new publication landed as the {day} export started; retry")
                 yield b""  # the snapshot is this answer's: the headers may go
-                async for chunk in rows(connection, day):
+                async for chunk in rows(connection, day, *more):
                     yield chunk
 
         # The snapshot is taken and checked before the headers are sent: a publication landing in between is a 503
@@ -150,8 +158,8 @@ class Export:
         except PublicationChangedError as error:
             raise ServiceUnavailableException(str(error), headers={"Retry-After": "1"}) from error
         suffix = "csv" if media_type == "text/csv" else "parquet"
-        name = self.what.replace(" ", "-")
-        disposition = f'attachment; filename="{name}-{day}.{suffix}"'
+        file = "-".join(filter(None, [self.what.replace(" ", "-"), str(day), name]))
+        disposition = f'attachment; filename="{file}.{suffix}"'
         return Stream(body, media_type=media_type, headers={"Content-Disposition": disposition})
 
 

@@ -19,20 +19,30 @@ def json_object(fields: tuple[str, ...] | list[str], alias: str) -> str:
     return "json_build_object(" + ", ".join(f"'{name}', {alias}.{name}" for name in fields) + ")"
 
 
-def paged(table: str, fields: tuple[str, ...] | list[str], conditions: list[str]) -> str:
+def paged(
+    table: str,
+    fields: tuple[str, ...] | list[str],
+    conditions: list[str],
+    key: str = "rank",
+    extras: dict[str, str] | None = None,
+) -> str:
     """The page query of a weekly ranked `table`: $1 the week, then one parameter per condition (in order, each
-    written with its own $k), then the rank after which the page starts and the page's size."""
+    written with its own $k), then the `key` (a week's rows numbered 1..n) after which the page starts and the
+    page's size. `extras`: more JSON values of the same snapshot (name: SQL of a json value), e.g. a week's totals."""
     after, limit = f"${len(conditions) + 2}", f"${len(conditions) + 3}"
-    where = " AND ".join(["week = $1", *conditions, f"rank > {after}"])
+    where = " AND ".join(["week = $1", *conditions, f"{key} > {after}"])
+    more = "".join(
+        f",\n       convert_to(({expression})::text, 'UTF8') AS {name}" for name, expression in (extras or {}).items()
+    )
     return f"""
 WITH page AS (
-    SELECT *, row_number() OVER (ORDER BY rank) AS n FROM {table} WHERE {where} ORDER BY rank LIMIT {limit} + 1)
+    SELECT *, row_number() OVER (ORDER BY {key}) AS n FROM {table} WHERE {where} ORDER BY {key} LIMIT {limit} + 1)
 SELECT {VERSION} AS version,
        EXISTS (SELECT 1 FROM {table} WHERE week = $1) AS known,
-       (SELECT convert_to(COALESCE(json_agg({json_object(fields, "p")} ORDER BY p.rank), '[]')::text, 'UTF8')
+       (SELECT convert_to(COALESCE(json_agg({json_object(fields, "p")} ORDER BY p.{key}), '[]')::text, 'UTF8')
         FROM page p WHERE p.n <= {limit}) AS items,
-       (SELECT max(rank) FROM page WHERE n <= {limit}) AS last,
-       (SELECT count(*) FROM page) > {limit} AS more"""
+       (SELECT max({key}) FROM page WHERE n <= {limit}) AS last,
+       (SELECT count(*) FROM page) > {limit} AS more{more}"""
 
 
 async def week_page(
@@ -44,15 +54,17 @@ async def week_page(
     filters: tuple,
     cursor: str | None,
     limit: int,
+    extras: tuple[str, ...] = (),
 ) -> Response:
-    """`{"week", "items", "next_cursor"}` for the page of `day` after `cursor` (a 404 naming `what` for a week the
-    table does not hold)."""
+    """`{"week", "items", "next_cursor"}` (and the `extras` the query selects) for the page of `day` after `cursor`
+    (a 404 naming `what` for a week the table does not hold)."""
     cursors = request.app.state.cursors
     row = await read(request, database, query, day, *filters, cursors.after(cursor, day), limit)
     if not row["known"]:  # type: ignore[index]
         raise NotFoundException(f"no {what} for the week of {day}")
     following = cursors.following(day, row["last"]) if row["more"] else None  # type: ignore[index]
+    more = b"".join(b',"%s":%s' % (name.encode(), row[name]) for name in extras)  # type: ignore[index]
     return passthrough(
-        b'{"week":"%s","items":%s,"next_cursor":%s}'
-        % (day.isoformat().encode(), row["items"], msgspec.json.encode(following))  # type: ignore[index]
+        b'{"week":"%s","items":%s,"next_cursor":%s%s}'
+        % (day.isoformat().encode(), row["items"], msgspec.json.encode(following), more)  # type: ignore[index]
     )

@@ -11,8 +11,10 @@ from chicago_food_assets.core.declarations.contracts import (
     CLEAN_INSPECTIONS,
     CURRENT_MODEL,
     FAIRNESS_AUDIT,
+    INSPECTION_PLAN,
     INSPECTION_SCORES,
     LIST_EVALUATION,
+    PLAN_EVALUATION,
     SCHEMA,
     VISIT_LIST,
 )
@@ -63,6 +65,10 @@ if TYPE_CHECKING:  # built from the contract at import: a type checker sees a st
 
     class Model(msgspec.Struct): ...
 
+    class Stop(msgspec.Struct): ...
+
+    class PlanJudged(msgspec.Struct): ...
+
 else:
     Score = struct("Score", SCORED)
     Past = struct(
@@ -85,6 +91,10 @@ else:
     # the published model: the stored columns but the training score distribution, libraries and calibration, and
     # its fairness by facility type
     Model = struct("Model", CURRENT_MODEL.select(SERVED_MODEL), ("fairness", list[Group]))
+    # a visit of a week's plan (the week is the plan's)
+    Stop = struct("Stop", INSPECTION_PLAN.select([name for name in INSPECTION_PLAN.names if name != "week"]))
+    # a row of the plans' prospective evaluation
+    PlanJudged = struct("PlanJudged", PLAN_EVALUATION)
 
 
 class Establishment(msgspec.Struct):
@@ -108,6 +118,47 @@ class VisitList(msgspec.Struct):
 class ListEvaluation(msgspec.Struct):
     pooled: list[Judged]  # per model: over its weeks outside training (holdout and prediction)
     weeks: list[Judged]  # each judged week, newest first
+
+
+class PlanTotals(msgspec.Struct):
+    policy: str
+    candidates: int  # places on the week's visit list
+    planned: int  # places on the plan (the rest of the list is the backlog)
+    backlog: int
+    inspectors: int
+    floor: int  # planned for the legal floor (why: floor or both)
+    to_locate: int  # planned places without coordinates: not routed
+    time_limit: int  # stops whose route is the best the solver found when its time ran out
+    km: float  # the week's travel, every day back to its start
+    list_order_km: float  # the same stops taken in list order, each inspector's week (no routing)
+
+
+class Plan(msgspec.Struct):
+    week: date
+    items: list[Stop]  # by inspector, day and stop; the places to locate last for each inspector
+    next_cursor: str | None  # pass as `cursor` for the next page; null on the last page
+    totals: PlanTotals  # the whole week's plan, not only this page
+
+
+class Day(msgspec.Struct):
+    day: date
+    stops: int
+    km: float
+
+
+class InspectorWeek(msgspec.Struct):
+    week: date
+    inspector: int
+    inspector_name: str
+    days: list[Day]
+    items: list[Stop]  # the week's stops in order, then the places to locate
+    km: float
+    list_order_km: float  # the same stops in list order, visits_per_day a day (no routing)
+
+
+class PlanEvaluation(msgspec.Struct):
+    pooled: list[PlanJudged]  # per model and policy: over its weeks outside training
+    weeks: list[PlanJudged]  # each judged week, newest first
 
 
 class WeekScores(msgspec.Struct):

@@ -36,6 +36,8 @@ SERVED = (  # every table an answer reads: names and addresses come from clean_i
     "fairness_audit",
     "visit_list",
     "list_evaluation",
+    "inspection_plan",
+    "plan_evaluation",
     "clean_inspections",
     "establishments",
 )
