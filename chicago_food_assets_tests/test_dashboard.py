@@ -199,6 +199,18 @@ def test_the_visit_list_page_a_supervisor_reads_on_monday(dashboard, browser, pi
     top = newest.iloc[0]
     expect(page.get_by_role("gridcell", name=top["dba_name"], exact=True).first).to_be_visible()
     expect(page.get_by_text("Download this list (CSV)")).to_be_visible()
+    # a supervisor reads at least 20 places on one screen, names and addresses whole, under human headers
+    expect(page.get_by_role("columnheader", name="Name", exact=True)).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Days overdue", exact=True)).to_be_visible()
+    rows = page.locator(".tabulator-row")
+    expect(rows.first).to_be_visible()
+    on_screen = rows.evaluate_all("rows => rows.filter(r => r.getBoundingClientRect().bottom <= innerHeight).length")
+    assert on_screen >= 20, on_screen
+    cut = page.locator(".tabulator-cell[tabulator-field='dba_name'], .tabulator-cell[tabulator-field='address']")
+    assert cut.evaluate_all("cells => cells.filter(c => c.scrollWidth > c.clientWidth + 1).length") == 0
+    assert rows.first.evaluate("r => r.getBoundingClientRect().height") < 40  # one line a place, reasons unwrapped
+    # the evaluation charts say what each week rests on, and a week of few inspections draws no AUC
+    expect(page.get_by_text("What each week rests on").first).to_be_attached()
     evaluation = read_table(pipeline["postgres"], "food", "list_evaluation")
     pooled = evaluation[evaluation["scope"] == "pooled"].iloc[-1]
     assert page.locator("#coverage").inner_text() == f"{pooled['coverage']:.0%}"
@@ -220,4 +232,37 @@ def test_the_visit_list_page_a_supervisor_reads_on_monday(dashboard, browser, pi
     assert (
         got.splitlines()[0].startswith("week,rank,") and len(got.splitlines()) == (newest["zip"] == zip_code).sum() + 1
     )
+    page.close()
+
+
+def test_the_plan_page_shows_each_inspectors_day_as_a_route_and_its_stops(dashboard, browser, pipeline):
+    """The newest plan: its totals, the first inspector's first day as a map of numbered stops joined in order,
+    the stop table in visiting order, and that inspector's route sheet as the API's CSV."""
+    from service.dashboard.plan import sheet_csv
+
+    plan = read_table(pipeline["postgres"], "food", "inspection_plan")
+    newest = plan[plan["week"] == plan["week"].max()]
+    first = newest[(newest["inspector"] == 1) & newest["day"].notna()]
+    first_day = first[first["day"] == first["day"].min()].sort_values("stop")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(dashboard.replace("/dashboard", "/plan"))
+    page.wait_for_selector("#planned", timeout=30_000)
+    assert int(page.locator("#planned").inner_text().replace(",", "")) == len(newest)
+    expect(page.get_by_text(f"{len(first_day)} stops, {first_day['day_km'].iloc[0]:.1f} km").first).to_be_attached(
+        timeout=30_000
+    )
+    names = page.locator(".tabulator-cell[tabulator-field='dba_name']")
+    expect(names.first).to_be_visible()
+    assert names.all_inner_texts()[: len(first_day)] == first_day["dba_name"].fillna("").tolist()
+    expect(page.get_by_role("columnheader", name="Why planned", exact=True)).to_be_visible()
+    assert overlapping_labels(page) == []
+    assert all(url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:", "data:")) for url in requested)
+    page.screenshot(path=str(ARTIFACTS / "plan.png"), full_page=True)
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_text("Download this inspector's week (CSV)").click()
+    got = Path(download.value.path()).read_text()
+    assert got == sheet_csv(ensure_reader(pipeline["url"]), newest["week"].iloc[0], 1)
+    assert len(got.splitlines()) == int((newest["inspector"] == 1).sum()) + 1
     page.close()

@@ -48,7 +48,7 @@ def _state(env: dict[str, str]) -> dict[str, str]:
 
 
 def dashboard_command(host: str, port: int) -> list[str]:
-    apps = [PROJECT / "service" / "dashboard" / page for page in ("dashboard.py", "visit_list.py")]
+    apps = [PROJECT / "service" / "dashboard" / page for page in ("dashboard.py", "visit_list.py", "plan.py")]
     return [
         sys.executable,
         "-m",
@@ -79,7 +79,10 @@ def api(host: str, port: int) -> int:
 def dashboard(host: str, port: int) -> int:
     """Serve the Panel monitoring dashboard as the read-only role."""
     env = {**os.environ, "CHICAGO_FOOD_DASHBOARD_DATABASE_URL": reader_url("CHICAGO_FOOD_DASHBOARD_DATABASE_URL")}
-    print(f"dashboard: http://{host}:{port}/dashboard  (this week's visit list: http://{host}:{port}/visit_list)")
+    print(
+        f"dashboard: http://{host}:{port}/dashboard  (this week's visit list: http://{host}:{port}/visit_list,"
+        f" its plan: http://{host}:{port}/plan)"
+    )
     return servers.run("dashboard", dashboard_command(host, port), {**env, **_state(env)})
 
 

@@ -40,8 +40,29 @@ SHOWN = VISIT_LIST.select(
     ]
 ).names
 JUDGED = LIST_EVALUATION.select(
-    ["scope", "week", "period", "coverage", "canvass_coverage", "roc_auc", "precision_top_20", "days_earlier"]
+    [
+        "scope",
+        "week",
+        "period",
+        "coverage",
+        "canvass_coverage",
+        "inspected_on_list",
+        "roc_auc",
+        "precision_top_20",
+        "days_earlier",
+    ]
 ).names
+MIN_JUDGED = 30  # a week's ROC AUC is drawn only when it rests on this many inspected listed places
+HEADERS = {
+    "rank": "Rank",
+    "dba_name": "Name",
+    "address": "Address",
+    "zip": "ZIP",
+    "facility_type": "Facility type",
+    "score": "Risk of failing",
+    "days_overdue": "Days overdue",
+    "reasons": "Why (hover for all)",
+}
 
 
 def _query(url: str, statement: str, params: tuple = ()) -> pd.DataFrame:
@@ -110,21 +131,43 @@ def risk_map(table: pd.DataFrame) -> hv.Points:
     )
 
 
-def evaluation_chart(judged: pd.DataFrame) -> hv.Overlay:
-    """Each judged week: the list's ROC AUC and the share of the week's inspections at listed places."""
+def evaluation_chart(judged: pd.DataFrame) -> hv.Layout:
+    """Each judged week: how many inspected listed places it rests on (bars), and its ROC AUC and coverage where
+    it rests on at least MIN_JUDGED of them (a week of five inspections is not drawn as an AUC of 1)."""
     weekly = judged[judged["scope"] != "pooled"].assign(week=lambda t: pd.to_datetime(t["week"]))
-    long = weekly.melt(id_vars="week", value_vars=["roc_auc", "coverage"], var_name="measure", value_name="value")
+    sure = weekly["inspected_on_list"].fillna(0) >= MIN_JUDGED
+    shown = weekly.assign(roc_auc=weekly["roc_auc"].where(sure), coverage=weekly["coverage"].where(sure))
+    long = shown.melt(
+        id_vars=["week", "inspected_on_list"],
+        value_vars=["roc_auc", "coverage"],
+        var_name="measure",
+        value_name="value",
+    )
     lines = long.hvplot.line(
         x="week",
         y="value",
         by="measure",
-        title="Past lists, judged on the inspections that followed",
-        ylim=(0, 1.15),
+        title=f"Past lists, judged on the inspections that followed (weeks of {MIN_JUDGED}+ inspected listed places)",
+        ylim=(0, 1.05),
         legend="top_right",
-        height=300,
+        height=280,
         width=WIDTH,
-    )
-    return style(lines * hv.HLine(0.5).opts(color="gray", line_dash="dotted"), show_legend=True)
+        hover_cols=["inspected_on_list"],
+    ) * long.hvplot.scatter(x="week", y="value", by="measure", hover_cols=["inspected_on_list"], size=30)
+    bars = weekly.hvplot.step(
+        x="week",
+        y="inspected_on_list",
+        where="mid",
+        title="What each week rests on: listed places with a canvass inspection that week",
+        height=200,
+        width=WIDTH,
+        color="#888888",
+        ylabel="inspected",
+        ylim=(0, None),
+    ) * hv.HLine(MIN_JUDGED).opts(color="gray", line_dash="dotted")
+    return hv.Layout(
+        [style(lines * hv.HLine(0.5).opts(color="gray", line_dash="dotted"), show_legend=True), style(bars)]
+    ).cols(1)
 
 
 def pooled_text(judged: pd.DataFrame) -> str:
@@ -182,28 +225,18 @@ def build(url: str) -> pn.template.BootstrapTemplate:
 
     def route_sheet(day: Any, kinds: list[str], low: float, place: str) -> object:
         table = shown(day, kinds, low, place)
-        columns = ["rank", "dba_name", "address", "zip", "facility_type", "score", "days_overdue", "reasons"]
+        # one line a place, 25 to a page: names and addresses whole, the reasons in one line (all of them on hover)
         return pn.widgets.Tabulator(
-            table[columns].assign(score=table["score"].round(3)),
+            table[list(HEADERS)].assign(score=table["score"].round(3)),
             show_index=False,
             disabled=True,
-            width=WIDTH,
-            height=420,
+            sizing_mode="stretch_width",
+            layout="fit_data_stretch",
             pagination="remote",
             page_size=25,
             name="visit-list",
-            formatters={"reasons": {"type": "textarea"}},
-            widths={
-                "rank": 60,
-                "dba_name": 170,
-                "address": 170,
-                "zip": 65,
-                "facility_type": 120,
-                "score": 65,
-                "days_overdue": 90,
-                "reasons": 160,
-            },
-            configuration={"columnDefaults": {"headerSort": False}},
+            titles=HEADERS,
+            configuration={"columnDefaults": {"headerSort": False, "tooltip": True}},
         )
 
     def download(day: Any, kinds: list[str], low: float, place: str) -> object:
@@ -228,8 +261,8 @@ def build(url: str) -> pn.template.BootstrapTemplate:
         sidebar=[week, types, floor, zip_code, pn.panel(pn.bind(download, *bound))],
         main=[
             pn.pane.Markdown(pn.bind(heading, *bound)),
-            pn.panel(pn.bind(mapped, *bound)),
             pn.panel(pn.bind(route_sheet, *bound)),
+            pn.panel(pn.bind(mapped, *bound)),
             "## How past lists did",
             pn.pane.Markdown(pooled_text(judged), css_classes=["pooled"]),
             pn.pane.HoloViews(evaluation_chart(judged))
