@@ -8,6 +8,8 @@ whole; everything else is prose. The parts and where they come from:
 - `ablation` (docs/model.md): `python -m benchmarks.ablation`'s last table (docs/results/ablation.md);
 - `targets` (docs/model.md): `python -m benchmarks.targets`'s last table (docs/results/targets.md);
 - `benchmarks` (docs/performance.md): `./run bench`'s last whole run (docs/results/benchmarks.json);
+- `simulation` (docs/plans.md): `python -m benchmarks.plans`'s last run (docs/results/plans.json);
+- `plans` (docs/plans.md): the state folder's plans, judged on the inspections that followed;
 - `projection` (docs/performance.md): ten more years of one city, scaled from that run.
 """
 
@@ -31,6 +33,8 @@ PAGES = {
     "targets": "model.md",
     "benchmarks": "performance.md",
     "projection": "performance.md",
+    "simulation": "plans.md",
+    "plans": "plans.md",
 }
 MORE_YEARS, PER_YEAR = 10, 19_000  # the projection: ten more years of one city, about 19,000 inspections a year
 EVENT_MS = 4  # Dagster's bookkeeping per week and weekly asset, pooled and batched (the design notes' measurement)
@@ -106,6 +110,48 @@ def lists() -> str:
             f"{'n/a' if pd.isna(auc) else f'{auc:.3f}'}."
         )
     return text
+
+
+def simulation() -> str:
+    """`python -m benchmarks.plans`'s last run, as its table."""
+    from benchmarks.plans import RESULT, markdown
+
+    if not RESULT.exists():
+        return "_not measured yet: `python -m benchmarks.plans`, then `./run docs`_"
+    return markdown(json.loads(RESULT.read_text()))
+
+
+def plans() -> str:
+    """The state folder's `plan_evaluation`: pooled rows first, then each judged week, each with its counts."""
+    import os
+
+    import psycopg2
+
+    from chicago_food_assets.core.declarations.contracts import PLAN_EVALUATION, SCHEMA
+
+    with psycopg2.connect(os.environ["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.plan_evaluation",))
+        if cursor.fetchone()[0] is None:
+            return "_no plan judged in this state folder yet: run ./run demo first_"
+        cursor.execute(f"SELECT {', '.join(PLAN_EVALUATION.names)} FROM {SCHEMA}.plan_evaluation ORDER BY week")
+        table = pd.DataFrame(cursor.fetchall(), columns=list(PLAN_EVALUATION.names))
+    shown = [
+        "scope",
+        "period",
+        "policy",
+        "planned",
+        "planned_inspected",
+        "planned_fails",
+        "planned_fail_rate",
+        "other_inspected",
+        "other_fails",
+        "other_fail_rate",
+        "difference",
+        "difference_low",
+        "difference_high",
+    ]
+    pooled = table[table["scope"] == "pooled"]
+    return pd.concat([pooled, table[table["scope"] != "pooled"]])[shown].to_markdown(index=False, floatfmt=".3f")
 
 
 def measured() -> dict:
@@ -186,6 +232,8 @@ def main() -> int:
         "targets": stored("targets.md"),
         "benchmarks": stored("benchmarks.json"),
         "projection": projection(measured()),
+        "simulation": simulation(),
+        "plans": plans(),
     }
     pages = {page: (DOCS / page).read_text() for page in set(PAGES.values())}
     for name, content in parts.items():
