@@ -1,6 +1,6 @@
 """`./run bench`: every benchmark, then one table (saved for ./run docs) and where the full-scale run's time went.
 
-    ./run bench [--rows N] [--skip NAME ...]     names: install fullscale features training api dashboard suite
+    ./run bench [--rows N] [--skip NAME ...]     names: install fullscale features training plans api dashboard suite
 Each benchmark runs in a process of its own (its peak memory is its own); the API and dashboard benchmarks run on
 the state folder the full-scale benchmark built from the bundled sample. Benchmarks are not tests: nothing fails on
 a slow machine; the table says which targets were met.
@@ -20,7 +20,7 @@ from pathlib import Path
 from benchmarks.report import Row, markdown, read
 
 RESULT = Path(__file__).resolve().parent.parent / "docs" / "results" / "benchmarks.json"
-ORDER = ("install", "fullscale", "features", "training", "api", "dashboard", "suite")
+ORDER = ("install", "fullscale", "features", "training", "plans", "api", "dashboard", "suite")
 
 
 def machine() -> str:

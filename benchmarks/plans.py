@@ -252,6 +252,29 @@ def list_of(places: pd.DataFrame, who: np.ndarray, score: np.ndarray, overdue: n
     return VISIT_LIST.conform(frame[list(VISIT_LIST.names)])
 
 
+def one_week(a: Assumptions, candidates: int = 8_000) -> float:
+    """A week's plan for a city-sized list (`candidates` places due, the default team at the City's capacity): the
+    step's own code, choice and routes, timed."""
+    rng = np.random.default_rng(a.seed)
+    places = city(replace(a, places=candidates), rng)
+    week = list_of(
+        places, np.arange(candidates), rng.random(candidates), rng.integers(-5, 400, candidates), 20_458
+    )  # a Monday
+    settings = plans.PlanSettings(capacity=a.capacity)
+    crew, capacity = plans.team(settings, None)
+    began = time.perf_counter()
+    plan = plans.build(week, capacity, crew, settings, routes.RouteSettings(a.visits_per_day, a.days))
+    seconds = time.perf_counter() - began
+    record(
+        f"a week's plan: {candidates:,} candidates, {len(plan)} visits, {crew.inspectors} inspectors",
+        seconds,
+        "< 30 s",
+        seconds < 30,
+        candidates,
+    )
+    return seconds
+
+
 def markdown(result: dict) -> str:
     lines = [
         "| policy | visits | fails per visit | critical per visit | risk 1 days overdue, median | risk 1 days overdue, "
@@ -286,6 +309,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULT, help="where the result goes (JSON; docs: ./run docs)")
     args = parser.parse_args()
     a = replace(Assumptions(), places=args.places, weeks=args.weeks, capacity=args.capacity, seed=args.seed)
+    one_week(a)
     began = time.perf_counter()
     result = simulate(a)
     seconds = time.perf_counter() - began

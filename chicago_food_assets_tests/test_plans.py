@@ -166,6 +166,11 @@ def test_a_plan_gives_every_chosen_place_an_inspector_a_day_and_a_stop() -> None
         assert day["day_km"].nunique() == 1
         assert day["day_km"].iloc[0] >= day["km"].sum()  # the way back is in the day's km
     assert (plan["day"].dt.weekday < 5).all()
+    for _, mine in plan.groupby("inspector"):  # the days used are the first of the week
+        used = sorted(mine["day"].dt.weekday.unique())
+        assert used == list(range(len(used)))
+    light = plans.build(table, 6, crew, plans.PlanSettings(), routes.RouteSettings())  # 2 stops each: Monday
+    assert set(light["day"]) == {WEEK}
     assert set(plan["route"]) == {"solved"}
     routed_km = plan.drop_duplicates(["inspector", "day"])["day_km"].sum()
     assert routed_km < 0.8 * plan.drop_duplicates("inspector")["list_order_km"].sum()  # routing saves

@@ -34,14 +34,18 @@ DEFAULT = plans.PlanSettings()
 class PlanConfig(Config):
     """The team and the policy of the weekly plan (core/lists/plans.PlanSettings, core/lists/routes.RouteSettings)."""
 
-    policy: str = Field(default=DEFAULT.policy, description="due (most overdue first), risk (highest score) or balanced")
+    policy: str = Field(
+        default=DEFAULT.policy, description="due (most overdue first), risk (highest score) or balanced"
+    )
     inspectors: int | None = Field(default=None, gt=0, description="None: as many as the capacity needs")
     visits_per_day: int = Field(default=DEFAULT.visits_per_day, gt=0, description="canvass visits an inspector a day")
     days: int = Field(default=DEFAULT.days, gt=0, le=7, description="working days, Monday on")
     capacity: int | None = Field(
         default=None, ge=0, description="visits in the week; None: the team's, else the median of recent weeks"
     )
-    recent_weeks: int = Field(default=DEFAULT.recent_weeks, gt=0, description="complete weeks the data's capacity is the median of")
+    recent_weeks: int = Field(
+        default=DEFAULT.recent_weeks, gt=0, description="complete weeks the data's capacity is the median of"
+    )
     floor_days: int = Field(default=DEFAULT.floor_days, ge=0, description="balanced: risk 1 places overdue longer...")
     floor_share: float = Field(default=DEFAULT.floor_share, ge=0, le=1, description="...go first, this much at most")
     area_cap: float = Field(default=DEFAULT.area_cap, gt=0, le=1, description="balanced: the most one ZIP code takes")

@@ -184,6 +184,7 @@ def route(
             step += 1
             node = manager.IndexToNode(index) - 1
             day[node], position[node] = vehicle, step
+    day = np.unique(day, return_inverse=True)[1].astype(np.int64)  # the days used are the first ones (same start)
     # guided local search only ever stops at the time limit: its plan is the best found by then
     complete = model.status() in (success, optimal) and settings.search == "descent"
     return day, position, SOLVED if complete else TIME_LIMIT
