@@ -7,8 +7,9 @@ A **policy** fills it from the list's candidates:
 - `due`: the most overdue first, as the frequency rule alone would schedule (the business-as-usual baseline);
 - `risk`: the highest score first (the list's own order);
 - `balanced` (the default): first the **legal floor** (risk 1 places overdue by more than `floor_days`, the most
-  overdue first, up to `floor_share` of the week), then the highest scores (the most fails expected per visit), with no area (ZIP code) taking more
-  than `area_cap` of the week: a cluster of high scores in one ZIP does not empty the rest of the city.
+  overdue first, up to `floor_share` of the week), then the highest scores (the most fails expected per visit),
+  with no area (ZIP code) taking more than `area_cap` of the week: a cluster of high scores in one ZIP does not
+  empty the rest of the city.
 Each chosen place says why (`floor`, `score`, `both`: on the floor and among the scores chosen; `overdue` for `due`).
 The choice is one sort and a few group counts over the candidates (no loop over places); routes.py then splits the
 chosen places over inspectors and days and orders each day.
