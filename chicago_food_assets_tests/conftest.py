@@ -319,7 +319,16 @@ def state() -> Iterator[Path]:
 
 # The longest files first: with a file to a worker (./run test's --dist loadfile), they start at once, one on each
 # worker, and the short ones fill in around them.
-LONGEST = ("test_instance.py", "test_first_contact.py", "test_alerts.py", "test_readme_elsewhere.py")
+LONGEST = (  # by their time in `./run test --durations=25`, longest first
+    "test_first_contact.py",
+    "test_automation.py",
+    "test_alerts.py",
+    "test_instance.py",
+    "test_readme_elsewhere.py",
+    "test_service.py",
+    "test_training.py",
+    "test_data_files.py",
+)
 
 
 # The tiers (`-m unit`, `-m integration`, `-m system`; `./run test --fast` runs the first). A test's tier follows from
