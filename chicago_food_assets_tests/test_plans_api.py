@@ -143,3 +143,34 @@ def test_a_bad_territory_file_or_a_future_week_is_refused_and_the_stored_plan_st
         .reset_index(drop=True)
         .equals(plans.sort_values(["week", "line"]).reset_index(drop=True))
     )
+
+
+def test_a_territory_file_gives_the_team_and_each_inspectors_zip_codes(pipeline, plans, tmp_path):
+    from dagster import RunConfig, materialize
+
+    from chicago_food_assets.definitions import defs
+
+    week = plans["week"].max()
+    zips = sorted(plans.loc[plans["week"] == week, "zip"].dropna().unique())
+    file = tmp_path / "territories.csv"
+    file.write_text("inspector,zip\n" + "".join(f"{'North' if i % 2 else 'South'},{z}\n" for i, z in enumerate(zips)))
+
+    def plan_with(config: dict) -> pd.DataFrame:
+        result = materialize(
+            list(defs.assets),
+            selection=["inspection_plan"],
+            partition_key=f"{week:%Y-%m-%d}",
+            resources=pipeline["resources"],
+            run_config=RunConfig({"inspection_plan": {"config": config}}),
+        )
+        assert result.success
+        stored = read_table(pipeline["postgres"], "food", "inspection_plan")
+        return stored[stored["week"] == week]
+
+    plan = plan_with({"territories": str(file)})
+    assert len(plan_with({})) == int((plans["week"] == week).sum())  # the default plan back, for the other tests
+    assert set(plan["inspector_name"]) == {"North", "South"}
+    north = {z for i, z in enumerate(zips) if i % 2}
+    located = plan[plan["zip"].isin(zips)]
+    assert (located["inspector_name"] == located["zip"].map(lambda z: "North" if z in north else "South")).all()
+    assert located.groupby("inspector").size().max() <= 4 * 5  # each inspector's week

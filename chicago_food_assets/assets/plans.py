@@ -2,6 +2,7 @@
 plans did once their weeks' inspections arrived (core/lists/plans.py, core/lists/routes.py, core/lists/prospective.py).
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -98,7 +99,7 @@ class PlanConfig(Config):
             raise Failure(f"the territory file {path}: {error}") from error
 
 
-def _routed(frame: pd.DataFrame) -> tuple[bool, dict]:
+def _one_visit(frame: pd.DataFrame) -> tuple[bool, dict]:
     over = frame.groupby(["week", "inspector", "day"]).size()
     repeated = int(frame.duplicated(["week", "establishment"]).sum())
     return repeated == 0, {"repeated": repeated, "most_stops_a_day": int(over.max()) if len(over) else 0}
@@ -109,7 +110,7 @@ PLAN_CHECKS = QualityChecks(
     (
         NoInfinityCheck(),
         ShapeCheck(columns=INSPECTION_PLAN.names),
-        Rule("one_visit_per_place", "no establishment is planned twice in a week", "error", _routed),
+        Rule("one_visit_per_place", "no establishment is planned twice in a week", "error", _one_visit),
     ),
 )
 
@@ -136,6 +137,8 @@ def inspection_plan(
         raise Failure(str(error).replace("the list of", "the plan of")) from error
     inspections = stored.before(CLEAN_INSPECTIONS, CAPACITY_COLUMNS, weeks[-1].date())
     territories = config.territory_table(inspections["zip"])
+    if territories is not None and plan_settings.inspectors is None:  # the team is the file's inspectors
+        plan_settings = replace(plan_settings, inspectors=int(territories["inspector"].nunique()))
     made, summary = [], []
     for week in weeks:  # a plan per week: a few routing solves each
         candidates = visit_list[visit_list["week"] == week]
