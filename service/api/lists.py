@@ -22,7 +22,6 @@ from service.api.schemas import Judged, ListEvaluation, Visit, VisitList
 from service.api.versions import VERSION
 from service.db import Database
 
-CURRENT = "current"
 VISIT_OBJECT = pages.json_object(Visit.__struct_fields__, "v")
 NEWEST = f"SELECT max(week) FROM {SCHEMA}.visit_list"
 
@@ -58,12 +57,9 @@ LIST = pages.paged(
 
 async def list_week(request: Request, database: Database, week: str) -> date:
     """The Monday a list route names: a week's date, or `current` (the newest list built)."""
-    if week != CURRENT:
-        return parameters.week(week)
-    row = await read(request, database, f"SELECT {VERSION} AS version, ({NEWEST}) AS week")
-    if row is None or row["week"] is None:
-        raise NotFoundException(f"{NO_LIST}: materialize visit_list (./run demo builds one)")
-    return row["week"]
+    return await pages.named_week(
+        request, database, week, NEWEST, f"{NO_LIST}: materialize visit_list (./run demo builds one)"
+    )
 
 
 @get("/v1/lists/{week:str}", tags=["lists"], responses=NOT_MODIFIED, **VERSIONED)

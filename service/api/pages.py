@@ -8,10 +8,24 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import NotFoundException
 
+from service.api import parameters
 from service.api.reads import read
 from service.api.responses import passthrough
 from service.api.versions import VERSION
 from service.db import Database
+
+CURRENT = "current"  # in place of a week: the newest one
+
+
+async def named_week(request: Request, database: Database, week: str, newest: str, nothing: str) -> date:
+    """The Monday a route names: a week's date, or `current` (the newest week of the `newest` query; a 404 saying
+    `nothing` when there is none)."""
+    if week != CURRENT:
+        return parameters.week(week)
+    row = await read(request, database, f"SELECT {VERSION} AS version, ({newest}) AS week")
+    if row is None or row["week"] is None:
+        raise NotFoundException(nothing)
+    return row["week"]
 
 
 def json_object(fields: tuple[str, ...] | list[str], alias: str) -> str:

@@ -20,7 +20,6 @@ from service.api.schemas import InspectorWeek, Plan, PlanEvaluation, PlanJudged,
 from service.api.versions import VERSION
 from service.db import Database
 
-CURRENT = "current"
 TABLE = f"{SCHEMA}.{INSPECTION_PLAN.name}"
 NEWEST = f"SELECT max(week) FROM {TABLE}"
 NO_PLAN = "no plan has been built yet"
@@ -91,12 +90,9 @@ SHEETS = exports.Export(
 
 async def plan_week(request: Request, database: Database, week: str) -> date:
     """The Monday a plan route names: a week's date, or `current` (the newest plan built)."""
-    if week != CURRENT:
-        return parameters.week(week)
-    row = await read(request, database, f"SELECT {VERSION} AS version, ({NEWEST}) AS week")
-    if row is None or row["week"] is None:
-        raise NotFoundException(f"{NO_PLAN}: materialize inspection_plan (./run demo builds one)")
-    return row["week"]
+    return await pages.named_week(
+        request, database, week, NEWEST, f"{NO_PLAN}: materialize inspection_plan (./run demo builds one)"
+    )
 
 
 def a_day(value: str) -> date:
