@@ -188,7 +188,7 @@ def test_the_visit_list_page_a_supervisor_reads_on_monday(dashboard, browser, pi
     internet), the ranked table with names and reasons, a ZIP filter, a download, and the past lists' evaluation."""
     lists = read_table(pipeline["postgres"], "food", "visit_list")
     newest = lists[lists["week"] == lists["week"].max()].sort_values("rank")
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})  # a supervisor's laptop
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(dashboard.replace("/dashboard", "/visit_list"))
@@ -201,7 +201,8 @@ def test_the_visit_list_page_a_supervisor_reads_on_monday(dashboard, browser, pi
     expect(page.get_by_text("Download this list (CSV)")).to_be_visible()
     # a supervisor reads at least 20 places on one screen, names and addresses whole, under human headers
     expect(page.get_by_role("columnheader", name="Name", exact=True)).to_be_visible()
-    expect(page.get_by_role("columnheader", name="Days overdue", exact=True)).to_be_visible()
+    for header in ("Risk of failing", "Days overdue", "Why (hover for all)"):  # on screen, no sideways scrolling
+        expect(page.get_by_role("columnheader", name=header, exact=True)).to_be_in_viewport(ratio=1)
     rows = page.locator(".tabulator-row")
     expect(rows.first).to_be_visible()
     on_screen = rows.evaluate_all("rows => rows.filter(r => r.getBoundingClientRect().bottom <= innerHeight).length")
@@ -244,7 +245,7 @@ def test_the_plan_page_shows_each_inspectors_day_as_a_route_and_its_stops(dashbo
     newest = plan[plan["week"] == plan["week"].max()]
     first = newest[(newest["inspector"] == 1) & newest["day"].notna()]
     first_day = first[first["day"] == first["day"].min()].sort_values("stop")
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(dashboard.replace("/dashboard", "/plan"))
@@ -256,7 +257,8 @@ def test_the_plan_page_shows_each_inspectors_day_as_a_route_and_its_stops(dashbo
     names = page.locator(".tabulator-cell[tabulator-field='dba_name']")
     expect(names.first).to_be_visible()
     assert names.all_inner_texts()[: len(first_day)] == first_day["dba_name"].fillna("").tolist()
-    expect(page.get_by_role("columnheader", name="Why planned", exact=True)).to_be_visible()
+    for header in ("Why planned", "Risk of failing", "km from previous"):
+        expect(page.get_by_role("columnheader", name=header, exact=True)).to_be_in_viewport(ratio=1)
     assert overlapping_labels(page) == []
     assert all(url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "blob:", "data:")) for url in requested)
     page.screenshot(path=str(ARTIFACTS / "plan.png"), full_page=True)

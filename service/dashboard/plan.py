@@ -51,12 +51,12 @@ HEADERS = {
     "stop": "Stop",
     "dba_name": "Name",
     "address": "Address",
-    "zip": "ZIP",
     "why": "Why planned",
     "score": "Risk of failing",
-    "days_overdue": "Days overdue",
     "km": "km from previous",
-    "reasons": "Reasons",
+    "days_overdue": "Days overdue",
+    "zip": "ZIP",
+    "reasons": "Reasons (hover for all)",
 }
 
 
@@ -120,7 +120,7 @@ def stop_table(day: pd.DataFrame) -> pn.widgets.Tabulator:
         sizing_mode="stretch_width",
         titles=HEADERS,
         layout="fit_data_stretch",
-        widths={"reasons": 320},
+        widths={"reasons": 240},
         name="stops",
         configuration={"columnDefaults": {"headerSort": False, "tooltip": True}},
     )
@@ -219,7 +219,7 @@ def build(url: str) -> pn.template.BootstrapTemplate:
             pn.panel(pn.bind(route, week, inspector, day)),
             pn.panel(pn.bind(to_locate, week, inspector)),
         ],
-        sidebar_width=300,
+        sidebar_width=240,
     )
 
 

@@ -58,11 +58,10 @@ HEADERS = {
     "dba_name": "Name",
     "address": "Address",
     "zip": "ZIP",
-    "facility_type": "Facility type",
     "score": "Risk of failing",
     "days_overdue": "Days overdue",
     "reasons": "Why (hover for all)",
-}
+}  # the facility type is the sidebar's filter and the map's hover: the reasons get its room
 
 
 def _query(url: str, statement: str, params: tuple = ()) -> pd.DataFrame:
@@ -114,7 +113,9 @@ def chosen(table: pd.DataFrame, types: list[str], min_score: float, zip_code: st
 def risk_map(table: pd.DataFrame) -> hv.Points:
     """The listed places that have coordinates, coloured by score; hovering names the place."""
     placed = table[table["on_map"]].rename(columns={"longitude": "Longitude", "latitude": "Latitude"})
-    points = hv.Points(placed, kdims=["Longitude", "Latitude"], vdims=["score", "dba_name", "address", "rank"])
+    points = hv.Points(
+        placed, kdims=["Longitude", "Latitude"], vdims=["score", "dba_name", "address", "facility_type", "rank"]
+    )
     return style(
         points.opts(
             color="score",
@@ -236,6 +237,7 @@ def build(url: str) -> pn.template.BootstrapTemplate:
             page_size=25,
             name="visit-list",
             titles=HEADERS,
+            widths={"reasons": 360},  # the rest of the reasons on hover: the numbers stay on screen
             configuration={"columnDefaults": {"headerSort": False, "tooltip": True}},
         )
 
@@ -269,7 +271,7 @@ def build(url: str) -> pn.template.BootstrapTemplate:
             if (judged["scope"] != "pooled").any()
             else notice("No past list has been judged yet."),
         ],
-        sidebar_width=300,
+        sidebar_width=240,
     )
 
 
