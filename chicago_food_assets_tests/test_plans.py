@@ -131,9 +131,10 @@ def test_the_capacity_is_the_teams_or_the_datas_median_of_recent_complete_weeks(
     inspections = pd.DataFrame(
         {"week": weeks, "inspection_kind": "canvass", "reinspection": [False] * 4 + [True] + [False] * 66}
     )
-    assert plans.weekly_canvass(inspections, WEEK, 12) == 7  # 4, 7, 9; the plan's own week is not read
-    assert plans.weekly_canvass(inspections, WEEK, 1) == 9
-    assert plans.weekly_canvass(inspections.iloc[:0], WEEK, 12) is None
+    counts = plans.canvass_counts(inspections)
+    assert plans.weekly_canvass(counts, WEEK, 12) == 7  # 4, 7, 9; the plan's own week is not read
+    assert plans.weekly_canvass(counts, WEEK, 1) == 9
+    assert plans.weekly_canvass(plans.canvass_counts(inspections.iloc[:0]), WEEK, 12) is None
     crew, capacity = plans.team(plans.PlanSettings(visits_per_day=4, days=5), 42)
     assert (crew.inspectors, capacity) == (3, 42)  # 42 visits need three inspectors at 20 a week
     crew, capacity = plans.team(plans.PlanSettings(inspectors=2, visits_per_day=3, days=4), 42)

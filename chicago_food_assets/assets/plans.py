@@ -139,11 +139,13 @@ def inspection_plan(
     territories = config.territory_table(inspections["zip"])
     if territories is not None and plan_settings.inspectors is None:  # the team is the file's inspectors
         plan_settings = replace(plan_settings, inspectors=int(territories["inspector"].nunique()))
+    counts = plans.canvass_counts(inspections)
     made, summary = [], []
+    lists = dict(tuple(visit_list.groupby("week")))
     for week in weeks:  # a plan per week: a few routing solves each
-        candidates = visit_list[visit_list["week"] == week]
+        candidates = lists.get(week, visit_list.iloc[:0])
         try:
-            crew, capacity = plans.team(plan_settings, plans.weekly_canvass(inspections, week, config.recent_weeks))
+            crew, capacity = plans.team(plan_settings, plans.weekly_canvass(counts, week, config.recent_weeks))
             plan = plans.build(candidates, capacity, crew, plan_settings, route_settings, territories)
         except (ValueError, routes.TerritoryError) as error:
             raise Failure(f"the plan of {week:%Y-%m-%d}: {error}") from error

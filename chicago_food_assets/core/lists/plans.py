@@ -82,13 +82,16 @@ class PlanSettings:
         Team(self.inspectors or 1, self.visits_per_day, self.days)  # the same checks as a team's
 
 
-def weekly_canvass(inspections: pd.DataFrame, before: pd.Timestamp, weeks: int) -> int | None:
-    """The median count of canvass inspections (not re-inspections) per week over the last `weeks` weeks before
-    `before` that have any inspection (a week missing from the data says nothing about the team): None without any."""
-    earlier = inspections[inspections["week"] < before]
-    counts = pd.Series(canvass.is_canvass(earlier), index=earlier.index).groupby(earlier["week"].to_numpy()).sum()
-    counts = counts[earlier.groupby("week").size().reindex(counts.index).to_numpy() > 0].sort_index()
-    return round(float(counts.tail(weeks).median())) if len(counts) else None
+def canvass_counts(inspections: pd.DataFrame) -> pd.Series:
+    """Per week that has any inspection (a week missing from the data says nothing about the team), its count of
+    canvass inspections (not re-inspections), weeks in order: counted once for any number of plans."""
+    return pd.Series(canvass.is_canvass(inspections)).groupby(inspections["week"].to_numpy()).sum().sort_index()
+
+
+def weekly_canvass(counts: pd.Series, before: pd.Timestamp, weeks: int) -> int | None:
+    """The median of `counts` (`canvass_counts`) over the last `weeks` weeks before `before`: None without any."""
+    earlier = counts[counts.index < before].tail(weeks)
+    return round(float(earlier.median())) if len(earlier) else None
 
 
 def team(settings: PlanSettings, data_capacity: int | None) -> tuple[Team, int]:
