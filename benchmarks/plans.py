@@ -215,10 +215,10 @@ def simulate(
             found += int(failed.sum())
             critical += int((u < logistic(logit + a.critical_shift)).sum())
             visits_made += len(chosen)
-            days = plan[plan["day"].notna()].drop_duplicates(["inspector", "day"])
-            km += float(days["day_km"].sum())
-            list_km += float(plan[plan["day"].notna()].drop_duplicates("inspector")["list_order_km"].sum())
-            routed += int(plan["day"].notna().sum())
+            week_totals = plans.totals(plan, len(candidates))
+            km += week_totals["km"]
+            list_km += week_totals["list_order_km"]
+            routed += int(week_totals["routed"])
             zips_visited.append(places["zip"].to_numpy()[chosen])
             observe(state, chosen, day, failed, places)
         overdue_all = np.concatenate(overdue_r1)

@@ -150,7 +150,10 @@ def inspection_plan(
         except (ValueError, routes.TerritoryError) as error:
             raise Failure(f"the plan of {week:%Y-%m-%d}: {error}") from error
         made.append(plan)
-        summary.append(plans.totals(plan, week, capacity, crew, len(candidates)))
+        summary.append(
+            {"week": f"{week:%Y-%m-%d}", "capacity": capacity, "team": crew.inspectors}
+            | plans.totals(plan, len(candidates))
+        )
     table = INSPECTION_PLAN.conform(pd.concat(made, ignore_index=True)) if made else INSPECTION_PLAN.empty()
     by_week = pd.DataFrame(summary)
     scope = "range_" if len(weeks) > 1 else ""

@@ -29,14 +29,14 @@ DAYS = f"SELECT DISTINCT ON (inspector, day) inspector, day, day_km FROM {TABLE}
 # a week's inspectors: one row each, the week's km in list order once
 WEEKS = f"SELECT DISTINCT ON (inspector) inspector, list_order_km FROM {TABLE} WHERE week = $1 AND day IS NOT NULL"
 TOTALS = f"""(SELECT json_build_object(
-    'policy', min(t.policy), 'candidates', (SELECT count(*) FROM {SCHEMA}.visit_list v WHERE v.week = $1),
-    'planned', count(*), 'backlog', (SELECT count(*) FROM {SCHEMA}.visit_list v WHERE v.week = $1) - count(*),
+    'policy', min(t.policy), 'candidates', l.listed, 'planned', count(*), 'backlog', l.listed - count(*),
     'inspectors', count(DISTINCT t.inspector), 'floor', count(*) FILTER (WHERE t.why IN ('floor', 'both')),
     'to_locate', count(*) FILTER (WHERE t.route = 'to_locate'),
     'time_limit', count(*) FILTER (WHERE t.route = 'time_limit'),
     'km', (SELECT COALESCE(round(sum(d.day_km)::numeric, 2), 0) FROM ({DAYS} AND day IS NOT NULL) d),
     'list_order_km', (SELECT COALESCE(round(sum(w.list_order_km)::numeric, 2), 0) FROM ({WEEKS}) w))
-    FROM {TABLE} t WHERE t.week = $1)"""
+    FROM {TABLE} t, (SELECT count(*) AS listed FROM {SCHEMA}.visit_list WHERE week = $1) l
+    WHERE t.week = $1 GROUP BY l.listed)"""
 PAGE = pages.paged(
     TABLE,
     Stop.__struct_fields__,

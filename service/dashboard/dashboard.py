@@ -192,6 +192,16 @@ def notice(text: str, kind: str = "warning") -> pn.pane.Alert:
     return pn.pane.Alert(text, alert_type=kind, css_classes=["notice"])
 
 
+def nothing_to_show(title: str, what: str, error: Exception | None = None) -> pn.template.BootstrapTemplate:
+    """A page of its own saying why there is no `what` ("visit list", "plan") to show: none built yet, or the
+    database (`error`) not reachable."""
+    if error is None:
+        return pn.template.BootstrapTemplate(title=title, main=[notice(f"No {what} has been built yet.")])
+    built = isinstance(error, psycopg2.errors.UndefinedTable)
+    reason = f"no {what} has been built yet" if built else "the database is not reachable"
+    return pn.template.BootstrapTemplate(title=title, main=[notice(f"No {what} to show: {reason}.", "danger")])
+
+
 def page(main: list, sidebar: list | None = None) -> pn.template.BootstrapTemplate:
     template = pn.template.BootstrapTemplate(
         title="Inspection risk monitoring", sidebar=sidebar or [], main=main, sidebar_width=300

@@ -16,10 +16,11 @@ import panel as pn
 import psycopg2
 
 from chicago_food_assets.core.declarations.contracts import INSPECTION_PLAN, SCHEMA
+from chicago_food_assets.core.lists import plans
 from service.api.plans import SHEETS
 from service.dashboard.charts import WIDTH, style
-from service.dashboard.dashboard import notice, reason_text
-from service.dashboard.visit_list import _query
+from service.dashboard.dashboard import nothing_to_show, notice, reason_text
+from service.dashboard.visit_list import export_csv, read_frame
 
 TABLE = f"{SCHEMA}.{INSPECTION_PLAN.name}"
 SHOWN = INSPECTION_PLAN.select(
@@ -61,26 +62,25 @@ HEADERS = {
 
 
 def weeks(url: str) -> list:
-    return _query(url, f"SELECT DISTINCT week FROM {TABLE} ORDER BY week DESC")["week"].tolist()
+    return read_frame(url, f"SELECT DISTINCT week FROM {TABLE} ORDER BY week DESC")["week"].tolist()
 
 
 def week_plan(url: str, week: Any) -> pd.DataFrame:
-    table = _query(url, f"SELECT {', '.join(SHOWN)} FROM {TABLE} WHERE week = %s ORDER BY line", (week,))
+    table = read_frame(url, f"SELECT {', '.join(SHOWN)} FROM {TABLE} WHERE week = %s ORDER BY line", (week,))
     return table.assign(reasons=reason_text(table["reasons"]))
 
 
 def totals(plan: pd.DataFrame, listed: int) -> str:
-    """The week in one paragraph: visits against the list, the floor, places to locate, km."""
-    days = plan[plan["day"].notna()].drop_duplicates(["inspector", "day"])
-    km = float(days["day_km"].sum())
-    list_km = float(plan[plan["day"].notna()].drop_duplicates("inspector")["list_order_km"].sum())
-    saved = f", {1 - km / list_km:.0%} less than the same stops in list order" if list_km else ""
-    floor = int(plan["why"].isin(["floor", "both"]).sum())
-    locate = int((plan["route"] == "to_locate").sum())
+    """The week in one paragraph (core/lists/plans.totals): visits against the list, the floor, places to locate,
+    km."""
+    t = plans.totals(plan, listed)
+    saved = (
+        f", {1 - t['km'] / t['list_order_km']:.0%} less than the same stops in list order" if t["list_order_km"] else ""
+    )
     return (
-        f"<span id='planned'>{len(plan):,}</span> visits of the {listed:,} places due "
-        f"({listed - len(plan):,} stay on the list as the backlog), {plan['inspector'].nunique()} inspectors; "
-        f"{floor} for the legal floor; {locate} to locate first; {km:,.0f} km in all{saved}."
+        f"<span id='planned'>{t['planned']:,}</span> visits of the {listed:,} places due "
+        f"({t['backlog']:,} stay on the list as the backlog), {t['inspectors']} inspectors; "
+        f"{t['floor']} for the legal floor; {t['to_locate']} to locate first; {t['km']:,.0f} km in all{saved}."
     )
 
 
@@ -128,12 +128,7 @@ def stop_table(day: pd.DataFrame) -> pn.widgets.Tabulator:
 
 def sheet_csv(url: str, week: Any, inspector: int) -> str:
     """One inspector's week as the API's CSV route sheet (`plans.SHEETS`): one format wherever a plan is downloaded."""
-    with psycopg2.connect(url, connect_timeout=3) as connection, connection.cursor() as cursor:
-        where = "week = %s AND inspector = %s"
-        query = cursor.mogrify(SHEETS.csv_query(where), (week, inspector)).decode()
-        out = io.StringIO()
-        cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", out)
-    return out.getvalue()
+    return export_csv(url, SHEETS, "week = %s AND inspector = %s", (week, inspector))
 
 
 def build(url: str) -> pn.template.BootstrapTemplate:
@@ -141,14 +136,9 @@ def build(url: str) -> pn.template.BootstrapTemplate:
     try:
         available = weeks(url)
     except (psycopg2.OperationalError, psycopg2.errors.UndefinedTable) as error:
-        reason = (
-            "no plan has been built yet"
-            if isinstance(error, psycopg2.errors.UndefinedTable)
-            else "the database is not reachable"
-        )
-        return pn.template.BootstrapTemplate(title=title, main=[notice(f"No plan to show: {reason}.", "danger")])
+        return nothing_to_show(title, "plan", error)
     if not available:
-        return pn.template.BootstrapTemplate(title=title, main=[notice("No plan has been built yet.")])
+        return nothing_to_show(title, "plan")
     fit = {"sizing_mode": "stretch_width"}
     week = pn.widgets.Select(name="Week", options=available, value=available[0], **fit)
     inspector = pn.widgets.Select(name="Inspector", options={}, **fit)
@@ -176,7 +166,9 @@ def build(url: str) -> pn.template.BootstrapTemplate:
     pn.bind(days_of, week, inspector, watch=True)
 
     def heading(monday: Any) -> str:
-        listed = int(_query(url, f"SELECT count(*) AS n FROM {SCHEMA}.visit_list WHERE week = %s", (monday,))["n"][0])
+        listed = int(
+            read_frame(url, f"SELECT count(*) AS n FROM {SCHEMA}.visit_list WHERE week = %s", (monday,))["n"][0]
+        )
         return f"## Week of {monday}\n\n" + totals(planned(monday), listed)
 
     def route(monday: Any, who: int | None, when: Any) -> object:

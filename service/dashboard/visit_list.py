@@ -20,7 +20,7 @@ import psycopg2.extras
 from chicago_food_assets.core.declarations.contracts import LIST_EVALUATION, SCHEMA, VISIT_LIST
 from service.api import exports
 from service.dashboard.charts import WIDTH, style
-from service.dashboard.dashboard import notice, reason_text
+from service.dashboard.dashboard import nothing_to_show, notice, reason_text
 
 SHOWN = VISIT_LIST.select(
     [
@@ -64,7 +64,8 @@ HEADERS = {
 }  # the facility type is the sidebar's filter and the map's hover: the reasons get its room
 
 
-def _query(url: str, statement: str, params: tuple = ()) -> pd.DataFrame:
+def read_frame(url: str, statement: str, params: tuple = ()) -> pd.DataFrame:
+    """A query's rows as a DataFrame, JSON left as text (the dashboard pages' reads)."""
     with psycopg2.connect(url, connect_timeout=3) as connection, connection.cursor() as cursor:
         psycopg2.extras.register_default_jsonb(connection, loads=str)
         cursor.execute(statement, params)
@@ -72,11 +73,13 @@ def _query(url: str, statement: str, params: tuple = ()) -> pd.DataFrame:
 
 
 def weeks(url: str) -> list:
-    return _query(url, f"SELECT DISTINCT week FROM {SCHEMA}.visit_list ORDER BY week DESC")["week"].tolist()
+    return read_frame(url, f"SELECT DISTINCT week FROM {SCHEMA}.visit_list ORDER BY week DESC")["week"].tolist()
 
 
 def week_list(url: str, week: Any) -> pd.DataFrame:
-    table = _query(url, f"SELECT {', '.join(SHOWN)} FROM {SCHEMA}.visit_list WHERE week = %s ORDER BY rank", (week,))
+    table = read_frame(
+        url, f"SELECT {', '.join(SHOWN)} FROM {SCHEMA}.visit_list WHERE week = %s ORDER BY rank", (week,)
+    )
     return table.assign(reasons=reason_text(table["reasons"]))
 
 
@@ -85,9 +88,13 @@ def route_csv(url: str, week: Any, types: list[str], min_score: float, zip_code:
     is downloaded."""
     where = "week = %s AND score >= %s AND (%s OR facility_type = ANY(%s)) AND (%s OR zip = %s)"
     place = zip_code.strip()
-    params = (week, min_score, not types, list(types), not place, place)
+    return export_csv(url, exports.VISITS, where, (week, min_score, not types, list(types), not place, place))
+
+
+def export_csv(url: str, export: exports.Export, where: str, params: tuple) -> str:
+    """The rows of `export` that `where` (psycopg's parameters) keeps, as the API writes them (PostgreSQL's COPY)."""
     with psycopg2.connect(url, connect_timeout=3) as connection, connection.cursor() as cursor:
-        query = cursor.mogrify(exports.VISITS.csv_query(where), params).decode()
+        query = cursor.mogrify(export.csv_query(where), params).decode()
         out = io.StringIO()
         cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv, HEADER)", out)
     return out.getvalue()
@@ -95,7 +102,7 @@ def route_csv(url: str, week: Any, types: list[str], min_score: float, zip_code:
 
 def evaluation(url: str) -> pd.DataFrame:
     try:
-        return _query(url, f"SELECT {', '.join(JUDGED)} FROM {SCHEMA}.list_evaluation ORDER BY week")
+        return read_frame(url, f"SELECT {', '.join(JUDGED)} FROM {SCHEMA}.list_evaluation ORDER BY week")
     except psycopg2.errors.UndefinedTable:
         return pd.DataFrame(columns=list(JUDGED))
 
@@ -193,14 +200,9 @@ def build(url: str) -> pn.template.BootstrapTemplate:
     try:
         available = weeks(url)
     except (psycopg2.OperationalError, psycopg2.errors.UndefinedTable) as error:
-        reason = (
-            "no visit list has been built yet"
-            if isinstance(error, psycopg2.errors.UndefinedTable)
-            else ("the database is not reachable")
-        )
-        return pn.template.BootstrapTemplate(title=title, main=[notice(f"No list to show: {reason}.", "danger")])
+        return nothing_to_show(title, "visit list", error)
     if not available:
-        return pn.template.BootstrapTemplate(title=title, main=[notice("No visit list has been built yet.")])
+        return nothing_to_show(title, "visit list")
     fit = {"sizing_mode": "stretch_width"}
     week = pn.widgets.Select(name="Week", options=available, value=available[0], **fit)
     types = pn.widgets.MultiChoice(name="Facility types", options=[], value=[], solid=False, **fit)

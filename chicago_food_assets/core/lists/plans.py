@@ -269,22 +269,19 @@ def _distances(plan: pd.DataFrame, per_day: int) -> pd.DataFrame:
     return plan.assign(line=np.arange(1, len(plan) + 1))
 
 
-def totals(plan: pd.DataFrame, week: pd.Timestamp, capacity: int, crew: Team, candidates: int) -> dict[str, object]:
-    """A week's plan in numbers: what it holds against the list and the team, and how far it travels."""
+def totals(plan: pd.DataFrame, candidates: int) -> dict[str, int | float]:
+    """A week's plan (one week's rows) in numbers: what it holds against its list of `candidates` places, who
+    visits, and how far it travels routed and with the same stops in list order."""
     routed = plan[plan["day"].notna()]
-    km = float(routed.drop_duplicates(["inspector", "day"])["day_km"].sum())
-    list_km = float(routed.drop_duplicates("inspector")["list_order_km"].sum())
     return {
-        "week": f"{pd.Timestamp(week):%Y-%m-%d}",
         "candidates": int(candidates),
-        "capacity": int(capacity),
-        "inspectors": crew.inspectors,
         "planned": len(plan),
         "backlog": int(candidates) - len(plan),
+        "inspectors": int(plan["inspector"].nunique()),
         "floor": int(plan["why"].isin(["floor", "both"]).sum()),
         "to_locate": int((plan["route"] == routes.TO_LOCATE).sum()),
         "time_limit_routes": int((plan["route"] == routes.TIME_LIMIT).sum()),
-        "km": round(km, 1),
-        "km_per_visit": round(km / len(routed), 2) if len(routed) else None,
-        "list_order_km_per_visit": round(list_km / len(routed), 2) if len(routed) else None,
+        "routed": len(routed),
+        "km": float(routed.drop_duplicates(["inspector", "day"])["day_km"].sum()),
+        "list_order_km": float(routed.drop_duplicates("inspector")["list_order_km"].sum()),
     }
