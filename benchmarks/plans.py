@@ -137,11 +137,10 @@ def features(
 
 
 def observe(state: State, who: np.ndarray, day: np.ndarray, failed: np.ndarray, places: pd.DataFrame) -> None:
-    seen = features(state, who, day, places, pd.Series(dtype=float)) if state.log else None
-    state.log.append(
-        pd.DataFrame({"who": who, "day": day, "failed": failed}).join(seen) if seen is not None else
-        pd.DataFrame({"who": who, "day": day, "failed": failed})
-    )  # fmt: skip
+    """Inspections of `who` on `day`: logged with what the model saw before them (nothing for a place's first: it
+    has no record; the ZIP rate is `fit`'s), then the record updated."""
+    visit = pd.DataFrame({"who": who, "day": day, "failed": failed})
+    state.log.append(visit.join(features(state, who, day, places, pd.Series(dtype=float))) if state.log else visit)
     state.visits[who] += 1
     state.fails[who] += failed
     state.last_failed[who] = failed

@@ -285,3 +285,16 @@ def test_a_plan_is_judged_on_the_weeks_real_canvass_inspections_with_intervals()
     assert pooled["difference_low"] < pooled["difference"] < pooled["difference_high"]
     rate, low, high = prospective.wilson(np.array([0.0, 10.0]), np.array([10.0, 10.0]))
     assert low[0] == 0 and 0.27 < high[0] < 0.31 and high[1] == pytest.approx(1.0) and rate[1] == 1.0
+
+
+def test_a_place_without_coordinates_goes_to_the_inspector_most_present_in_its_zip() -> None:
+    stops = pd.DataFrame(
+        {
+            "zip": ["60601", "60601", "60601", "60647", "60647", "60601", "60647", "99999"],
+            "latitude": [41.88, 41.881, 41.882, 41.92, 41.921, np.nan, np.nan, np.nan],
+            "longitude": [-87.63, -87.631, -87.632, -87.70, -87.701, np.nan, np.nan, np.nan],
+        }
+    )
+    who = routes.assign(stops, 2, None)
+    assert who.iloc[5] == who.iloc[0] and who.iloc[6] == who.iloc[3] and who.iloc[0] != who.iloc[3]
+    assert who.iloc[7] in (1, 2)  # a ZIP nobody is in: dealt to the least loaded

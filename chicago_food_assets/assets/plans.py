@@ -132,9 +132,9 @@ def inspection_plan(
     plan_settings, route_settings = config.settings()
     stored = History(postgres)
     try:
-        visits.refuse_future(weeks[-1], stored.newest_week(CLEAN_INSPECTIONS))
+        visits.refuse_future(weeks[-1], stored.newest_week(CLEAN_INSPECTIONS), "plan")
     except visits.FutureWeekError as error:
-        raise Failure(str(error).replace("the list of", "the plan of")) from error
+        raise Failure(str(error)) from error
     inspections = stored.before(CLEAN_INSPECTIONS, CAPACITY_COLUMNS, weeks[-1].date())
     territories = config.territory_table(inspections["zip"])
     if territories is not None and plan_settings.inspectors is None:  # the team is the file's inspectors

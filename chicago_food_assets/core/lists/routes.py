@@ -110,9 +110,10 @@ def split(latitude: np.ndarray, longitude: np.ndarray, parts: int) -> np.ndarray
 
 
 def assign(stops: pd.DataFrame, inspectors: int, territories: pd.DataFrame | None) -> pd.Series:
-    """The inspector (1..n) of each stop: by its ZIP code's territory when there are territories (a stop in a ZIP
-    no territory names, or without coordinates, goes to the inspector with the fewest stops so far), else by the
-    compact split of the located stops (a stop without coordinates to the inspector most present in its ZIP)."""
+    """The inspector (1..n, in the order of the territories' sorted names) of each stop: by its ZIP code's territory
+    when there are territories, else by the compact split of the located stops (a stop without coordinates goes to
+    the inspector most present in its ZIP). A stop left without one (its ZIP in no territory, or unknown) goes to the
+    inspectors with the fewest stops, in turn."""
     located = stops["latitude"].notna().to_numpy() & stops["longitude"].notna().to_numpy()
     who = pd.Series(0, index=stops.index, dtype=np.int64)
     if territories is not None:
@@ -129,11 +130,8 @@ def assign(stops: pd.DataFrame, inspectors: int, territories: pd.DataFrame | Non
             )
             + 1
         )
-        zip_owner = (
-            pd.DataFrame({"zip": stops["zip"], "who": who})[located]
-            .groupby("zip")["who"]
-            .agg(lambda w: w.value_counts().index[0])
-        )
+        pairs = pd.DataFrame({"zip": stops["zip"], "who": who})[located].value_counts()  # most present first
+        zip_owner = pairs.reset_index().drop_duplicates("zip").set_index("zip")["who"]
         who[~located] = stops.loc[~located, "zip"].astype(object).map(zip_owner).fillna(0).to_numpy(dtype=np.int64)
     leftover = np.flatnonzero(who.to_numpy() == 0)
     if len(leftover):  # few (no ZIP known to a territory): dealt to the least loaded inspectors in turn

@@ -234,14 +234,14 @@ def newest_allowed(newest_week: pd.Timestamp | None) -> pd.Timestamp | None:
     return None if newest_week is None else pd.Timestamp(newest_week) + pd.Timedelta(days=7)
 
 
-def refuse_future(week: pd.Timestamp, newest_week: pd.Timestamp | None) -> None:
-    """Raise `FutureWeekError` for a week the stored inspections cannot speak for yet."""
+def refuse_future(week: pd.Timestamp, newest_week: pd.Timestamp | None, what: str = "list") -> None:
+    """Raise `FutureWeekError` for a week the stored inspections cannot speak for yet (`what`: a list, a plan)."""
     allowed = newest_allowed(newest_week)
     if allowed is None:
-        raise FutureWeekError(f"no inspections are stored: ingest weeks before building the list of {week:%Y-%m-%d}")
+        raise FutureWeekError(f"no inspections are stored: ingest weeks before building the {what} of {week:%Y-%m-%d}")
     if pd.Timestamp(week) > allowed:
         raise FutureWeekError(
-            f"the list of {week:%Y-%m-%d} is too far in the future: the newest inspections stored are of the week of "
-            f"{pd.Timestamp(newest_week):%Y-%m-%d}, so the latest list that can be built is {allowed:%Y-%m-%d}; "
+            f"the {what} of {week:%Y-%m-%d} is too far in the future: the newest inspections stored are of the week "
+            f"of {pd.Timestamp(newest_week):%Y-%m-%d}, so the latest {what} that can be built is {allowed:%Y-%m-%d}; "
             "ingest the weeks in between first"
         )
