@@ -80,8 +80,12 @@ def visit_summary(url: str) -> list[str]:
 
 
 def plan_summary(url: str) -> list[str]:
-    """The newest plan's totals, its first inspector's first day in order, and how past plans did, as lines."""
+    """The newest plan's totals (core/lists/plans.totals), its first inspector's first day in order, and how past
+    plans did, as lines."""
+    import pandas as pd
     import psycopg2
+
+    from chicago_food_assets.core.lists import plans
 
     plan, evaluation = f"{SCHEMA}.inspection_plan", f"{SCHEMA}.plan_evaluation"
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
@@ -90,47 +94,43 @@ def plan_summary(url: str) -> list[str]:
         if planned is None:
             return []
         cursor.execute(
-            f"SELECT week, min(policy), count(*), count(DISTINCT inspector), count(*) FILTER (WHERE why IN"
-            f" ('floor', 'both')), count(*) FILTER (WHERE route = 'to_locate'), (SELECT count(*) FROM"
-            f" {SCHEMA}.visit_list v WHERE v.week = p.week), (SELECT sum(d.day_km) FROM (SELECT DISTINCT ON"
-            f" (inspector, day) day_km FROM {plan} q WHERE q.week = p.week AND q.day IS NOT NULL) d)"
-            f" FROM {plan} p WHERE week = (SELECT max(week) FROM {plan}) GROUP BY week"
+            f"SELECT *, (SELECT count(*) FROM {SCHEMA}.visit_list v WHERE v.week = p.week) AS listed FROM {plan} p"
+            f" WHERE week = (SELECT max(week) FROM {plan}) ORDER BY line"
         )
-        totals = cursor.fetchone()
-        if totals is None:
-            return ["plan: the newest plan is empty (no place on its week's list)"]
-        week, policy, count, inspectors, floor, to_locate, listed, km = totals
-        lines = [
-            f"plan of the week of {week} ({policy}): {count} visits of the {listed:,} places due, {inspectors} "
-            f"inspectors, {floor} for the legal floor, {to_locate} to locate first, {km or 0:.0f} km in all"
-        ]
-        cursor.execute(
-            f"SELECT day, stop, dba_name, address, why, score, km, day_km, inspector_name FROM {plan} WHERE week ="
-            f" %s AND inspector = 1 AND day = (SELECT min(day) FROM {plan} WHERE week = %s AND inspector = 1)"
-            " ORDER BY stop",
-            (week, week),
-        )
-        route = cursor.fetchall()
-        if route:
-            day, name = route[0][0], route[0][8]
-            lines.append(f"  {name}, {day:%A %Y-%m-%d} ({route[0][7]:.1f} km, back to the start included):")
-            for _, stop, place, address, why, score, km_here, _, _ in route:
-                lines.append(
-                    f"  {stop:>3}. {place or '?'}, {address or '?'}: {score:.2f}, {why}, {km_here:.1f} km from before"
-                )
+        rows = pd.DataFrame(cursor.fetchall(), columns=[column.name for column in cursor.description])
+        pooled = None
         if judged is not None:
             cursor.execute(
                 f"SELECT weeks, planned_inspected, planned_fail_rate, other_inspected, other_fail_rate, difference_low,"
                 f" difference_high FROM {evaluation} WHERE scope = 'pooled' ORDER BY model_version DESC LIMIT 1"
             )
             pooled = cursor.fetchone()
-            if pooled:
-                weeks, n_plan, plan_rate, n_other, other_rate, low, high = pooled
-                lines.append(
-                    f"past plans judged on {weeks} weeks outside training: planned places failed {_share(plan_rate)} of"
-                    f" {n_plan} canvass inspections, the others {_share(other_rate)} of {n_other} (difference 95%"
-                    f" interval {_points(low)} to {_points(high)})"
-                )
+    if rows.empty:
+        return ["plan: the newest plan is empty (no place on its week's list)"]
+    totals = plans.totals(rows, int(rows["listed"].iloc[0]))
+    lines = [
+        f"plan of the week of {rows['week'].iloc[0]} ({rows['policy'].iloc[0]}): {totals['planned']} visits of the "
+        f"{totals['candidates']:,} places due, {totals['inspectors']} inspectors, {totals['floor']} for the legal "
+        f"floor, {totals['to_locate']} to locate first, {totals['km']:.0f} km in all"
+    ]
+    first = rows[(rows["inspector"] == 1) & rows["day"].notna()]
+    route = first[first["day"] == first["day"].min()]
+    if len(route):
+        head = route.iloc[0]
+        day = f"{head['day']:%A %Y-%m-%d}"
+        lines.append(f"  {head['inspector_name']}, {day} ({head['day_km']:.1f} km, back to the start included):")
+        lines += [
+            f"  {stop.stop:>3}. {stop.dba_name or '?'}, {stop.address or '?'}: {stop.score:.2f}, {stop.why}, "
+            f"{stop.km:.1f} km from before"
+            for stop in route.itertuples()
+        ]
+    if pooled:
+        weeks, n_plan, plan_rate, n_other, other_rate, low, high = pooled
+        lines.append(
+            f"past plans judged on {weeks} weeks outside training: planned places failed {_share(plan_rate)} of"
+            f" {n_plan} canvass inspections, the others {_share(other_rate)} of {n_other} (difference 95%"
+            f" interval {_points(low)} to {_points(high)})"
+        )
     return lines
 
 
