@@ -317,24 +317,32 @@ def state() -> Iterator[Path]:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-# The longest files first: with a file to a worker (./run test's --dist loadfile), they start at once, one on each
-# worker, and the short ones fill in around them.
-LONGEST = (  # by their time in `./run test --durations=25`, longest first
+# The longest files first, in the order xdist hands them out (./run test's --dist loadfile --no-loadscope-reorder: by
+# default xdist reorders files by their number of tests). Each worker starts with one file and, when that file has at
+# most two tests, is given the next one at once: so the fourth file goes to the first worker, beside the single
+# first-contact test.
+LONGEST = (  # by their time in `./run test --durations=70`, longest first (the fourth: see above)
     "test_first_contact.py",
     "test_automation.py",
     "test_alerts.py",
-    "test_instance.py",
     "test_readme_elsewhere.py",
     "test_service.py",
     "test_training.py",
+    "test_instance.py",
     "test_data_files.py",
+    "test_dashboard.py",
+    "test_infra.py",
+    "test_packaging.py",
+    "test_benchmarks.py",
+    "test_models.py",
+    "test_state_folders.py",
 )
 
 
 # The tiers (`-m unit`, `-m integration`, `-m system`; `./run test --fast` runs the first). A test's tier follows from
 # what it uses: a browser, a user's state folder (the `./run` commands) or a daemon make it `system`; a server
 # (PostgreSQL, S3, the replay server, the API) `integration`; the core on DataFrames alone is `unit`.
-SYSTEM_MODULES = ("test_first_contact.py", "test_readme_elsewhere.py", "test_dashboard.py")
+SYSTEM_MODULES = ("test_first_contact.py", "test_readme_elsewhere.py", "test_state_folders.py", "test_dashboard.py")
 SYSTEM_FIXTURES = {"state", "browser", "dashboard"}
 SERVER_FIXTURES = {
     "server_url", "postgres_url", "postgres", "schema", "replay_server", "replay", "socrata", "pipeline", "api",

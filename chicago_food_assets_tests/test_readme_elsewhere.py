@@ -1,5 +1,5 @@
 """The README's commands that work in state folders of their own (the tiny example, the generated feed), as pasted:
-a file of their own, so that they run beside the first-contact test on the other worker."""
+a file of their own, so that the suite can hand them to whichever worker is free (conftest.py's LONGEST)."""
 
 import pytest
 
