@@ -3,7 +3,9 @@
 A city of places with a persistent latent risk (`local/generate`'s draw: real Chicago places and coordinates, the
 sample's risk categories) is stepped forward a week at a time. Each week:
 1. the places due a canvass (the frequency rule, as the visit list counts them) are the candidates;
-2. a model learned from the simulated inspections seen so far (never from the latent risk) scores them;
+2. the platform's model, trained, selected and calibrated by the platform's own code on the simulated inspections
+   seen so far (as clean rows: never the latent risk), scores them as planned canvass inspections on the Monday
+   (`own.build`'s features, as the visit list does);
 3. each policy (`due`, `risk`, `balanced`: core/lists/plans.choose, the platform's own code) plans the same number of
    visits, and the plan is routed over the team (core/lists/plans.build: territories, OR-Tools routes);
 4. every planned visit's outcome is drawn from the place's latent risk and the time since its last inspection.
@@ -22,6 +24,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,9 +32,15 @@ import pandas as pd
 from benchmarks.report import record
 from chicago_food_assets.core.declarations import canvass
 from chicago_food_assets.core.declarations.contracts import VISIT_LIST
-from chicago_food_assets.core.lists import plans, routes
+from chicago_food_assets.core.features import own
+from chicago_food_assets.core.lists import plans, routes, visits
+from chicago_food_assets.core.models import selection, training
+
+if TYPE_CHECKING:
+    from chicago_food_assets.core.models.training import Selected
 
 RESULT = Path(__file__).resolve().parent.parent / "docs" / "results" / "plans.json"
+FRONTIER = "160:0.5,180:0.4,90:0.3"  # floor_days:floor_share of `balanced` runs beside the defaults' (120:0.55)
 
 
 @dataclass(frozen=True)
@@ -52,8 +61,8 @@ class Assumptions:
     critical_shift: float = -0.6  # P(critical) = logistic(logit P(fail) + critical_shift): criticals are fails
     history: int = 3  # inspections each place had before the year (drawn from the same law)
     overdue_spread: float = 1.6  # days since the last inspection at the start: up to this x the risk's interval
-    refit_weeks: int = 13  # the model is refit on every inspection seen so far each quarter
-    area_shrink: float = 20.0  # the model's ZIP fail rate is shrunk toward the city's with this many pseudo-visits
+    refit_weeks: int = 13  # the model is trained again on every inspection seen so far each quarter
+    bootstrap: int = 50  # resamples of the model selection's ROC AUC intervals (the platform's default: 200)
     seed: int = 0
 
 
@@ -80,6 +89,7 @@ def city(a: Assumptions, rng: np.random.Generator) -> pd.DataFrame:
             "latitude": place["latitude"].astype(float) + rng.normal(0, 4e-4, a.places),
             "longitude": place["longitude"].astype(float) + rng.normal(0, 4e-4, a.places),
             "facility_type": "Restaurant",
+            "chain": None,  # no chains: each place is its own
             "risk": risk,
             "latent": rng.standard_normal(a.places),
         }
@@ -93,13 +103,12 @@ def fail_logit(a: Assumptions, latent: np.ndarray, risk: np.ndarray, days_since:
 
 @dataclass
 class State:
-    """One policy's city: each place's last inspection and what its inspections found (the model's only view)."""
+    """One policy's city: each place's last inspection, and every inspection so far as clean rows (the model's only
+    view: the platform's features are built from them)."""
 
     last: np.ndarray  # day number of the last inspection
-    visits: np.ndarray  # inspections so far
-    fails: np.ndarray  # fails so far
-    last_failed: np.ndarray
-    log: list[pd.DataFrame]  # every inspection: place, day, features as of then, failed
+    log: list[pd.DataFrame]  # every inspection, as rows of the clean table
+    next_id: int = 1
 
 
 def start(a: Assumptions, places: pd.DataFrame, day0: int, rng: np.random.Generator) -> State:
@@ -107,65 +116,51 @@ def start(a: Assumptions, places: pd.DataFrame, day0: int, rng: np.random.Genera
     `overdue_spread` intervals ago (a backlog, as the City has), outcomes from the same law."""
     interval = canvass.frequency(places["risk"].astype("Int64"))
     last = day0 - (rng.random(len(places)) * a.overdue_spread * interval).astype(np.int64)
-    state = State(last.copy(), np.zeros(len(places), int), np.zeros(len(places), int), np.zeros(len(places), bool), [])
+    state = State(last.copy(), [])
     latent, risk = places["latent"].to_numpy(), places["risk"].to_numpy()
     for k in range(a.history, 0, -1):  # the few past inspections, oldest first
         day = last - ((k - 1) * interval).astype(np.int64)
-        since = np.full(len(places), interval)
-        failed = rng.random(len(places)) < logistic(fail_logit(a, latent, risk, since))
-        observe(state, np.arange(len(places)), day, failed, places)
+        logit = fail_logit(a, latent, risk, np.full(len(places), interval))
+        u = rng.random(len(places))
+        observe(state, np.arange(len(places)), day, u < logistic(logit), u < logistic(logit + a.critical_shift), places)
     return state
 
 
-def features(
-    state: State, who: np.ndarray, day: np.ndarray | int, places: pd.DataFrame, area_rate: pd.Series
-) -> pd.DataFrame:
-    """What the model sees of a place before a visit: its record, the time since it was last inspected, its risk
-    category and its ZIP code's fail rate (shrunk)."""
-    since = (np.asarray(day) - state.last[who]) / 365.0
-    risk = places["risk"].to_numpy()[who]
-    return pd.DataFrame(
-        {
-            "years_since": np.log1p(np.maximum(since, 0)),
-            "fail_share": (state.fails[who] + 0.2) / (state.visits[who] + 1.0),
-            "last_failed": state.last_failed[who].astype(float),
-            "risk_1": (risk == 1).astype(float),
-            "risk_3": (risk == 3).astype(float),
-            "area_rate": places["zip"].iloc[who].map(area_rate).fillna(float(area_rate.mean())).to_numpy(),
-        }
+def observe(
+    state: State, who: np.ndarray, day: np.ndarray, failed: np.ndarray, critical: np.ndarray, places: pd.DataFrame
+) -> None:
+    """Canvass inspections of `who` on `day` with their outcomes, logged as clean rows: the visit list's planned
+    inspections (`visits.planned`) with what was found (a critical violation is one critical citation; nothing else
+    is cited)."""
+    n = len(who)
+    when = pd.Series(pd.to_datetime(np.asarray(day, dtype="datetime64[D]")).as_unit("ns"))
+    counts = {name: pd.array(np.zeros(n, dtype=np.int16), dtype="Int16") for name in visits.COUNTS}
+    counts["critical_count"] = pd.array(np.asarray(critical, dtype=np.int16), dtype="Int16")
+    rows = visits.planned(places.iloc[who], when).assign(
+        inspection_id=np.arange(state.next_id, state.next_id + n, dtype=np.int64),
+        results=np.where(failed, "Fail", "Pass"),
+        failed=np.asarray(failed, dtype=bool),
+        **counts,
     )
-
-
-def observe(state: State, who: np.ndarray, day: np.ndarray, failed: np.ndarray, places: pd.DataFrame) -> None:
-    """Inspections of `who` on `day`: logged with what the model saw before them (nothing for a place's first: it
-    has no record; the ZIP rate is `fit`'s), then the record updated."""
-    visit = pd.DataFrame({"who": who, "day": day, "failed": failed})
-    state.log.append(visit.join(features(state, who, day, places, pd.Series(dtype=float))) if state.log else visit)
-    state.visits[who] += 1
-    state.fails[who] += failed
-    state.last_failed[who] = failed
+    state.log.append(rows)
+    state.next_id += n
     state.last[who] = day
 
 
-def area_rates(state: State, places: pd.DataFrame, a: Assumptions) -> pd.Series:
-    """Each ZIP code's fail rate over the inspections seen so far, shrunk toward the city's."""
-    log = pd.concat(state.log, ignore_index=True)
-    zips = places["zip"].to_numpy()[log["who"].to_numpy()]
-    grouped = log["failed"].groupby(zips).agg(["sum", "size"])
-    city_rate = float(log["failed"].mean())
-    return (grouped["sum"] + a.area_shrink * city_rate) / (grouped["size"] + a.area_shrink)
+def history(state: State) -> pd.DataFrame:
+    """Every inspection so far, one table (kept as one, so the next week only appends)."""
+    if len(state.log) > 1:
+        state.log[:] = [pd.concat(state.log, ignore_index=True)]
+    return state.log[0]
 
 
-def fit(state: State, places: pd.DataFrame, a: Assumptions):
-    """The model: a logistic regression on the inspections seen so far, as of each one (refit each quarter)."""
-    from sklearn.linear_model import LogisticRegression
-
-    log = pd.concat([part for part in state.log if "years_since" in part.columns], ignore_index=True)
-    rates = area_rates(state, places, a)
-    log = log.assign(area_rate=places["zip"].iloc[log["who"].to_numpy()].map(rates).to_numpy())
-    columns = ["years_since", "fail_share", "last_failed", "risk_1", "risk_3", "area_rate"]
-    model = LogisticRegression(max_iter=500).fit(log[columns].to_numpy(), log["failed"].to_numpy())
-    return model, rates, columns
+def fit(state: State, a: Assumptions) -> "Selected":
+    """The platform's model on the inspections seen so far: the features of every one (`own.build`), the candidates
+    trained and judged as the training assets do (`training.fit`: the last `holdout_weeks` weeks held out, no
+    earlier backtest windows), the one `selection.choose` picks, refitted on every week and calibrated."""
+    table = own.build(history(state))
+    settings = replace(training.Settings(), backtest_cutoffs=1, bootstrap=a.bootstrap, seed=a.seed)
+    return selection.choose(training.fit(table, settings), table, refit=True)
 
 
 def simulate(
@@ -186,21 +181,25 @@ def simulate(
     for policy in policies:
         draw = np.random.default_rng([a.seed, 1])  # the same draws for every policy's outcomes and start
         state = start(a, places, day0, draw)
-        model, rates, columns = fit(state, places, a)
+        model = fit(state, a)
+        chosen_models = [model.name]
         found, critical, visits_made, km, list_km, routed, overdue_r1 = 0, 0, 0, 0.0, 0.0, 0, []
         zips_visited: list[np.ndarray] = []
         for week in range(a.weeks):  # a year, one week after the other: each week depends on the last
             monday = day0 + 7 * week
             if week and week % a.refit_weeks == 0:
-                model, rates, columns = fit(state, places, a)
+                model = fit(state, a)
+                chosen_models.append(model.name)
             due_day = state.last + interval.astype(np.int64)
             overdue = monday - due_day
             r1 = places["risk"].to_numpy() == 1
             overdue_r1.append(np.maximum(overdue[r1], 0))
             who = np.flatnonzero(due_day < monday + 7)
-            seen = features(state, who, monday, places, rates)
-            score = model.predict_proba(seen[columns].to_numpy())[:, 1]
-            candidates = list_of(places, who, score, overdue[who], monday)
+            # scored as the visit list scores: planned canvass inspections on the Monday, the platform's features
+            seen = visits.planned_features(
+                places.iloc[who], pd.Timestamp(np.datetime64(monday, "D")), history(state), None
+            )
+            candidates = list_of(places, who, model.score(seen), overdue[who], monday)
             plan = plans.build(
                 candidates, min(a.capacity, len(candidates)), crew, replace(settings, policy=policy), route_settings
             )
@@ -210,16 +209,16 @@ def simulate(
                 a, places["latent"].to_numpy()[chosen], places["risk"].to_numpy()[chosen], day - state.last[chosen]
             )
             u = draw.random(len(chosen))
-            failed = u < logistic(logit)
+            failed, cited = u < logistic(logit), u < logistic(logit + a.critical_shift)
             found += int(failed.sum())
-            critical += int((u < logistic(logit + a.critical_shift)).sum())
+            critical += int(cited.sum())
             visits_made += len(chosen)
             week_totals = plans.totals(plan, len(candidates))
             km += week_totals["km"]
             list_km += week_totals["list_order_km"]
             routed += int(week_totals["routed"])
             zips_visited.append(places["zip"].to_numpy()[chosen])
-            observe(state, chosen, day, failed, places)
+            observe(state, chosen, day, failed, cited, places)
         overdue_all = np.concatenate(overdue_r1)
         visit_share = pd.Series(np.concatenate(zips_visited)).value_counts(normalize=True)
         gap = 0.5 * float(visit_share.reindex(where_fails.index, fill_value=0).sub(where_fails).abs().sum())
@@ -232,8 +231,15 @@ def simulate(
             "km_per_visit": round(km / routed, 3),
             "list_order_km_per_visit": round(list_km / routed, 3),
             "area_gap": round(gap, 4),
+            "models": chosen_models,  # the candidate selection chose at each fit
         }
     return {"assumptions": asdict(a), "policies": results}
+
+
+def frontier_point(a: Assumptions, floor_days: int, floor_share: float) -> dict:
+    """`balanced`'s year with another legal floor (the rest of the platform's defaults)."""
+    settings = plans.PlanSettings(floor_days=floor_days, floor_share=floor_share)
+    return simulate(a, ("balanced",), settings)["policies"]["balanced"]
 
 
 def list_of(places: pd.DataFrame, who: np.ndarray, score: np.ndarray, overdue: np.ndarray, monday: int) -> pd.DataFrame:
@@ -287,6 +293,14 @@ def markdown(result: dict) -> str:
             f"{r['list_order_km_per_visit']:.2f} | {r['area_gap']:.3f} |"
         )
     p = result["policies"]
+    fits = [name for r in p.values() for name in r.get("models", [])]
+    if fits:
+        counts = pd.Series(fits).value_counts()
+        lines.append(
+            "\nThe model the platform's selection chose at each of the year's fits: "
+            + ", ".join(f"{name} {count} times" for name, count in counts.items())
+            + "."
+        )
     if "due" in p and "balanced" in p:
         gain = p["balanced"]["fails_per_visit"] / p["due"]["fails_per_visit"] - 1
         saved = 1 - p["balanced"]["km_per_visit"] / p["balanced"]["list_order_km_per_visit"]
@@ -294,6 +308,20 @@ def markdown(result: dict) -> str:
             f"\n`balanced` finds {gain:+.0%} fails per visit against `due`; its routed days travel {saved:.0%} fewer "
             "km per visit than the same stops in list order."
         )
+    if result.get("frontier"):
+        lines += [
+            "\n`balanced` at other floors (`--frontier`): what the legal floor costs in fails found, and what it buys "
+            "in days overdue (`due`'s 95th percentile is the bound the defaults keep).\n",
+            "| floor_days | floor_share | fails per visit | against `due` | risk 1 days overdue, median | 95th pct |",
+            "| ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        base = p["due"]["fails_per_visit"] if "due" in p else None
+        for r in result["frontier"]:
+            against = f"{r['fails_per_visit'] / base - 1:+.0%}" if base else "-"
+            lines.append(
+                f"| {r['floor_days']} | {r['floor_share']:.2f} | {r['fails_per_visit']:.3f} | {against} | "
+                f"{r['risk_1_overdue_median']:.0f} | {r['risk_1_overdue_p95']:.0f} |"
+            )
     lines.append("\nAssumptions (each a setting of `benchmarks/plans.py`'s `Assumptions`):\n")
     lines += [f"- `{k}`: {v}" for k, v in result["assumptions"].items()]
     return "\n".join(lines)
@@ -305,13 +333,22 @@ def main() -> int:
     parser.add_argument("--weeks", type=int, default=Assumptions.weeks)
     parser.add_argument("--capacity", type=int, default=Assumptions.capacity)
     parser.add_argument("--seed", type=int, default=Assumptions.seed)
+    parser.add_argument(
+        "--frontier",
+        default=FRONTIER,
+        help="`balanced` also run at these floors, DAYS:SHARE comma-separated ('' for none; default %(default)s)",
+    )
     parser.add_argument("--out", type=Path, default=RESULT, help="where the result goes (JSON; docs: ./run docs)")
     args = parser.parse_args()
+    floors = [(int(d), float(f)) for d, f in (item.split(":") for item in args.frontier.split(",") if item)]
     a = replace(Assumptions(), places=args.places, weeks=args.weeks, capacity=args.capacity, seed=args.seed)
     one_week(a)
     began = time.perf_counter()
     result = simulate(a)
     seconds = time.perf_counter() - began
+    result["frontier"] = [
+        {"floor_days": days, "floor_share": share, **frontier_point(a, days, share)} for days, share in floors
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     print(markdown(result))

@@ -75,6 +75,7 @@ def test_the_plan_simulator_is_reproducible_byte_for_byte_and_judges_each_policy
 
     def run(out: Path, seed: int) -> bytes:
         command = [sys.executable, "-m", "benchmarks.plans", "--places", "1500", "--weeks", "4", "--capacity", "40"]
+        command += ["--frontier", "180:0.4"]
         done = subprocess.run([*command, "--seed", str(seed), "--out", str(out)], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr[-2000:]
         return out.read_bytes()
@@ -87,3 +88,7 @@ def test_the_plan_simulator_is_reproducible_byte_for_byte_and_judges_each_policy
     assert result["assumptions"]["seed"] == 0 and "time_weight" in result["assumptions"]
     due, risk = result["policies"]["due"], result["policies"]["risk"]
     assert risk["fails_per_visit"] > due["fails_per_visit"]  # a model that sees outcomes finds more than the rule
+    # the platform's own candidates, trained and selected by its own code
+    assert {name for p in result["policies"].values() for name in p["models"]} <= {"xgboost", "knn", "logistic"}
+    [point] = result["frontier"]  # balanced again, at the floor asked for
+    assert (point["floor_days"], point["floor_share"], point["visits"]) == (180, 0.4, 160)
