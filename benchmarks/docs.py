@@ -7,6 +7,7 @@ whole; everything else is prose. The parts and where they come from:
 - `lists` (docs/model.md): the same state folder's visit lists, judged on the inspections that followed;
 - `ablation` (docs/model.md): `python -m benchmarks.ablation`'s last table (docs/results/ablation.md);
 - `targets` (docs/model.md): `python -m benchmarks.targets`'s last table (docs/results/targets.md);
+- `city2014` (docs/model.md): `python -m benchmarks.city2014`'s last table (docs/results/city2014.md);
 - `benchmarks` (docs/performance.md): `./run bench`'s last whole run (docs/results/benchmarks.json);
 - `simulation` (docs/plans.md): `python -m benchmarks.plans`'s last run (docs/results/plans.json);
 - `plans` (docs/plans.md): the state folder's plans, judged on the inspections that followed;
@@ -31,6 +32,7 @@ PAGES = {
     "lists": "model.md",
     "ablation": "model.md",
     "targets": "model.md",
+    "city2014": "model.md",
     "benchmarks": "performance.md",
     "projection": "performance.md",
     "simulation": "plans.md",
@@ -230,6 +232,7 @@ def main() -> int:
         "lists": lists(),
         "ablation": stored("ablation.md"),
         "targets": stored("targets.md"),
+        "city2014": stored("city2014.md"),
         "benchmarks": stored("benchmarks.json"),
         "projection": projection(measured()),
         "simulation": simulation(),

@@ -92,3 +92,30 @@ def test_the_plan_simulator_is_reproducible_byte_for_byte_and_judges_each_policy
     assert {name for p in result["policies"].values() for name in p["models"]} <= {"xgboost", "knn", "logistic"}
     [point] = result["frontier"]  # balanced again, at the floor asked for
     assert (point["floor_days"], point["floor_share"], point["visits"]) == (180, 0.4, 160)
+
+
+def test_the_city2014_selection_keeps_the_citys_population_and_says_what_each_rule_left():
+    import pandas as pd
+
+    from benchmarks import city2014
+
+    rows = pd.DataFrame(
+        {
+            "inspection_id": [1, 2, 3, 4, 5, 6],
+            "inspection_date": pd.to_datetime(["2014-09-02"] * 6),
+            "score": [0.9, 0.8, 0.7, 0.6, 0.5, 0.4],
+            "facility_type": ["Restaurant", "Restaurant", "Restaurant", "Restaurant", "School", "Grocery Store"],
+            "inspection_kind": ["canvass", "complaint", "canvass", "canvass", "canvass", "canvass"],
+            "reinspection": [False, False, True, False, False, False],
+            "critical_count": pd.array([1, 0, 0, None, 2, 0], dtype="Int16"),
+        }
+    )
+    chosen, steps = city2014.population(rows)
+    assert chosen["inspection_id"].tolist() == [1, 6]  # a complaint, a re-inspection, no record, a school left out
+    assert [count for _, count in steps] == [6, 5, 4, 3, 2]
+    judged = city2014.judge(chosen)
+    assert (judged["rows"], judged["positives"], judged["roc_auc"]) == (2, 1, 1.0)
+    assert "| this platform" in city2014.markdown(
+        {"model": {"name": "x", "version": "v", "holdout_from": "2014-09-01", "holdout_to": "2014-11-03"},
+         "steps": steps, "ours": judged, "from_city_table": None}
+    )  # fmt: skip

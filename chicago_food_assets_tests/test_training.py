@@ -110,6 +110,28 @@ def test_days_earlier_on_a_hand_made_window():
     assert evaluation.reorder(dates, failed, score=np.zeros(4))["days_earlier"] == 0  # ties keep the real order
 
 
+def test_the_citys_simulation_on_five_hand_made_inspections_breaks_ties_by_inspection_id():
+    """The City's evaluation by hand: in score order (ties by inspection id, whatever the rows' order) the k-th
+    inspection takes the k-th earliest date; days earlier is the positives' mean of real minus simulated date; the
+    first half compares the positives dated before the median date with those scored above the median score."""
+    rows = pd.DataFrame(  # given out of id order: ids 3 and 4 tie at 0.5, and id 4 comes first here
+        {
+            "inspection_id": [4, 1, 5, 3, 2],
+            "date": pd.to_datetime(["2014-09-05", "2014-09-02", "2014-09-08", "2014-09-04", "2014-09-03"]),
+            "score": [0.5, 0.1, 0.7, 0.5, 0.9],
+            "positive": [1, 0, 1, 0, 1],
+        }
+    )
+    result = evaluation.city_reorder(rows["inspection_id"], rows["date"].to_numpy(), rows["positive"], rows["score"])
+    # by score: 2 (09-02), 5 (09-03), 3 (09-04), 4 (09-05), 1 (09-08); positives 2, 4, 5 gain 1, 0 and 5 days
+    assert result["days_earlier"] == pytest.approx(2.0)  # had 4 gone before 3 (row order), it would be 7/3
+    assert result["first_half_real"] == pytest.approx(1 / 3)  # before the median date 09-04: only 2
+    assert result["first_half_model"] == pytest.approx(2 / 3)  # above the median score 0.5: 2 and 5
+    assert result["found_later"] == 0.0
+    nothing = evaluation.city_reorder(rows["inspection_id"], rows["date"].to_numpy(), np.zeros(5), rows["score"])
+    assert nothing["days_earlier"] == 0.0  # no positive: nothing to find earlier
+
+
 def test_precision_and_recall_at_the_top_of_the_list():
     score = np.array([0.9, 0.8, 0.7, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.05])
     failed = np.array([1, 0, 1, 1, 0, 0, 0, 0, 0, 0])
@@ -408,7 +430,7 @@ def test_the_critical_target_fits_and_judges_only_inspections_whose_violations_w
 
 def test_chicagos_protocol_judges_canvass_inspections_of_each_windows_first_60_days():
     """Two hand-made windows: re-inspections, other kinds and rows after day 60 are left out; what remains is
-    re-ordered by score as `reorder` does, and the pooled row weights the windows by their positives."""
+    re-ordered by score as the City did (`city_reorder`), and the pooled row weights the windows by their positives."""
     rng = np.random.default_rng(1)
     parts = []
     for cutoff in ("2019-07-01", "2020-06-29"):
@@ -417,6 +439,7 @@ def test_chicagos_protocol_judges_canvass_inspections_of_each_windows_first_60_d
             pd.DataFrame(
                 {
                     "cutoff": pd.Timestamp(cutoff),
+                    "inspection_id": rng.permutation(n) + 1,
                     "inspection_date": pd.Timestamp(cutoff) + pd.to_timedelta(np.sort(rng.integers(0, 84, n)), "D"),
                     "inspection_kind": rng.choice(["canvass", "complaint"], n, p=[0.7, 0.3]),
                     "reinspection": rng.random(n) < 0.2,
@@ -438,14 +461,16 @@ def test_chicagos_protocol_judges_canvass_inspections_of_each_windows_first_60_d
             & (part["inspection_date"] < first + pd.Timedelta(days=60))
         ]
         assert 0 < len(kept) < len(part)
-        expected = evaluation.reorder(
-            kept["inspection_date"].to_numpy(), kept["outcome"].to_numpy(dtype=int), kept["score_model"].to_numpy()
+        expected = evaluation.city_reorder(
+            kept["inspection_id"],
+            kept["inspection_date"].to_numpy(),
+            kept["outcome"].to_numpy(dtype=int),
+            kept["score_model"].to_numpy(),
         )
         row = table.loc[str(part["cutoff"].iloc[0].date())]
         assert row["rows"] == len(kept) and row["positives"] == kept["outcome"].sum()
-        assert row["days_earlier"] == pytest.approx(expected["days_earlier"])
-        assert row["first_half_model"] == pytest.approx(expected["fails_in_first_half"])
-        assert row["first_half_real"] == pytest.approx(expected["fails_in_first_half_real_order"])
+        for name in ("days_earlier", "first_half_model", "first_half_real", "found_later"):
+            assert row[name] == pytest.approx(expected[name])
         assert 0 < row["found_later"] < 1 and row["roc_auc"] > 0.6
         positives.append((row["positives"], row["days_earlier"]))
     pooled = table.loc[evaluation.POOLED]

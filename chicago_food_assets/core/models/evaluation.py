@@ -143,6 +143,30 @@ def backtest(windows: pd.DataFrame, scorers: list[str], boot: int = 200, seed: i
 CHICAGO_DAYS = 60  # the City's evaluation re-ordered two months of inspections (Sept-Oct 2014)
 
 
+def city_reorder(ids: np.ndarray, dates: np.ndarray, positive: np.ndarray, score: np.ndarray) -> dict[str, float]:
+    """The City of Chicago's simulation, as its evaluation computed it (`simulated_date_diff_mean` and the first-half
+    counts of `30_glmnet_model.R`): the inspections in score order, riskiest first, ties in inspection id order; the
+    k-th of them takes the k-th earliest real date. `days_earlier`: the mean over positives of the real date minus
+    the simulated one. The first half: the positives dated before the median date (`first_half_real`) against the
+    positives scored above the median score (`first_half_model`), each as a share of all positives.
+    `found_later`: the positives whose simulated date is after their real one."""
+    ids, score = np.asarray(ids, dtype=np.int64), np.asarray(score, dtype=float)
+    days = np.asarray(dates).astype("datetime64[D]").astype(np.int64)
+    positive = np.asarray(positive, dtype=bool)
+    if not positive.any():  # nothing to find (a pooled average gives such a window no weight)
+        return {"days_earlier": 0.0, "first_half_real": 0.0, "first_half_model": 0.0, "found_later": 0.0}
+    by_id = np.argsort(ids, kind="stable")
+    order = by_id[np.argsort(-score[by_id], kind="stable")]  # a stable sort of the id-ordered rows: ties by id
+    simulated = np.empty_like(days)
+    simulated[order] = np.sort(days)
+    return {
+        "days_earlier": float((days - simulated)[positive].mean()),
+        "first_half_real": float((days < np.median(days))[positive].mean()),
+        "first_half_model": float((score > np.median(score))[positive].mean()),
+        "found_later": float((simulated > days)[positive].mean()),
+    }
+
+
 def chicago_rows(window: pd.DataFrame, days: int = CHICAGO_DAYS) -> pd.DataFrame:
     """The rows of one backtest window the City's protocol judges: canvass inspections that are not re-inspections,
     in the window's first `days` days, with a known outcome."""
@@ -157,7 +181,8 @@ def chicago_rows(window: pd.DataFrame, days: int = CHICAGO_DAYS) -> pd.DataFrame
 
 
 def chicago(windows: pd.DataFrame, scorers: list[str], days: int = CHICAGO_DAYS) -> pd.DataFrame:
-    """The City of Chicago's protocol on the backtest's windows (`chicago_rows` of each), re-ordered by score: per
+    """The City of Chicago's protocol on the backtest's windows (`chicago_rows` of each), re-ordered by score as the
+    City did (`city_reorder`): per
     scorer and window, and pooled (ROC AUC over all rows; the rest weighted by positives): rows, positives, ROC AUC,
     days earlier, the share of positives found in the first half in the real order and in the score order, and the
     share found later than they really were."""
@@ -172,7 +197,6 @@ def chicago(windows: pd.DataFrame, scorers: list[str], days: int = CHICAGO_DAYS)
         for cutoff, part in parts.items():
             outcome = part[OUTCOME].to_numpy(dtype=int)
             score = part[f"score_{name}"].to_numpy(dtype=float)
-            moved = reorder(part["inspection_date"].to_numpy(), outcome, score)
             per_window.append(
                 {
                     "model": name,
@@ -180,10 +204,7 @@ def chicago(windows: pd.DataFrame, scorers: list[str], days: int = CHICAGO_DAYS)
                     "rows": len(part),
                     "positives": int(outcome.sum()),
                     "roc_auc": float(roc_auc_score(outcome, score)) if 0 < outcome.sum() < len(outcome) else np.nan,
-                    "days_earlier": moved["days_earlier"],
-                    "first_half_real": moved["fails_in_first_half_real_order"],
-                    "first_half_model": moved["fails_in_first_half"],
-                    "found_later": moved["fails_found_later"],
+                    **city_reorder(part["inspection_id"], part["inspection_date"].to_numpy(), outcome, score),
                 }
             )
         frame = pd.DataFrame(per_window)
