@@ -249,10 +249,13 @@ def test_the_canvass_schedule_counts_from_the_last_canvass_and_numbers_re_inspec
 
 
 def peer_rows(
-    rows: list[tuple[str, str, str | None, str | None, bool]], critical: list[int | None] | None = None
+    rows: list[tuple[str, str, str | None, str | None, bool]],
+    critical: list[int | None] | None = None,
+    places: list[tuple[float, float] | None] | None = None,
 ) -> pd.DataFrame:
     """Inspections (date, establishment, chain, zip, failed) of several places, with their critical counts (0 when
-    not given): peer features built."""
+    not given) and coordinates (none when not given): peer features built."""
+    points = places or [None] * len(rows)
     return peers.build(
         pd.DataFrame(
             {
@@ -260,6 +263,8 @@ def peer_rows(
                 "establishment": [e for _, e, *_ in rows],
                 "chain": [c for _, _, c, *_ in rows],
                 "zip": [z for *_, z, _ in rows],
+                "latitude": [p[0] if p else None for p in points],
+                "longitude": [p[1] if p else None for p in points],
                 "failed": [f for *_, f in rows],
                 "critical_count": pd.array(critical or [0] * len(rows), dtype="Int16"),
             }
@@ -296,9 +301,45 @@ def test_the_zip_fail_rate_covers_the_90_days_before_only():
             ("2013-04-03", "g", None, None, False),  # no ZIP
         ]
     )
-    assert built.loc[3:4, "zip_fail_rate"].tolist() == [0.5, 0.5]
-    assert built.loc[[0, 5, 6], "zip_fail_rate"].isna().all()
+    assert built.loc[3:4, "zip_fail_rate"].tolist() == [0.5, 0.5]  # b's and c's; the city's rate is the same
+    assert built.loc[[0, 6], "zip_fail_rate"].isna().all()  # nothing before it anywhere; no ZIP code
+    assert built.loc[5, "zip_fail_rate"] == 0.5  # nothing in its ZIP code: the city's rate of those 90 days
     assert built.loc[1, "zip_fail_rate"] == 1.0  # only a's, the day before
+
+
+def test_a_zip_codes_rate_from_few_inspections_is_weighed_toward_the_citys():
+    """Two fails in three inspections say less than 20 in 30: each ZIP code's rate is pulled toward the city's by
+    `peers.PRIOR` inspections' worth, so a ZIP code's handful of inspections cannot top the list on its own."""
+    few = [("2013-03-01", f"few{i}", None, "60601", i < 2) for i in range(3)]
+    many = [("2013-03-01", f"many{i}", None, "60602", i < 20) for i in range(30)]
+    calm = [("2013-03-01", f"calm{i}", None, "60603", False) for i in range(67)]
+    later = [("2013-03-04", "x", None, "60601", False), ("2013-03-04", "y", None, "60602", False)]
+    built = peer_rows([*few, *many, *calm, *later])
+    city = 22 / 100  # 2 + 20 fails of the 100 inspections before
+    expected = [(2 + peers.PRIOR * city) / (3 + peers.PRIOR), (20 + peers.PRIOR * city) / (30 + peers.PRIOR)]
+    assert built["zip_fail_rate"].iloc[-2:].tolist() == pytest.approx(expected)
+    assert expected[0] < expected[1]  # raw, 2 of 3 (0.67) would rank above 20 of 30 (0.67 too, and tied)
+
+
+def test_nearby_inspections_count_the_squares_around_a_place_in_the_30_days_before():
+    here, next_door, far = (41.8000, -87.7000), (41.8050, -87.7050), (41.9000, -87.7000)  # 11 km north: far
+    built = peer_rows(
+        [
+            ("2013-03-01", "a", None, "60601", True),  # 31 days before 2013-04-01: outside the window
+            ("2013-03-05", "b", None, "60601", True),
+            ("2013-03-06", "c", None, "60601", False),
+            ("2013-03-06", "d", None, "60601", True),  # far away: not nearby
+            ("2013-04-01", "e", None, "60601", False),
+            ("2013-04-01", "f", None, "60601", False),  # the same day as e: neither counts the other
+            ("2013-04-01", "g", None, "60601", False),  # no coordinates
+        ],
+        places=[here, next_door, here, far, here, next_door, None],
+    )
+    assert built.loc[4:5, "nearby_inspections"].tolist() == [2, 2]  # b and c
+    lately = 2 / 3  # the city's rate of those 30 days: b, c and d
+    assert built.loc[4, "nearby_fail_rate"] == pytest.approx((1 + peers.PRIOR * lately) / (2 + peers.PRIOR))
+    assert built.loc[3, "nearby_inspections"] == 0 and built.loc[2, "nearby_inspections"] == 2  # c: a and b
+    assert built.loc[[6], ["nearby_inspections", "nearby_fail_rate"]].isna().all(axis=None)
 
 
 def test_the_zip_critical_rate_counts_recorded_inspections_of_the_90_days_before():
@@ -316,7 +357,7 @@ def test_the_zip_critical_rate_counts_recorded_inspections_of_the_90_days_before
     assert built.loc[4, "zip_critical_rate"] == 0.5  # b's none, c's one; h unknown; d's own not its history
     assert built.loc[1, "zip_critical_rate"] == 1.0  # a's, the day before
     assert built.loc[3, "zip_critical_rate"] == 2 / 3
-    assert built.loc[[0, 5], "zip_critical_rate"].isna().all()
+    assert pd.isna(built.loc[0, "zip_critical_rate"]) and built.loc[5, "zip_critical_rate"] == 0.5  # the city's
 
 
 def test_peer_features_pass_the_no_future_recomputation_and_catch_a_leak(clean_sample, citations):

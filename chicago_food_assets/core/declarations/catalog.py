@@ -65,8 +65,12 @@ SCHEDULE = "canvass schedule"
 NO_EARLIER = "no earlier inspection"
 
 
-def _counted(name: str, group: str, description: str, words: str, missing: str = "") -> Feature:
-    return Feature(name, "integer", group, description, count(words), missing, count=True, bounds=(0, None))
+def _counted(
+    name: str, group: str, description: str, words: str, missing: str = "", candidate: bool = False
+) -> Feature:
+    return Feature(
+        name, "integer", group, description, count(words), missing, count=True, bounds=(0, None), candidate=candidate
+    )
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -224,19 +228,44 @@ FEATURES: tuple[Feature, ...] = (
         "zip_fail_rate",
         "float",
         PLACE,
-        "the share of all inspections in the same ZIP code that failed in the 90 days before (null when none)",
-        share("", "% of inspections in its ZIP code failed in the past 90 days"),
-        "no inspection in its ZIP code in the past 90 days",
+        "the share of all inspections in the same ZIP code that failed in the 90 days before, weighed toward the "
+        "city's share as if `peers.PRIOR` more inspections had it (the city's share when the ZIP code had none; null "
+        "without a ZIP code)",
+        share("its ZIP code's fail rate over the past 90 days is ", "%, weighed by how many inspections it rests on"),
+        "no ZIP code, or no inspection in the city in the past 90 days",
         bounds=(0, 1),
+    ),
+    _counted(
+        "nearby_inspections",
+        PLACE,
+        "inspections within about 1-1.5 km (the 3 x 3 squares of a 1 km grid around the place's) in the 30 days before "
+        "(null without coordinates)",
+        "inspections nearby in the past 30 days",
+        "no coordinates on record",
+        candidate=True,
+    ),
+    Feature(
+        "nearby_fail_rate",
+        "float",
+        PLACE,
+        "the share of those nearby inspections that failed, weighed toward the city's share of those days as "
+        "zip_fail_rate is (null without coordinates)",
+        share("inspections around it failed at a rate of ", "% in the past 30 days"),
+        "no coordinates on record",
+        bounds=(0, 1),
+        candidate=True,
     ),
     Feature(
         "zip_critical_rate",
         "float",
         PLACE,
         "the share of the inspections in the same ZIP code in the 90 days before whose violations were recorded that "
-        "found a critical (or priority) violation (null when none)",
-        share("", "% of inspections in its ZIP code found a critical violation in the past 90 days"),
-        "no inspection with recorded violations in its ZIP code in the past 90 days",
+        "found a critical (or priority) violation, weighed toward the city's share as zip_fail_rate is",
+        share(
+            "its ZIP code's critical violation rate over the past 90 days is ",
+            "%, weighed by how many inspections it rests on",
+        ),
+        "no ZIP code, or no inspection with recorded violations in the city in the past 90 days",
         bounds=(0, 1),
         candidate=True,
     ),

@@ -32,6 +32,8 @@ HISTORY_COLUMNS = (
     "establishment",
     "chain",
     "zip",
+    "latitude",
+    "longitude",
     "results",
     "failed",
     "inspection_kind",
@@ -51,9 +53,9 @@ def build(
     """Features for every row of `inspections`; `history` holds earlier clean rows: all of the same establishments'
     and chains', and every inspection of the 90 days before the first row (see `peers`). `citations` are the cited
     violations (inspection_id, number, scheme) of both; without them repeated violations are unknown (null)."""
-    frames = [inspections[list(HISTORY_COLUMNS)]]
+    frames = [_read(inspections)]
     if history is not None and len(history):
-        frames.append(history[list(HISTORY_COLUMNS)])
+        frames.append(_read(history))
     # the current rows come first and keep their positions 0..n-1
     combined = pd.concat(frames, ignore_index=True).drop_duplicates("inspection_id", keep="first")
     combined["repeats"] = repeats.count(combined, citations)
@@ -61,7 +63,8 @@ def build(
     known = _history_by_day(days).iloc[row_day[: len(inspections)]].reset_index(drop=True)
 
     out = inspections[list(IDENTIFIERS)].reset_index(drop=True)
-    for name in (*COUNTS, "days_since_last", "days_since_critical", "days_since_canvass", "establishment_age"):
+    history_counts = (name for name in COUNTS if name not in peers.COUNTS)  # the rest are peers'
+    for name in (*history_counts, "days_since_last", "days_since_critical", "days_since_canvass", "establishment_age"):
         out[name] = integers(known[name], "Int32")
     # against the risk's canvass frequency, counted as the visit list counts it: from the last canvass, else from
     # the last inspection (null for a first inspection)
@@ -73,6 +76,8 @@ def build(
     out["chain_fail_rate"] = peer["chain_fail_rate"].to_numpy()
     out["zip_fail_rate"] = peer["zip_fail_rate"].to_numpy()
     out["zip_critical_rate"] = peer["zip_critical_rate"].to_numpy()
+    out["nearby_inspections"] = integers(peer["nearby_inspections"], "Int32")
+    out["nearby_fail_rate"] = peer["nearby_fail_rate"].to_numpy()
     out["prior_fail_rate"] = np.where(prior > 0, known["prior_fails"].to_numpy() / np.maximum(prior, 1), np.nan)
     out["last_failed"] = known["last_failed"].array
     reinspection = inspections["reinspection"].to_numpy(dtype=bool)
@@ -98,6 +103,11 @@ def build(
     for name, value in targets.values(inspections).items():  # the inspection's own outcome: never an input
         out[name] = value.array
     return out[list(COLUMNS)]
+
+
+def _read(rows: pd.DataFrame) -> pd.DataFrame:
+    """What `build` reads of clean rows: HISTORY_COLUMNS, and `peers.REGION` where given."""
+    return rows[[*HISTORY_COLUMNS, *([peers.REGION] if peers.REGION in rows.columns else [])]]
 
 
 def history_needed(inspections: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
@@ -259,7 +269,8 @@ def verify_no_future(
     code's of the 90 days before) with their citations. A feature that reads the row's own outcome, a row of the same
     day or a later one comes out different; so does a stored value that is not what `build` gives. Every feature,
     declared now or later, is covered without code of its own. The sampled rows are rebuilt in one `build`: each
-    with its past in a world of its own (its keys and ids relabelled), so no row sees another's.
+    with its past in a world of its own (its keys and ids relabelled, and its own `peers.REGION`: the city-wide
+    and nearby totals of one world never count another's rows), so no row sees another's.
     """
     rows = pd.concat([inspections, history], ignore_index=True) if history is not None else inspections
     rows = rows.drop_duplicates("inspection_id").reset_index(drop=True)
@@ -272,11 +283,11 @@ def verify_no_future(
     window = np.timedelta64(peers.ZIP_DAYS, "D")
     pasts = []
     for here in at:  # one mask per sampled row: a check on a sample, not a data path
-        chain, zip_code = codes["chain"][here], codes["zip"][here]
-        readable = (
+        chain = codes["chain"][here]
+        readable = (  # its establishment's, its chain's, and every inspection of the 90 days before (the city's)
             (codes["establishment"] == codes["establishment"][here])
             | ((codes["chain"] == chain) & (chain >= 0))
-            | ((codes["zip"] == zip_code) & (zip_code >= 0) & (day >= day[here] - window))
+            | (day >= day[here] - window)
         )
         pasts.append(np.flatnonzero((day < day[here]) & readable))
     world = np.repeat(np.arange(len(at)), [len(past) for past in pasts])
@@ -316,6 +327,7 @@ def _world(rows: pd.DataFrame, order: np.ndarray, positions: np.ndarray, world: 
         values = part[name].astype(object)
         part[name] = (prefix + values.astype(str)).where(values.notna().to_numpy(), None)
     part["inspection_id"] = world.astype(np.int64) * len(rows) + order[positions] + 1
+    part[peers.REGION] = world.astype(np.int64)
     return part
 
 

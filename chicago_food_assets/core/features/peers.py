@@ -2,8 +2,14 @@
 
 - `chain_locations`: the chain's other establishments seen on earlier days.
 - `chain_fail_rate`: the share of those other establishments' earlier inspections that failed.
-- `zip_fail_rate`: the share of all inspections in the same ZIP code over the 90 days before that failed.
-- `zip_critical_rate`: the share of those whose violations were recorded that found a critical violation.
+- `zip_fail_rate`: the share of all inspections in the same ZIP code over the 90 days before that failed, shrunk
+  toward the whole city's share over those days as if `PRIOR` more inspections had the city's rate (a ZIP code's
+  3 inspections say little: 2 fails of 3 is 0.37 when the city fails a quarter, not 0.67).
+- `zip_critical_rate`: the same for the share of those whose violations were recorded that found a critical one.
+- `nearby_inspections`, `nearby_fail_rate`: the inspections within about a kilometre and a half (the 3 x 3 squares
+  of `NEARBY_KM` around the place's) in the `NEARBY_DAYS` days before, and the share of them that failed, weighed
+  toward the city's as the ZIP code's is: inspectors work by area and period, and what they found around a place
+  lately says something of how the next visit there will go.
 
 Strictly earlier days only, as for an establishment's own history. Vectorised: rows sorted by (group, day) and
 totals between two positions of cumulative sums, found with `searchsorted`.
@@ -15,6 +21,15 @@ import pandas as pd
 from chicago_food_assets.core import dates
 
 ZIP_DAYS = 90  # the neighbourhood's recent window: [date - 90 days, date)
+PRIOR = 20  # the city's rate counts as this many inspections of a ZIP code's (the shrinkage of its rates)
+NEARBY_KM = 1.0  # the side of the squares of the grid the nearby inspections are counted on
+NEARBY_DAYS = 30  # the nearby inspections' recent window: [date - 30 days, date)
+KM_PER_DEGREE = 111.2  # of latitude; of longitude, times the cosine of Chicago's latitude
+CHICAGO_LATITUDE = 41.85
+COUNTS = ("nearby_inspections",)
+# An optional integer column of the rows: independent cities in one build (the no-future check's worlds). The city-wide
+# rates and the nearby squares are counted within a region; without the column, all rows are one city.
+REGION = "region"  # the counts among the features built here (the rest come from own history)
 
 
 def earlier_totals(
@@ -37,8 +52,8 @@ def earlier_totals(
 
 
 def build(rows: pd.DataFrame) -> pd.DataFrame:
-    """Peer features for every row of `rows` (inspection_date, establishment, chain, zip, failed, critical_count),
-    in its order.
+    """Peer features for every row of `rows` (inspection_date, establishment, chain, zip, latitude, longitude, failed,
+    critical_count), in its order.
 
     `rows` must hold every earlier inspection of each row's chain, and every inspection of the 90 days before it."""
     day = dates.day_numbers(rows["inspection_date"])
@@ -59,17 +74,71 @@ def build(rows: pd.DataFrame) -> pd.DataFrame:
     critical = rows["critical_count"].to_numpy(dtype=float, na_value=np.nan)
     recorded = (~np.isnan(critical)).astype(float)  # inspections whose violations were recorded
     found = np.nan_to_num(critical) > 0
-    area = earlier_totals(
-        zip_code, day, {"n": ones, "fails": failed, "recorded": recorded, "critical": found.astype(float)}, ZIP_DAYS
-    )
+    counted = {"n": ones, "fails": failed, "recorded": recorded, "critical": found.astype(float)}
+    region = rows[REGION].to_numpy(dtype=np.int64) if REGION in rows.columns else np.zeros(len(rows), dtype=np.int64)
+    area = earlier_totals(zip_code, day, counted, ZIP_DAYS)
+    city = earlier_totals(region, day, counted, ZIP_DAYS)
+    latitude = rows["latitude"].to_numpy(dtype=float, na_value=np.nan)
+    longitude = rows["longitude"].to_numpy(dtype=float, na_value=np.nan)
+    near = nearby_totals(latitude, longitude, region, day, {"n": ones, "fails": failed}, NEARBY_KM, NEARBY_DAYS)
+    lately = earlier_totals(region, day, {"n": ones, "fails": failed}, NEARBY_DAYS)
     return pd.DataFrame(
         {
+            "nearby_inspections": near["n"],
+            "nearby_fail_rate": shrunk(near["fails"], near["n"], lately["fails"], lately["n"]),
             "chain_locations": whole["locations"] - own["seen"],
             "chain_fail_rate": np.where(others > 0, (whole["fails"] - own["fails"]) / np.maximum(others, 1), np.nan),
-            "zip_fail_rate": np.where(area["n"] > 0, area["fails"] / np.maximum(area["n"], 1), np.nan),
-            "zip_critical_rate": np.where(
-                area["recorded"] > 0, area["critical"] / np.maximum(area["recorded"], 1), np.nan
-            ),
+            "zip_fail_rate": shrunk(area["fails"], area["n"], city["fails"], city["n"]),
+            "zip_critical_rate": shrunk(area["critical"], area["recorded"], city["critical"], city["recorded"]),
         },
         index=rows.index,
     )
+
+
+def shrunk(hits: np.ndarray, count: np.ndarray, city_hits: np.ndarray, city_count: np.ndarray) -> np.ndarray:
+    """A ZIP code's rate with the city's rate counted as `PRIOR` more inspections: (hits + PRIOR x city rate) /
+    (count + PRIOR). The city's rate alone where the ZIP code had none; null without a ZIP code or any inspection."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        city_rate = np.where(city_count > 0, city_hits / np.maximum(city_count, 1), np.nan)
+        return (hits + PRIOR * city_rate) / (count + PRIOR)
+
+
+def nearby_totals(
+    latitude: np.ndarray,
+    longitude: np.ndarray,
+    region: np.ndarray,
+    day: np.ndarray,
+    values: dict[str, np.ndarray],
+    km: float,
+    within: int,
+) -> dict[str, np.ndarray]:
+    """Per row: the sum of each of `values` over the rows of its region in the 3 x 3 squares of a `km` grid around
+    its own, on the `within` days before its day (strictly earlier days). Null where a row has no coordinates. One
+    sort and two searches per square: the rows sorted by (square, day), each square's totals between two positions
+    of cumulative sums."""
+    located = np.isfinite(latitude) & np.isfinite(longitude)
+    y = np.floor(np.where(located, latitude, 0.0) * KM_PER_DEGREE / km).astype(np.int64)
+    x_scale = KM_PER_DEGREE * np.cos(np.radians(CHICAGO_LATITUDE)) / km
+    x = np.floor(np.where(located, longitude, 0.0) * x_scale).astype(np.int64)
+    totals = {name: np.full(len(day), np.nan) for name in values}
+    if not located.any():
+        return totals
+    # a square's code; the grid is padded by one square on every side, so a neighbour's code never wraps around
+    y0, x0 = y[located].min() - 1, x[located].min() - 1
+    height, width = int(y[located].max() - y0 + 2), int(x[located].max() - x0 + 2)
+    square = (region - region.min()) * (width * height) + (x - x0) * height + (y - y0)
+    rows = np.flatnonzero(located)
+    order = rows[np.lexsort((day[rows], square[rows]))]
+    key = dates.day_keys(square[order], day[order])
+    cumulative = {name: np.r_[0.0, np.cumsum(value[order], dtype=float)] for name, value in values.items()}
+    found = {name: np.zeros(len(rows)) for name in values}
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            neighbour = square[rows] + dx * height + dy
+            upper = np.searchsorted(key, dates.day_keys(neighbour, day[rows]), side="left")
+            lower = np.searchsorted(key, dates.day_keys(neighbour, day[rows] - within), side="left")
+            for name in values:
+                found[name] += cumulative[name][upper] - cumulative[name][lower]
+    for name in values:
+        totals[name][rows] = found[name]
+    return totals
