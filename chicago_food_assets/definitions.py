@@ -4,7 +4,7 @@ from dagster import AssetKey, AssetSelection, Definitions
 
 from chicago_food_assets import deployment
 from chicago_food_assets.assets.clean import cleaning_assets
-from chicago_food_assets.assets.fairness import fairness_audit
+from chicago_food_assets.assets.fairness import area_audit, fairness_audit
 from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.lists import establishments, list_evaluation, visit_list, visit_list_outcomes
 from chicago_food_assets.assets.models import selected_model, trained_models
@@ -26,6 +26,7 @@ defs = Definitions(
         trained_models,
         selected_model,
         fairness_audit,
+        area_audit,
         current_model,
         inspection_scores,
         score_monitoring,

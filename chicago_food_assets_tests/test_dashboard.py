@@ -99,6 +99,14 @@ def test_the_page_a_model_owner_reads_on_monday(browser, dashboard, pipeline):
     expect(backtest).to_be_visible()  # the published backtest's table: a pooled row per model, with its interval
     pooled = [row for row in json.loads(model["backtest"]) if row["cutoff"] == "pooled"]
     assert page.get_by_role("gridcell", name="pooled", exact=True).count() == len(pooled) >= 5
+    # the audit by area: the ZIP code flagged furthest beyond its findings comes first, with its numbers
+    areas = read_table(pipeline["postgres"], "food", "area_audit")
+    first_area = areas[areas["model_version"] == model.model_version].sort_values(
+        "flags_per_finding", ascending=False, na_position="last"
+    )
+    expect(page.get_by_text("Fairness by area")).to_be_visible()
+    expect(page.get_by_role("gridcell", name=first_area["area"].iloc[0], exact=True)).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Flags per finding")).to_be_visible()
 
     monitoring = read_table(pipeline["postgres"], "food", "score_monitoring")
     monitoring = monitoring[monitoring["model_version"] == model.model_version]

@@ -220,3 +220,25 @@ def test_tied_scores_keep_their_visiting_order_whatever_order_the_rows_arrive_in
         ranked = rows.assign(score=score, rank=first.reindex(rows["inspection_id"]).to_numpy()).sort_values("rank")
         for _, tied in ranked.groupby(["score", "facility_type"] if decision else ["score"]):
             assert tied["inspection_id"].is_monotonic_increasing  # ties: the smaller id first
+
+
+def test_each_areas_share_of_the_flags_is_set_beside_its_share_of_the_positives():
+    # 60601: 10 rows, flagged 0-3, positives 0, 1 -> 4 of 6 flags, 2 of 4 positives: 0.667 / 0.5 = 1.33 per finding;
+    #   FPR 2/8 (the reference: the largest area)
+    # 60602: 6 rows, flagged 0-1, positives 0, 3 -> 2 of 6 flags, 2 of 4 positives: 0.67; FPR 1/4
+    first = pd.DataFrame({"zip": "60601", "score": [0.9, 0.8, 0.7, 0.6] + [0.1] * 6, "outcome": [1, 1, 0, 0] + [0] * 6})
+    second = pd.DataFrame({"zip": "60602", "score": [0.9, 0.8, 0.1, 0.1, 0.1, 0.1], "outcome": [1, 0, 0, 1, 0, 0]})
+    few = pd.DataFrame({"zip": ["60603", None], "score": [0.1, 0.1], "outcome": [0, 0]})  # small, and no ZIP code
+    table = fairness.area_audit(pd.concat([first, second, few], ignore_index=True), 0.5, min_size=5)
+    table = table.set_index("area")
+    assert table.loc["60601", "reference"] and not table.loc["60602", "reference"]
+    assert table.loc["60601", "flagged_share"] == pytest.approx(4 / 6)
+    assert table.loc["60601", "positive_share"] == pytest.approx(2 / 4)
+    assert table.loc["60601", "flags_per_finding"] == pytest.approx((4 / 6) / (2 / 4))
+    assert table.loc["60602", "flags_per_finding"] == pytest.approx((2 / 6) / (2 / 4))
+    assert table.loc["60602", "fpr"] == pytest.approx(1 / 4) and table.loc["60601", "fpr"] == pytest.approx(2 / 8)
+    assert table.loc["60602", "fpr_disparity"] == pytest.approx(1.0)
+    assert {fairness.SMALL_AREAS} <= set(table.index)  # 60603 and the row without a ZIP code: too few alone
+    assert table["group_size"].sum() == 18
+    outside = fairness.areas_outside_band(table.reset_index())
+    assert set(outside["area"]) == {"60601", "60602"}  # 1.33 and 0.67 flags per finding

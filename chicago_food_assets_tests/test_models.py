@@ -9,16 +9,17 @@ from dagster import AssetExecutionContext, AssetKey, InMemoryIOManager, RunConfi
 from dagster_aws.s3 import S3Resource
 
 from chicago_food_assets.assets.clean import cleaning_assets
-from chicago_food_assets.assets.fairness import fairness_audit
+from chicago_food_assets.assets.fairness import area_audit, fairness_audit
 from chicago_food_assets.assets.features import inspection_features
 from chicago_food_assets.assets.models import SelectionConfig, TrainingConfig, selected_model, trained_models
 from chicago_food_assets.assets.raw import raw_inspections
+from chicago_food_assets.core.models import fairness
 from chicago_food_assets.core.models.training import Selected
 from chicago_food_assets.resources.s3 import NamedS3PickleIOManager, S3RawIOManager
 from chicago_food_assets.resources.tables import PostgresIOManager
 
 WEEKLY = [raw_inspections, cleaning_assets, inspection_features]
-MODELS = [trained_models, selected_model, fairness_audit]
+MODELS = [trained_models, selected_model, fairness_audit, area_audit]
 QUICK = TrainingConfig(holdout_weeks=4, min_week_rows=20, xgboost_trees=60, knn_sample=2000, knn_neighbors=25)
 
 
@@ -129,6 +130,26 @@ def test_the_fairness_table_is_written_for_the_selected_version(built):
     assert table["model_version"].nunique() == 1
     restaurant = table[table["facility_type"] == "Restaurant"].iloc[0]
     assert restaurant["fpr_disparity"] == pytest.approx(1.0)
+
+
+def test_the_area_audit_sets_each_zip_codes_flags_beside_its_findings_for_the_selected_version(built):
+    resources, _ = built
+    # the test's holdout is a few weeks: areas of 10 inspections are audited alone (the default: 50)
+    result = train(resources, selection_config=SelectionConfig(min_group_size=10))
+    with resources["postgres"].connect() as connection:
+        table = pd.read_sql("SELECT * FROM food.area_audit", connection)
+    assert table["model_version"].nunique() == 1 and table["reference"].sum() == 1
+    assert table["flagged_share"].sum() == pytest.approx(1.0) and table["positive_share"].sum() == pytest.approx(1.0)
+    named = table[~table["area"].isin([fairness.SMALL_AREAS, fairness.NO_AREA])]
+    assert len(named) >= 5 and named["area"].str.fullmatch(r"\d{5}").all()
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "areas_in_band")
+    assert check.severity.value == "WARN"  # told, never blocking
+    card = (
+        next(e for e in result.get_asset_materialization_events() if e.asset_key.path == ["selected_model"])
+        .materialization.metadata["model_card"]
+        .value
+    )
+    assert "## Fairness by area (ZIP code)" in card
 
 
 def test_the_audit_judges_the_list_the_selection_decided_on(built):

@@ -2,9 +2,9 @@
 
 Start it with `./run dashboard`, or `panel serve service/dashboard/dashboard.py --address 127.0.0.1 --port 5006
 --allow-websocket-origin=127.0.0.1:5006` with CHICAGO_FOOD_DASHBOARD_DATABASE_URL set to the read-only role's URL.
-Reads score_monitoring, fairness_audit, current_model and the week's riskiest inspection_scores; says so plainly
-when they are empty or the database is down. Charts are drawn as SVG, so their text is real text (the browser test
-measures that no two labels overlap).
+Reads score_monitoring, fairness_audit, area_audit, current_model and the week's riskiest inspection_scores; says so
+plainly when they are empty or the database is down. Charts are drawn as SVG, so their text is real text (the browser
+test measures that no two labels overlap).
 """
 
 import json
@@ -19,6 +19,7 @@ import psycopg2
 import psycopg2.extras
 
 from chicago_food_assets.core.declarations.contracts import (
+    AREA_AUDIT,
     CURRENT_MODEL,
     FAIRNESS_AUDIT,
     INSPECTION_SCORES,
@@ -44,6 +45,18 @@ MONITORED = SCORE_MONITORING.select(
     ["week", "facility_type", "count", "mean", "psi", "fail_rate", "histogram", "training_histogram"]
 ).names
 AUDITED = FAIRNESS_AUDIT.select(["facility_type", "group_size", "fpr", "fdr", "fpr_disparity", "fdr_disparity"]).names
+AREAS = AREA_AUDIT.select(
+    ["area", "group_size", "flagged_share", "positive_share", "flags_per_finding", "fpr_disparity", "fdr_disparity"]
+).names
+AREA_HEADERS = {
+    "area": "ZIP code",
+    "group_size": "Inspections",
+    "flagged_share": "Share of flags",
+    "positive_share": "Share of findings",
+    "flags_per_finding": "Flags per finding",
+    "fpr_disparity": "FPR disparity",
+    "fdr_disparity": "FDR disparity",
+}
 RISKIEST = [
     *INSPECTION_SCORES.select(["week", "rank", "inspection_id"]).names,
     *PLACE.select(["dba_name", "address"]).names,
@@ -68,6 +81,7 @@ class Data:
     fairness: pd.DataFrame
     model: pd.Series | None
     riskiest: pd.DataFrame
+    areas: pd.DataFrame  # empty for a model published before the area audit
 
 
 def load(url: str) -> Data:
@@ -93,11 +107,22 @@ def load(url: str) -> Data:
             " WHERE model_version = %s AND rank <= %s",
             (version, TOP),
         )
+        cursor.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.area_audit",))
+        areas = (
+            _query(
+                cursor,
+                f"SELECT {', '.join(AREAS)} FROM {SCHEMA}.area_audit WHERE model_version = %s "
+                "ORDER BY flags_per_finding DESC NULLS LAST",
+                (version,),
+            )
+            if cursor.fetchone()[0]
+            else pd.DataFrame(columns=list(AREAS))
+        )
     monitoring["week"] = pd.to_datetime(monitoring["week"])
     riskiest["week"] = pd.to_datetime(riskiest["week"])
     for name in ("training_from", "holdout_from", "holdout_to"):
         model[name] = pd.to_datetime(model[name])
-    return Data(monitoring, fairness, model.iloc[0] if len(model) else None, riskiest)
+    return Data(monitoring, fairness, model.iloc[0] if len(model) else None, riskiest, areas)
 
 
 def _query(cursor: "psycopg2.extensions.cursor", statement: str, params: tuple = ()) -> pd.DataFrame:
@@ -310,6 +335,22 @@ def build(url: str) -> pn.template.BootstrapTemplate:
             pn.pane.HoloViews(fairness_plot(data.fairness))
             if not data.fairness.empty
             else notice("No fairness audit for this model."),
+            "## Fairness by area",
+            pn.pane.Markdown(
+                "Each ZIP code's share of the flags (the top of the holdout as deployed) against its share of what "
+                "the inspections found: above 1 flags per finding, flagged beyond its findings. Disparities against "
+                "the largest area; within 0.8-1.25 counts as fair."
+            ),
+            pn.widgets.Tabulator(
+                data.areas.rename(columns=AREA_HEADERS).round(3),
+                show_index=False,
+                disabled=True,
+                width=WIDTH,
+                height=360,
+                name="areas",
+            )
+            if not data.areas.empty
+            else notice("No audit by area for this model (published before it existed): retrain to get one."),
             pn.pane.Markdown(pn.bind(riskiest_title, last)),
             pn.panel(pn.bind(riskiest, last)),
         ],

@@ -196,6 +196,28 @@ FAIRNESS_AUDIT = contract(
     partition=None,
 )
 
+AREA_AUDIT = contract(
+    "area_audit",
+    "Per area (ZIP code; small ones merged): its share of the flagged inspections against its share of the "
+    "positives, and FPR/FDR disparities against the largest area, at the operating threshold (aequitas).",
+    C("area", "text", False, "a ZIP code, 'Other (small areas)' or 'no ZIP code'"),
+    C("group_size", "bigint", False),
+    C("prevalence", "float"),
+    C("flagged", "bigint", False),
+    C("positives", "bigint", False),
+    C("flagged_share", "float", description="the area's share of all flagged inspections"),
+    C("positive_share", "float", description="the area's share of all positives (what the inspections found)"),
+    C("flags_per_finding", "float", description="flagged_share / positive_share: above 1, flagged beyond findings"),
+    C("fpr", "float"),
+    C("fdr", "float"),
+    C("fpr_disparity", "float"),
+    C("fdr_disparity", "float"),
+    C("reference", "boolean", False),
+    C("threshold", "float"),
+    C("model_version", "text", False),
+    partition=None,
+)
+
 VISITS_WITHOUT_OUTCOME = contract(
     "visits_without_outcome",
     "Visits that found no inspection to do (out of business, not located, no entry, not ready): they say whether a "
@@ -396,6 +418,7 @@ CONTRACTS: dict[str, Contract] = {
         ESTABLISHMENT_RISK,
         CURRENT_MODEL,
         FAIRNESS_AUDIT,
+        AREA_AUDIT,
         VISITS_WITHOUT_OUTCOME,
         ESTABLISHMENTS,
         VISIT_LIST,

@@ -1,8 +1,11 @@
 """The model card: what the selected model is, what it learnt from, how good it is and against what, how its
-probabilities are calibrated, which ranking policy is deployed and why, and the rolling-origin backtest."""
+probabilities are calibrated, which ranking policy is deployed and why, how its flags fall by area, and the
+rolling-origin backtest."""
+
+import pandas as pd
 
 from chicago_food_assets.core.declarations.targets import OUTCOME
-from chicago_food_assets.core.models import evaluation
+from chicago_food_assets.core.models import evaluation, fairness
 from chicago_food_assets.core.models.selection import LEAKAGE_AUC
 from chicago_food_assets.core.models.training import Selected
 
@@ -36,6 +39,32 @@ def _fairness_section(selected: Selected) -> str:
         f"Days earlier on the holdout by policy ({days}). Disparities against Restaurant at the top "
         f"{decision.flagged_share:.0%}, under each policy; a gap is explained by base rates when the group is "
         "flagged in proportion to its fail rate:\n\n" + decision.table.round(3).to_markdown(index=False) + "\n"
+    )
+
+
+AREAS_SHOWN = 10  # the card lists the areas flagged furthest beyond (and below) their findings; the table has all
+
+
+def _area_section(selected: Selected) -> str:
+    if "zip" not in selected.holdout.columns:
+        return ""
+    holdout, threshold, share, min_size = fairness.as_deployed(selected.holdout, selected.decision)
+    table = fairness.area_audit(holdout, threshold, min_size)
+    named = table[~table["area"].isin([fairness.SMALL_AREAS, fairness.NO_AREA])].dropna(subset=["flags_per_finding"])
+    if named.empty:
+        return ""
+    ordered = named.sort_values("flags_per_finding", ascending=False)
+    shown = pd.concat([ordered.head(AREAS_SHOWN // 2), ordered.tail(AREAS_SHOWN // 2)]).drop_duplicates("area")
+    columns = ["area", "group_size", "flagged_share", "positive_share", "flags_per_finding", "fpr_disparity"]
+    outside = len(fairness.areas_outside_band(table))
+    return (
+        f"\n## Fairness by area (ZIP code)\n\nAt the top {share:.0%} of the holdout as deployed: each area's share "
+        f"of the flags against its share of the positives (`flags_per_finding` above 1: flagged beyond what was "
+        f"found there), FPR against the largest area ({table.loc[table['reference'], 'area'].iloc[0]}). "
+        f"{len(named)} areas of at least {min_size} inspections; {outside} outside [0.8, 1.25] on some measure "
+        f"(every area: the `area_audit` table). The {len(shown)} furthest from 1:\n\n"
+        + shown[columns].round(3).to_markdown(index=False)
+        + "\n"
     )
 
 
@@ -81,6 +110,7 @@ def model_card(selected: Selected, leakage: list[str]) -> str:
         "of the window that way.\n"
         + _calibration_section(selected)
         + _fairness_section(selected)
+        + _area_section(selected)
         + (
             "\n## Rolling-origin backtest (each cutoff: fitted on the weeks before it, scored on the "
             f"{selected.settings.holdout_weeks} weeks from it)\n\n" + evaluation.backtest_table(selected.backtest)

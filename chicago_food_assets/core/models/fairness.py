@@ -1,10 +1,15 @@
-"""Bias audit of the selected model by facility type, with aequitas.
+"""Bias audit of the selected model by facility type and by area (ZIP code), with aequitas.
 
 Why FPR and FDR: the intervention is punitive. Being flagged sends an inspector who can fine or close the place, so
 the harm falls on establishments flagged that would have passed. FPR (of the places that would pass, the share we
 flag) and FDR (of the places we flag, the share that pass) measure that harm; a group whose FPR or FDR is far above
 the reference group's (Restaurant) bears more unwarranted inspections. Disparity = group metric / reference metric;
 within [0.8, 1.25] counts as fair.
+
+By area: a model of public data finds what inspectors found, and proxies of area (ZIP rates, coordinates) can carry
+what made the City's inspector feature strong: places in a strict inspector's area flagged for the inspector's
+strictness. `area_audit` sets each area's share of the flags beside its share of the positives (what inspections
+found), with its FPR and FDR disparities against the largest area.
 """
 
 from dataclasses import dataclass
@@ -18,6 +23,8 @@ from chicago_food_assets.core.declarations.targets import OUTCOME
 REFERENCE = "Restaurant"
 FAIR_BAND = (0.8, 1.25)
 SMALL = "Other (small groups)"
+SMALL_AREAS = "Other (small areas)"
+NO_AREA = "no ZIP code"
 FLAGGED_SHARE = 0.2  # the inspectors' list: the top fifth of a week's scores (the policy's default)
 MIN_GROUP = 50  # facility types with fewer holdout inspections are merged into SMALL
 COLUMNS = tuple(name for name in FAIRNESS_AUDIT.names if name != "model_version")  # the audit's own
@@ -33,11 +40,11 @@ AEQUITAS_NAMES = {
 }
 
 
-def merge_small_groups(groups: pd.Series, min_size: int, keep: str = REFERENCE) -> pd.Series:
-    """Facility types with fewer than `min_size` rows become one group (their rates would be noise)."""
+def merge_small_groups(groups: pd.Series, min_size: int, keep: str = REFERENCE, into: str = SMALL) -> pd.Series:
+    """Groups with fewer than `min_size` rows become one group, `into` (their rates would be noise)."""
     sizes = groups.value_counts()
     small = sizes[(sizes < min_size) & (sizes.index != keep)].index
-    return groups.where(~groups.isin(small), SMALL)
+    return groups.where(~groups.isin(small), into)
 
 
 def operating_threshold(score: np.ndarray, flagged_share: float) -> float:
@@ -222,3 +229,79 @@ def decide(
         "with the audit each retraining"
     )
     return Decision(out, days, SINGLE, why, *policy)
+
+
+def area_audit(frame: pd.DataFrame, threshold: float, min_size: int = MIN_GROUP) -> pd.DataFrame:
+    """`frame` has zip, score and outcome. One row per area (ZIP codes with fewer than `min_size` rows merged): its
+    size, its share of the flagged inspections (score >= `threshold`) against its share of the positives, their
+    ratio (1: flagged as often as its findings warrant; above 1: flagged beyond them), and FPR and FDR with their
+    disparities against the largest area (aequitas)."""
+    from aequitas.bias import Bias
+    from aequitas.group import Group
+
+    area = frame["zip"].astype(object).where(frame["zip"].notna(), NO_AREA)
+    flagged = (frame["score"].to_numpy(dtype=float) >= threshold).astype(int)
+    data = pd.DataFrame(
+        {
+            "score": flagged,
+            "label_value": frame[OUTCOME].to_numpy(dtype=int),
+            "area": merge_small_groups(area, min_size, keep="", into=SMALL_AREAS).astype(object).to_numpy(),
+        }
+    )
+    sizes = data["area"].value_counts()
+    named = sizes.drop([SMALL_AREAS, NO_AREA], errors="ignore")
+    reference = str(named.index[0] if len(named) else sizes.index[0])
+    crosstab, _ = Group().get_crosstabs(data, attr_cols=["area"])
+    disparity = Bias().get_disparity_predefined_groups(
+        crosstab, original_df=data, ref_groups_dict={"area": reference}, check_significance=False
+    )
+    totals = data.groupby("area").agg(flagged=("score", "sum"), positives=("label_value", "sum"))
+    out = pd.DataFrame(
+        {
+            "area": disparity["attribute_value"].astype(str).to_numpy(),
+            "group_size": disparity["group_size"].astype("int64").to_numpy(),
+            "prevalence": disparity["prev"].astype(float).to_numpy(),
+            "fpr": disparity["fpr"].astype(float).to_numpy(),
+            "fdr": disparity["fdr"].astype(float).to_numpy(),
+            "fpr_disparity": disparity["fpr_disparity"].astype(float).to_numpy(),
+            "fdr_disparity": disparity["fdr_disparity"].astype(float).to_numpy(),
+        }
+    )
+    counts = totals.reindex(out["area"])
+    out["flagged"] = counts["flagged"].to_numpy(dtype=np.int64)
+    out["positives"] = counts["positives"].to_numpy(dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["flagged_share"] = out["flagged"] / max(int(flagged.sum()), 1)
+        out["positive_share"] = out["positives"] / max(int(data["label_value"].sum()), 1)
+        out["flags_per_finding"] = np.where(
+            out["positive_share"] > 0, out["flagged_share"] / out["positive_share"], np.nan
+        )
+    out["reference"] = out["area"] == reference
+    out["threshold"] = float(threshold)
+    return out.sort_values("group_size", ascending=False).reset_index(drop=True)
+
+
+def areas_outside_band(table: pd.DataFrame, band: tuple[float, float] = FAIR_BAND) -> pd.DataFrame:
+    """Named areas flagged beyond (or below) their findings, or whose FPR or FDR disparity leaves the fair band."""
+    low, high = band
+    named = table[~table["area"].isin([SMALL_AREAS, NO_AREA])]
+    out = (
+        ~named["flags_per_finding"].between(low, high)
+        | ~named["fpr_disparity"].between(low, high)
+        | ~named["fdr_disparity"].between(low, high)
+    )
+    return named[out.fillna(False).to_numpy(dtype=bool)]
+
+
+def as_deployed(holdout: pd.DataFrame, decision: "Decision | None") -> tuple[pd.DataFrame, float, float, int]:
+    """The holdout as inspectors get it under the deployed policy (per-group thresholds: each type's own top share
+    flagged, as a score of 1), with the operating threshold, the flagged share and the smallest group audited alone."""
+    score = holdout["score"].to_numpy(dtype=float)
+    share = decision.flagged_share if decision else FLAGGED_SHARE
+    min_size = decision.min_size if decision else MIN_GROUP
+    threshold = operating_threshold(score, share)
+    if decision is not None and decision.deployed == PER_GROUP:
+        groups = policy_groups(holdout["facility_type"], list(decision.groups))
+        holdout = holdout.assign(score=group_flags(score, groups, share).astype(float))
+        threshold = 0.5
+    return holdout, threshold, share, min_size

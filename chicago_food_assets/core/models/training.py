@@ -332,8 +332,9 @@ class Selected(Stored):
         return self.calibration.apply(self.raw_score(table))
 
 
-# what a model keeps of a held-out row (the City's protocol selects canvass inspections that are not re-inspections)
-KEPT = ["inspection_id", "week", "inspection_date", "facility_type", "inspection_kind", "reinspection"]
+# what a model keeps of a held-out row (the City's protocol selects canvass inspections that are not re-inspections;
+# the fairness audits group by facility type and by ZIP code)
+KEPT = ["inspection_id", "week", "inspection_date", "facility_type", "zip", "inspection_kind", "reinspection"]
 HOLDOUT_COLUMNS = [*KEPT, OUTCOME]
 
 
