@@ -408,3 +408,27 @@ def test_a_violation_cited_again_within_2_years_is_a_repeat():
 def test_without_citations_repeated_violations_are_unknown_not_zero():
     rows = hand_made([("2012-01-02", "Pass", "canvass", 0), ("2012-06-04", "Pass", "canvass", 0)])
     assert rows[["last_repeats", "repeats_last_2_years"]].isna().all().all()
+
+
+def test_a_row_without_a_zip_code_takes_its_places_from_an_earlier_day_and_counts_in_that_zip_codes_window():
+    """Some extracts dropped the ZIP column: a row without one reads the ZIP code its place had on an earlier day
+    (never the same day's: features see strictly earlier days), and looks up that ZIP code's recent rates; the rows
+    count in others' windows by the ZIP code they carry."""
+    rows = pd.DataFrame(
+        {
+            "establishment": ["a", "a", "a", "b", "c"],
+            "inspection_date": pd.to_datetime(["2013-01-01", "2013-01-01", "2013-02-01", "2013-02-01", "2013-01-15"]),
+            "zip": ["60601", None, None, None, "60601"],
+        }
+    )
+    assert own.zip_as_known(rows).tolist() == ["60601", None, "60601", None, "60601"]
+    built = peers.build(
+        rows.assign(
+            chain=None, latitude=None, longitude=None, failed=[True, False, False, False, True], critical_count=0
+        ),
+        own.zip_as_known(rows),
+    )
+    city = 2 / 3  # the city's 90 days before 2013-02-01: a's two rows and c's, two of them failed
+    # a's 2013-02-01 row reads 60601's window: a's first row and c's (a's second carries no ZIP code): 2 fails of 2
+    assert built.loc[2, "zip_fail_rate"] == pytest.approx((2 + peers.PRIOR * city) / (2 + peers.PRIOR))
+    assert pd.isna(built.loc[3, "zip_fail_rate"])  # b: never had a ZIP code

@@ -50,8 +50,8 @@ def visit_summary(url: str) -> list[str]:
         if lists is None:
             return lines
         cursor.execute(
-            f"SELECT week, rank, dba_name, address, score, reasons->0->>'reason', (SELECT count(*) FROM"
-            f" {SCHEMA}.visit_list l WHERE l.week = v.week) FROM {SCHEMA}.visit_list v"
+            f"SELECT week, rank, coalesce(dba_name, aka_name), address, score, reasons->0->>'reason',"
+            f" (SELECT count(*) FROM {SCHEMA}.visit_list l WHERE l.week = v.week) FROM {SCHEMA}.visit_list v"
             f" WHERE week = (SELECT max(week) FROM {SCHEMA}.visit_list) ORDER BY rank LIMIT 5"
         )
         top = cursor.fetchall()
@@ -120,8 +120,8 @@ def plan_summary(url: str) -> list[str]:
         day = f"{head['day']:%A %Y-%m-%d}"
         lines.append(f"  {head['inspector_name']}, {day} ({head['day_km']:.1f} km, back to the start included):")
         lines += [
-            f"  {stop.stop:>3}. {stop.dba_name or '?'}, {stop.address or '?'}: {stop.score:.2f}, {stop.why}, "
-            f"{stop.km:.1f} km from before"
+            f"  {stop.stop:>3}. {stop.dba_name or stop.aka_name or '?'}, {stop.address or '?'}: {stop.score:.2f}, "
+            f"{stop.why}, {stop.km:.1f} km from before"
             for stop in route.itertuples()
         ]
     if pooled:

@@ -358,7 +358,13 @@ FEATURES: tuple[Feature, ...] = (
         lambda v: "last result " + v.astype(str),
         NO_EARLIER,
     ),
-    Feature("zip", "text", ITSELF, "the place's ZIP code", lambda v: "ZIP code " + v.astype(str)),
+    Feature(
+        "zip",
+        "text",
+        ITSELF,
+        "the place's ZIP code: the inspection's, else the place's latest from an earlier day (extracts dropped some)",
+        lambda v: "ZIP code " + v.astype(str),
+    ),
     Feature("season", "text", ITSELF, "the season of the inspection", lambda v: "inspected in " + v.astype(str)),
 )
 

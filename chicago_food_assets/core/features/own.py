@@ -58,6 +58,7 @@ def build(
         frames.append(_read(history))
     # the current rows come first and keep their positions 0..n-1
     combined = pd.concat(frames, ignore_index=True).drop_duplicates("inspection_id", keep="first")
+    zip_known = zip_as_known(combined)
     combined["repeats"] = repeats.count(combined, citations)
     days, row_day = _day_table(combined)
     known = _history_by_day(days).iloc[row_day[: len(inspections)]].reset_index(drop=True)
@@ -71,7 +72,7 @@ def build(
     since = known["days_since_canvass"].fillna(known["days_since_last"]).to_numpy(dtype=float)
     out["days_overdue"] = integers(since - canvass.frequency(inspections["risk"].reset_index(drop=True)), "Int32")
     prior = known["prior_inspections"].to_numpy()
-    peer = peers.build(combined).iloc[: len(inspections)].reset_index(drop=True)
+    peer = peers.build(combined, zip_known).iloc[: len(inspections)].reset_index(drop=True)
     out["chain_locations"] = integers(peer["chain_locations"], "Int32")
     out["chain_fail_rate"] = peer["chain_fail_rate"].to_numpy()
     out["zip_fail_rate"] = peer["zip_fail_rate"].to_numpy()
@@ -96,13 +97,33 @@ def build(
     out["longitude"] = inspections["longitude"].to_numpy(dtype=float)
     month = inspections["inspection_date"].dt.month.to_numpy()
     out["month"] = integers(month, "Int16")
-    for name in ("inspection_kind", "facility_type", "zip"):
+    for name in ("inspection_kind", "facility_type"):
         out[name] = inspections[name].to_numpy()
+    out["zip"] = zip_known.iloc[: len(inspections)].to_numpy()
     out["last_result"] = known["last_result"].to_numpy()
     out["season"] = SEASONS[month - 1]
     for name, value in targets.values(inspections).items():  # the inspection's own outcome: never an input
         out[name] = value.array
     return out[list(COLUMNS)]
+
+
+def zip_as_known(rows: pd.DataFrame) -> pd.Series:
+    """Each row's ZIP code, else its establishment's latest one from an earlier day: some extracts dropped the
+    column, and a place does not move (the same day's rows are not read, as for every feature)."""
+    zip_code = rows["zip"]
+    missing = zip_code.isna().to_numpy()
+    if not missing.any():
+        return zip_code
+    place = pd.factorize(rows["establishment"])[0].astype(np.int64)
+    key = dates.day_keys(place, dates.day_numbers(rows["inspection_date"]))
+    known = ~missing & (place >= 0)
+    order = np.argsort(key[known], kind="stable")
+    sorted_keys, sorted_zips = key[known][order], zip_code.to_numpy(dtype=object)[known][order]
+    before = np.searchsorted(sorted_keys, key[missing], side="left") - 1  # the last known row of an earlier day
+    same_place = (before >= 0) & (sorted_keys[np.maximum(before, 0)] // dates.SPAN == place[missing])
+    filled = zip_code.to_numpy(dtype=object).copy()
+    filled[np.flatnonzero(missing)[same_place]] = sorted_zips[before[same_place]]
+    return pd.Series(filled, index=rows.index, dtype=zip_code.dtype)
 
 
 def _read(rows: pd.DataFrame) -> pd.DataFrame:

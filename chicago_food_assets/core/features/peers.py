@@ -4,7 +4,7 @@
 - `chain_fail_rate`: the share of those other establishments' earlier inspections that failed.
 - `zip_fail_rate`: the share of all inspections in the same ZIP code over the 90 days before that failed, shrunk
   toward the whole city's share over those days as if `PRIOR` more inspections had the city's rate (a ZIP code's
-  3 inspections say little: 2 fails of 3 is 0.37 when the city fails a quarter, not 0.67).
+  3 inspections say little: 2 fails of 3 is 0.30 when the city fails a quarter, not 0.67).
 - `zip_critical_rate`: the same for the share of those whose violations were recorded that found a critical one.
 - `nearby_inspections`, `nearby_fail_rate`: the inspections within about a kilometre and a half (the 3 x 3 squares
   of `NEARBY_KM` around the place's) in the `NEARBY_DAYS` days before, and the share of them that failed, weighed
@@ -26,10 +26,10 @@ NEARBY_KM = 1.0  # the side of the squares of the grid the nearby inspections ar
 NEARBY_DAYS = 30  # the nearby inspections' recent window: [date - 30 days, date)
 KM_PER_DEGREE = 111.2  # of latitude; of longitude, times the cosine of Chicago's latitude
 CHICAGO_LATITUDE = 41.85
-COUNTS = ("nearby_inspections",)
+COUNTS = ("nearby_inspections",)  # the counts among the features built here (the rest come from own history)
 # An optional integer column of the rows: independent cities in one build (the no-future check's worlds). The city-wide
 # rates and the nearby squares are counted within a region; without the column, all rows are one city.
-REGION = "region"  # the counts among the features built here (the rest come from own history)
+REGION = "region"
 
 
 def earlier_totals(
@@ -51,7 +51,7 @@ def earlier_totals(
     return totals
 
 
-def build(rows: pd.DataFrame) -> pd.DataFrame:
+def build(rows: pd.DataFrame, zip_known: pd.Series | None = None) -> pd.DataFrame:
     """Peer features for every row of `rows` (inspection_date, establishment, chain, zip, latitude, longitude, failed,
     critical_count), in its order.
 
@@ -70,13 +70,17 @@ def build(rows: pd.DataFrame) -> pd.DataFrame:
     whole = earlier_totals(chain, day, {"n": ones, "fails": failed, "locations": first})
     own = earlier_totals(branch, day, {"n": ones, "fails": failed, "seen": first})
     others = whole["n"] - own["n"]
-    zip_code = pd.factorize(rows["zip"])[0]
+    # rows count in the ZIP code they carry; each reads the window of the ZIP code known for it (`zip_known`: its own,
+    # else its place's from an earlier day), so a row's totals never depend on how far back others' rows were read
+    codes, zips = pd.factorize(rows["zip"])
+    zip_code = codes.astype(np.int64)
+    wanted = zip_code if zip_known is None else pd.Index(zips).get_indexer(zip_known.to_numpy()).astype(np.int64)
     critical = rows["critical_count"].to_numpy(dtype=float, na_value=np.nan)
     recorded = (~np.isnan(critical)).astype(float)  # inspections whose violations were recorded
     found = np.nan_to_num(critical) > 0
     counted = {"n": ones, "fails": failed, "recorded": recorded, "critical": found.astype(float)}
     region = rows[REGION].to_numpy(dtype=np.int64) if REGION in rows.columns else np.zeros(len(rows), dtype=np.int64)
-    area = earlier_totals(zip_code, day, counted, ZIP_DAYS)
+    area = window_totals(zip_code, day, counted, wanted, ZIP_DAYS)
     city = earlier_totals(region, day, counted, ZIP_DAYS)
     latitude = rows["latitude"].to_numpy(dtype=float, na_value=np.nan)
     longitude = rows["longitude"].to_numpy(dtype=float, na_value=np.nan)
@@ -103,6 +107,23 @@ def shrunk(hits: np.ndarray, count: np.ndarray, city_hits: np.ndarray, city_coun
         return (hits + PRIOR * city_rate) / (count + PRIOR)
 
 
+def window_totals(
+    group: np.ndarray, day: np.ndarray, values: dict[str, np.ndarray], wanted: np.ndarray, within: int
+) -> dict[str, np.ndarray]:
+    """Per row: the sum of each of `values` over the rows of group `wanted[row]` (rows belong to `group`) on the
+    `within` days before its day, strictly earlier. NaN where `wanted` is -1 (no group)."""
+    counted = group >= 0
+    order = np.flatnonzero(counted)[np.lexsort((day[counted], group[counted]))]
+    key = dates.day_keys(group[order], day[order])
+    upper = np.searchsorted(key, dates.day_keys(wanted, day), side="left")
+    lower = np.searchsorted(key, dates.day_keys(wanted, day - within), side="left")
+    totals = {}
+    for name, value in values.items():
+        cumulative = np.r_[0.0, np.cumsum(value[order], dtype=float)]
+        totals[name] = np.where(wanted < 0, np.nan, cumulative[upper] - cumulative[lower])
+    return totals
+
+
 def nearby_totals(
     latitude: np.ndarray,
     longitude: np.ndarray,
@@ -113,32 +134,22 @@ def nearby_totals(
     within: int,
 ) -> dict[str, np.ndarray]:
     """Per row: the sum of each of `values` over the rows of its region in the 3 x 3 squares of a `km` grid around
-    its own, on the `within` days before its day (strictly earlier days). Null where a row has no coordinates. One
-    sort and two searches per square: the rows sorted by (square, day), each square's totals between two positions
-    of cumulative sums."""
+    its own, on the `within` days before its day (strictly earlier days): `window_totals` once per neighbouring
+    square. Null where a row has no coordinates."""
     located = np.isfinite(latitude) & np.isfinite(longitude)
     y = np.floor(np.where(located, latitude, 0.0) * KM_PER_DEGREE / km).astype(np.int64)
     x_scale = KM_PER_DEGREE * np.cos(np.radians(CHICAGO_LATITUDE)) / km
     x = np.floor(np.where(located, longitude, 0.0) * x_scale).astype(np.int64)
-    totals = {name: np.full(len(day), np.nan) for name in values}
     if not located.any():
-        return totals
+        return {name: np.full(len(day), np.nan) for name in values}
     # a square's code; the grid is padded by one square on every side, so a neighbour's code never wraps around
     y0, x0 = y[located].min() - 1, x[located].min() - 1
     height, width = int(y[located].max() - y0 + 2), int(x[located].max() - x0 + 2)
-    square = (region - region.min()) * (width * height) + (x - x0) * height + (y - y0)
-    rows = np.flatnonzero(located)
-    order = rows[np.lexsort((day[rows], square[rows]))]
-    key = dates.day_keys(square[order], day[order])
-    cumulative = {name: np.r_[0.0, np.cumsum(value[order], dtype=float)] for name, value in values.items()}
-    found = {name: np.zeros(len(rows)) for name in values}
+    square = np.where(located, (region - region.min()) * (width * height) + (x - x0) * height + (y - y0), -1)
+    totals = {name: np.where(located, 0.0, np.nan) for name in values}
     for dx in (-1, 0, 1):
         for dy in (-1, 0, 1):
-            neighbour = square[rows] + dx * height + dy
-            upper = np.searchsorted(key, dates.day_keys(neighbour, day[rows]), side="left")
-            lower = np.searchsorted(key, dates.day_keys(neighbour, day[rows] - within), side="left")
-            for name in values:
-                found[name] += cumulative[name][upper] - cumulative[name][lower]
-    for name in values:
-        totals[name][rows] = found[name]
+            neighbour = np.where(located, square + dx * height + dy, -1)
+            for name, found in window_totals(square, day, values, neighbour, within).items():
+                totals[name] += np.nan_to_num(found)
     return totals
