@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 import psycopg2
 
+from chicago_food_assets.core.declarations.contracts import SCHEMA
 from chicago_food_assets.core.models import evaluation
 from chicago_food_assets.local.environment import PROJECT
 from chicago_food_assets.local.sample import PROVENANCE, SOURCE
@@ -88,16 +89,16 @@ def database_url(state: Path) -> str:
 
 def window(url: str) -> tuple[pd.DataFrame, dict]:
     """The window's scored inspections with what the City's selection reads, and the model that scored them."""
-    query = """
+    query = f"""
         SELECT s.inspection_id, s.inspection_date, s.score, s.period, s.model_version, c.facility_type,
                c.inspection_kind, c.reinspection, c.critical_count, c.results
-        FROM food.inspection_scores s JOIN food.clean_inspections c USING (inspection_id)
+        FROM {SCHEMA}.inspection_scores s JOIN {SCHEMA}.clean_inspections c USING (inspection_id)
         WHERE s.inspection_date BETWEEN %s AND %s
     """
     with psycopg2.connect(url) as connection, connection.cursor() as cursor:
         cursor.execute(query, (FIRST, LAST))
         rows = pd.DataFrame(cursor.fetchall(), columns=[d.name for d in cursor.description])
-        cursor.execute("SELECT name, model_version, holdout_from, holdout_to FROM food.current_model")
+        cursor.execute(f"SELECT name, model_version, holdout_from, holdout_to FROM {SCHEMA}.current_model")
         name, version, holdout_from, holdout_to = cursor.fetchone()
     model = {"name": name, "version": version, "holdout_from": str(holdout_from), "holdout_to": str(holdout_to)}
     return rows, model

@@ -20,7 +20,7 @@ from chicago_food_assets.core.lists import plans
 from service.api.plans import SHEETS
 from service.dashboard.charts import WIDTH, style
 from service.dashboard.dashboard import nothing_to_show, notice, reason_text
-from service.dashboard.visit_list import export_csv, read_frame
+from service.dashboard.visit_list import export_csv, read_frame, shown
 
 TABLE = f"{SCHEMA}.{INSPECTION_PLAN.name}"
 SHOWN = INSPECTION_PLAN.select(
@@ -66,7 +66,7 @@ def weeks(url: str) -> list:
 
 
 def week_plan(url: str, week: Any) -> pd.DataFrame:
-    table = read_frame(url, f"SELECT {', '.join(SHOWN)} FROM {TABLE} WHERE week = %s ORDER BY line", (week,))
+    table = read_frame(url, f"SELECT {shown(SHOWN)} FROM {TABLE} WHERE week = %s ORDER BY line", (week,))
     return table.assign(reasons=reason_text(table["reasons"]))
 
 

@@ -64,6 +64,12 @@ HEADERS = {
 }  # the facility type is the sidebar's filter and the map's hover: the reasons get its room
 
 
+def shown(names: tuple[str, ...]) -> str:
+    """The columns of a page's query; a place's name is its legal one, else its public one (some extracts dropped
+    the legal name: a list must not open with nameless places)."""
+    return ", ".join("coalesce(dba_name, aka_name) AS dba_name" if name == "dba_name" else name for name in names)
+
+
 def read_frame(url: str, statement: str, params: tuple = ()) -> pd.DataFrame:
     """A query's rows as a DataFrame, JSON left as text (the dashboard pages' reads)."""
     with psycopg2.connect(url, connect_timeout=3) as connection, connection.cursor() as cursor:
@@ -77,9 +83,7 @@ def weeks(url: str) -> list:
 
 
 def week_list(url: str, week: Any) -> pd.DataFrame:
-    table = read_frame(
-        url, f"SELECT {', '.join(SHOWN)} FROM {SCHEMA}.visit_list WHERE week = %s ORDER BY rank", (week,)
-    )
+    table = read_frame(url, f"SELECT {shown(SHOWN)} FROM {SCHEMA}.visit_list WHERE week = %s ORDER BY rank", (week,))
     return table.assign(reasons=reason_text(table["reasons"]))
 
 

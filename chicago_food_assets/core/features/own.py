@@ -286,10 +286,11 @@ def verify_no_future(
     """Rebuild a sample of rows from the past alone and return the ids whose features differ from `features`.
 
     Each sampled row is built again with its own outcome changed (result, fail, violation counts) and, as history,
-    only the rows of strictly earlier days that any feature may read (its establishment's, its chain's, and its ZIP
-    code's of the 90 days before) with their citations. A feature that reads the row's own outcome, a row of the same
-    day or a later one comes out different; so does a stored value that is not what `build` gives. Every feature,
-    declared now or later, is covered without code of its own. The sampled rows are rebuilt in one `build`: each
+    only the rows of strictly earlier days that any feature may read (its establishment's, its chain's, and every
+    inspection of the 90 days before: its ZIP code's, its surroundings' and the city's) with their citations. A
+    feature that reads the row's own outcome, a row of the same day or a later one comes out different; so does a
+    stored value that is not what `build` gives. Every feature, declared now or later, is covered without code of its
+    own. The sampled rows are rebuilt in one `build`: each
     with its past in a world of its own (its keys and ids relabelled, and its own `peers.REGION`: the city-wide
     and nearby totals of one world never count another's rows), so no row sees another's.
     """
