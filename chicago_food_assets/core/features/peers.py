@@ -21,6 +21,7 @@ import pandas as pd
 from chicago_food_assets.core import dates
 
 ZIP_DAYS = 90  # the neighbourhood's recent window: [date - 90 days, date)
+EVERY_EARLIER_DAY = dates.SPAN // 2  # a window longer than any history (and shorter than a group's key range)
 PRIOR = 20  # the city's rate counts as this many inspections of a ZIP code's (the shrinkage of its rates)
 NEARBY_KM = 1.0  # the side of the squares of the grid the nearby inspections are counted on
 NEARBY_DAYS = 30  # the nearby inspections' recent window: [date - 30 days, date)
@@ -37,18 +38,7 @@ def earlier_totals(
 ) -> dict[str, np.ndarray]:
     """Per row: the sum of each of `values` over the rows of its `group` on strictly earlier days (within the
     `within` days before, when given). `group` holds integer codes, -1 for none (NaN there)."""
-    order = np.lexsort((day, group))
-    key = dates.day_keys(group[order], day[order])
-    own_day = np.searchsorted(key, key, side="left")  # the first row of the same (group, day): excluded
-    lowest: np.ndarray = key - within if within else dates.day_keys(group[order], np.zeros(len(order), np.int64))
-    start = np.searchsorted(key, lowest, side="left")
-    totals = {}
-    for name, value in values.items():
-        cumulative = np.r_[0.0, np.cumsum(value[order], dtype=float)]
-        total = np.empty(len(order))
-        total[order] = cumulative[own_day] - cumulative[start]
-        totals[name] = np.where(group < 0, np.nan, total)
-    return totals
+    return window_totals(group, day, values, [group], within if within else EVERY_EARLIER_DAY)
 
 
 def build(rows: pd.DataFrame, zip_known: pd.Series | None = None) -> pd.DataFrame:
@@ -80,7 +70,7 @@ def build(rows: pd.DataFrame, zip_known: pd.Series | None = None) -> pd.DataFram
     found = np.nan_to_num(critical) > 0
     counted = {"n": ones, "fails": failed, "recorded": recorded, "critical": found.astype(float)}
     region = rows[REGION].to_numpy(dtype=np.int64) if REGION in rows.columns else np.zeros(len(rows), dtype=np.int64)
-    area = window_totals(zip_code, day, counted, wanted, ZIP_DAYS)
+    area = window_totals(zip_code, day, counted, [wanted], ZIP_DAYS)
     city = earlier_totals(region, day, counted, ZIP_DAYS)
     latitude = rows["latitude"].to_numpy(dtype=float, na_value=np.nan)
     longitude = rows["longitude"].to_numpy(dtype=float, na_value=np.nan)
@@ -108,20 +98,22 @@ def shrunk(hits: np.ndarray, count: np.ndarray, city_hits: np.ndarray, city_coun
 
 
 def window_totals(
-    group: np.ndarray, day: np.ndarray, values: dict[str, np.ndarray], wanted: np.ndarray, within: int
+    group: np.ndarray, day: np.ndarray, values: dict[str, np.ndarray], wanted: list[np.ndarray], within: int
 ) -> dict[str, np.ndarray]:
-    """Per row: the sum of each of `values` over the rows of group `wanted[row]` (rows belong to `group`) on the
-    `within` days before its day, strictly earlier. NaN where `wanted` is -1 (no group)."""
+    """Per row: the sum of each of `values` over the rows (each belonging to its `group`) of the groups `wanted`
+    names for it, one array of group codes per group to add up, on the `within` days before its day, strictly
+    earlier. One sort; two searches per wanted group. NaN where a row's first wanted group is -1 (none)."""
     counted = group >= 0
     order = np.flatnonzero(counted)[np.lexsort((day[counted], group[counted]))]
     key = dates.day_keys(group[order], day[order])
-    upper = np.searchsorted(key, dates.day_keys(wanted, day), side="left")
-    lower = np.searchsorted(key, dates.day_keys(wanted, day - within), side="left")
-    totals = {}
-    for name, value in values.items():
-        cumulative = np.r_[0.0, np.cumsum(value[order], dtype=float)]
-        totals[name] = np.where(wanted < 0, np.nan, cumulative[upper] - cumulative[lower])
-    return totals
+    cumulative = {name: np.r_[0.0, np.cumsum(value[order], dtype=float)] for name, value in values.items()}
+    totals = {name: np.zeros(len(day)) for name in values}
+    for codes in wanted:
+        upper = np.searchsorted(key, dates.day_keys(codes, day), side="left")
+        lower = np.searchsorted(key, dates.day_keys(codes, day - within), side="left")
+        for name in values:
+            totals[name] += np.where(codes < 0, 0.0, cumulative[name][upper] - cumulative[name][lower])
+    return {name: np.where(wanted[0] < 0, np.nan, total) for name, total in totals.items()}
 
 
 def nearby_totals(
@@ -134,8 +126,8 @@ def nearby_totals(
     within: int,
 ) -> dict[str, np.ndarray]:
     """Per row: the sum of each of `values` over the rows of its region in the 3 x 3 squares of a `km` grid around
-    its own, on the `within` days before its day (strictly earlier days): `window_totals` once per neighbouring
-    square. Null where a row has no coordinates."""
+    its own, on the `within` days before its day (strictly earlier days): one `window_totals` over the nine squares.
+    Null where a row has no coordinates."""
     located = np.isfinite(latitude) & np.isfinite(longitude)
     y = np.floor(np.where(located, latitude, 0.0) * KM_PER_DEGREE / km).astype(np.int64)
     x_scale = KM_PER_DEGREE * np.cos(np.radians(CHICAGO_LATITUDE)) / km
@@ -146,10 +138,5 @@ def nearby_totals(
     y0, x0 = y[located].min() - 1, x[located].min() - 1
     height, width = int(y[located].max() - y0 + 2), int(x[located].max() - x0 + 2)
     square = np.where(located, (region - region.min()) * (width * height) + (x - x0) * height + (y - y0), -1)
-    totals = {name: np.where(located, 0.0, np.nan) for name in values}
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            neighbour = np.where(located, square + dx * height + dy, -1)
-            for name, found in window_totals(square, day, values, neighbour, within).items():
-                totals[name] += np.nan_to_num(found)
-    return totals
+    around = [np.where(located, square + dx * height + dy, -1) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+    return window_totals(square, day, values, around, within)
