@@ -20,10 +20,14 @@ import re
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from benchmarks.__main__ import tables
+
+if TYPE_CHECKING:
+    from chicago_food_assets.core.declarations.columns import Contract
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = {
@@ -65,22 +69,37 @@ def card() -> str:
     return re.sub(r"(?m)^(#+) ", lambda m: "#" * (len(m.group(1)) + 2) + " ", text).strip()  # under the page's
 
 
-def lists() -> str:
-    """The state folder's `list_evaluation`: pooled rows first, then each judged week, beside the model's holdout."""
+def judged(contract: "Contract") -> pd.DataFrame | None:
+    """The state folder's table of judged weeks (lists' or plans'), or None before any was built."""
     import os
 
-    import pandas as pd
     import psycopg2
-    from dagster import AssetKey, DagsterInstance
 
-    from chicago_food_assets.core.declarations.contracts import LIST_EVALUATION, SCHEMA
+    from chicago_food_assets.core.declarations.contracts import SCHEMA
 
     with psycopg2.connect(os.environ["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.list_evaluation",))
+        cursor.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.{contract.name}",))
         if cursor.fetchone()[0] is None:
-            return "_no list judged in this state folder yet: run ./run demo first_"
-        cursor.execute(f"SELECT {', '.join(LIST_EVALUATION.names)} FROM {SCHEMA}.list_evaluation ORDER BY week")
-        table = pd.DataFrame(cursor.fetchall(), columns=list(LIST_EVALUATION.names))
+            return None
+        cursor.execute(f"SELECT {', '.join(contract.names)} FROM {SCHEMA}.{contract.name} ORDER BY week")
+        return pd.DataFrame(cursor.fetchall(), columns=list(contract.names))
+
+
+def pooled_first(table: pd.DataFrame) -> pd.DataFrame:
+    """The pooled rows, then each judged week."""
+    pooled = table["scope"] == "pooled"
+    return pd.concat([table[pooled], table[~pooled]])
+
+
+def lists() -> str:
+    """The state folder's `list_evaluation`: pooled rows first, then each judged week, beside the model's holdout."""
+    from dagster import AssetKey, DagsterInstance
+
+    from chicago_food_assets.core.declarations.contracts import LIST_EVALUATION
+
+    table = judged(LIST_EVALUATION)
+    if table is None:
+        return "_no list judged in this state folder yet: run ./run demo first_"
     with DagsterInstance.get() as instance:
         event = instance.get_latest_materialization_event(AssetKey("selected_model"))
     holdout = (
@@ -102,8 +121,7 @@ def lists() -> str:
         "first_half_list",
     ]
     pooled = table[table["scope"] == "pooled"]
-    order = pd.concat([pooled, table[table["scope"] != "pooled"]])[shown]
-    text = order.to_markdown(index=False, floatfmt=".3f")
+    text = pooled_first(table)[shown].to_markdown(index=False, floatfmt=".3f")
     if holdout is not None and len(pooled):
         auc = pooled["roc_auc"].iloc[-1]
         text += (
@@ -125,18 +143,11 @@ def simulation() -> str:
 
 def plans() -> str:
     """The state folder's `plan_evaluation`: pooled rows first, then each judged week, each with its counts."""
-    import os
+    from chicago_food_assets.core.declarations.contracts import PLAN_EVALUATION
 
-    import psycopg2
-
-    from chicago_food_assets.core.declarations.contracts import PLAN_EVALUATION, SCHEMA
-
-    with psycopg2.connect(os.environ["CHICAGO_FOOD_POSTGRES_URL"]) as connection, connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.plan_evaluation",))
-        if cursor.fetchone()[0] is None:
-            return "_no plan judged in this state folder yet: run ./run demo first_"
-        cursor.execute(f"SELECT {', '.join(PLAN_EVALUATION.names)} FROM {SCHEMA}.plan_evaluation ORDER BY week")
-        table = pd.DataFrame(cursor.fetchall(), columns=list(PLAN_EVALUATION.names))
+    table = judged(PLAN_EVALUATION)
+    if table is None:
+        return "_no plan judged in this state folder yet: run ./run demo first_"
     shown = [
         "scope",
         "period",
@@ -152,8 +163,7 @@ def plans() -> str:
         "difference_low",
         "difference_high",
     ]
-    pooled = table[table["scope"] == "pooled"]
-    return pd.concat([pooled, table[table["scope"] != "pooled"]])[shown].to_markdown(index=False, floatfmt=".3f")
+    return pooled_first(table)[shown].to_markdown(index=False, floatfmt=".3f")
 
 
 def measured() -> dict:

@@ -14,7 +14,7 @@ from dagster import (
 
 from chicago_food_assets.assets.checks import Check, NoInfinityCheck, QualityChecks, Rule, ShapeCheck
 from chicago_food_assets.assets.partitions import weekly
-from chicago_food_assets.assets.types import TYPES, key_of, table_metadata
+from chicago_food_assets.assets.types import TYPES, key_of, markdown, table_metadata
 from chicago_food_assets.core.declarations.columns import Contract
 from chicago_food_assets.core.declarations.contracts import (
     CLEAN_INSPECTIONS,
@@ -98,7 +98,7 @@ def cleaning_assets(context: AssetExecutionContext, raw_inspections: pd.DataFram
             f"{scope}dropped_by_reason": MetadataValue.json(dropped or {"none": 0}),
             f"{scope}rejected_by_reason": MetadataValue.json(rejects["reason"].value_counts().to_dict() or {"none": 0}),
             f"{scope}repaired_by_reason": MetadataValue.json(cleaned.repaired),
-            "by_week": MetadataValue.md(by_week.to_markdown(index=False) if len(by_week) else "_no rows_"),
+            "by_week": markdown(by_week, "_no rows_"),
             "identical_rows_under_other_ids": cleaned.identical_under_other_ids,
             "fail_rate": float(inspections["failed"].mean()) if len(inspections) else 0.0,
             "facility_types": MetadataValue.json(inspections["facility_type"].value_counts().head(20).to_dict()),

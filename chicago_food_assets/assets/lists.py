@@ -18,7 +18,7 @@ from pydantic import Field
 from chicago_food_assets.assets.checks import NoInfinityCheck, QualityChecks, Rule, ShapeCheck
 from chicago_food_assets.assets.partitions import upcoming
 from chicago_food_assets.assets.scores import SCORE_RANGE
-from chicago_food_assets.assets.types import table_asset, weekly_table
+from chicago_food_assets.assets.types import markdown, table_asset, weekly_table
 from chicago_food_assets.automation import conditions
 from chicago_food_assets.core.declarations import canvass
 from chicago_food_assets.core.declarations.contracts import (
@@ -143,18 +143,17 @@ def visit_list(
         metadata={
             f"{scope}listed": len(table),
             "model_version": selected_model.version,
-            "by_week": MetadataValue.md(by_week.reset_index().to_markdown(index=False) if len(by_week) else "_none_"),
+            "by_week": markdown(by_week.reset_index(), "_none_"),
             "settings": MetadataValue.json({**config.model_dump(), "frequency_days": dict(settings.frequency_days)}),
-            "preview": MetadataValue.md(_preview(table)),
+            "preview": _preview(table),
         },
     )
     yield from LIST_CHECKS.evaluate(table)
 
 
-def _preview(table: pd.DataFrame, rows: int = 5) -> str:
+def _preview(table: pd.DataFrame, rows: int = 5) -> MetadataValue:
     columns = ["week", "rank", "dba_name", "address", "facility_type", "score", "days_overdue"]
-    head = table.sort_values(["week", "rank"]).groupby("week").head(rows)[columns]
-    return head.astype(object).where(head.notna(), "").to_markdown(index=False) if len(head) else "_empty_"
+    return markdown(table.sort_values(["week", "rank"]).groupby("week").head(rows)[columns], "_empty_")
 
 
 @asset(
@@ -190,9 +189,7 @@ def list_evaluation(visit_list_outcomes: pd.DataFrame):
     yield Output(
         table,
         metadata={
-            "pooled": MetadataValue.md(
-                pooled.drop(columns=["week"]).to_markdown(index=False) if len(pooled) else "_no list judged yet_"
-            ),
+            "pooled": markdown(pooled.drop(columns=["week"]), "_no list judged yet_"),
             **(
                 {
                     "pooled_roc_auc": float(pooled["roc_auc"].iloc[-1])

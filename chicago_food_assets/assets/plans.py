@@ -21,7 +21,7 @@ from pydantic import Field
 from chicago_food_assets.assets.checks import NoInfinityCheck, QualityChecks, Rule, ShapeCheck
 from chicago_food_assets.assets.lists import THE_WEEK_BEFORE
 from chicago_food_assets.assets.partitions import upcoming
-from chicago_food_assets.assets.types import table_asset, weekly_table
+from chicago_food_assets.assets.types import markdown, table_asset, weekly_table
 from chicago_food_assets.automation import conditions
 from chicago_food_assets.core.declarations.contracts import CLEAN_INSPECTIONS, INSPECTION_PLAN, PLAN_EVALUATION
 from chicago_food_assets.core.lists import plans, prospective, routes, visits
@@ -161,21 +161,20 @@ def inspection_plan(
         table,
         metadata={
             f"{scope}planned": len(table),
-            "by_week": MetadataValue.md(by_week.to_markdown(index=False) if len(by_week) else "_none_"),
+            "by_week": markdown(by_week, "_none_"),
             "settings": MetadataValue.json(config.model_dump()),
-            "preview": MetadataValue.md(_preview(table)),
+            "preview": _preview(table),
         },
     )
     yield from PLAN_CHECKS.evaluate(table)
 
 
-def _preview(table: pd.DataFrame) -> str:
+def _preview(table: pd.DataFrame) -> MetadataValue:
     """The first inspector's first day of each week."""
     first = table[(table["inspector"] == 1) & table["day"].notna()]
     first = first[first["day"] == first.groupby("week")["day"].transform("min")]
     columns = ["week", "day", "stop", "dba_name", "address", "why", "score", "km"]
-    head = first.sort_values(["week", "stop"])[columns]
-    return head.astype(object).where(head.notna(), "").to_markdown(index=False) if len(head) else "_empty_"
+    return markdown(first.sort_values(["week", "stop"])[columns], "_empty_")
 
 
 @asset(
@@ -191,9 +190,7 @@ def plan_evaluation(visit_list_outcomes: pd.DataFrame, inspection_plan: pd.DataF
     yield Output(
         table,
         metadata={
-            "pooled": MetadataValue.md(
-                pooled.drop(columns=["week"]).to_markdown(index=False) if len(pooled) else "_no plan judged yet_"
-            ),
+            "pooled": markdown(pooled.drop(columns=["week"]), "_no plan judged yet_"),
             "weeks_judged": int((table["scope"] != prospective.POOLED).sum()),
         },
     )

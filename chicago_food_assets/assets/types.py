@@ -6,6 +6,7 @@ Nothing here declares a column: it only translates the contracts, so a table's s
 from collections.abc import Mapping
 from typing import Any
 
+import pandas as pd
 from dagster import (
     AssetKey,
     BackfillPolicy,
@@ -118,3 +119,10 @@ def table_asset(contract: Contract) -> dict[str, Any]:
 def weekly_table(contract: Contract, partitions: PartitionsDefinition = weekly) -> dict[str, Any]:
     """A weekly table: weekly partitions (or `partitions`), backfilled in one run per range."""
     return {**table_asset(contract), "partitions_def": partitions, "backfill_policy": BackfillPolicy.single_run()}
+
+
+def markdown(frame: pd.DataFrame, empty: str) -> MetadataValue:
+    """A small table as materialization metadata: nulls as blank cells, `empty`'s words when it has no rows."""
+    return MetadataValue.md(
+        frame.astype(object).where(frame.notna(), "").to_markdown(index=False) if len(frame) else empty
+    )

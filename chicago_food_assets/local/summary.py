@@ -4,7 +4,7 @@ whatever the storage)."""
 
 import json
 
-from chicago_food_assets.core.declarations.contracts import SCHEMA
+from chicago_food_assets.core.declarations.contracts import PLACE_NAME, SCHEMA
 
 
 def summary(env: dict[str, str]) -> str:
@@ -50,7 +50,7 @@ def visit_summary(url: str) -> list[str]:
         if lists is None:
             return lines
         cursor.execute(
-            f"SELECT week, rank, coalesce(dba_name, aka_name), address, score, reasons->0->>'reason',"
+            f"SELECT week, rank, {PLACE_NAME}, address, score, reasons->0->>'reason',"
             f" (SELECT count(*) FROM {SCHEMA}.visit_list l WHERE l.week = v.week) FROM {SCHEMA}.visit_list v"
             f" WHERE week = (SELECT max(week) FROM {SCHEMA}.visit_list) ORDER BY rank LIMIT 5"
         )
@@ -94,7 +94,8 @@ def plan_summary(url: str) -> list[str]:
         if planned is None:
             return []
         cursor.execute(
-            f"SELECT *, (SELECT count(*) FROM {SCHEMA}.visit_list v WHERE v.week = p.week) AS listed FROM {plan} p"
+            f"SELECT *, {PLACE_NAME} AS name, (SELECT count(*) FROM {SCHEMA}.visit_list v WHERE v.week = p.week)"
+            f" AS listed FROM {plan} p"
             f" WHERE week = (SELECT max(week) FROM {plan}) ORDER BY line"
         )
         rows = pd.DataFrame(cursor.fetchall(), columns=[column.name for column in cursor.description])
@@ -120,7 +121,7 @@ def plan_summary(url: str) -> list[str]:
         day = f"{head['day']:%A %Y-%m-%d}"
         lines.append(f"  {head['inspector_name']}, {day} ({head['day_km']:.1f} km, back to the start included):")
         lines += [
-            f"  {stop.stop:>3}. {stop.dba_name or stop.aka_name or '?'}, {stop.address or '?'}: {stop.score:.2f}, "
+            f"  {stop.stop:>3}. {stop.name or '?'}, {stop.address or '?'}: {stop.score:.2f}, "
             f"{stop.why}, {stop.km:.1f} km from before"
             for stop in route.itertuples()
         ]

@@ -17,7 +17,7 @@ import panel as pn
 import psycopg2
 import psycopg2.extras
 
-from chicago_food_assets.core.declarations.contracts import LIST_EVALUATION, SCHEMA, VISIT_LIST
+from chicago_food_assets.core.declarations.contracts import LIST_EVALUATION, PLACE_NAME, SCHEMA, VISIT_LIST
 from service.api import exports
 from service.dashboard.charts import WIDTH, style
 from service.dashboard.dashboard import nothing_to_show, notice, reason_text
@@ -67,7 +67,7 @@ HEADERS = {
 def shown(names: tuple[str, ...]) -> str:
     """The columns of a page's query; a place's name is its legal one, else its public one (some extracts dropped
     the legal name: a list must not open with nameless places)."""
-    return ", ".join("coalesce(dba_name, aka_name) AS dba_name" if name == "dba_name" else name for name in names)
+    return ", ".join(f"{PLACE_NAME} AS dba_name" if name == "dba_name" else name for name in names)
 
 
 def read_frame(url: str, statement: str, params: tuple = ()) -> pd.DataFrame:

@@ -13,6 +13,8 @@ from chicago_food_assets.core.declarations import catalog, targets
 from chicago_food_assets.core.declarations.columns import Column, Contract, contract
 
 SCHEMA = "food"  # the PostgreSQL schema every table lives in
+# what the demo and the pages call a place in SQL: its legal name, else its public one (extracts dropped the legal)
+PLACE_NAME = "coalesce(dba_name, aka_name)"
 Measured = dict[str, str | int | float | None]  # a row of a backtest: a model, its cutoff or `pooled`, its numbers
 
 
