@@ -30,7 +30,7 @@ from chicago_food_assets.local.environment import PROJECT
 from chicago_food_assets.local.replay import ReplayServer, read_rows
 from chicago_food_assets.resources.postgres import PostgresResource
 from chicago_food_assets.resources.socrata import SocrataResource
-from chicago_food_assets_tests.helpers import user_environment
+from chicago_food_assets_tests.helpers import Demo, user_environment
 
 
 @pytest.fixture(scope="session")
@@ -260,10 +260,41 @@ def pipeline(server_url: str, replay_server: ReplayServer, tmp_path_factory) -> 
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """The controller of a session with workers on a shared server drops the template they cloned."""
+    """The controller of a session with workers on a shared server drops the template they cloned; the controller (or
+    a session without workers) removes the demo's state folder."""
+    if hasattr(session.config, "workerinput"):
+        return
+    basetemp = session.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
     url = os.environ.get("CHICAGO_FOOD_TEST_POSTGRES_URL")
-    if url and not hasattr(session.config, "workerinput") and session.config.pluginmanager.hasplugin("dsession"):
-        drop_database(url, template_name(session.config._tmp_path_factory.getbasetemp()))  # type: ignore[attr-defined]
+    if url and session.config.pluginmanager.hasplugin("dsession"):
+        drop_database(url, template_name(basetemp))
+    made = basetemp / "demo" / "folder"
+    if made.exists():
+        shutil.rmtree(made.read_text(), ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """`./run demo` as a new user runs it (a fresh state folder, the user's environment), then `./run stop`. Run once
+    per session by the first worker that asks, the others waiting for it (as `pipeline`); each test works on a copy
+    (`copy_demo`), so the README's commands can run on several workers at once."""
+    own = tmp_path_factory.getbasetemp()
+    shared = (own.parent if os.environ.get("PYTEST_XDIST_WORKER") else own) / "demo"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (shared / "stdout").exists():
+            if (shared / "folder").exists():  # a build that failed
+                shutil.rmtree((shared / "folder").read_text(), ignore_errors=True)
+            folder = Path(tempfile.mkdtemp(prefix="cfa-demo-"))
+            folder.chmod(0o755)  # the embedded server's system user enters it
+            (shared / "folder").write_text(str(folder))
+            env = user_environment(folder / "state")
+            done = subprocess.run(["./run", "demo"], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900)
+            stopped = subprocess.run(["./run", "stop"], cwd=PROJECT, env=env, capture_output=True, text=True)
+            assert done.returncode == 0 and stopped.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+            (shared / "stdout").write_text(done.stdout)
+    return Demo(Path((shared / "folder").read_text()) / "state", (shared / "stdout").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -318,32 +349,40 @@ def state() -> Iterator[Path]:
 
 
 # The longest files first, in the order xdist hands them out (./run test's --dist loadfile --no-loadscope-reorder: by
-# default xdist reorders files by their number of tests). Each worker starts with one file and, when that file has at
-# most two tests, is given the next one at once: so the fourth file goes to the first worker, beside the single
-# first-contact test.
-LONGEST = (  # by their time in `./run test --durations=70`, longest first (the fourth: see above)
+# default xdist reorders files by their number of tests). Each worker starts with one file and, while it has at most
+# two tests to run, is given the next file at once: the first two files (a test each, both on the demo's state: one
+# worker builds the demo while the other waits for it) take the fourth and fifth files with them; the rest go to
+# whichever worker runs short first.
+LONGEST = (  # by their time in `./run test --durations=60`
     "test_first_contact.py",
-    "test_automation.py",
+    "test_readme_commands.py",
     "test_alerts.py",
-    "test_readme_elsewhere.py",
-    "test_service.py",
+    "test_automation.py",
     "test_training.py",
+    "test_readme_elsewhere.py",
     "test_instance.py",
+    "test_service.py",
     "test_data_files.py",
-    "test_dashboard.py",
-    "test_infra.py",
-    "test_packaging.py",
     "test_benchmarks.py",
-    "test_models.py",
+    "test_infra.py",
     "test_state_folders.py",
+    "test_dashboard.py",
+    "test_models.py",
+    "test_packaging.py",
 )
 
 
 # The tiers (`-m unit`, `-m integration`, `-m system`; `./run test --fast` runs the first). A test's tier follows from
 # what it uses: a browser, a user's state folder (the `./run` commands) or a daemon make it `system`; a server
 # (PostgreSQL, S3, the replay server, the API) `integration`; the core on DataFrames alone is `unit`.
-SYSTEM_MODULES = ("test_first_contact.py", "test_readme_elsewhere.py", "test_state_folders.py", "test_dashboard.py")
-SYSTEM_FIXTURES = {"state", "browser", "dashboard"}
+SYSTEM_MODULES = (
+    "test_first_contact.py",
+    "test_readme_commands.py",
+    "test_readme_elsewhere.py",
+    "test_state_folders.py",
+    "test_dashboard.py",
+)
+SYSTEM_FIXTURES = {"state", "browser", "dashboard", "demo"}
 SERVER_FIXTURES = {
     "server_url", "postgres_url", "postgres", "schema", "replay_server", "replay", "socrata", "pipeline", "api",
     "s3_endpoint", "s3_bucket", "dagster_url", "instance", "objects", "built", "small_disk", "database",

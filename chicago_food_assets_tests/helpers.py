@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -119,6 +120,19 @@ def user_environment(state: Path) -> dict[str, str]:
     env["CHICAGO_FOOD_STATE_DIR"] = str(state)
     env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if not p.startswith(str(PROJECT)))
     return env
+
+
+@dataclass(frozen=True)
+class Demo:
+    """What `./run demo` left (conftest's `demo`): its state folder, stopped, and what it printed."""
+
+    state: Path
+    stdout: str
+
+
+def copy_demo(demo: Demo, state: Path) -> None:
+    """The demo's state folder as `state`, a test's own (`cp -a`: the embedded server's files keep their owner)."""
+    subprocess.run(["cp", "-a", str(demo.state), str(state)], check=True)
 
 
 def bash(script: str, env: dict[str, str], timeout: float = 600) -> subprocess.CompletedProcess:

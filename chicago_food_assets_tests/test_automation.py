@@ -432,6 +432,7 @@ def test_a_backfill_from_the_asset_graph_is_followed_by_the_daemon_once(server_u
     ):
         for name, value in daemon_settings(home, dagster_url, tables_url, replay, tmp_path).items():
             monkeypatch.setenv(name, value)
+        monkeypatch.setenv("CHICAGO_FOOD_FOLLOW_UP_INTERVAL_SECONDS", "5")  # the sensor's ticks 5 s apart, not 30
         weeks = ("2013-01-07", "2013-03-04")
         materialize_cli(WEEKLY_FEATURES, weeks)
         materialize_cli(MODELS, None, "-c", str(config))
@@ -456,6 +457,7 @@ def test_a_backfill_from_the_asset_graph_is_followed_by_the_daemon_once(server_u
                 return len(instance.fetch_materializations(filter, limit=10).records)
 
             wait(lambda: written("establishment_risk") >= 1, 300, "the lookups followed", tmp_path / "daemon.log")
+            wait(lambda: written("establishments") >= 1, 300, "the register followed", tmp_path / "daemon.log")
             settled = time.time()
             wait(lambda: ticks(settled) >= 2, 300, "two more ticks", tmp_path / "daemon.log")
             assert written("establishment_risk") == 1 and written("establishments") == 1

@@ -1,8 +1,10 @@
 """A new user's first hour: every command the README shows, pasted into a shell on a fresh state folder.
 
-The commands are read from the README's ```bash blocks, so a README edit that breaks one fails here. Servers
-(`./run ui|api|dashboard`) are started, asked a question and stopped. The only edits to a pasted line: `./run test`
-is not run (it is this suite) and the examples' `.state-NAME` folders become temporary ones.
+The commands are read from the README's ```bash blocks, so a README edit that breaks one fails here. `./run demo` runs
+once per session (conftest's `demo`); this file starts the servers (`./run ui|api|dashboard`) on a copy of its state
+folder, asks each a question and stops them, test_readme_commands.py runs the other blocks on another copy at the same
+time, test_readme_elsewhere.py the blocks with state folders of their own. The only edits to a pasted line: `./run
+test` is not run (it is this suite) and the examples' `.state-NAME` folders become temporary ones.
 """
 
 import json
@@ -18,7 +20,7 @@ import requests
 
 from chicago_food_assets.definitions import defs
 from chicago_food_assets.local.environment import PROJECT
-from chicago_food_assets_tests.helpers import bash, processes_of, scaled, user_environment
+from chicago_food_assets_tests.helpers import Demo, bash, copy_demo, processes_of, scaled, user_environment
 
 SERVERS = {  # command -> (port, path that answers 200 once it is up)
     "./run ui": (3000, "/server_info"),
@@ -102,23 +104,28 @@ def graphql(query: str) -> dict:
     return answer["data"]
 
 
-@pytest.mark.timeout(900)  # a new user's first hour in minutes: two demos, the servers, the examples
-def test_every_readme_command_works_as_pasted(state):
+def on_the_demos_state(block: list[str]) -> bool:
+    """A block test_readme_commands.py runs on a copy of the demo's state folder: not the two commands, no server."""
+    return not elsewhere(block) and not any(command in SERVERS for command in block) and "./run demo" not in block
+
+
+@pytest.mark.timeout(600)
+def test_the_demo_and_the_servers_work_as_pasted(demo: Demo, state: Path):
     blocks = readme_blocks()
     commands = [command for block in blocks for command in block]
     assert commands[:2] == ["./run demo", "./run test"], "the two commands come first"
-    handled = {"./run demo", "./run test", *SERVERS}
-    env = user_environment(state)
-
-    demo = bash("./run demo", env)
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
     assert "selected model " in demo.stdout and "ROC AUC" in demo.stdout and "done." in demo.stdout
     assert len(demo.stdout.splitlines()) < 40, "the demo is quiet by default: one line per stage"
     log = Path(re.search(r"Dagster's full log: (\S+)", demo.stdout).group(1))
-    assert log.is_relative_to(state) and "STEP_SUCCESS" in log.read_text()
+    assert log.is_relative_to(demo.state) and "STEP_SUCCESS" in log.read_text()
+    copy_demo(demo, state)
+    env = user_environment(state)
 
     servers = [command for command in commands if command in SERVERS]
     assert sorted(servers) == sorted(SERVERS)
+    # every command is run: here (the servers), by test_readme_commands.py or by test_readme_elsewhere.py
+    others = [c for b in blocks if on_the_demos_state(b) or elsewhere(b) for c in b]
+    assert set(commands) <= {"./run demo", "./run test", *SERVERS, *others}
     # a SIGTERM to `./run api` itself (not its group) stops the API server it started
     api = serve("./run api", env)
     os.kill(api.pid, signal.SIGTERM)
@@ -154,18 +161,6 @@ def test_every_readme_command_works_as_pasted(state):
         for process in started:
             if process.poll() is None:
                 stop(process)
-
-    for block in blocks[2:]:
-        if any(command in SERVERS for command in block):
-            continue
-        if elsewhere(block):  # test_readme_elsewhere.py runs these, at the same time as this test
-            handled.update(block)
-            continue
-        run_block(block, state, env)
-        handled.update(block)
-    assert set(commands) <= handled
-    card = (state.parent / "docs" / "model.md").read_text()
-    assert "<!-- generated: card -->\n### Model card: " in card  # the demo's model, written by ./run docs
 
     # ./run status on the demo's state: the model in service is healthy; a week the Socrata sensor gave up on is not
     status = bash("./run status", env)

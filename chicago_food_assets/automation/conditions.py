@@ -14,6 +14,8 @@ Not follow-ups, and kept as they are: the Socrata change sensor, the weekly sche
 checks), monthly retraining, the daily source check, freshness and the alerts sensor.
 """
 
+import os
+
 from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus
 
 
@@ -39,10 +41,12 @@ def current() -> AutomationCondition:
     return AutomationCondition.eager()
 
 
+INTERVAL_SECONDS = int(os.environ.get("CHICAGO_FOOD_FOLLOW_UP_INTERVAL_SECONDS", "30"))  # between evaluations, at least
+
 follow_ups = AutomationConditionSensorDefinition(
     "follow_ups",
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=INTERVAL_SECONDS,
     description=__doc__,
 )
