@@ -135,7 +135,13 @@ class Contract:
 def _cast(series: pd.Series, column: Column) -> pd.Series:
     dtype = column.dtype
     if column.kind in ("date", "instant"):
-        values = pd.to_datetime(series, utc=column.kind == "instant")
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):  # as to_datetime would give it, without its cache
+            # probe (which turns every value into a Timestamp object: 3 s of the demo)
+            naive = series.dt.tz is None
+            values = series.dt.tz_localize("UTC") if naive and column.kind == "instant" else series
+            values = values.dt.tz_convert("UTC") if not naive and column.kind == "instant" else values
+        else:
+            values = pd.to_datetime(series, utc=column.kind == "instant")
         if column.kind == "date" and values.dt.tz is not None:
             values = values.dt.tz_convert("UTC").dt.tz_localize(None)
         return values.astype(dtype)
