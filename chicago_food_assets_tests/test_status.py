@@ -119,7 +119,12 @@ def test_a_signal_to_a_launched_command_stops_its_whole_group(tmp_path):
     assert time.monotonic() - started < servers.PATIENCE  # stopped by the signal, not killed after the wait
     assert not servers._running(child) and not record.exists()
     # and ./run stop finds a recorded group and stops it
-    stray = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    # (the stray starts with SIGTERM's default action whatever this worker inherited or an earlier test left ignored)
+    def default_term() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    stray = subprocess.Popen(["sleep", "300"], start_new_session=True, preexec_fn=default_term)
     (tmp_path / "servers" / f"api-{stray.pid}.json").write_text(f'{{"name": "api", "pid": {stray.pid}}}')
     assert servers.stop_all(tmp_path) == ["api"]
     assert stray.wait(10) == -signal.SIGTERM
