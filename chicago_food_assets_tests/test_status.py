@@ -118,6 +118,7 @@ def test_a_signal_to_a_launched_command_stops_its_whole_group(tmp_path):
     assert launcher.wait(15) == 0
     assert time.monotonic() - started < servers.PATIENCE  # stopped by the signal, not killed after the wait
     assert not servers._running(child) and not record.exists()
+
     # and ./run stop finds a recorded group and stops it
     # (the stray starts with SIGTERM's default action whatever this worker inherited or an earlier test left ignored)
     def default_term() -> None:
