@@ -251,6 +251,8 @@ def test_the_daemon_tells_a_failed_run_once_by_email_and_webhook_across_a_restar
             "CHICAGO_FOOD_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_port}/hook",
             "CHICAGO_FOOD_UI_URL": "https://dagster.example.org",
             "CHICAGO_FOOD_ALERT_INTERVAL_SECONDS": "5",
+            # the step fails for good at its first try (each try waits out the client's backoff: 31 s)
+            "CHICAGO_FOOD_SOCRATA_STEP_RETRIES": "0",
         }
         for name, value in settings.items():
             monkeypatch.setenv(name, value)
