@@ -34,6 +34,9 @@ def main() -> None:
                 card.append(time.perf_counter() - start)
                 expect(page.locator("svg text").first).to_be_attached(timeout=60_000)  # a chart has drawn
                 plot.append(time.perf_counter() - start)
+                # the charts below the first are drawn after it (deferred load): the next load starts once this
+                # page is whole, as one user's would, not while the server still draws this one's
+                expect(page.locator(".pn-loading")).to_have_count(0, timeout=60_000)
                 page.close()
             browser.close()
     finally:

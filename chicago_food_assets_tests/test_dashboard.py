@@ -83,6 +83,12 @@ def figures_without_legend(page) -> list[str]:
     )
 
 
+def whole(page) -> None:
+    """Wait until the page is whole: the charts and tables below the first are drawn once the page is in the
+    browser (Panel's deferred load), each a loading placeholder until then."""
+    expect(page.locator(".pn-loading")).to_have_count(0, timeout=30_000)
+
+
 def test_the_page_a_model_owner_reads_on_monday(browser, dashboard, pipeline):
     page = browser.new_page(viewport={"width": 1400, "height": 3000})
     requested: list[str] = []
@@ -90,6 +96,7 @@ def test_the_page_a_model_owner_reads_on_monday(browser, dashboard, pipeline):
     page.goto(dashboard)
     page.wait_for_selector("#model-version", timeout=30_000)
     expect(page.locator("svg text").first).to_be_attached(timeout=30_000)  # locators pierce Bokeh's shadow DOM
+    whole(page)
     model = read_table(pipeline["postgres"], "food", "current_model").iloc[0]
     assert page.locator("#model-version").inner_text() == model.model_version
     expect(page.get_by_text(f"{model['name']}, selected by {model['selected_because']}")).to_be_visible()
@@ -144,6 +151,7 @@ def test_the_page_a_model_owner_reads_on_monday(browser, dashboard, pipeline):
         f"{expected_count(monitoring, first, last, types[:3]):,}", timeout=15_000
     )
     page.wait_for_timeout(1500)
+    whole(page)
     assert overlapping_labels(page) == [] and figures_without_legend(page) == []
     page.screenshot(path=str(ARTIFACTS / "dashboard-three-types.png"), full_page=True)
     page.close()
