@@ -14,7 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from benchmarks.report import record
 from chicago_food_assets.local.launcher import dashboard_command, reader_url
-from chicago_food_assets_tests.helpers import free_port, start_process
+from chicago_food_assets_tests.helpers import free_port, start_process, whole
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
                 plot.append(time.perf_counter() - start)
                 # the charts below the first are drawn after it (deferred load): the next load starts once this
                 # page is whole, as one user's would, not while the server still draws this one's
-                expect(page.locator(".pn-loading")).to_have_count(0, timeout=60_000)
+                whole(page, timeout_ms=60_000)
                 page.close()
             browser.close()
     finally:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import requests
@@ -52,6 +53,14 @@ def scaled(seconds: float) -> float:
     `panel serve` took over 60 s at a load average of 8 on two cores)."""
     load = os.getloadavg()[0] / (os.cpu_count() or 1)
     return seconds * min(max(1.0, 2 * load), 6.0)
+
+
+def whole(page: Any, timeout_ms: int = 30_000) -> None:
+    """Wait until a dashboard page is whole: the charts below its first are drawn once the page is in the browser
+    (Panel's deferred load), each a loading placeholder (`.pn-loading`) until then."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(".pn-loading")).to_have_count(0, timeout=timeout_ms)
 
 
 def start_process(

@@ -16,7 +16,7 @@ from chicago_food_assets.local.embedded import with_database
 from chicago_food_assets.local.launcher import dashboard_command
 from chicago_food_assets.resources.tables import read_table
 from chicago_food_assets_tests.conftest import ARTIFACTS, needs_chromium
-from chicago_food_assets_tests.helpers import free_port, start_process
+from chicago_food_assets_tests.helpers import free_port, start_process, whole
 from service.db import ensure_reader
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -81,12 +81,6 @@ def figures_without_legend(page) -> list[str]:
                 .some((r) => r.type === 'Legend' && r.items.length > 0))
             .map((f) => f.title ? f.title.text : '(untitled)')"""
     )
-
-
-def whole(page) -> None:
-    """Wait until the page is whole: the charts and tables below the first are drawn once the page is in the
-    browser (Panel's deferred load), each a loading placeholder until then."""
-    expect(page.locator(".pn-loading")).to_have_count(0, timeout=30_000)
 
 
 def test_the_page_a_model_owner_reads_on_monday(browser, dashboard, pipeline):

@@ -75,19 +75,15 @@ def style(element: hv.Element, **options: object) -> hv.Element:
     return element.opts(hooks=[_svg], fontsize=fontsize, shared_axes=False, **options)
 
 
-def distribution(rows: pd.DataFrame, types: list[str]) -> hv.Layout:
-    """Chosen weeks' score histogram against training's, per facility type (shares on the training deciles)."""
-    plots = []
-    for name in types:
-        if rows[rows["facility_type"] == name].empty:
-            continue
-        frame = distribution_frame(rows, name)
-        bars = frame.hvplot.bar(
-            x="decile of training scores", y="share", by="scores", title=name, height=240, width=WIDTH, rot=0
-        )
-        # the legend beside the plot, outside the data: no decile's bars are ever under it
-        plots.append(style(bars, multi_level=False, show_legend=True, legend_position="right"))
-    return hv.Layout(plots).cols(1)
+def distribution(rows: pd.DataFrame, name: str) -> hv.Element:
+    """A facility type's score histogram in the chosen weeks against training's (shares on the training deciles);
+    `rows` hold that type."""
+    frame = distribution_frame(rows, name)
+    bars = frame.hvplot.bar(
+        x="decile of training scores", y="share", by="scores", title=name, height=240, width=WIDTH, rot=0
+    )
+    # the legend beside the plot, outside the data: no decile's bars are ever under it
+    return style(bars, multi_level=False, show_legend=True, legend_position="right")
 
 
 def drift(rows: pd.DataFrame, types: list[str]) -> hv.Overlay:

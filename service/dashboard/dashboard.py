@@ -276,14 +276,12 @@ def build(url: str) -> pn.template.BootstrapTemplate:
         if not facility_types:
             return notice("Choose at least one facility type in the sidebar.")
         rows = between(data.monitoring, first_week, last_week)
-        shown = [name for name in facility_types if (rows["facility_type"] == name).any()]
-        if not shown:
-            return pn.pane.HoloViews(distribution(rows, shown))
-        # the first type's chart with the page, the others once it is in the browser
-        charts = [distribution(rows, [name]) for name in shown]
-        return pn.Column(
-            pn.pane.HoloViews(charts[0]), *(later(lambda chart=chart: pn.pane.HoloViews(chart)) for chart in charts[1:])
-        )
+        charts = [distribution(rows, name) for name in facility_types if (rows["facility_type"] == name).any()]
+        if not charts:
+            return notice("No scores of the chosen facility types in these weeks.")
+        # the first type's chart with the page, the others once it is in the browser (`later` takes a function: Panel
+        # takes a functools.partial for an object to show)
+        return pn.Column(pn.pane.HoloViews(charts[0]), *(later(lambda c=c: pn.pane.HoloViews(c)) for c in charts[1:]))
 
     def drifts(facility_types: list[str]) -> object:
         if not facility_types:
