@@ -125,6 +125,26 @@ def test_the_sample_passes_the_no_future_recomputation(clean_sample, citations):
     assert len(own.verify_no_future(clean_sample, repeated, citations=citations, sample=50)) == 50
 
 
+def test_a_feature_that_reads_the_same_day_is_caught_though_a_days_rows_share_a_world(
+    clean_sample, citations, monkeypatch
+):
+    honest = own.build
+
+    def leaky(inspections, history=None, citations=None):  # adds the day's fails, its own and its neighbours'
+        out = honest(inspections, history, citations)
+        rows = pd.concat([inspections, history]) if history is not None else inspections
+        fails = rows.drop_duplicates("inspection_id").groupby("inspection_date")["failed"].sum()
+        out["prior_inspections"] += inspections["inspection_date"].map(fails).to_numpy()
+        return out
+
+    monkeypatch.setattr(own, "build", leaky)
+    week = clean_sample[clean_sample["week"] == pd.Timestamp("2013-01-14")]
+    history = clean_sample[clean_sample["week"] < pd.Timestamp("2013-01-14")]
+    table = own.build(week, history, citations)
+    assert week["inspection_date"].nunique() <= 6 < 50  # fifty rows of a week: several to a day, to a world
+    assert len(own.verify_no_future(week, table, history, citations, sample=50)) == 50
+
+
 def test_current_violations_and_results_are_not_features():
     assert not {"results", "failed", "critical_count", "serious_count", "minor_count", "violation_count"} & set(
         own.BUILT

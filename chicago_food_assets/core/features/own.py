@@ -290,9 +290,11 @@ def verify_no_future(
     inspection of the 90 days before: its ZIP code's, its surroundings' and the city's) with their citations. A
     feature that reads the row's own outcome, a row of the same day or a later one comes out different; so does a
     stored value that is not what `build` gives. Every feature, declared now or later, is covered without code of its
-    own. The sampled rows are rebuilt in one `build`: each
-    with its past in a world of its own (its keys and ids relabelled, and its own `peers.REGION`: the city-wide
-    and nearby totals of one world never count another's rows), so no row sees another's.
+    own. The sampled rows are rebuilt in one `build`, the rows of one day together in a world of their own (its keys
+    and ids relabelled, and its own `peers.REGION`: the city-wide and nearby totals of one world never count
+    another's rows). Rows of the same day share their past, so they share a world: a week's sample is built over
+    the city's 90 days a handful of times, not once per row; a feature that read a same-day row would read that
+    row's changed outcome there, or miss the unsampled ones, and differ all the same.
     """
     rows = pd.concat([inspections, history], ignore_index=True) if history is not None else inspections
     rows = rows.drop_duplicates("inspection_id").reset_index(drop=True)
@@ -303,20 +305,22 @@ def verify_no_future(
     day = rows["inspection_date"].to_numpy()
     codes = {name: pd.factorize(rows[name])[0] for name in ("establishment", "chain", "zip")}
     window = np.timedelta64(peers.ZIP_DAYS, "D")
+    days, world_of = np.unique(day[at], return_inverse=True)
     pasts = []
-    for here in at:  # one mask per sampled row: a check on a sample, not a data path
-        chain = codes["chain"][here]
-        readable = (  # its establishment's, its chain's, and every inspection of the 90 days before (the city's)
-            (codes["establishment"] == codes["establishment"][here])
-            | ((codes["chain"] == chain) & (chain >= 0))
-            | (day >= day[here] - window)
+    for number, today in enumerate(days):  # one mask per sampled day: a check on a sample, not a data path
+        members = at[world_of == number]
+        chains = codes["chain"][members]
+        readable = (  # their establishments', their chains', and every inspection of the 90 days before (the city's)
+            np.isin(codes["establishment"], codes["establishment"][members])
+            | np.isin(codes["chain"], chains[chains >= 0])
+            | (day >= today - window)
         )
-        pasts.append(np.flatnonzero((day < day[here]) & readable))
-    world = np.repeat(np.arange(len(at)), [len(past) for past in pasts])
+        pasts.append(np.flatnonzero((day < today) & readable))
+    world = np.repeat(np.arange(len(days)), [len(past) for past in pasts])
     # each row's place in id order, once: a world's ids keep the order of the originals
     order = np.argsort(np.argsort(rows["inspection_id"].to_numpy(dtype=np.int64), kind="stable"), kind="stable")
     past = _world(rows, order, np.concatenate(pasts), world)
-    own = _world(rows, order, at, np.arange(len(at)))
+    own = _world(rows, order, at, world_of)
     own["failed"] = ~own["failed"].astype(bool)
     own["results"] = np.where(own["results"] == "Fail", "Pass", "Fail")
     own[["critical_count", "serious_count", "minor_count"]] = 7
