@@ -197,9 +197,14 @@ def test_permuting_one_days_outcomes_and_violations_changes_no_score_on_or_befor
     assert (before.loc[later] != after.loc[later]).any(), "the permutation reached no later score: a vacuous test"
 
 
-def test_the_backtest_has_every_cutoff_and_a_pooled_row_with_an_interval(table):
-    settings = training.Settings(xgboost=SMALL, knn_sample=3000)
-    trained = training.fit(table, settings)
+@pytest.fixture(scope="module")
+def backtested(table) -> training.Trained:
+    """A fit with every backtest cutoff (small trees), shared by the backtest's and the calibration's tests."""
+    return training.fit(table, training.Settings(xgboost=SMALL, knn_sample=3000))
+
+
+def test_the_backtest_has_every_cutoff_and_a_pooled_row_with_an_interval(backtested):
+    trained = backtested
     backtest = trained.backtest
     cutoffs = sorted(set(backtest["cutoff"]) - {evaluation.POOLED})
     assert len(cutoffs) >= 3 and cutoffs[-1] == str(trained.window.cutoff)  # the holdout's window is the last
@@ -264,9 +269,8 @@ def test_scores_are_calibrated_before_the_holdout_without_changing_their_order(t
     assert "## Calibration" in card.model_card(chosen, [])
 
 
-def test_with_earlier_backtest_windows_calibration_fits_on_their_out_of_time_scores(table):
-    settings = training.Settings(xgboost=SMALL, knn_sample=3000, backtest_cutoffs=2)
-    trained = training.fit(table, settings)
+def test_with_earlier_backtest_windows_calibration_fits_on_their_out_of_time_scores(table, backtested):
+    trained, settings = backtested, backtested.settings
     chosen = selection.choose(trained, table)
     earlier = trained.earlier_windows
     assert len(earlier) == chosen.calibration.rows > 500
