@@ -67,6 +67,18 @@ def test_an_establishment_has_its_latest_score_and_history(api, scores):
     )["inspection_id"].tolist()
 
 
+def test_the_lookups_hold_each_places_newest_score_and_its_count_of_every_stored_score(pipeline, scores):
+    """establishment_risk reads only each place's newest row and the counts from PostgreSQL (`History.latest`,
+    `History.counts`); the whole scores table, sorted in pandas, gives the same table."""
+    ordered = scores.sort_values(["establishment", "inspection_date", "inspection_id"], kind="stable")
+    expected = ordered.drop_duplicates("establishment", keep="last").reset_index(drop=True)
+    expected["inspections_scored"] = ordered.groupby("establishment").size().reindex(expected["establishment"]).values
+    lookups = read_table(pipeline["postgres"], "food", "establishment_risk")
+    assert len(lookups) == scores["establishment"].nunique() > 1000
+    got = lookups.sort_values("establishment", kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected[list(got.columns)], check_dtype=False)
+
+
 def test_a_weeks_scores_come_ranked_and_page_by_cursor_without_gaps(api, scores):
     week = scores[scores["week"] == pd.Timestamp("2013-03-04")]
     seen, cursor = [], None

@@ -24,6 +24,8 @@ from chicago_food_assets.core.declarations.contracts import (
 )
 from chicago_food_assets.core.models import fairness, reasons, scoring
 from chicago_food_assets.core.models.training import Selected
+from chicago_food_assets.resources.history import History
+from chicago_food_assets.resources.postgres import PostgresResource
 
 SCORES = key_of(INSPECTION_SCORES)
 MONITORING = key_of(SCORE_MONITORING)
@@ -139,15 +141,21 @@ def score_monitoring(context: AssetExecutionContext, inspection_scores: pd.DataF
 
 
 @asset(
-    ins={"inspection_scores": AssetIn()},
+    deps=[SCORES],
     **table_asset(ESTABLISHMENT_RISK),
     check_specs=[ONE_ROW.spec("establishment_risk")],
     group_name="scores",
     automation_condition=conditions.follows(),
     description="The latest score of each establishment (by license; name and address when the license is 0).",
 )
-def establishment_risk(inspection_scores: pd.DataFrame):
-    table = ESTABLISHMENT_RISK.conform(scoring.latest_by_establishment(inspection_scores))
+def establishment_risk(postgres: PostgresResource):
+    # each place's newest score and its number of scores, read as such: not every week's scores (300,000 rows of
+    # a city's history, read after every new week)
+    stored = History(postgres)
+    latest = stored.latest(INSPECTION_SCORES, "establishment", ("inspection_date", "inspection_id"))
+    table = ESTABLISHMENT_RISK.conform(
+        scoring.latest_by_establishment(latest, stored.counts(INSPECTION_SCORES, "establishment"))
+    )
     yield Output(table, metadata={"licensed": int((table["license"] > 0).sum())})  # row count: the IO manager
     repeated = int(table["establishment"].duplicated().sum())
     yield ONE_ROW.result("establishment_risk", repeated == 0, {"repeated": repeated})

@@ -64,6 +64,30 @@ class History:
         except LookupError:
             return contract.select(columns).empty()
 
+    def latest(self, contract: Contract, key: str, order: Sequence[str]) -> pd.DataFrame:
+        """The last row of each `key` value by `order` (its newest), all of the contract's columns: one query, the
+        rest of the table never leaves the database."""
+        table = Table(SCHEMA, contract)
+        columns = sql.SQL(", ").join(map(sql.Identifier, (key, *order)))
+        newest = sql.SQL("SELECT DISTINCT ON ({}) {} FROM {} ORDER BY {}, {}").format(
+            sql.Identifier(key),
+            columns,
+            table.identifier,
+            sql.Identifier(key),
+            sql.SQL(", ").join(sql.SQL("{} DESC").format(sql.Identifier(name)) for name in order),
+        )
+        return read_rows(self.postgres, table, sql.SQL("({}) IN ({})").format(columns, newest))
+
+    def counts(self, contract: Contract, key: str) -> pd.Series:
+        """How many rows each `key` value has, by that value."""
+        query = sql.SQL("SELECT {0}, count(*) FROM {1} GROUP BY {0}").format(
+            sql.Identifier(key), Table(SCHEMA, contract).identifier
+        )
+        with self.postgres.connect() as connection, connection.cursor() as cursor:
+            cursor.execute(query)
+            found = cursor.fetchall()
+        return pd.Series(dict(found), dtype="int64").rename_axis(key)
+
     def newest_week(self, contract: Contract) -> date | None:
         """The newest week a weekly table holds rows of (None when it holds none)."""
         query = sql.SQL("SELECT max({}) FROM {}").format(

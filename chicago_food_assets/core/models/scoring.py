@@ -87,12 +87,12 @@ def score_table(
     return out[list(COLUMNS)]
 
 
-def latest_by_establishment(scores: pd.DataFrame) -> pd.DataFrame:
-    """The most recent score of each establishment, and how many of its inspections were scored."""
-    ordered = scores.sort_values(["establishment", "inspection_date", "inspection_id"], kind="stable")
-    latest = ordered.drop_duplicates("establishment", keep="last").copy()
-    latest["inspections_scored"] = ordered.groupby("establishment").size().reindex(latest["establishment"]).to_numpy()
-    return latest.reset_index(drop=True)
+def latest_by_establishment(latest: pd.DataFrame, scored: pd.Series) -> pd.DataFrame:
+    """Each establishment's most recent score (`latest`: one row each, its newest by date and inspection id) with how
+    many of its inspections were scored (`scored`, by establishment), in establishment order."""
+    out = latest.sort_values("establishment", kind="stable").reset_index(drop=True)
+    out["inspections_scored"] = scored.reindex(out["establishment"]).to_numpy()
+    return out
 
 
 def distribution(score: np.ndarray, facility_type: pd.Series) -> dict:
