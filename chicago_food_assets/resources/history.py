@@ -1,4 +1,4 @@
-"""The history the assets read: earlier rows of the weekly tables, as a repository over the table store."""
+"""The history the assets read: earlier (or newest) rows of the weekly tables, as a repository over the table store."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +15,7 @@ from chicago_food_assets.resources.tables import read_rows
 
 @dataclass(frozen=True)
 class History:
-    """Earlier rows: what a week's features read, and where a changed inspection is stored."""
+    """Earlier rows: what a week's features read, where a changed inspection is stored, each place's newest score."""
 
     postgres: PostgresResource
 
