@@ -84,6 +84,20 @@ def test_a_list_week_the_partitions_do_not_have_is_refused_with_the_reason():
     assert asked("2013-03-04") is None and asked("2013-03-04...2013-04-01", flag="--partition-range") is None
     assert "Wednesday" in (asked("2013-03-04...2013-03-06", "raw_inspections", "--partition-range") or "")
     assert refused_partitions(["asset", "list"]) is None
+    # the week under way is a list's and a plan's, not a week of data: past the launcher's shortcut (a week of
+    # `weekly` is every partitioned asset's), the definitions decide
+    from chicago_food_assets.assets.partitions import upcoming, weekly
+    from chicago_food_assets.definitions import defs
+
+    under_way = upcoming.get_last_partition_key()
+    assert asked(under_way) is None and "after raw_inspections's newest week" in (
+        asked(under_way, "raw_inspections") or ""
+    )
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        partitions = graph.get(key).partitions_def
+        if partitions is not None:
+            assert set(weekly.get_partition_keys()) <= set(partitions.get_partition_keys()), key
 
 
 def test_a_signal_to_a_launched_command_stops_its_whole_group(tmp_path):
