@@ -303,7 +303,7 @@ def verify_no_future(
         return []
     at = pd.Index(rows["inspection_id"]).get_indexer(picked["inspection_id"])
     day = rows["inspection_date"].to_numpy()
-    codes = {name: pd.factorize(rows[name])[0] for name in ("establishment", "chain", "zip")}
+    codes = {name: pd.factorize(rows[name])[0] for name in ("establishment", "chain")}
     window = np.timedelta64(peers.ZIP_DAYS, "D")
     days, world_of = np.unique(day[at], return_inverse=True)
     pasts = []
