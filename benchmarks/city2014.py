@@ -12,6 +12,8 @@ violation), its model trained on the inspections before. Here:
    k-th takes the k-th earliest date; the first half by the median date against the median score), beside the
    City's published figures.
     python -m benchmarks.city2014 [--state DIR]   (about a minute; writes docs/results/city2014.md for ./run docs)
+    python -m benchmarks.city2014 --candidates NAME...   (the same with candidate features read too; printed only)
+    python -m benchmarks.city2014 --each-candidate   (each candidate alone: docs/results/city2014_candidates.md)
 """
 
 import argparse
@@ -29,12 +31,14 @@ from pathlib import Path
 import pandas as pd
 import psycopg2
 
+from chicago_food_assets.core.declarations import catalog
 from chicago_food_assets.core.declarations.contracts import SCHEMA
 from chicago_food_assets.core.models import evaluation
 from chicago_food_assets.local.environment import PROJECT
 from chicago_food_assets.local.sample import PROVENANCE, SOURCE
 
 RESULT = Path(__file__).resolve().parent.parent / "docs" / "results" / "city2014.md"
+CANDIDATES_RESULT = RESULT.with_name("city2014_candidates.md")
 FIRST, LAST = "2014-09-02", "2014-10-31"  # the City's test window
 CUTOFF = "2014-09-01"  # the holdout's first week: training ends on 2014-08-31, before the window's first day
 LAST_WEEK = "2014-10-27"  # the week holding the window's last day
@@ -57,10 +61,11 @@ PUBLISHED = (
 )
 
 
-def build(state: Path) -> float:
-    """The demo up to the window's last week with the City's training config; its wall time."""
+def build(state: Path, candidates: tuple[str, ...] = ()) -> float:
+    """The demo up to the window's last week with the City's training config (and `candidates`); its wall time."""
     config = state.parent / "city2014.yaml"
-    config.write_text(TRAINING)
+    added = "".join(f"\n        - {name}" for name in candidates)
+    config.write_text(TRAINING + (f"      candidates:{added}\n" if candidates else ""))
     env = {**os.environ, "CHICAGO_FOOD_STATE_DIR": str(state)}
     began = time.perf_counter()
     done = subprocess.run(
@@ -180,17 +185,14 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.city2014", description=__doc__.splitlines()[0])
-    parser.add_argument("--state", type=Path, help="a state folder to build in and keep (default: a temporary one)")
-    parser.add_argument("--out", type=Path, default=RESULT, help="where the table goes (./run docs reads it)")
-    args = parser.parse_args(argv)
-    folder = None if args.state else Path(tempfile.mkdtemp(prefix="city2014-"))
+def measure(state: Path | None, candidates: tuple[str, ...] = ()) -> tuple[dict, float]:
+    """Build (in `state`, else in a temporary folder removed after), read the window back and judge it."""
+    folder = None if state else Path(tempfile.mkdtemp(prefix="city2014-"))
     if folder is not None:
         folder.chmod(0o755)  # the embedded server's system user must enter it
-    state = args.state or folder / "state"
+    state = state or folder / "state"
     try:
-        seconds = build(state)
+        seconds = build(state, candidates)
         rows, model = window(database_url(state))
         if model["holdout_from"] != CUTOFF or not (rows["period"] == "holdout").all():
             raise SystemExit(f"the window was not scored as held out by a model trained before {CUTOFF}: {model}")
@@ -205,11 +207,62 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(["./run", "stop"], cwd=PROJECT, env={**os.environ, "CHICAGO_FOOD_STATE_DIR": str(state)})
         if folder is not None:
             subprocess.run(["rm", "-rf", str(folder)])
+    return result, seconds
+
+
+def each_candidate(out: Path) -> str:
+    """The window without candidates, then with each candidate feature alone, and with all of them: a table."""
+    runs = {"the model inputs alone": ()} | {f"+ `{name}`": (name,) for name in catalog.CANDIDATES}
+    runs["+ every candidate"] = catalog.CANDIDATES
+    lines = [
+        "| features | model | days earlier | change | first half | ROC AUC |",
+        "| --- | --- | ---: | ---: | --- | ---: |",
+    ]
+    base = None
+    for label, names in runs.items():
+        result, seconds = measure(None, names)
+        ours = result["ours"]
+        base = ours["days_earlier"] if base is None else base
+        lines.append(
+            f"| {label} | {result['model']['name']} | {ours['days_earlier']:.2f} | "
+            f"{ours['days_earlier'] - base:+.2f} | {ours['first_half_real']:.0%} -> {ours['first_half_model']:.0%} "
+            f"| {ours['roc_auc']:.3f} |"
+        )
+        print(f"{label}: {ours['days_earlier']:.2f} days, AUC {ours['roc_auc']:.3f} ({seconds:.0f} s)", flush=True)
+    text = "\n".join(lines) + (
+        "\n\n(the City's window as above, each row a `./run demo` with the training config's `candidates`: the "
+        "selected model's scores; `change`: days earlier against the model inputs alone)\n"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.city2014", description=__doc__.splitlines()[0])
+    parser.add_argument("--state", type=Path, help="a state folder to build in and keep (default: a temporary one)")
+    parser.add_argument("--out", type=Path, default=None, help="where the table goes (./run docs reads it)")
+    parser.add_argument(
+        "--candidates", nargs="+", default=(), metavar="NAME", help="candidate features the models read too"
+    )
+    parser.add_argument(
+        "--each-candidate",
+        action="store_true",
+        help=f"every candidate feature alone and all together, a demo each (about {len(catalog.CANDIDATES) + 2} "
+        "minutes; writes docs/results/city2014_candidates.md)",
+    )
+    args = parser.parse_args(argv)
+    if args.each_candidate:
+        print(each_candidate(args.out or CANDIDATES_RESULT))
+        return 0
+    result, seconds = measure(args.state, tuple(args.candidates))
     text = markdown(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text + "\n")
+    out = args.out or (RESULT if not args.candidates else None)  # a trial with candidates is printed only
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
     print(text)
-    print(f"\n(the demo with the City's training config took {seconds:.0f} s; saved to {args.out})")
+    print(f"\n(the demo with the City's training config took {seconds:.0f} s; saved to {out or 'nowhere'})")
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result["ours"].items()}))
     return 0
 

@@ -8,6 +8,8 @@ whole; everything else is prose. The parts and where they come from:
 - `ablation` (docs/model.md): `python -m benchmarks.ablation`'s last table (docs/results/ablation.md);
 - `targets` (docs/model.md): `python -m benchmarks.targets`'s last table (docs/results/targets.md);
 - `city2014` (docs/model.md): `python -m benchmarks.city2014`'s last table (docs/results/city2014.md);
+- `city2014_candidates` (docs/model.md): `python -m benchmarks.city2014 --each-candidate`'s last table
+  (docs/results/city2014_candidates.md);
 - `benchmarks` (docs/performance.md): `./run bench`'s last whole run (docs/results/benchmarks.json);
 - `simulation` (docs/plans.md): `python -m benchmarks.plans`'s last run (docs/results/plans.json);
 - `plans` (docs/plans.md): the state folder's plans, judged on the inspections that followed;
@@ -37,6 +39,7 @@ PAGES = {
     "ablation": "model.md",
     "targets": "model.md",
     "city2014": "model.md",
+    "city2014_candidates": "model.md",
     "benchmarks": "performance.md",
     "projection": "performance.md",
     "simulation": "plans.md",
@@ -243,6 +246,7 @@ def main() -> int:
         "ablation": stored("ablation.md"),
         "targets": stored("targets.md"),
         "city2014": stored("city2014.md"),
+        "city2014_candidates": stored("city2014_candidates.md"),
         "benchmarks": stored("benchmarks.json"),
         "projection": projection(measured()),
         "simulation": simulation(),

@@ -430,6 +430,35 @@ def test_without_citations_repeated_violations_are_unknown_not_zero():
     assert rows[["last_repeats", "repeats_last_2_years"]].isna().all().all()
 
 
+def test_citations_count_by_subject_in_both_numberings_over_the_2_years_before():
+    """Old 3 (hazardous food at temperature) and new 22 (cold holding) are both food temperatures; old 18 (outer
+    openings rodent-proof) is pests, a new 18 (cooking) is not; an old 33 (surfaces clean) is no subject."""
+    rows = hand_made(
+        [
+            ("2012-01-02", "Pass", "canvass", 0),  # cites old 3, 18 and 33
+            ("2012-06-04", "Pass", "canvass", 0),  # cites old 18 again
+            ("2012-06-11", "Pass", "canvass", None),  # violations not recorded
+            ("2014-08-04", "Pass", "canvass", 0),  # the 2012 citations are more than 730 days before it
+            ("2018-08-06", "Fail", "canvass", 0),  # cites new 18 (cooking: temperature) and new 38 (pests)
+            ("2018-09-03", "Pass", "canvass", 0),
+        ],
+        citations=[(1, 3, "old"), (1, 18, "old"), (1, 33, "old"), (2, 18, "old"), (5, 18, "new"), (5, 38, "new")],
+    )
+    subjects = ["temperature_citations_last_2_years", "pests_citations_last_2_years", "hands_citations_last_2_years"]
+    assert rows.loc[1, subjects].isna().all()  # nothing before it
+    assert rows.loc[2, subjects].tolist() == [1, 1, 0]
+    assert rows.loc[3, subjects].tolist() == [1, 2, 0]
+    assert rows.loc[4, subjects].isna().all()  # nothing recorded in the 2 years before
+    assert rows.loc[6, subjects].tolist() == [1, 1, 0]  # the new numbering's subjects, 2014's rows cited nothing
+    without = hand_made([("2012-01-02", "Pass", "canvass", 0), ("2012-06-04", "Pass", "canvass", 0)])
+    assert without[subjects].isna().all().all()  # without citations, unknown rather than 0
+
+
+def test_a_places_type_and_season_make_one_category():
+    rows = hand_made([("2013-01-02", "Pass", "canvass", 0), ("2013-07-01", "Fail", "canvass", 0)])
+    assert rows["facility_season"].tolist() == ["Restaurant in winter", "Restaurant in summer"]
+
+
 def test_a_row_without_a_zip_code_takes_its_places_from_an_earlier_day_and_counts_in_that_zip_codes_window():
     """Some extracts dropped the ZIP column: a row without one reads the ZIP code its place had on an earlier day
     (never the same day's: features see strictly earlier days), and looks up that ZIP code's recent rates; the rows

@@ -481,3 +481,17 @@ def test_chicagos_protocol_judges_canvass_inspections_of_each_windows_first_60_d
     weights, values = zip(*positives, strict=True)
     assert pooled["days_earlier"] == pytest.approx(np.average(values, weights=weights))
     assert pooled["rows"] == table.drop(index=evaluation.POOLED)["rows"].sum()
+
+
+def test_a_training_config_adds_candidate_features_to_the_inputs_and_refuses_other_names(table):
+    """The training assets' `candidates` (how `benchmarks.city2014 --candidates` tries one through the pipeline): the
+    default is the model inputs as they are, so the default model and its version do not change."""
+    from chicago_food_assets.assets.models import TrainingConfig
+
+    assert TrainingConfig().settings() == training.Settings()
+    settings = TrainingConfig(candidates=["facility_season", "pests_citations_last_2_years"]).settings()
+    assert settings.categorical == (*training.Settings().categorical, "facility_season")
+    assert "pests_citations_last_2_years" in settings.numeric
+    assert set(training.model_frame(table, settings).columns) >= {"facility_season", "pests_citations_last_2_years"}
+    with pytest.raises(ValueError, match="not candidate features: season; the candidates: fails_last_year"):
+        TrainingConfig(candidates=["season"]).settings()  # an input already, not a candidate

@@ -15,7 +15,7 @@ from dagster import (
 from pydantic import Field
 
 from chicago_food_assets.assets.checks import Check
-from chicago_food_assets.core.declarations import targets
+from chicago_food_assets.core.declarations import catalog, targets
 from chicago_food_assets.core.models import card, evaluation, fairness, scoring, selection, training
 from chicago_food_assets.core.models.training import Settings, Trained
 
@@ -44,6 +44,11 @@ class TrainingConfig(Config):
         default=DEFAULT.backtest_cutoffs, ge=1, description="rolling-origin cutoffs, the holdout's included"
     )
     backtest_step_weeks: int = Field(default=DEFAULT.backtest_step_weeks, ge=1, description="weeks between cutoffs")
+    candidates: list[str] = Field(
+        default=[],
+        description="candidate features (the catalog's, not yet model inputs) the models read too: to try one on "
+        "your data as the ablation does; names: " + ", ".join(catalog.CANDIDATES),
+    )
     target: str = Field(
         default=DEFAULT.target,
         description="what the models predict: "
@@ -52,6 +57,7 @@ class TrainingConfig(Config):
 
     def settings(self) -> Settings:
         defaults = DEFAULT
+        numeric, categorical = catalog.inputs_with(self.candidates)
         return Settings(
             cutoff=pd.Timestamp(self.cutoff).date() if self.cutoff else None,
             holdout_weeks=self.holdout_weeks,
@@ -70,6 +76,8 @@ class TrainingConfig(Config):
             knn={**defaults.knn, "n_neighbors": self.knn_neighbors},
             logistic={**defaults.logistic, "C": self.logistic_c},
             target=targets.check(self.target).name,
+            numeric=numeric,
+            categorical=categorical,
         )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from chicago_food_assets.core.declarations import canvass
+from chicago_food_assets.core.declarations.subjects import SUBJECTS, feature
 
 Words = Callable[[pd.Series], pd.Series]
 
@@ -60,7 +61,7 @@ class Feature:
 
 
 ITSELF, RESULTS, VIOLATIONS, RICHER = "the inspection itself", "past results", "past violations", "richer history"
-REPEATS, CHAIN, PLACE = "repeated violations", "chain", "neighbourhood"
+REPEATS, CITED, CHAIN, PLACE = "repeated violations", "what it was cited for", "chain", "neighbourhood"
 SCHEDULE = "canvass schedule"
 NO_EARLIER = "no earlier inspection"
 
@@ -204,6 +205,19 @@ FEATURES: tuple[Feature, ...] = (
         "the same repeated citations, over all its inspections of the 730 days before",
         "repeated violations in the past 2 years",
         "no violations on record in the past 2 years",
+    ),
+    *(
+        _counted(
+            feature(subject),
+            CITED,
+            f"citations for {subject.words} (old items {'/'.join(map(str, subject.old))}, new items "
+            f"{'/'.join(map(str, subject.new))}: `declarations/subjects.py`) in the 730 days before (null when no "
+            "violations were recorded in them)",
+            f"citations for {subject.words} in the past 2 years",
+            "no violations on record in the past 2 years",
+            candidate=True,
+        )
+        for subject in SUBJECTS
     ),
     Feature(
         "chain_locations",
@@ -366,9 +380,19 @@ FEATURES: tuple[Feature, ...] = (
         lambda v: "ZIP code " + v.astype(str),
     ),
     Feature("season", "text", ITSELF, "the season of the inspection", lambda v: "inspected in " + v.astype(str)),
+    Feature(
+        "facility_season",
+        "text",
+        ITSELF,
+        "the place's type and the inspection's season together (`Restaurant in summer`): seasonality by kind of place",
+        lambda v: "a " + v.astype(str),
+        "no facility type on record",
+        candidate=True,
+    ),
 )
 
-GROUPS = (ITSELF, RESULTS, VIOLATIONS, RICHER, REPEATS, CHAIN, PLACE, SCHEDULE)  # the ablation adds them in this order
+# the ablation adds them in this order
+GROUPS = (ITSELF, RESULTS, VIOLATIONS, RICHER, REPEATS, CITED, CHAIN, PLACE, SCHEDULE)
 assert {feature.group for feature in FEATURES} == set(GROUPS), "every feature in a group"
 BY_NAME = {feature.name: feature for feature in FEATURES}
 INPUTS = tuple(feature for feature in FEATURES if not feature.candidate)  # what the models read
@@ -376,3 +400,16 @@ NUMERIC = tuple(feature.name for feature in INPUTS if not feature.categorical)
 CATEGORICAL = tuple(feature.name for feature in INPUTS if feature.categorical)
 CANDIDATES = tuple(feature.name for feature in FEATURES if feature.candidate)
 COUNTS = tuple(feature.name for feature in FEATURES if feature.count)
+
+
+def inputs_with(candidates: list[str] | tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The models' numeric and categorical inputs with some candidates added (in the catalog's order); a name that
+    is not a candidate is refused, naming the candidates."""
+    unknown = sorted(set(candidates) - set(CANDIDATES))
+    if unknown:
+        raise ValueError(f"not candidate features: {', '.join(unknown)}; the candidates: {', '.join(CANDIDATES)}")
+    used = {feature.name for feature in INPUTS} | set(candidates)
+    return (
+        tuple(f.name for f in FEATURES if f.name in used and not f.categorical),
+        tuple(f.name for f in FEATURES if f.name in used and f.categorical),
+    )

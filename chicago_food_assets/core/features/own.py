@@ -14,7 +14,8 @@ from chicago_food_assets.core import dates
 from chicago_food_assets.core.arrow import integers
 from chicago_food_assets.core.declarations import canvass, catalog, targets
 from chicago_food_assets.core.declarations.contracts import INSPECTION_FEATURES
-from chicago_food_assets.core.features import peers, repeats
+from chicago_food_assets.core.declarations.subjects import SUBJECTS, feature
+from chicago_food_assets.core.features import peers, repeats, subjects
 
 IDENTIFIERS = ("inspection_id", "week", "inspection_date", "establishment", "license")
 # Which columns the models read, as numbers or categories, in which order (part of a model's settings and version),
@@ -60,6 +61,8 @@ def build(
     combined = pd.concat(frames, ignore_index=True).drop_duplicates("inspection_id", keep="first")
     zip_known = zip_as_known(combined)
     combined["repeats"] = repeats.count(combined, citations)
+    for name, cited in subjects.count(combined, citations).items():
+        combined[name] = cited.to_numpy()
     days, row_day = _day_table(combined)
     known = _history_by_day(days).iloc[row_day[: len(inspections)]].reset_index(drop=True)
 
@@ -102,6 +105,9 @@ def build(
     out["zip"] = zip_known.iloc[: len(inspections)].to_numpy()
     out["last_result"] = known["last_result"].to_numpy()
     out["season"] = SEASONS[month - 1]
+    # seasonality by kind of place: a category of its own, so that a linear model can learn it too
+    facility = inspections["facility_type"].astype(object).to_numpy()
+    out["facility_season"] = np.where(pd.isna(facility), None, facility.astype(str) + " in " + out["season"].to_numpy())
     for name, value in targets.values(inspections).items():  # the inspection's own outcome: never an input
         out[name] = value.array
     return out[list(COLUMNS)]
@@ -184,6 +190,7 @@ def _day_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
             },
             "repeats_known": repeats_known,
             "repeats": np.where(repeats_known > 0, total(np.nan_to_num(repeated)), np.nan),
+            **{name: total(np.nan_to_num(rows[name].to_numpy(dtype=float))) for name in subjects.COLUMNS},
             "result": rows["results"].to_numpy(dtype=object)[order][ends],
             "kind": rows["inspection_kind"].to_numpy(dtype=object)[order][ends],
             **{
@@ -272,6 +279,8 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
     totals = window(np.nan_to_num(days["repeats"].to_numpy(dtype=float)), two_years)
     known = window((days["repeats_known"] > 0).to_numpy(dtype=float), two_years)
     out["repeats_last_2_years"] = np.where(known > 0, totals, np.nan)
+    for subject, name in zip(SUBJECTS, subjects.COLUMNS, strict=True):  # what it was cited for, the same 2 years
+        out[feature(subject)] = np.where(known > 0, window(days[name].to_numpy(dtype=float), two_years), np.nan)
     return out
 
 
