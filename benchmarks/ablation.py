@@ -1,9 +1,9 @@
 """What each group of features adds, in the rolling-origin backtest on the bundled sample (model quality, not speed).
 
 Groups are added one at a time. Each row is the pooled backtest of the candidates trained on the groups so far;
-then each candidate feature (the catalog: computed and stored, not a model input) is added alone to all of them,
-and all candidates together. The output is a markdown table of pooled ROC AUC [95% interval] and days earlier per
-candidate model.
+then each candidate feature (the catalog: computed and stored, not read by that target's models) is added alone to
+all of them, and all candidates together. The output is a markdown table per target of pooled ROC AUC [95% interval]
+and days earlier per candidate model.
     python -m benchmarks.ablation      (both targets, about 6 minutes on 2 cores; writes docs/results/ablation.md)
     python -m benchmarks.ablation --data FEED.jsonl.gz --target critical_found   (printed only, nothing written)
 """
@@ -27,30 +27,33 @@ from chicago_food_assets.local.replay import read_rows
 warnings.filterwarnings("ignore")
 RESULT = Path(__file__).resolve().parent.parent / "docs" / "results" / "ablation.md"
 
-# the model inputs' own groups (the catalog), added one at a time in their declared order; then each candidate
-# (a feature no model reads yet) added alone to all of them, and all candidates together
-INPUT_GROUPS = [group for group in catalog.GROUPS if any(f.group == group for f in catalog.INPUTS)]
-GROUPS = {
-    ("+ " if position else "") + group: tuple(f.name for f in catalog.INPUTS if f.group == group)
-    for position, group in enumerate(INPUT_GROUPS)
-}
-CANDIDATES = {f"+ candidate `{name}` alone": (name,) for name in catalog.CANDIDATES}
-if len(catalog.CANDIDATES) > 1:
-    CANDIDATES["+ every candidate"] = catalog.CANDIDATES
+
+def steps(target: str) -> list[tuple[str, list[str]]]:
+    """The target's inputs by group (the catalog's), added one at a time in their declared order; then each candidate
+    (a feature the target's models do not read yet) added alone to all of them, and all candidates together."""
+    numeric, categorical = catalog.inputs(target)
+    inputs = [f for f in catalog.FEATURES if f.name in {*numeric, *categorical}]
+    out: list[tuple[str, list[str]]] = []
+    for group in (g for g in catalog.GROUPS if any(f.group == g for f in inputs)):  # cumulative
+        label = ("+ " if out else "") + group
+        out.append((label, [*(out[-1][1] if out else []), *(f.name for f in inputs if f.group == group)]))
+    every = [f.name for f in inputs]
+    candidates = [name for name in catalog.CANDIDATES if name not in every]
+    out += [(f"+ candidate `{name}` alone", [*every, name]) for name in candidates]
+    if len(candidates) > 1:
+        out.append(("+ every candidate", [*every, *candidates]))
+    return out
 
 
 def ablation(table, settings: training.Settings) -> str:
     """One target's table: each group added in turn, then each candidate alone and all candidates together."""
-    steps: list[tuple[str, list[str]]] = []
-    for group, names in GROUPS.items():  # cumulative
-        steps.append((group, [*(steps[-1][1] if steps else []), *names]))
-    steps += [(label, [*own.FEATURES, *names]) for label, names in CANDIDATES.items()]
     lines = []
-    for group, used in steps:
+    for group, used in steps(settings.target):
         chosen = replace(
             settings,
-            numeric=tuple(n for n in own.BUILT if n in used and not catalog.BY_NAME[n].categorical),
-            categorical=tuple(n for n in own.BUILT if n in used and catalog.BY_NAME[n].categorical),
+            # in the catalog's order, as the pipeline's models read them (`catalog.inputs`)
+            numeric=tuple(f.name for f in catalog.FEATURES if f.name in used and not f.categorical),
+            categorical=tuple(f.name for f in catalog.FEATURES if f.name in used and f.categorical),
         )
         start = time.perf_counter()
         pooled = training.fit(table, chosen).pooled

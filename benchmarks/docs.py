@@ -56,6 +56,9 @@ def features() -> str:
     for feature in catalog.FEATURES:
         kind = "category" if feature.categorical else feature.kind
         note = " (a candidate: stored and measured by the ablation, not a model input)" if feature.candidate else ""
+        if feature.input_for:
+            targets = ", ".join(f"`{target}`" for target in feature.input_for)
+            note = f" (an input for {targets}; a candidate for the other targets)"
         lines.append(f"| `{feature.name}` | {feature.group} | {kind} | {feature.description}{note} |")
     return "\n".join(lines)
 

@@ -495,3 +495,13 @@ def test_a_training_config_adds_candidate_features_to_the_inputs_and_refuses_oth
     assert set(training.model_frame(table, settings).columns) >= {"facility_season", "pests_citations_last_2_years"}
     with pytest.raises(ValueError, match="not candidate features: season; the candidates: fails_last_year"):
         TrainingConfig(candidates=["season"]).settings()  # an input already, not a candidate
+
+
+def test_each_target_reads_its_inputs_and_the_default_models_inputs_are_unchanged():
+    """`zip_critical_rate` is an input of the `critical_found` models only (their backtest and the City's window
+    gained from it; the `failed` backtest did not): the default settings of each target say so."""
+    assert training.Settings().numeric == own.NUMERIC and training.Settings().categorical == own.CATEGORICAL
+    critical = training.Settings(target="critical_found")
+    assert set(critical.numeric) - set(own.NUMERIC) == {"zip_critical_rate"}
+    assert critical.categorical == own.CATEGORICAL
+    assert "zip_critical_rate" not in training.Settings(target="failed").numeric

@@ -57,7 +57,7 @@ class TrainingConfig(Config):
 
     def settings(self) -> Settings:
         defaults = DEFAULT
-        numeric, categorical = catalog.inputs_with(self.candidates)
+        numeric, categorical = catalog.inputs(targets.check(self.target).name, self.candidates)
         return Settings(
             cutoff=pd.Timestamp(self.cutoff).date() if self.cutoff else None,
             holdout_weeks=self.holdout_weeks,

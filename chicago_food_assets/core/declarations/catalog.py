@@ -54,6 +54,8 @@ class Feature:
     # a candidate is computed, stored and measured (benchmarks/ablation.py) but not a model input: it becomes one
     # when the rolling-origin backtest gains from it
     candidate: bool = False
+    # the targets whose models read this candidate: for them its backtest and the City's 2014 window both gained
+    input_for: tuple[str, ...] = ()
 
     @property
     def categorical(self) -> bool:
@@ -270,6 +272,18 @@ FEATURES: tuple[Feature, ...] = (
         candidate=True,
     ),
     Feature(
+        "nearby_critical_rate",
+        "float",
+        PLACE,
+        "around the place as nearby_fail_rate, over the 90 days before: the share of the inspections whose violations "
+        "were recorded that found a critical (or priority) violation, weighed toward the city's share as "
+        "zip_fail_rate is (null without coordinates)",
+        share("inspections around it found critical violations at a rate of ", "% in the past 90 days"),
+        "no coordinates on record",
+        bounds=(0, 1),
+        candidate=True,
+    ),
+    Feature(
         "zip_critical_rate",
         "float",
         PLACE,
@@ -282,6 +296,7 @@ FEATURES: tuple[Feature, ...] = (
         "no ZIP code, or no inspection with recorded violations in the city in the past 90 days",
         bounds=(0, 1),
         candidate=True,
+        input_for=("critical_found",),
     ),
     Feature(
         "days_since_canvass",
@@ -399,16 +414,18 @@ INPUTS = tuple(feature for feature in FEATURES if not feature.candidate)  # what
 NUMERIC = tuple(feature.name for feature in INPUTS if not feature.categorical)
 CATEGORICAL = tuple(feature.name for feature in INPUTS if feature.categorical)
 CANDIDATES = tuple(feature.name for feature in FEATURES if feature.candidate)
+assert all(f.candidate for f in FEATURES if f.input_for), "an input for some targets only is a candidate for the rest"
 COUNTS = tuple(feature.name for feature in FEATURES if feature.count)
 
 
-def inputs_with(candidates: list[str] | tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The models' numeric and categorical inputs with some candidates added (in the catalog's order); a name that
-    is not a candidate is refused, naming the candidates."""
+def inputs(target: str, candidates: list[str] | tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What the models of `target` read, numeric and categorical, in the catalog's order: the inputs, the candidates
+    declared inputs for that target, and `candidates` (to try one); a name that is not a candidate is refused, naming
+    the candidates."""
     unknown = sorted(set(candidates) - set(CANDIDATES))
     if unknown:
         raise ValueError(f"not candidate features: {', '.join(unknown)}; the candidates: {', '.join(CANDIDATES)}")
-    used = {feature.name for feature in INPUTS} | set(candidates)
+    used = {f.name for f in INPUTS} | {f.name for f in FEATURES if target in f.input_for} | set(candidates)
     return (
         tuple(f.name for f in FEATURES if f.name in used and not f.categorical),
         tuple(f.name for f in FEATURES if f.name in used and f.categorical),

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from chicago_food_assets.core.declarations import targets
+from chicago_food_assets.core.declarations import catalog, targets
 from chicago_food_assets.core.declarations.targets import OUTCOME
-from chicago_food_assets.core.features import own
 from chicago_food_assets.core.models import evaluation, fairness
 from chicago_food_assets.core.models.artifacts import Stored, check_libraries, library_versions
 from chicago_food_assets.core.models.window import ModelWindow
@@ -65,8 +64,16 @@ class Settings:
     target: str = (
         targets.DEFAULT
     )  # what the candidates predict (core/declarations/targets.py); rows where it is unknown sit out
-    numeric: tuple[str, ...] = own.NUMERIC
-    categorical: tuple[str, ...] = own.CATEGORICAL
+    # the columns the models read; either left empty: the target's inputs of that kind (`catalog.inputs`)
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        numeric, categorical = catalog.inputs(self.target)
+        if not self.numeric:
+            object.__setattr__(self, "numeric", numeric)
+        if not self.categorical:
+            object.__setattr__(self, "categorical", categorical)
 
 
 @dataclass(frozen=True)
