@@ -380,26 +380,6 @@ def test_the_zip_critical_rate_counts_recorded_inspections_of_the_90_days_before
     assert pd.isna(built.loc[0, "zip_critical_rate"]) and built.loc[5, "zip_critical_rate"] == 0.5  # the city's
 
 
-def test_the_nearby_critical_rate_counts_recorded_inspections_around_a_place_in_the_90_days_before():
-    here, next_door, far = (41.8000, -87.7000), (41.8050, -87.7050), (41.9000, -87.7000)  # 11 km north: far
-    built = peer_rows(
-        [
-            ("2013-01-02", "a", None, "60601", True),  # 91 days before 2013-04-03: outside the window
-            ("2013-02-01", "b", None, "60601", False),  # found a critical violation
-            ("2013-03-01", "c", None, "60601", True),  # found none
-            ("2013-03-02", "h", None, "60601", True),  # violations not recorded: not counted either way
-            ("2013-03-03", "d", None, "60601", True),  # far away: counts for the city only
-            ("2013-04-03", "e", None, "60601", False),
-            ("2013-04-03", "g", None, "60601", False),  # no coordinates
-        ],
-        critical=[2, 1, 0, None, 3, 5, 0],
-        places=[here, next_door, here, here, far, here, None],
-    )
-    city = 2 / 3  # the city's share over e's 90 days: b's, c's and d's recorded inspections
-    assert built.loc[5, "nearby_critical_rate"] == pytest.approx((1 + peers.PRIOR * city) / (2 + peers.PRIOR))
-    assert pd.isna(built.loc[6, "nearby_critical_rate"])  # no coordinates
-
-
 def test_peer_features_pass_the_no_future_recomputation_and_catch_a_leak(clean_sample, citations):
     table = own.build(clean_sample, citations=citations)
     # about a quarter of the sample's rows come from extracts without the ZIP column

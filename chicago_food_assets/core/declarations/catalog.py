@@ -272,18 +272,6 @@ FEATURES: tuple[Feature, ...] = (
         candidate=True,
     ),
     Feature(
-        "nearby_critical_rate",
-        "float",
-        PLACE,
-        "around the place as nearby_fail_rate, over the 90 days before: the share of the inspections whose violations "
-        "were recorded that found a critical (or priority) violation, weighed toward the city's share as "
-        "zip_fail_rate is (null without coordinates)",
-        share("inspections around it found critical violations at a rate of ", "% in the past 90 days"),
-        "no coordinates on record",
-        bounds=(0, 1),
-        candidate=True,
-    ),
-    Feature(
         "zip_critical_rate",
         "float",
         PLACE,

@@ -82,7 +82,6 @@ def build(
     out["zip_critical_rate"] = peer["zip_critical_rate"].to_numpy()
     out["nearby_inspections"] = integers(peer["nearby_inspections"], "Int32")
     out["nearby_fail_rate"] = peer["nearby_fail_rate"].to_numpy()
-    out["nearby_critical_rate"] = peer["nearby_critical_rate"].to_numpy()
     out["prior_fail_rate"] = np.where(prior > 0, known["prior_fails"].to_numpy() / np.maximum(prior, 1), np.nan)
     out["last_failed"] = known["last_failed"].array
     reinspection = inspections["reinspection"].to_numpy(dtype=bool)

@@ -6,8 +6,6 @@
   toward the whole city's share over those days as if `PRIOR` more inspections had the city's rate (a ZIP code's
   3 inspections say little: 2 fails of 3 is 0.30 when the city fails a quarter, not 0.67).
 - `zip_critical_rate`: the same for the share of those whose violations were recorded that found a critical one.
-- `nearby_critical_rate`: around a place as `nearby_fail_rate`, over the 90 days before, the share of the
-  inspections whose violations were recorded that found a critical one, weighed toward the city's as the ZIP code's.
 - `nearby_inspections`, `nearby_fail_rate`: the inspections within about a kilometre and a half (the 3 x 3 squares
   of `NEARBY_KM` around the place's) in the `NEARBY_DAYS` days before, and the share of them that failed, weighed
   toward the city's as the ZIP code's is: inspectors work by area and period, and what they found around a place
@@ -78,8 +76,6 @@ def build(rows: pd.DataFrame, zip_known: pd.Series | None = None) -> pd.DataFram
     longitude = rows["longitude"].to_numpy(dtype=float, na_value=np.nan)
     near = nearby_totals(latitude, longitude, region, day, {"n": ones, "fails": failed}, NEARBY_KM, NEARBY_DAYS)
     lately = earlier_totals(region, day, {"n": ones, "fails": failed}, NEARBY_DAYS)
-    # critical findings are recorded for fewer inspections: around a place over the ZIP code's 90 days
-    near_critical = nearby_totals(latitude, longitude, region, day, counted, NEARBY_KM, ZIP_DAYS)
     return pd.DataFrame(
         {
             "nearby_inspections": near["n"],
@@ -88,9 +84,6 @@ def build(rows: pd.DataFrame, zip_known: pd.Series | None = None) -> pd.DataFram
             "chain_fail_rate": np.where(others > 0, (whole["fails"] - own["fails"]) / np.maximum(others, 1), np.nan),
             "zip_fail_rate": shrunk(area["fails"], area["n"], city["fails"], city["n"]),
             "zip_critical_rate": shrunk(area["critical"], area["recorded"], city["critical"], city["recorded"]),
-            "nearby_critical_rate": shrunk(
-                near_critical["critical"], near_critical["recorded"], city["critical"], city["recorded"]
-            ),
         },
         index=rows.index,
     )
