@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from chicago_food_assets.core.declarations import canvass
-from chicago_food_assets.core.declarations.subjects import SUBJECTS, feature
+from chicago_food_assets.core.declarations.subjects import SUBJECTS, feature_name
 
 Words = Callable[[pd.Series], pd.Series]
 
@@ -210,7 +210,7 @@ FEATURES: tuple[Feature, ...] = (
     ),
     *(
         _counted(
-            feature(subject),
+            feature_name(subject),
             CITED,
             f"citations for {subject.words} (old items {'/'.join(map(str, subject.old))}, new items "
             f"{'/'.join(map(str, subject.new))}: `declarations/subjects.py`) in the 730 days before (null when no "

@@ -36,6 +36,6 @@ SUBJECTS = (
 )
 
 
-def feature(subject: Subject) -> str:
+def feature_name(subject: Subject) -> str:
     """The feature that totals a subject's citations over the 2 years before."""
     return f"{subject.name}_citations_last_2_years"

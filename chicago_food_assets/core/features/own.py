@@ -14,7 +14,7 @@ from chicago_food_assets.core import dates
 from chicago_food_assets.core.arrow import integers
 from chicago_food_assets.core.declarations import canvass, catalog, targets
 from chicago_food_assets.core.declarations.contracts import INSPECTION_FEATURES
-from chicago_food_assets.core.declarations.subjects import SUBJECTS, feature
+from chicago_food_assets.core.declarations.subjects import SUBJECTS, feature_name
 from chicago_food_assets.core.features import peers, repeats, subjects
 
 IDENTIFIERS = ("inspection_id", "week", "inspection_date", "establishment", "license")
@@ -280,7 +280,7 @@ def _history_by_day(days: pd.DataFrame) -> pd.DataFrame:
     known = window((days["repeats_known"] > 0).to_numpy(dtype=float), two_years)
     out["repeats_last_2_years"] = np.where(known > 0, totals, np.nan)
     for subject, name in zip(SUBJECTS, subjects.COLUMNS, strict=True):  # what it was cited for, the same 2 years
-        out[feature(subject)] = np.where(known > 0, window(days[name].to_numpy(dtype=float), two_years), np.nan)
+        out[feature_name(subject)] = np.where(known > 0, window(days[name].to_numpy(dtype=float), two_years), np.nan)
     return out
 
 
