@@ -431,8 +431,8 @@ def test_without_citations_repeated_violations_are_unknown_not_zero():
 
 
 def test_citations_count_by_subject_in_both_numberings_over_the_2_years_before():
-    """Old 3 (hazardous food at temperature) and new 22 (cold holding) are both food temperatures; old 18 (outer
-    openings rodent-proof) is pests, a new 18 (cooking) is not; an old 33 (surfaces clean) is no subject."""
+    """Old 3 (hazardous food at temperature) and new 18 (cooking) are both food temperatures; old 18 (outer openings
+    rodent-proof) and new 38 are pests, new 18 is not; an old 33 (surfaces clean) is no subject."""
     rows = hand_made(
         [
             ("2012-01-02", "Pass", "canvass", 0),  # cites old 3, 18 and 33
