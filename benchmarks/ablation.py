@@ -38,7 +38,7 @@ def steps(target: str) -> list[tuple[str, list[str]]]:
         label = ("+ " if out else "") + group
         out.append((label, [*(out[-1][1] if out else []), *(f.name for f in inputs if f.group == group)]))
     every = [f.name for f in inputs]
-    candidates = [name for name in catalog.CANDIDATES if name not in every]
+    candidates = list(catalog.candidates_for(target))
     out += [(f"+ candidate `{name}` alone", [*every, name]) for name in candidates]
     if len(candidates) > 1:
         out.append(("+ every candidate", [*every, *candidates]))
@@ -49,12 +49,8 @@ def ablation(table, settings: training.Settings) -> str:
     """One target's table: each group added in turn, then each candidate alone and all candidates together."""
     lines = []
     for group, used in steps(settings.target):
-        chosen = replace(
-            settings,
-            # in the catalog's order, as the pipeline's models read them (`catalog.inputs`)
-            numeric=tuple(f.name for f in catalog.FEATURES if f.name in used and not f.categorical),
-            categorical=tuple(f.name for f in catalog.FEATURES if f.name in used and f.categorical),
-        )
+        numeric, categorical = catalog.split(used)  # in the catalog's order, as the pipeline's models read them
+        chosen = replace(settings, numeric=numeric, categorical=categorical)
         start = time.perf_counter()
         pooled = training.fit(table, chosen).pooled
         cells = [

@@ -212,8 +212,7 @@ def measure(state: Path | None, candidates: tuple[str, ...] = ()) -> tuple[dict,
 
 def each_candidate(out: Path) -> str:
     """The window without candidates, then with each candidate feature alone, and with all of them: a table."""
-    numeric, categorical = catalog.inputs("critical_found")
-    candidates = tuple(name for name in catalog.CANDIDATES if name not in {*numeric, *categorical})
+    candidates = catalog.candidates_for("critical_found")
     runs = {"the model inputs alone": ()} | {f"+ `{name}`": (name,) for name in candidates}
     runs["+ every candidate"] = candidates
     lines = [

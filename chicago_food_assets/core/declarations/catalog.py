@@ -413,8 +413,18 @@ def inputs(target: str, candidates: list[str] | tuple[str, ...] = ()) -> tuple[t
     unknown = sorted(set(candidates) - set(CANDIDATES))
     if unknown:
         raise ValueError(f"not candidate features: {', '.join(unknown)}; the candidates: {', '.join(CANDIDATES)}")
-    used = {f.name for f in INPUTS} | {f.name for f in FEATURES if target in f.input_for} | set(candidates)
+    return split({f.name for f in INPUTS} | {f.name for f in FEATURES if target in f.input_for} | set(candidates))
+
+
+def split(names: set[str] | list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`names` as the models read them: numeric and categorical, each in the catalog's order."""
+    used = set(names)
     return (
         tuple(f.name for f in FEATURES if f.name in used and not f.categorical),
         tuple(f.name for f in FEATURES if f.name in used and f.categorical),
     )
+
+
+def candidates_for(target: str) -> tuple[str, ...]:
+    """The candidates the models of `target` do not read (what the ablation and the City's window try one by one)."""
+    return tuple(name for name in CANDIDATES if target not in BY_NAME[name].input_for)
