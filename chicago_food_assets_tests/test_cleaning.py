@@ -3,9 +3,10 @@
 import json
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from chicago_food_assets.core.ingestion.cleaning import COLUMNS, clean
+from chicago_food_assets.core.ingestion.cleaning import COLUMNS, clean, has_nul
 from chicago_food_assets.core.ingestion.raw import frame_of_rows
 
 
@@ -263,3 +264,24 @@ def test_an_implausible_violations_text_is_rejected_not_counted_as_a_thousand_vi
     assert result.inspections["inspection_id"].tolist() == [2315661]
     assert result.rejects[["inspection_id", "reason"]].values.tolist() == [["900000023", "implausible_violations"]]
     assert set(result.violations["inspection_id"]) == {2315661}
+
+
+def test_a_nul_character_is_found_in_any_value_and_only_where_it_is():
+    """The NUL search scans a column's whole character buffer first: a NUL in bytes outside the values (a slice of a
+    larger array) must not mark a row, and one in a value must mark that row only."""
+    whole = pa.array(["a\x00b", "clean", None, "also clean", "x\x00"])
+    assert has_nul(pa.chunked_array([whole])).tolist() == [True, False, False, False, True]
+    assert has_nul(pa.chunked_array([whole.slice(1, 3)])).tolist() == [False, False, False]
+    assert has_nul(pa.chunked_array([whole.slice(3), whole.slice(1, 1)])).tolist() == [False, True, False]
+    assert has_nul(pa.chunked_array([], type=pa.string())).tolist() == []
+
+
+def test_nothing_cited_is_read_in_any_letter_case(by_id):
+    """ "NIL", "nil" or "Nil": recorded, nothing cited (counts 0), never an item."""
+    real = by_id["2315661"]
+    rows = [
+        {**real, "inspection_id": f"90000003{i}", "violations": word} for i, word in enumerate(["NIL", "nil", " Nil "])
+    ]
+    result = cleaned(*rows)
+    assert result.violations.empty and result.unparsed_violation_items == 0
+    assert result.inspections["violation_count"].tolist() == [0, 0, 0]

@@ -58,6 +58,6 @@ def whole_numbers(values: pd.Series) -> pd.arrays.IntegerArray:
 
 def text(series: pd.Series) -> pd.Series:
     """Trimmed Arrow strings, empty -> missing; whatever is not a string (missing) stays missing."""
-    values = series if series.dtype == TEXT else series.astype(TEXT)
-    trimmed = values.str.strip()
-    return trimmed.mask(trimmed == "")
+    trimmed = pc.utf8_trim_whitespace(arrow(series))
+    trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    return pd.Series(pd.arrays.ArrowStringArray(trimmed), index=series.index)

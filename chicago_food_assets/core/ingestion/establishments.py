@@ -36,6 +36,8 @@ def chain_key(public_name: pd.Series, legal_name: pd.Series) -> pd.Series:
     public = pc.utf8_upper(pc.utf8_trim_whitespace(arrow(public_name)))
     usable = pc.and_kleene(pc.not_equal(public, "NIL"), pc.not_equal(public, ""))
     name = pc.if_else(pc.fill_null(usable, False), public, pc.utf8_upper(arrow(legal_name)))
+    encoded = pc.dictionary_encode(name).combine_chunks()  # a place's name repeats with each inspection: once each
+    name = encoded.dictionary
     for pattern, replacement in (
         (_STORE_NUMBER, " "),
         (r"['’`.]", ""),
@@ -46,4 +48,5 @@ def chain_key(public_name: pd.Series, legal_name: pd.Series) -> pd.Series:
         name = pc.replace_substring_regex(name, pattern, replacement)
     key = pc.utf8_trim_whitespace(name)
     key = pc.if_else(pc.equal(key, ""), pa.scalar(None, pa.string()), key)
+    key = pc.take(key, encoded.indices)
     return pd.Series(key.to_numpy(zero_copy_only=False), index=public_name.index, dtype=object)

@@ -29,7 +29,6 @@ SEVERITY_COUNTS = {
 }
 
 _NEWLINE_ITEM = r"\n(\s*\d{1,2}\.\s+[A-Z])"  # a newline that starts a numbered item (2011-2012 rows)
-_SEPARATOR = r"\s*\|\s*"
 _NUMBER = r"^\s*(?P<number>\d{1,3})\.\s"
 _CATEGORIES = {"PRIORITY FOUNDATION": "priority_foundation", "PRIORITY": "priority", "CORE": "core"}
 _TAG = r"(?is)COMMENTS?:.*\b(?P<tag>PRIORITY FOUNDATION|PRIORITY|CORE)\b"  # greedy: the last category named
@@ -65,21 +64,26 @@ def parse(inspections: pd.DataFrame, chunk_rows: int | None = None) -> Parsed:
 
 
 def _parse(inspections: pd.DataFrame) -> Parsed:
-    text = pc.utf8_trim_whitespace(arrow(inspections["violations"]))
-    text = pc.if_else(pc.equal(pc.utf8_upper(text), "NIL"), pa.scalar(None, pa.string()), text)  # recorded, none cited
-    piped = pc.match_substring(text, "|")
-    text = pc.if_else(piped, text, pc.replace_substring_regex(text, _NEWLINE_ITEM, r"|\1"))
-    lists = pc.split_pattern_regex(text, _SEPARATOR)
+    text = pc.utf8_trim_whitespace(arrow(inspections["violations"])).combine_chunks()
+    nil = pc.match_substring_regex(text, "^nil$", ignore_case=True)  # recorded, none cited
+    text = pc.if_else(nil, pa.scalar(None, pa.string()), text)
+    # only texts without a pipe can be the newline-separated kind: the regex reads those alone
+    unpiped = pc.invert(pc.fill_null(pc.match_substring(text, "|"), True))
+    rejoined = pc.replace_substring_regex(text.filter(unpiped), _NEWLINE_ITEM, r"|\1")
+    text = pc.replace_with_mask(text, unpiped, rejoined)
+    lists = pc.split_pattern(text, "|")  # the spaces around each separator are trimmed with the items' own
     parents = pc.list_parent_indices(lists).to_numpy()
     items = pc.list_flatten(lists)
     present = pc.not_equal(pc.utf8_trim_whitespace(items), "").to_numpy(zero_copy_only=False)
     parents, items = parents[present], items.filter(pa.array(present))
     number = pc.struct_field(pc.extract_regex(items, _NUMBER), [0])
     number = pc.cast(number, pa.float64()).to_numpy(zero_copy_only=False)
-    tag = pc.utf8_upper(pc.struct_field(pc.extract_regex(items, _TAG), [0]))
-    tagged = pd.Series(tag.to_numpy(zero_copy_only=False), dtype=object).map(_CATEGORIES).to_numpy(dtype=object)
-
     new = (inspections["inspection_date"].to_numpy() >= NEW_SCHEME_FROM.to_datetime64())[parents]
+    # a category is read from the comments of items of the new numbering only (the old one has none)
+    tagged = np.full(len(items), None, dtype=object)
+    tag = pc.utf8_upper(pc.struct_field(pc.extract_regex(items.filter(pa.array(new)), _TAG), [0]))
+    tagged[new] = pd.Series(tag.to_numpy(zero_copy_only=False), dtype=object).map(_CATEGORIES).to_numpy(dtype=object)
+
     n = np.nan_to_num(number, nan=-1)
     old_severity = np.select(
         [(n >= 1) & (n <= 14), (n >= 15) & (n <= 29), ((n >= 30) & (n <= 44)) | (n == 70)],
