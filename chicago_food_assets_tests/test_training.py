@@ -505,3 +505,30 @@ def test_each_target_reads_its_inputs_and_the_default_models_inputs_are_unchange
     assert set(critical.numeric) - set(own.NUMERIC) == {"zip_critical_rate"}
     assert critical.categorical == own.CATEGORICAL
     assert "zip_critical_rate" not in training.Settings(target="failed").numeric
+
+
+@pytest.mark.parametrize("depth", [3, 5])
+def test_contributions_are_xgboosts_own_bit_for_bit(table, depth):
+    """`treeshap` gives every row its tree-by-tree pattern's values instead of running TreeSHAP per row: the numbers
+    must be XGBoost's exactly (what reasons, API bodies and ETags are built from). Depth 3 takes the pattern tables
+    (rows in batches, so later batches meet patterns the first did not), depth 5 (31 splits a tree) XGBoost itself;
+    the rows hold missing values and one-hot categories."""
+    from xgboost import DMatrix, XGBClassifier
+
+    from chicago_food_assets.core.models import treeshap
+
+    settings = training.Settings(xgboost={**SMALL, "max_depth": depth})
+    rows = table.sample(6000, random_state=1).reset_index(drop=True)
+    prepare = training._preprocess(settings, scale=False)
+    x = np.asarray(prepare.fit_transform(training.model_frame(rows, settings)), dtype=float)
+    x[::7, 0] = np.nan  # missing values go each split's default way
+    model = XGBClassifier(**settings.xgboost, tree_method="hist", n_jobs=2, random_state=0)
+    model.fit(x[:4000], training.outcome(rows, settings)[:4000])
+    booster = model.get_booster()
+    contributions = treeshap.Contributions(booster)
+    assert contributions.exact == (depth == 3)
+    expected = booster.predict(DMatrix(x), pred_contribs=True)
+    batches = [contributions(x[start : start + 1000]) for start in range(0, len(x), 1000)]
+    np.testing.assert_array_equal(np.vstack(batches), expected)
+    if depth == 3:
+        assert sum(int(tree.known.sum()) for tree in contributions.trees) > 60  # tables, not one row per tree

@@ -1,6 +1,7 @@
 """Why this score: each feature's contribution to a row's log-odds, and the top ones in plain words.
 
-XGBoost gives exact per-row contributions (`pred_contribs`, TreeSHAP) whose sum with its bias is the raw margin.
+XGBoost gives exact per-row contributions (`pred_contribs`, TreeSHAP) whose sum with its bias is the raw margin
+(computed by `treeshap`, bit for bit the same, faster).
 Logistic regression's are exact too: coefficient times the transformed value, plus the intercept. KNN has none
 (its score is its neighbours' vote): its rows get no reasons. Transformed columns (missing indicators, one-hot
 categories) are added back to the feature they come from, so a reason is a feature, not a column.
@@ -12,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from chicago_food_assets.core.declarations import catalog
+from chicago_food_assets.core.models import treeshap
 
 if TYPE_CHECKING:
     from chicago_food_assets.core.models.training import Selected
@@ -52,13 +54,12 @@ def contributions(pipeline: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.nd
     owners = feature_of(pipeline)
     grouping = np.zeros((len(owners), len(prepare.feature_names_in_)))
     grouping[np.arange(len(owners)), owners] = 1.0
+    trees = treeshap.Contributions(model.get_booster()) if kind == "XGBClassifier" else None
     parts, bases = [], []
     for start in range(0, len(frame), CHUNK_ROWS):
         x = np.asarray(prepare.transform(frame.iloc[start : start + CHUNK_ROWS]), dtype=float)
-        if kind == "XGBClassifier":
-            from xgboost import DMatrix
-
-            raw = model.get_booster().predict(DMatrix(x), pred_contribs=True)
+        if trees is not None:
+            raw = trees(x)
             column, base = raw[:, :-1], raw[:, -1]
         else:
             column, base = x * model.coef_[0], np.full(len(x), model.intercept_[0])
