@@ -55,8 +55,24 @@ class Numbers(TransformerMixin, BaseEstimator):
         return np.hstack([filled, missing[:, self.indicated_].astype(float)])
 
     def transform(self, x: pd.DataFrame) -> np.ndarray:
-        out = self._impute(np.asarray(x, dtype=float))
-        return (out - self.mean_) / self.scale_ if self.scale else out
+        out = np.empty((len(x), self.width()))
+        self.fill(x, out)
+        return out
+
+    def width(self) -> int:
+        return len(self.medians_) + len(self.indicated_)
+
+    def fill(self, x: pd.DataFrame, out: np.ndarray) -> None:
+        """Write the output columns into `out` (rows x `width()`, a view of a wider array): no block is copied
+        twice."""
+        values = np.asarray(x, dtype=float)
+        missing = np.isnan(values)
+        columns = values.shape[1]
+        np.copyto(out[:, :columns], np.where(missing, self.medians_, values))
+        out[:, columns:] = missing[:, self.indicated_]
+        if self.scale:
+            out -= self.mean_
+            out /= self.scale_
 
     def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> np.ndarray:
         names = _names(input_features, list(self.feature_names_in_))
@@ -85,8 +101,16 @@ class Categories(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, x: pd.DataFrame) -> np.ndarray:
+        out = np.zeros((len(x), self.width()))
+        self.fill(x, out)
+        return out
+
+    def width(self) -> int:
+        return sum(len(kept) + int(rare) for kept, rare in zip(self.categories_, self.infrequent_, strict=True))
+
+    def fill(self, x: pd.DataFrame, out: np.ndarray) -> None:
+        """Set the ones of the output columns in `out` (rows x `width()` of zeros, a view of a wider array)."""
         widths = [len(kept) + int(rare) for kept, rare in zip(self.categories_, self.infrequent_, strict=True)]
-        out = np.zeros((len(x), sum(widths)))  # filled in place: stacking blocks copies every row again
         start = 0
         for name, kept, rare, width in zip(x.columns, self.categories_, self.infrequent_, widths, strict=True):
             codes = pd.Categorical(self._text(x[name]), categories=kept).codes.astype(np.int64)
@@ -95,7 +119,6 @@ class Categories(TransformerMixin, BaseEstimator):
             known = np.flatnonzero(codes >= 0)
             out[known, start + codes[known]] = 1.0
             start += width
-        return out
 
     def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> np.ndarray:
         names = _names(input_features, list(self.feature_names_in_))
@@ -133,8 +156,14 @@ class Preparation(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, x: pd.DataFrame) -> np.ndarray:
-        parts = [transformer.transform(x[columns]) for _, transformer, columns in self.transformers_]
-        return np.hstack(parts)
+        """The parts written side by side into one array (stacking separate blocks would copy every row again)."""
+        widths = [transformer.width() for _, transformer, _ in self.transformers_]
+        out = np.zeros((len(x), sum(widths)))
+        start = 0
+        for (_, transformer, columns), width in zip(self.transformers_, widths, strict=True):
+            transformer.fill(x[columns], out[:, start : start + width])
+            start += width
+        return out
 
     def get_feature_names_out(self, input_features: Sequence[str] | None = None) -> np.ndarray:
         names = [transformer.get_feature_names_out(columns) for _, transformer, columns in self.transformers_]
