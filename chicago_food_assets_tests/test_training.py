@@ -233,6 +233,21 @@ def test_a_bootstrap_interval_holds_the_auc_and_narrows_with_more_rows():
     assert evaluation.auc_interval(failed, np.full(4000, 0.3)) == (0.5, 0.5)  # ties count half
 
 
+def test_each_bootstrap_auc_is_the_one_average_ranks_give():
+    """The interval counts pairs from one sort of the scores; each resample's AUC must be exactly scikit-learn's
+    (average ranks, ties half) on that resample's rows, with ties and a few rows as well as many."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(4)
+    for rows, digits in ((60, 1), (3000, 2), (3000, 12)):
+        failed = rng.random(rows) < 0.3
+        score = np.round(failed * 0.3 + rng.random(rows), digits)
+        draws = np.random.default_rng(0).integers(0, rows, size=(40, rows))  # the resamples the interval draws
+        aucs = [roc_auc_score(failed[r], score[r]) for r in draws if 0 < failed[r].sum() < rows]
+        low, high = np.nanpercentile(aucs, [2.5, 97.5])
+        assert evaluation.auc_interval(failed, score, boot=40, seed=0) == pytest.approx((low, high), abs=1e-12)
+
+
 def test_selection_prefers_the_simpler_model_inside_the_best_ones_interval():
     def trained_with(aucs: dict[str, tuple[float, float]]) -> training.Trained:
         rows = [
