@@ -547,3 +547,20 @@ def test_contributions_are_xgboosts_own_bit_for_bit(table, depth):
     np.testing.assert_array_equal(np.vstack(batches), expected)
     if depth == 3:
         assert sum(int(tree.known.sum()) for tree in contributions.trees) > 60  # tables, not one row per tree
+
+
+def test_reasons_are_json_even_when_the_words_hold_quotes_and_backslashes():
+    """The reasons' JSON is joined from pieces, not dumped: a value with quotes and a backslash must come back as it
+    was, strongest first, and a reason that lowers the score is left out."""
+    import json
+
+    from chicago_food_assets.core.models import reasons
+
+    table = pd.DataFrame({"facility_type": ['Joe\'s "Deli" \\ North', "Restaurant"], "zip": ["60613", None]})
+    contributed = np.array([[0.5, 0.25], [-0.1, 0.3]])
+    listed = [json.loads(text) for text in reasons.reasons(table, ("facility_type", "zip"), contributed)]
+    assert listed[0] == [
+        {"feature": "facility_type", "reason": 'facility type Joe\'s "Deli" \\ North', "contribution": 0.5},
+        {"feature": "zip", "reason": "ZIP code 60613", "contribution": 0.25},
+    ]
+    assert [item["feature"] for item in listed[1]] == ["zip"] and listed[1][0]["contribution"] == 0.3

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from chicago_food_assets.core.declarations import catalog
 from chicago_food_assets.core.models import treeshap
@@ -70,22 +72,24 @@ def contributions(pipeline: Any, frame: pd.DataFrame) -> tuple[np.ndarray, np.nd
     return np.vstack(parts), np.concatenate(bases)
 
 
-def _json_text(text: pd.Series) -> pd.Series:
-    return '"' + text.str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False) + '"'
+def _json_text(text: pa.Array) -> pa.Array:
+    return pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"')
 
 
 def reasons(table: pd.DataFrame, names: tuple[str, ...], contributed: np.ndarray, top: int = TOP) -> pd.Series:
     """Per row, a JSON list of its top `top` risk-raising features: [{"feature", "reason", "contribution"}],
-    strongest first (contribution in log-odds). Built column by column: no Python loop over rows."""
+    strongest first (contribution in log-odds). Built column by column (Arrow's string kernels join the pieces): no
+    Python loop over rows."""
     n = len(table)
     if n == 0:
         return pd.Series([], dtype=object)
     order = np.argsort(-contributed, axis=1, kind="stable")[:, :top]
     strength = np.take_along_axis(contributed, order, axis=1)
-    texts: list[pd.Series] = []
-    items: list[pd.Series] = []
+    features = pa.array(names, type=pa.string())
+    texts: list[np.ndarray] = []
+    joined: pa.Array | None = None
     for slot in range(order.shape[1]):
-        text = pd.Series("", index=range(n), dtype=object)
+        text = np.full(n, "", dtype=object)
         for index, name in enumerate(names):
             rows = np.flatnonzero(order[:, slot] == index)
             if not len(rows):
@@ -94,28 +98,33 @@ def reasons(table: pd.DataFrame, names: tuple[str, ...], contributed: np.ndarray
             words = WORDS[name](values).astype(object)
             missing = values.isna().to_numpy()
             words[missing] = MISSING.get(name, f"{name.replace('_', ' ')} unknown")
-            text.iloc[rows] = words.to_numpy()
-        text = text.astype(str)
+            text[rows] = words.to_numpy()
+        text = text.astype(str).astype(object)
         # a reason is shown when it raises the score, says something, and was not said by a stronger one (latitude
         # and longitude both say "its area")
-        shown = (strength[:, slot] > 0) & (text != "").to_numpy()
+        shown = (strength[:, slot] > 0) & (text != "")
         for earlier in texts:
-            shown &= (text != earlier).to_numpy()
+            shown &= text != earlier
         texts.append(text)
-        item = (
-            '{"feature":"'
-            + pd.Series(np.asarray(names, dtype=object)[order[:, slot]])
-            + '","reason":'
-            + _json_text(text)
-            + ',"contribution":'
-            + pd.Series(np.round(strength[:, slot], 4)).astype(str)
-            + "}"
+        contribution = pd.Series(np.round(strength[:, slot], 4)).astype(str).to_numpy(dtype=object)
+        item = pc.binary_join_element_wise(
+            '{"feature":"',
+            pc.take(features, pa.array(order[:, slot])),
+            '","reason":"',
+            _json_text(pa.array(text, type=pa.string())),
+            '","contribution":',
+            pa.array(contribution, type=pa.string()),
+            "}",
+            "",
         )
-        items.append(item.where(shown, ""))
-    joined = items[0]
-    for item in items[1:]:
-        joined = joined + np.where((joined != "") & (item != ""), ",", "") + item
-    return "[" + joined + "]"
+        item = pc.if_else(pa.array(shown), item, "")
+        if joined is None:
+            joined = item
+        else:
+            both = pc.and_(pc.not_equal(joined, ""), pc.not_equal(item, ""))
+            joined = pc.binary_join_element_wise(joined, pc.if_else(both, ",", ""), item, "")
+    listed = pc.binary_join_element_wise("[", joined, "]", "")
+    return pd.Series(listed.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def explain(selected: "Selected", table: pd.DataFrame, top: int = TOP) -> pd.Series | None:
