@@ -7,10 +7,14 @@ import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chicago_food_assets.assets.partitions import FIRST_WEEK, week_of, weekly
 from chicago_food_assets.core.declarations.contracts import SCHEMA
 from chicago_food_assets.local import environment, summary
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 BAR = 24
 
@@ -73,6 +77,33 @@ def _progress(name: str, done: int, steps: int, weeks: int | None, started: floa
     print(line, end=end, file=sys.__stderr__ if end == "\r" else sys.stdout, flush=True)
 
 
+def materialized(keys: list[str], instance: "DagsterInstance", run_config: dict, tags: dict[str, str]) -> bool:
+    """Materialize `keys` in this process, as Dagster's `materialize` does, without keeping every step's output in
+    memory until the run ends: `materialize` (through `execute_in_process`) captures each output so that its result
+    can hand them back, which held a whole stage's frames at once (the raw rows, the clean tables and the features of
+    every week). The outputs are in the IO managers' storage; nothing here reads them back.
+    Whether the run succeeded."""
+    from dagster import Definitions, define_asset_job
+    from dagster._core.definitions.job_base import InMemoryJob
+    from dagster._core.definitions.materialize import EPHEMERAL_JOB_NAME
+    from dagster._core.execution.execute_in_process import core_execute_in_process
+
+    from chicago_food_assets.definitions import defs
+
+    job = Definitions(  # the job `materialize` builds, under its name
+        jobs=[define_asset_job(name=EPHEMERAL_JOB_NAME, selection=keys)], assets=defs.assets, resources=defs.resources
+    ).resolve_job_def(EPHEMERAL_JOB_NAME)
+    result = core_execute_in_process(  # what `job.execute_in_process` calls, with the capture off
+        run_config=run_config,
+        job=InMemoryJob(job_def=job.as_ephemeral_job(resource_defs={}, input_values={})),
+        instance=instance,
+        output_capturing_enabled=False,
+        raise_on_error=False,
+        run_tags={**job.run_tags, **tags},
+    )
+    return result.success
+
+
 def run_stage(
     stage: "Stage",  # noqa: F821
     env: dict[str, str],
@@ -88,9 +119,7 @@ def run_stage(
     import threading
 
     import yaml
-    from dagster import DagsterInstance, materialize
-
-    from chicago_food_assets.definitions import defs
+    from dagster import DagsterInstance
 
     keys, steps, _ = _stage_plan(stage)
     run_config: dict = {}
@@ -106,16 +135,7 @@ def run_stage(
 
     def run() -> bool:
         with DagsterInstance.get() as instance:
-            result = materialize(
-                list(defs.assets or ()),
-                selection=keys,
-                resources=defs.resources,
-                instance=instance,
-                run_config=run_config,
-                tags=tags,
-                raise_on_error=False,
-            )
-        return result.success
+            return materialized(keys, instance, run_config, tags)
 
     if verbose:
         return 0 if run() else 1
