@@ -14,7 +14,7 @@ from chicago_food_assets.core.declarations.contracts import SCHEMA
 from chicago_food_assets.local import environment, summary
 
 if TYPE_CHECKING:
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance, Definitions
 
 BAR = 24
 
@@ -77,12 +77,18 @@ def _progress(name: str, done: int, steps: int, weeks: int | None, started: floa
     print(line, end=end, file=sys.__stderr__ if end == "\r" else sys.stdout, flush=True)
 
 
-def materialized(keys: list[str], instance: "DagsterInstance", run_config: dict, tags: dict[str, str]) -> bool:
+def materialized(
+    keys: list[str],
+    instance: "DagsterInstance",
+    run_config: dict,
+    tags: dict[str, str],
+    definitions: "Definitions | None" = None,
+) -> bool:
     """Materialize `keys` in this process, as Dagster's `materialize` does, without keeping every step's output in
     memory until the run ends: `materialize` (through `execute_in_process`) captures each output so that its result
     can hand them back, which held a whole stage's frames at once (the raw rows, the clean tables and the features of
     every week). The outputs are in the IO managers' storage; nothing here reads them back.
-    Whether the run succeeded."""
+    Whether the run succeeded. `definitions`: the project's unless given."""
     from dagster import Definitions, define_asset_job
     from dagster._core.definitions.job_base import InMemoryJob
     from dagster._core.definitions.materialize import EPHEMERAL_JOB_NAME
@@ -90,8 +96,11 @@ def materialized(keys: list[str], instance: "DagsterInstance", run_config: dict,
 
     from chicago_food_assets.definitions import defs
 
+    project = definitions or defs
     job = Definitions(  # the job `materialize` builds, under its name
-        jobs=[define_asset_job(name=EPHEMERAL_JOB_NAME, selection=keys)], assets=defs.assets, resources=defs.resources
+        jobs=[define_asset_job(name=EPHEMERAL_JOB_NAME, selection=keys)],
+        assets=project.assets,
+        resources=project.resources,
     ).resolve_job_def(EPHEMERAL_JOB_NAME)
     result = core_execute_in_process(  # what `job.execute_in_process` calls, with the capture off
         run_config=run_config,
