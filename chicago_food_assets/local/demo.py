@@ -87,7 +87,9 @@ def materialized(
     """Materialize `keys` in this process, as Dagster's `materialize` does, without keeping every step's output in
     memory until the run ends: `materialize` (through `execute_in_process`) captures each output so that its result
     can hand them back, which held a whole stage's frames at once (the raw rows, the clean tables and the features of
-    every week). The outputs are in the IO managers' storage; nothing here reads them back.
+    every week). The outputs are in the IO managers' storage; nothing here reads them back. No public switch turns
+    the capture off, so this calls what `execute_in_process` calls, Dagster's internal `core_execute_in_process`
+    (Dagster's version is locked; test_instance fails if the capture comes back or the call breaks).
     Whether the run succeeded. `definitions`: the project's unless given."""
     from dagster import Definitions, define_asset_job
     from dagster._core.definitions.job_base import InMemoryJob
