@@ -43,16 +43,18 @@ class Numbers(TransformerMixin, BaseEstimator):
         self.medians_ = medians
         self.indicated_ = np.flatnonzero(missing.any(axis=0))
         if self.scale:
-            out = self._impute(values)
+            out = np.empty((len(values), self.width()), order="F")  # column by column: the means' summation order
+            self._impute(values, out)
             self.mean_ = out.mean(axis=0)
             spread = out.std(axis=0)
             self.scale_ = np.where(spread > 0, spread, 1.0)
         return self
 
-    def _impute(self, values: np.ndarray) -> np.ndarray:
+    def _impute(self, values: np.ndarray, out: np.ndarray) -> None:
+        """The medians where values are missing, then a missing indicator per indicated column, written into `out`."""
         missing = np.isnan(values)
-        filled = np.where(missing, self.medians_, values)
-        return np.hstack([filled, missing[:, self.indicated_].astype(float)])
+        np.copyto(out[:, : values.shape[1]], np.where(missing, self.medians_, values))
+        out[:, values.shape[1] :] = missing[:, self.indicated_]
 
     def transform(self, x: pd.DataFrame) -> np.ndarray:
         out = np.empty((len(x), self.width()))
@@ -65,11 +67,7 @@ class Numbers(TransformerMixin, BaseEstimator):
     def fill(self, x: pd.DataFrame, out: np.ndarray) -> None:
         """Write the output columns into `out` (rows x `width()`, a view of a wider array): no block is copied
         twice."""
-        values = np.asarray(x, dtype=float)
-        missing = np.isnan(values)
-        columns = values.shape[1]
-        np.copyto(out[:, :columns], np.where(missing, self.medians_, values))
-        out[:, columns:] = missing[:, self.indicated_]
+        self._impute(np.asarray(x, dtype=float), out)
         if self.scale:
             out -= self.mean_
             out /= self.scale_

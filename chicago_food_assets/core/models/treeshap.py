@@ -30,13 +30,13 @@ class Contributions:
         gradient = learner["gradient_booster"]
         trees = gradient.get("model", {}).get("trees", [])
         self.trees = [_Tree(tree) for tree in trees]
+        self.columns = int(learner["learner_model_param"]["num_feature"])
         self.exact = (
             gradient.get("name") == "gbtree"
             and int(learner["learner_model_param"].get("num_class", "0")) <= 1
             and int(gradient["model"]["gbtree_model_param"].get("num_parallel_tree", "1")) == 1
             and all(tree.splits <= MOST_SPLITS and not tree.categorical for tree in self.trees)
         )
-        self.columns = int(learner["learner_model_param"]["num_feature"])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """Rows x (columns + 1) float32, as `booster.predict(DMatrix(x), pred_contribs=True)` gives them."""
@@ -50,8 +50,8 @@ class Contributions:
         for number, tree in enumerate(self.trees):
             pattern = tree.patterns(columns, missing)
             table = tree.table(self.booster, number, x, pattern)
-            for column in tree.features:
-                total[column] += table[pattern, column]
+            for position, column in enumerate(tree.features):
+                total[column] += table[pattern, position]
         # the bias (the trees' expected values and the base score) is the same for every row
         total[-1] = self.booster.predict(DMatrix(x[:1]), pred_contribs=True)[0, -1]
         return total.T
@@ -66,9 +66,10 @@ class _Tree:
         self.threshold = np.asarray(tree["split_conditions"], dtype=np.float32)[self.nodes]
         self.default_left = np.asarray(tree["default_left"], dtype=bool)[self.nodes]
         self.categorical = bool(np.any(np.asarray(tree.get("split_type", [0]))[self.nodes]))
-        self.features = np.unique(self.feature)
-        self.values: np.ndarray | None = None  # per pattern: the tree's contributions (columns + 1)
-        self.known: np.ndarray | None = None
+        self.features = np.unique(self.feature)  # the only columns a tree's contributions can be non-zero in
+        size = 1 << self.splits if self.splits <= MOST_SPLITS else 0
+        self.values = np.zeros((size, len(self.features)), dtype=np.float32)  # per pattern, on those columns
+        self.known = np.zeros(size, dtype=bool)
         self.alone: Any = None  # the booster of this tree alone
 
     def patterns(self, columns: np.ndarray, missing: np.ndarray) -> np.ndarray:
@@ -85,20 +86,17 @@ class _Tree:
         return pattern
 
     def table(self, booster: Any, number: int, x: np.ndarray, pattern: np.ndarray) -> np.ndarray:
-        """The tree's contributions per pattern, computed by XGBoost (this tree alone) for patterns not seen yet."""
+        """The tree's contributions per pattern on its split columns, computed by XGBoost (this tree alone) for the
+        patterns not seen yet."""
         from xgboost import DMatrix
 
-        size = 1 << self.splits
-        if self.values is None or self.known is None:
-            self.values = np.zeros((size, x.shape[1] + 1), dtype=np.float32)
-            self.known = np.zeros(size, dtype=bool)
-        seen = np.bincount(pattern, minlength=size) > 0
-        new = np.flatnonzero(seen & ~self.known)
+        size = len(self.known)
+        new = np.flatnonzero((np.bincount(pattern, minlength=size) > 0) & ~self.known)
         if len(new):
             row = np.zeros(size, dtype=np.int64)
             row[pattern] = np.arange(len(pattern))  # a row of each pattern
             if self.alone is None:
                 self.alone = booster[number : number + 1]
-            self.values[new] = self.alone.predict(DMatrix(x[row[new]]), pred_contribs=True)
+            self.values[new] = self.alone.predict(DMatrix(x[row[new]]), pred_contribs=True)[:, self.features]
             self.known[new] = True
         return self.values
