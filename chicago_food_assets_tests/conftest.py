@@ -351,8 +351,8 @@ def state() -> Iterator[Path]:
 # The longest files first, in the order xdist hands them out (./run test's --dist loadfile --no-loadscope-reorder: by
 # default xdist reorders files by their number of tests). Each worker starts with one file and, while it has at most
 # two tests to run, is given the next file at once: the first two files (a test each, both on the demo's state: one
-# worker builds the demo while the other waits for it) take the fourth and fifth files with them; the rest go to
-# whichever worker runs short first.
+# worker builds the demo while the other waits for it) take the fifth and sixth files with them (four workers); the
+# rest go to whichever worker runs short first.
 LONGEST = (  # by their time in `./run test --durations=60`
     "test_first_contact.py",
     "test_readme_commands.py",
