@@ -391,6 +391,18 @@ def test_peer_features_pass_the_no_future_recomputation_and_catch_a_leak(clean_s
     assert len(own.verify_no_future(clean_sample, leaked, citations=citations, sample=30)) == 30
 
 
+def test_peer_features_asked_for_the_first_rows_only_are_those_of_the_whole_build(clean_sample):
+    """A week's list asks for its 8,000 places against all their history: the rows behind them are counted but not
+    queried, and the asked rows' features are exactly those of building every row."""
+    rows = clean_sample.sample(frac=1.0, random_state=7).reset_index(drop=True)
+    everything = peers.build(rows, own.zip_as_known(rows))
+    for asked in (0, 1, 500, len(rows)):
+        first = peers.build(rows, own.zip_as_known(rows), asked)
+        assert len(first) == asked
+        pd.testing.assert_frame_equal(first, everything.iloc[:asked], check_exact=True)
+    assert everything["nearby_inspections"].notna().any() and everything["chain_fail_rate"].notna().any()
+
+
 def test_branches_of_one_business_share_a_chain():
     public = pd.Series(["SUBWAY #1234", "McDonald's", "NIL", None, "7-ELEVEN", "POTBELLY SANDWICH WORKS LLC", ""])
     legal = pd.Series(["SUBWAY 12", "x", "MCDONALDS CORP", None, "y", "z", "A.B.C. Inc."])

@@ -75,7 +75,7 @@ def build(
     since = known["days_since_canvass"].fillna(known["days_since_last"]).to_numpy(dtype=float)
     out["days_overdue"] = integers(since - canvass.frequency(inspections["risk"].reset_index(drop=True)), "Int32")
     prior = known["prior_inspections"].to_numpy()
-    peer = peers.build(combined, zip_known).iloc[: len(inspections)].reset_index(drop=True)
+    peer = peers.build(combined, zip_known, len(inspections)).reset_index(drop=True)
     out["chain_locations"] = integers(peer["chain_locations"], "Int32")
     out["chain_fail_rate"] = peer["chain_fail_rate"].to_numpy()
     out["zip_fail_rate"] = peer["zip_fail_rate"].to_numpy()

@@ -34,16 +34,22 @@ REGION = "region"
 
 
 def earlier_totals(
-    group: np.ndarray, day: np.ndarray, values: dict[str, np.ndarray], within: int | None = None
+    group: np.ndarray,
+    day: np.ndarray,
+    values: dict[str, np.ndarray],
+    within: int | None = None,
+    queried: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per row: the sum of each of `values` over the rows of its `group` on strictly earlier days (within the
-    `within` days before, when given). `group` holds integer codes, -1 for none (NaN there)."""
-    return window_totals(group, day, values, [group], within if within else EVERY_EARLIER_DAY)
+    """Per row (of the first `queried`, when given): the sum of each of `values` over the rows of its `group` on
+    strictly earlier days (within the `within` days before, when given). `group` holds integer codes, -1 for none
+    (NaN there)."""
+    return window_totals(group, day, values, [group], within if within else EVERY_EARLIER_DAY, queried)
 
 
-def build(rows: pd.DataFrame, zip_known: pd.Series | None = None) -> pd.DataFrame:
+def build(rows: pd.DataFrame, zip_known: pd.Series | None = None, queried: int | None = None) -> pd.DataFrame:
     """Peer features for every row of `rows` (inspection_date, establishment, chain, zip, latitude, longitude, failed,
-    critical_count), in its order.
+    critical_count), in its order; for its first `queried` rows only, when given (the rest are their history: a
+    week's list asks for 8,000 places against 250,000 rows of history).
 
     `rows` must hold every earlier inspection of each row's chain, and every inspection of the 90 days before it."""
     day = dates.day_numbers(rows["inspection_date"])
@@ -57,8 +63,9 @@ def build(rows: pd.DataFrame, zip_known: pd.Series | None = None) -> pd.DataFram
     if len(rows):
         order = np.lexsort((day, branch))
         first[order[np.r_[True, branch[order][1:] != branch[order][:-1]]]] = 1.0
-    whole = earlier_totals(chain, day, {"n": ones, "fails": failed, "locations": first})
-    own = earlier_totals(branch, day, {"n": ones, "fails": failed, "seen": first})
+    n = len(rows) if queried is None else queried
+    whole = earlier_totals(chain, day, {"n": ones, "fails": failed, "locations": first}, queried=n)
+    own = earlier_totals(branch, day, {"n": ones, "fails": failed, "seen": first}, queried=n)
     others = whole["n"] - own["n"]
     # rows count in the ZIP code they carry; each reads the window of the ZIP code known for it (`zip_known`: its own,
     # else its place's from an earlier day), so a row's totals never depend on how far back others' rows were read
@@ -70,12 +77,12 @@ def build(rows: pd.DataFrame, zip_known: pd.Series | None = None) -> pd.DataFram
     found = np.nan_to_num(critical) > 0
     counted = {"n": ones, "fails": failed, "recorded": recorded, "critical": found.astype(float)}
     region = rows[REGION].to_numpy(dtype=np.int64) if REGION in rows.columns else np.zeros(len(rows), dtype=np.int64)
-    area = window_totals(zip_code, day, counted, [wanted], ZIP_DAYS)
-    city = earlier_totals(region, day, counted, ZIP_DAYS)
+    area = window_totals(zip_code, day, counted, [wanted], ZIP_DAYS, n)
+    city = earlier_totals(region, day, counted, ZIP_DAYS, n)
     latitude = rows["latitude"].to_numpy(dtype=float, na_value=np.nan)
     longitude = rows["longitude"].to_numpy(dtype=float, na_value=np.nan)
-    near = nearby_totals(latitude, longitude, region, day, {"n": ones, "fails": failed}, NEARBY_KM, NEARBY_DAYS)
-    lately = earlier_totals(region, day, {"n": ones, "fails": failed}, NEARBY_DAYS)
+    near = nearby_totals(latitude, longitude, region, day, {"n": ones, "fails": failed}, NEARBY_KM, NEARBY_DAYS, n)
+    lately = earlier_totals(region, day, {"n": ones, "fails": failed}, NEARBY_DAYS, n)
     return pd.DataFrame(
         {
             "nearby_inspections": near["n"],
@@ -85,7 +92,7 @@ def build(rows: pd.DataFrame, zip_known: pd.Series | None = None) -> pd.DataFram
             "zip_fail_rate": shrunk(area["fails"], area["n"], city["fails"], city["n"]),
             "zip_critical_rate": shrunk(area["critical"], area["recorded"], city["critical"], city["recorded"]),
         },
-        index=rows.index,
+        index=rows.index[:n],
     )
 
 
@@ -98,22 +105,30 @@ def shrunk(hits: np.ndarray, count: np.ndarray, city_hits: np.ndarray, city_coun
 
 
 def window_totals(
-    group: np.ndarray, day: np.ndarray, values: dict[str, np.ndarray], wanted: list[np.ndarray], within: int
+    group: np.ndarray,
+    day: np.ndarray,
+    values: dict[str, np.ndarray],
+    wanted: list[np.ndarray],
+    within: int,
+    queried: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per row: the sum of each of `values` over the rows (each belonging to its `group`) of the groups `wanted`
-    names for it, one array of group codes per group to add up, on the `within` days before its day, strictly
-    earlier. One sort; two searches per wanted group. NaN where a row's first wanted group is -1 (none)."""
+    """Per row (of the first `queried`, when given; every row is counted): the sum of each of `values` over the rows
+    (each belonging to its `group`) of the groups `wanted` names for it, one array of group codes per group to add
+    up, on the `within` days before its day, strictly earlier. One sort; two searches per wanted group and queried
+    row. NaN where a row's first wanted group is -1 (none)."""
     counted = group >= 0
     order = np.flatnonzero(counted)[np.lexsort((day[counted], group[counted]))]
     key = dates.day_keys(group[order], day[order])
     cumulative = {name: np.r_[0.0, np.cumsum(value[order], dtype=float)] for name, value in values.items()}
-    totals = {name: np.zeros(len(day)) for name in values}
-    for codes in wanted:
-        upper = np.searchsorted(key, dates.day_keys(codes, day), side="left")
-        lower = np.searchsorted(key, dates.day_keys(codes, day - within), side="left")
+    asked = day[:queried]
+    totals = {name: np.zeros(len(asked)) for name in values}
+    for every in wanted:
+        codes = every[:queried]
+        upper = np.searchsorted(key, dates.day_keys(codes, asked), side="left")
+        lower = np.searchsorted(key, dates.day_keys(codes, asked - within), side="left")
         for name in values:
             totals[name] += np.where(codes < 0, 0.0, cumulative[name][upper] - cumulative[name][lower])
-    return {name: np.where(wanted[0] < 0, np.nan, total) for name, total in totals.items()}
+    return {name: np.where(wanted[0][:queried] < 0, np.nan, total) for name, total in totals.items()}
 
 
 def nearby_totals(
@@ -124,19 +139,20 @@ def nearby_totals(
     values: dict[str, np.ndarray],
     km: float,
     within: int,
+    queried: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per row: the sum of each of `values` over the rows of its region in the 3 x 3 squares of a `km` grid around
-    its own, on the `within` days before its day (strictly earlier days): one `window_totals` over the nine squares.
-    Null where a row has no coordinates."""
+    """Per row (of the first `queried`, when given): the sum of each of `values` over the rows of its region in the
+    3 x 3 squares of a `km` grid around its own, on the `within` days before its day (strictly earlier days): one
+    `window_totals` over the nine squares. Null where a row has no coordinates."""
     located = np.isfinite(latitude) & np.isfinite(longitude)
     y = np.floor(np.where(located, latitude, 0.0) * KM_PER_DEGREE / km).astype(np.int64)
     x_scale = KM_PER_DEGREE * np.cos(np.radians(CHICAGO_LATITUDE)) / km
     x = np.floor(np.where(located, longitude, 0.0) * x_scale).astype(np.int64)
     if not located.any():
-        return {name: np.full(len(day), np.nan) for name in values}
+        return {name: np.full(len(day[:queried]), np.nan) for name in values}
     # a square's code; the grid is padded by one square on every side, so a neighbour's code never wraps around
     y0, x0 = y[located].min() - 1, x[located].min() - 1
     height, width = int(y[located].max() - y0 + 2), int(x[located].max() - x0 + 2)
     square = np.where(located, (region - region.min()) * (width * height) + (x - x0) * height + (y - y0), -1)
     around = [np.where(located, square + dx * height + dy, -1) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
-    return window_totals(square, day, values, around, within)
+    return window_totals(square, day, values, around, within, queried)
