@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, AssetIn, AssetKey, BackfillPolicy, as
 from chicago_food_assets.assets.partitions import weekly
 from chicago_food_assets.assets.types import table_metadata
 from chicago_food_assets.core.declarations.columns import Column, Contract
+from chicago_food_assets.resources import codec
 from chicago_food_assets.resources.migrations import SchemaChangeError
 from chicago_food_assets.resources.postgres import Table
 from chicago_food_assets.resources.tables import PostgresIOManager, read_rows
@@ -148,6 +149,30 @@ def test_a_failure_mid_write_leaves_the_previous_rows(postgres, schema):
     result = run(postgres, assets[:1], partition_key="2013-01-07")
     assert not result.success
     assert read(postgres, schema)["inspection_id"].tolist() == [1, 2, 3]
+
+
+def test_a_table_is_written_in_parts_and_a_later_part_that_fails_leaves_the_previous_rows(
+    postgres, schema, monkeypatch
+):
+    """COPY reads the CSV a part at a time (300,000 rows' text at once was the full run's peak of memory): the parts
+    make the same text as the whole, the rows arrive whole, and a part refused after others were sent undoes them."""
+    monkeypatch.setattr(codec, "ROWS_PER_PART", 4)
+    written = frame("2013-01-07", list(range(1, 24)))
+    whole = codec.csv_text(written, INSPECTIONS).tobytes()
+    assert codec.CsvStream(written, INSPECTIONS).read() == whole
+    stream = codec.CsvStream(written, INSPECTIONS)
+    assert b"".join(iter(lambda: stream.read(100), b"")) == whole  # COPY's reads cut across lines and parts
+    frames = {"2013-01-07": written}
+    assets = table_assets(schema, frames)
+    result = run(postgres, assets[:2], partition_key="2013-01-07")
+    assert result.success
+    back = result.output_for_node("weekly_reader").sort_values("inspection_id", ignore_index=True)
+    pd.testing.assert_frame_equal(back, INSPECTIONS.conform(written), check_dtype=True)
+    broken = frame("2013-01-07", list(range(31, 54)))
+    broken.loc[21, "dba_name"] = "NUL \x00 byte"  # in the sixth part, after five were sent
+    frames["2013-01-07"] = broken
+    assert not run(postgres, assets[:1], partition_key="2013-01-07").success
+    assert read(postgres, schema)["inspection_id"].tolist() == list(range(1, 24))
 
 
 def test_rows_outside_the_week_are_refused_before_anything_is_deleted(postgres, schema):

@@ -16,21 +16,52 @@ from chicago_food_assets.core.declarations.columns import Contract
 NULL = r"\N"
 
 
-def to_csv(frame: pd.DataFrame, contract: Contract) -> io.BytesIO:
-    """CSV for COPY, built by Arrow: every value quoted, NULL the unquoted marker (so the text `\\N` stays text).
+ROWS_PER_PART = 50_000  # the rows whose CSV text is built at once: a part's text, not the whole table's, in memory
 
-    Dates are YYYY-MM-DD (times of day are refused, not truncated), instants ISO 8601 with offset, floats in their
-    shortest round-trip form (`inf`, `-inf` and `nan` are PostgreSQL's spellings too).
-    """
+
+class CsvStream(io.RawIOBase):
+    """The CSV of `frame` for COPY, read as a file: built by Arrow `ROWS_PER_PART` rows at a time as COPY reads, so
+    a table's text is never all in memory (300,000 rows of features: the text and its columns were 2 GB's peak). Every
+    value quoted, NULL the unquoted marker (so the text `\\N` stays text). Dates are YYYY-MM-DD (times of day are
+    refused, for every row, when the stream is made: before anything is written), instants ISO 8601 with offset,
+    floats in their shortest round-trip form (`inf`, `-inf` and `nan` are PostgreSQL's spellings too)."""
+
+    def __init__(self, frame: pd.DataFrame, contract: Contract, rows: int | None = None) -> None:
+        super().__init__()
+        for column in contract.columns:
+            if column.type.family == "date":
+                days = frame[column.name].dropna()
+                if (days != days.dt.normalize()).any():
+                    raise ValueError(
+                        f"column {column.name!r} is stored as a date but has times of day; declare it an instant"
+                    )
+        self._frame, self._contract, self._rows = frame, contract, rows or ROWS_PER_PART
+        self._next = 0
+        self._part = memoryview(b"")
+        self._fill()  # the first part now: a column that cannot be written fails before the write begins
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> None:
+        while not len(self._part) and self._next < len(self._frame):
+            self._part = memoryview(csv_text(self._frame.iloc[self._next : self._next + self._rows], self._contract))
+            self._next += self._rows
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(1 << 24), b""))
+        self._fill()
+        out, self._part = self._part[:size], self._part[size:]
+        return out.tobytes()
+
+
+def csv_text(frame: pd.DataFrame, contract: Contract) -> memoryview:
+    """The CSV lines of `frame` (see `CsvStream`), one buffer."""
     fields = []
     for column in contract.columns:
         values = frame[column.name]
         if column.type.family == "date":
-            days = values.dropna()
-            if (days != days.dt.normalize()).any():
-                raise ValueError(
-                    f"column {column.name!r} is stored as a date but has times of day; declare it an instant"
-                )
             text = pa.array(values.dt.strftime("%Y-%m-%d"), type=pa.string(), from_pandas=True)
         elif column.type.family == "instant":
             text = pa.array(values.dt.strftime("%Y-%m-%dT%H:%M:%S.%f%z"), type=pa.string(), from_pandas=True)
@@ -44,13 +75,13 @@ def to_csv(frame: pd.DataFrame, contract: Contract) -> io.BytesIO:
         quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
         fields.append(pc.fill_null(quoted, NULL))
     if not len(frame):
-        return io.BytesIO(b"")
+        return memoryview(b"")
     lines = pc.binary_join_element_wise(*fields, pa.scalar(""), ",")  # every field, then a trailing comma
     lines = pc.utf8_replace_slice(lines, -1, 2**31 - 1, "\n")  # ... replaced by the end of line
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
     offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
-    return io.BytesIO(memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]])
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
 
 
 def read_query(cursor: "psycopg2.extensions.cursor", select: sql.Composable, contract: Contract) -> pd.DataFrame:

@@ -38,6 +38,7 @@ from upath import UPath
 from chicago_food_assets.core.arrow import text_frame
 from chicago_food_assets.core.ingestion.raw import FIELDS
 from chicago_food_assets.instance.processes import alive
+from chicago_food_assets.resources import memory
 
 FRAME_SUFFIX = ".jsonl.gz"
 
@@ -255,6 +256,7 @@ class RawIOManager(ConfigurableIOManager):
         )
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
+        memory.release()  # what the steps before freed, before this one loads
         keys = list(context.asset_partition_keys)
         with ThreadPoolExecutor(max_workers=8) as pool:
             tables = list(pool.map(lambda key: table_from_bytes(self._get(self._key(context, key))), keys))

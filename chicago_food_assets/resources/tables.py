@@ -11,7 +11,7 @@ from pydantic import Field
 
 from chicago_food_assets.assets.types import contract_of
 from chicago_food_assets.core.declarations.contracts import CONTRACTS, SCHEMA
-from chicago_food_assets.resources import codec, migrations, publications
+from chicago_food_assets.resources import codec, memory, migrations, publications
 from chicago_food_assets.resources.postgres import PostgresResource, Table
 
 
@@ -51,6 +51,7 @@ class PostgresIOManager(ConfigurableIOManager):
         context.add_output_metadata({"table": str(table), **written})
 
     def load_input(self, context: InputContext) -> pd.DataFrame:
+        memory.release()  # what the steps before freed, before this one loads
         table = self._table(context)
         condition = None
         if table.partition_column and context.has_asset_partitions:
@@ -71,7 +72,7 @@ def write_table(
     frame = table.contract.conform(frame)
     if window is not None:
         _check_inside(frame, table.partition_column, *window)
-    payload = codec.to_csv(frame, table.contract)
+    payload = codec.CsvStream(frame, table.contract)
     # before the write's transaction, which may create the schema
     publications.ensure_publications(postgres, table.schema)
     with postgres.connect() as connection, connection.cursor() as cursor:
@@ -89,7 +90,7 @@ def write_table(
         copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, NULL {})").format(
             table.identifier, sql.SQL(", ").join(map(sql.Identifier, table.contract.names)), sql.Literal(codec.NULL)
         )
-        cursor.copy_expert(copy.as_string(cursor), payload)
+        cursor.copy_expert(copy.as_string(cursor), payload, size=1 << 20)
         publications.publish(cursor, table)
     return {"dagster/row_count": len(frame), "rows_replaced": replaced, "columns_added": added}
 

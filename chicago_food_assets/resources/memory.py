@@ -1,0 +1,25 @@
+"""Memory the steps before freed, given back to the system before a step loads its inputs.
+
+A range run holds one step's data at a time (each output is released once stored), but the freed memory stays with
+the process: glibc keeps its free heap, Arrow's allocator its pages, Python's cycles wait for a collection. The next
+step's inputs then come on top of them: the 300,000-row run's cleaning step reached 2,107 MB where its own data
+needs 1,962.
+"""
+
+import ctypes
+import ctypes.util
+import gc
+
+import pyarrow as pa
+
+_LIBC = ctypes.util.find_library("c")
+
+
+def release() -> None:
+    """Collect, and give back what Arrow's pool and glibc's heap hold free (a no-op where there is no glibc)."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    if _LIBC:
+        trim = getattr(ctypes.CDLL(_LIBC), "malloc_trim", None)
+        if trim is not None:
+            trim(0)
