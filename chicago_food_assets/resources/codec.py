@@ -21,7 +21,7 @@ ROWS_PER_PART = 50_000  # the rows whose CSV text is built at once: a part's tex
 
 class CsvStream(io.RawIOBase):
     """The CSV of `frame` for COPY, read as a file: built by Arrow `ROWS_PER_PART` rows at a time as COPY reads, so
-    a table's text is never all in memory (300,000 rows of features: the text and its columns were 2 GB's peak). Every
+    a table's text is never all in memory (the 300,000-row run's features step peaked writing all of it). Every
     value quoted, NULL the unquoted marker (so the text `\\N` stays text). Dates are YYYY-MM-DD (times of day are
     refused, for every row, when the stream is made: before anything is written), instants ISO 8601 with offset,
     floats in their shortest round-trip form (`inf`, `-inf` and `nan` are PostgreSQL's spellings too)."""
