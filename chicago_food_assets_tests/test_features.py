@@ -125,6 +125,30 @@ def test_the_sample_passes_the_no_future_recomputation(clean_sample, citations):
     assert len(own.verify_no_future(clean_sample, repeated, citations=citations, sample=50)) == 50
 
 
+def test_the_no_future_check_rebuilds_its_worlds_a_few_at_a_time_as_it_would_all_at_once(
+    clean_sample, citations, monkeypatch
+):
+    """Each sampled day's world holds the city's 90 days before it: a range's sample is rebuilt a few worlds at a
+    time (the full run's peak of memory was all of them in one build), and each row comes out as in one build."""
+    table = own.build(clean_sample, citations=citations)
+    rebuild = own._rebuild
+    outputs: dict[int, list[pd.DataFrame]] = {}
+
+    def recorded(*args, **kwargs):
+        out = rebuild(*args, **kwargs)
+        outputs.setdefault(own.WORLDS_AT_ONCE, []).append(out.assign(world=args[3]))
+        return out
+
+    monkeypatch.setattr(own, "_rebuild", recorded)
+    for at_once in (10**6, 7, 1):
+        monkeypatch.setattr(own, "WORLDS_AT_ONCE", at_once)
+        assert own.verify_no_future(clean_sample, table, citations=citations, sample=60) == []
+    whole, *parts = (pd.concat(outputs[n]).sort_values(["world", "inspection_id"]) for n in (10**6, 7, 1))
+    assert len(outputs[10**6]) == 1 and len(outputs[1]) == whole["world"].nunique() > 40
+    for part in parts:
+        pd.testing.assert_frame_equal(part.reset_index(drop=True), whole.reset_index(drop=True), check_exact=True)
+
+
 def test_a_feature_that_reads_the_same_day_is_caught_though_a_days_rows_share_a_world(
     clean_sample, citations, monkeypatch
 ):
@@ -483,6 +507,7 @@ def test_a_row_without_a_zip_code_takes_its_places_from_an_earlier_day_and_count
         }
     )
     assert own.zip_as_known(rows).tolist() == ["60601", None, "60601", None, "60601"]
+    assert own.zip_as_known(rows.assign(zip=None)).isna().all()  # none known anywhere (it raised IndexError)
     built = peers.build(
         rows.assign(
             chain=None, latitude=None, longitude=None, failed=[True, False, False, False, True], critical_count=0

@@ -132,6 +132,7 @@ def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):
             tomorrow = (datetime.now(ZoneInfo(TIMEZONE)) + timedelta(days=1)).date()
             pulls.append(socrata.fetch_where(f"inspection_date >= '{tomorrow:%Y-%m-%d}T00:00:00'"))
         pull = combined(pulls)
+        del pulls  # their frames, now one (a range run's rows are the step's memory)
         frame = pull.frame
         # the field contract, before anything is stored: a week that lost a field fails here, so neither its
         # stored version nor anything downstream of it is overwritten
@@ -140,6 +141,7 @@ def build_raw_inspections(checks: QualityChecks = DEFAULT_CHECKS):
         before = [str(first - timedelta(weeks=n)) for n in range(CONTRACT_WEEKS_BEFORE, 0, -1)]
         stored = raw_io_manager.stored_presence(KEY, [*before, *context.partition_keys])
         missing = missing_fields(presence(parts), stored)
+        del parts  # a second copy of the rows, by week: not kept while the IO manager stores them
         verdict = CONTRACT.judge(KEY, missing, config.allow_missing_fields)
         if not verdict.passed:
             yield verdict

@@ -43,6 +43,9 @@ HISTORY_COLUMNS = (
     "serious_count",
     "minor_count",
 )
+# the no-future check rebuilds its sampled days' worlds this many at a time: each world holds the city's 90 days
+# before its day, so a range's 200 sampled rows were a build of a million rows at once (the full run's peak)
+WORLDS_AT_ONCE = 25
 SEASONS = np.array(
     ["winter", "winter", "spring", "spring", "spring", "summer", "summer", "summer", "fall", "fall", "fall", "winter"]
 )
@@ -123,6 +126,8 @@ def zip_as_known(rows: pd.DataFrame) -> pd.Series:
     place = pd.factorize(rows["establishment"])[0].astype(np.int64)
     key = dates.day_keys(place, dates.day_numbers(rows["inspection_date"]))
     known = ~missing & (place >= 0)
+    if not known.any():  # no row carries a ZIP code: nothing to take one from
+        return zip_code
     order = np.argsort(key[known], kind="stable")
     sorted_keys, sorted_zips = key[known][order], zip_code.to_numpy(dtype=object)[known][order]
     before = np.searchsorted(sorted_keys, key[missing], side="left") - 1  # the last known row of an earlier day
@@ -325,10 +330,32 @@ def verify_no_future(
             | (day >= today - window)
         )
         pasts.append(np.flatnonzero((day < today) & readable))
-    world = np.repeat(np.arange(len(days)), [len(past) for past in pasts])
     # each row's place in id order, once: a world's ids keep the order of the originals
     order = np.argsort(np.argsort(rows["inspection_id"].to_numpy(dtype=np.int64), kind="stable"), kind="stable")
-    past = _world(rows, order, np.concatenate(pasts), world)
+    differs = np.zeros(len(picked), dtype=bool)
+    for first in range(0, len(days), WORLDS_AT_ONCE):  # worlds are independent: a few at a time bound the memory
+        numbers = np.arange(first, min(first + WORLDS_AT_ONCE, len(days)))
+        asked = np.isin(world_of, numbers)
+        rebuilt = _rebuild(rows, order, at[asked], world_of[asked], [pasts[n] for n in numbers], numbers, citations)
+        for name in BUILT:
+            differs[asked] |= ~_same(picked[name].iloc[asked].reset_index(drop=True), rebuilt[name])
+    return [int(i) for i in picked["inspection_id"].to_numpy()[differs]]
+
+
+def _rebuild(
+    rows: pd.DataFrame,
+    order: np.ndarray,
+    at: np.ndarray,
+    world_of: np.ndarray,
+    pasts: list[np.ndarray],
+    numbers: np.ndarray,
+    citations: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The rows at `at` (each in its world `world_of`) built again, outcome changed, over their worlds' pasts (the
+    positions `pasts` of the worlds `numbers`); in the order of `at`."""
+    world = np.repeat(numbers, [len(past) for past in pasts])
+    everything = np.concatenate(pasts)
+    past = _world(rows, order, everything, world)
     own = _world(rows, order, at, world_of)
     own["failed"] = ~own["failed"].astype(bool)
     own["results"] = np.where(own["results"] == "Fail", "Pass", "Fail")
@@ -336,10 +363,7 @@ def verify_no_future(
     cited = None
     if citations is not None:
         ids = pd.DataFrame(
-            {
-                "inspection_id": rows["inspection_id"].to_numpy()[np.concatenate(pasts)],
-                "new": past["inspection_id"].to_numpy(),
-            }
+            {"inspection_id": rows["inspection_id"].to_numpy()[everything], "new": past["inspection_id"].to_numpy()}
         )
         cited = (
             citations.merge(ids, on="inspection_id")
@@ -348,10 +372,7 @@ def verify_no_future(
         )
     rebuilt = build(own, past, cited)
     rebuilt["zip"] = rebuilt["zip"].str.split("|", n=1).str[1]  # back to the ZIP code itself
-    differs = np.zeros(len(picked), dtype=bool)
-    for name in BUILT:
-        differs |= ~_same(picked[name].reset_index(drop=True), rebuilt[name].reset_index(drop=True))
-    return [int(i) for i in picked["inspection_id"].to_numpy()[differs]]
+    return rebuilt.reset_index(drop=True)
 
 
 def _world(rows: pd.DataFrame, order: np.ndarray, positions: np.ndarray, world: np.ndarray) -> pd.DataFrame:
