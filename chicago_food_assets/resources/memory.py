@@ -2,8 +2,8 @@
 
 A range run holds one step's data at a time (each output is released once stored), but the freed memory stays with
 the process: glibc keeps its free heap, Arrow's allocator its pages, Python's cycles wait for a collection. The next
-step's inputs then come on top of them: the 300,000-row run's cleaning step reached 2,107 MB where its own data
-needs 1,962.
+step's inputs then come on top of them: in the 300,000-row run the cleaning step peaked about 150 MB higher (RSS
+sampled every half second, 2,107 MB against 1,944-1,962 with them given back).
 """
 
 import ctypes
