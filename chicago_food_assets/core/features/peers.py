@@ -154,5 +154,6 @@ def nearby_totals(
     y0, x0 = y[located].min() - 1, x[located].min() - 1
     height, width = int(y[located].max() - y0 + 2), int(x[located].max() - x0 + 2)
     square = np.where(located, (region - region.min()) * (width * height) + (x - x0) * height + (y - y0), -1)
-    around = [np.where(located, square + dx * height + dy, -1) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
+    asked, at = square[:queried], located[:queried]  # only the asked rows look around; every row is counted
+    around = [np.where(at, asked + dx * height + dy, -1) for dx in (-1, 0, 1) for dy in (-1, 0, 1)]
     return window_totals(square, day, values, around, within, queried)
