@@ -10,7 +10,7 @@ import pytest
 
 from chicago_food_assets.core.declarations.contracts import VISIT_LIST
 from chicago_food_assets.core.features import own
-from chicago_food_assets.core.lists import prospective, visits
+from chicago_food_assets.core.lists import batch, prospective, visits
 
 
 @pytest.fixture(scope="module")
@@ -330,3 +330,25 @@ def test_a_list_before_any_model_fails_naming_the_training_job(postgres, tmp_pat
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = str(failure.step_failure_data.error)
     assert "no selected_model is stored yet" in message and "`training` job" in message
+
+
+def fail_at_once(shared: str, taken, answers) -> None:
+    """A helper that takes a week and dies without sending it (what a killed helper leaves)."""
+    batch.take(taken, 10**6)
+    raise SystemExit(3)
+
+
+def test_a_range_built_with_a_helper_process_is_the_range_built_in_order(inspections, cleaned_sample, model):
+    """Weeks built by a helper process (a fresh interpreter that reads the inputs from a pickle) are the same
+    lists, in the order of the weeks; a helper that dies leaves its weeks to the starting process."""
+    weeks = list(pd.date_range("2013-05-06", periods=batch.HELPER_WEEKS + 1, freq="W-MON"))
+    arguments = (inspections, cleaned_sample.visits, cleaned_sample.violations, model, visits.ListSettings())
+    alone = batch.visit_lists(weeks, *arguments, helpers=0)
+    helped = batch.visit_lists(weeks, *arguments, helpers=1)
+    failed = batch.visit_lists(weeks, *arguments, helpers=1, helper=fail_at_once)
+    assert [table["week"].iloc[0] for table in alone] == weeks and all(len(table) > 100 for table in alone)
+    for table, other, third in zip(alone, helped, failed, strict=True):
+        pd.testing.assert_frame_equal(table, other)
+        pd.testing.assert_frame_equal(table, third)
+    with pytest.raises(KeyError):  # an error of the lists themselves is raised by the starting process
+        batch.visit_lists(weeks, inspections.drop(columns=["risk"]), *arguments[1:], helpers=1)

@@ -31,7 +31,7 @@ from chicago_food_assets.core.declarations.contracts import (
     VISITS_WITHOUT_OUTCOME,
 )
 from chicago_food_assets.core.features import repeats
-from chicago_food_assets.core.lists import prospective, visits
+from chicago_food_assets.core.lists import batch, prospective, visits
 from chicago_food_assets.core.models.training import Selected
 from chicago_food_assets.resources.history import History
 from chicago_food_assets.resources.postgres import PostgresResource
@@ -48,6 +48,12 @@ class ListConfig(Config):
     include_not_due: bool = Field(default=False, description="list every active place, due or not")
     within_years: float = Field(default=3.0, gt=0, description="only places inspected or visited in the last N years")
     max_length: int | None = Field(default=None, gt=0, description="at most this many places, the riskiest first")
+    helpers: int = Field(
+        default=1,
+        ge=0,
+        description="helper processes that build a range's weeks beside the run's own (from "
+        f"{batch.HELPER_WEEKS} weeks on; 0: the run's process alone)",
+    )
 
     def settings(self) -> visits.ListSettings:
         return visits.ListSettings(
@@ -128,7 +134,7 @@ def visit_list(
     closing = stored.before(VISITS_WITHOUT_OUTCOME, VISITS_WITHOUT_OUTCOME.names, last)
     citations = stored.before(INSPECTION_VIOLATIONS, repeats.CITATION_COLUMNS, last)
     settings = config.settings()
-    lists = [visits.visit_list(week, inspections, closing, citations, selected_model, settings) for week in weeks]
+    lists = batch.visit_lists(weeks, inspections, closing, citations, selected_model, settings, config.helpers)
     table = VISIT_LIST.conform(pd.concat(lists, ignore_index=True)) if lists else VISIT_LIST.empty()
     by_week = table.groupby("week").agg(
         listed=("rank", "size"),
