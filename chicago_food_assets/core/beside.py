@@ -16,22 +16,23 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 Result = TypeVar("Result")
+CONTEXT = get_context("spawn")  # the helpers' (and the objects they share)
 WAIT_SECONDS = 1.0  # how often a wait for the answer looks whether the helper still lives
 
 
 class Beside(Generic[Result]):
-    """`function(*arguments)` started in a helper process; `result()` waits for it. A context manager: leaving it
-    stops a helper whose answer was not asked for (a step that failed in between)."""
+    """`function(*shared, *arguments)` started in a helper process; `result()` waits for it. `shared` are objects
+    the two processes share (a `multiprocessing` Value of the same context: handed over at the start, not pickled).
+    A context manager: leaving it stops a helper whose answer was not asked for (a step that failed in between)."""
 
-    def __init__(self, function: Callable[..., Result], *arguments: Any) -> None:
-        self.function, self.arguments = function, arguments
+    def __init__(self, function: Callable[..., Result], *arguments: Any, shared: tuple = ()) -> None:
+        self.function, self.arguments, self.shared = function, arguments, shared
         self.folder = tempfile.TemporaryDirectory(prefix="beside-")
         call = Path(self.folder.name) / "call.pickle"
         with call.open("wb") as handle:
             pickle.dump((function, arguments), handle, protocol=pickle.HIGHEST_PROTOCOL)
-        context = get_context("spawn")
-        self.answers = context.Queue()
-        self.process = context.Process(target=answer, args=(str(call), self.answers), daemon=True)
+        self.answers = CONTEXT.Queue()
+        self.process = CONTEXT.Process(target=answer, args=(str(call), self.answers, *shared), daemon=True)
         self.process.start()
 
     def result(self) -> Result:
@@ -47,7 +48,7 @@ class Beside(Generic[Result]):
                             kind, value = self.answers.get(timeout=WAIT_SECONDS)
                             break
                         except queue.Empty:
-                            return self.function(*self.arguments)
+                            return self.function(*self.shared, *self.arguments)
         finally:
             self.close()
         if kind == "error":
@@ -69,12 +70,12 @@ class Beside(Generic[Result]):
         self.close()
 
 
-def answer(call: str, answers: Any) -> None:
+def answer(call: str, answers: Any, *shared: Any) -> None:
     """The helper: the call read from its file, made, and its result (or its error) sent back."""
     try:
         with Path(call).open("rb") as handle:
             function, arguments = pickle.load(handle)
-        answers.put(("result", function(*arguments)))
+        answers.put(("result", function(*shared, *arguments)))
     except Exception as error:  # sent back to be raised where the call was started (one that cannot be pickled
         traceback.print_exc()  # never arrives: the call is then made again there, and raises it)
         answers.put(("error", error))
