@@ -342,12 +342,18 @@ def die_in_a_helper(taken, weeks, arguments) -> dict:
     return {}
 
 
-def test_a_range_built_with_a_helper_process_is_the_range_built_in_order(inspections, cleaned_sample, model):
+@pytest.fixture(scope="module")
+def weeks_in_order(inspections, cleaned_sample, model) -> tuple[list, tuple, list[pd.DataFrame]]:
+    """A range long enough for a helper, its lists' inputs, and its lists built here in order."""
+    weeks = list(pd.date_range("2013-05-06", periods=batch.HELPER_WEEKS, freq="W-MON"))
+    arguments = (inspections, cleaned_sample.visits, cleaned_sample.violations, model, visits.ListSettings())
+    return weeks, arguments, batch.visit_lists(weeks, *arguments, helpers=0)
+
+
+def test_a_range_built_with_a_helper_process_is_the_range_built_in_order(weeks_in_order, inspections):
     """Weeks built by a helper process (a fresh interpreter that reads the inputs from a pickle) are the same
     lists, in the order of the weeks; an error of the lists themselves is raised by the starting process."""
-    weeks = list(pd.date_range("2013-05-06", periods=batch.HELPER_WEEKS + 1, freq="W-MON"))
-    arguments = (inspections, cleaned_sample.visits, cleaned_sample.violations, model, visits.ListSettings())
-    alone = batch.visit_lists(weeks, *arguments, helpers=0)
+    weeks, arguments, alone = weeks_in_order
     helped = batch.visit_lists(weeks, *arguments, helpers=1)
     assert [table["week"].iloc[0] for table in alone] == weeks and all(len(table) > 100 for table in alone)
     for table, other in zip(alone, helped, strict=True):
@@ -356,12 +362,10 @@ def test_a_range_built_with_a_helper_process_is_the_range_built_in_order(inspect
         batch.visit_lists(weeks, inspections.drop(columns=["risk"]), *arguments[1:], helpers=1)
 
 
-def test_weeks_a_dead_helper_took_are_built_by_the_starting_process(inspections, cleaned_sample, model, monkeypatch):
+def test_weeks_a_dead_helper_took_are_built_by_the_starting_process(weeks_in_order, monkeypatch):
     """Every week is taken and none returned (this process's own share is lost as a dead helper's would be, and
     the helper dies): each week is then built here, the same list."""
-    weeks = list(pd.date_range("2013-05-06", periods=batch.HELPER_WEEKS, freq="W-MON"))
-    arguments = (inspections, cleaned_sample.visits, cleaned_sample.violations, model, visits.ListSettings())
-    alone = batch.visit_lists(weeks, *arguments, helpers=0)
+    weeks, arguments, alone = weeks_in_order
 
     def take_all_and_lose(taken, weeks, arguments) -> dict:
         while batch.take(taken, len(weeks)) is not None:
