@@ -357,7 +357,7 @@ def test_a_range_built_with_a_helper_process_is_the_range_built_in_order(weeks_i
     helped = batch.visit_lists(weeks, *arguments, helpers=1)
     assert [table["week"].iloc[0] for table in alone] == weeks and all(len(table) > 100 for table in alone)
     for table, other in zip(alone, helped, strict=True):
-        pd.testing.assert_frame_equal(table, other)
+        pd.testing.assert_frame_equal(table, other, check_exact=True)
     with pytest.raises(KeyError):
         batch.visit_lists(weeks, inspections.drop(columns=["risk"]), *arguments[1:], helpers=1)
 
@@ -375,4 +375,4 @@ def test_weeks_a_dead_helper_took_are_built_by_the_starting_process(weeks_in_ord
     monkeypatch.setattr(batch, "build_taken", take_all_and_lose)  # this process's share only: the helper dies
     lost = batch.visit_lists(weeks, *arguments, helpers=1, helper=die_in_a_helper)
     for table, other in zip(alone, lost, strict=True):
-        pd.testing.assert_frame_equal(table, other)
+        pd.testing.assert_frame_equal(table, other, check_exact=True)
