@@ -39,16 +39,13 @@ class Beside(Generic[Result]):
         """The call's result: the helper's, or, if it died without answering, computed here."""
         try:
             while True:
+                ended = not self.process.is_alive()  # before the wait: an answer sent before it ended still comes
                 try:
                     kind, value = self.answers.get(timeout=WAIT_SECONDS)
                     break
                 except queue.Empty:
-                    if not self.process.is_alive():
-                        try:  # an answer sent just before it ended
-                            kind, value = self.answers.get(timeout=WAIT_SECONDS)
-                            break
-                        except queue.Empty:
-                            return self.function(*self.shared, *self.arguments)
+                    if ended:
+                        return self.function(*self.shared, *self.arguments)
         finally:
             self.close()
         if kind == "error":

@@ -134,10 +134,10 @@ PERCENTILES = {"p10": 0.1, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9}  # 
 def monitoring(scores: pd.DataFrame, training_scores: dict, version: str) -> pd.DataFrame:
     """Per week and facility type (and `All`): the score distribution against training (`distribution`), PSI.
 
-    In array operations over all groups at once (a full backfill has about 15,000 of them): each group's mean
-    quantiles are numpy's linear ones (`grouped_quantiles`), so its counts, quantiles, histogram, PSI and fail rate are
-    exactly what `np.quantile`, `np.histogram` and `psi` give for the group alone (a test compares); its mean sums
-    the scores in one pass where `np.mean` sums in pairwise blocks, so its last bit may differ."""
+    In array operations over all groups at once (a full backfill has about 15,000 of them). A group's quantiles are
+    numpy's linear ones (`grouped_quantiles`), so its counts, quantiles, histogram, PSI and fail rate are exactly what
+    `np.quantile`, `np.histogram` and `psi` give for the group alone (a test compares); its mean sums the scores in
+    one pass where `np.mean` sums in pairwise blocks, so its last bit may differ."""
     edges = np.asarray(training_scores["edges"], dtype=float)
     groups = training_scores["groups"]
     typed = scores["facility_type"].notna().to_numpy(dtype=bool)
@@ -154,33 +154,33 @@ def monitoring(scores: pd.DataFrame, training_scores: dict, version: str) -> pd.
     starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
     counts = np.diff(np.r_[starts, len(key)])
     first = order[starts]
-    group_names = labels[codes[first]]
+    label = codes[first]  # each group's facility type (or All), as a position in `labels`
     ordered = values[order]
-    # the sorted scores of each group, for its quantiles
-    ranked = ordered[np.lexsort((ordered, np.repeat(np.arange(len(starts)), counts)))]
+    group_of_row = np.repeat(np.arange(len(starts)), counts)
+    ranked = ordered[np.lexsort((ordered, group_of_row))]  # each group's scores sorted, for its quantiles
     quantiles = grouped_quantiles(ranked, starts, counts, np.asarray(list(PERCENTILES.values())))
     clipped = np.clip(ordered, 0.0, 1.0)
     cells = np.searchsorted(edges, clipped, side="right") - 1
     cells[clipped == edges[-1]] = len(edges) - 2  # the last bin is closed, as np.histogram's
     inside = (cells >= 0) & (cells < len(edges) - 1)  # not NaN
-    group_of_row = np.repeat(np.arange(len(starts)), counts)
     histograms = np.bincount(
         group_of_row[inside] * (len(edges) - 1) + cells[inside], minlength=len(starts) * (len(edges) - 1)
     ).reshape(len(starts), len(edges) - 1)
-    known = [groups.get(name) or groups[ALL] for name in group_names]  # a type training never saw: everyone
-    expected = np.asarray([entry["histogram"] for entry in known], dtype=float).reshape(len(starts), len(edges) - 1)
+    # training's numbers, once per facility type (a type training never saw: everyone's), then taken per group
+    known = [groups.get(name) or groups[ALL] for name in labels]
+    expected = np.asarray([entry["histogram"] for entry in known], dtype=float).reshape(len(labels), len(edges) - 1)
     table = pd.DataFrame(
         {
             "week": week_labels[week_codes[first]],
-            "facility_type": group_names,
+            "facility_type": labels[label],
             "count": counts.astype("int64"),
             "mean": np.add.reduceat(ordered, starts) / counts if len(starts) else np.zeros(0),
             **{name: quantiles[:, i] for i, name in enumerate(PERCENTILES)},
-            "histogram": [json.dumps(row) for row in histograms.tolist()],
-            "training_count": np.asarray([int(entry["count"]) for entry in known], dtype="int64"),
-            "training_mean": np.asarray([entry["mean"] for entry in known], dtype=float),
-            "training_histogram": [json.dumps(entry["histogram"]) for entry in known],
-            "psi": psi_rows(histograms.astype(float), expected),
+            "histogram": [json.dumps(row) for row in histograms.tolist()],  # 40 ms for 15,000 groups
+            "training_count": np.asarray([int(entry["count"]) for entry in known], dtype="int64")[label],
+            "training_mean": np.asarray([entry["mean"] for entry in known], dtype=float)[label],
+            "training_histogram": np.asarray([json.dumps(entry["histogram"]) for entry in known], dtype=object)[label],
+            "psi": psi_rows(histograms.astype(float), expected[label]),
             "fail_rate": np.add.reduceat(failed[order], starts) / counts if len(starts) else np.zeros(0),
             "model_version": version,
         },
